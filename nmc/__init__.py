@@ -1,0 +1,1 @@
+"""NeverMissCall event platform: shared contract, settings, local stack and CLI."""

@@ -1,0 +1,174 @@
+"""Load `schemas-avro/`, the single source of truth of the wire contract.
+
+Everything that knows an event's shape — payload validation, the Avro serializer, the
+subjects registered, the docs — reads it from here, so Python and the wire cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastavro.schema import parse_schema
+
+from nmc.settings import PROJECT_ROOT
+
+SCHEMA_DIR = PROJECT_ROOT / "schemas-avro"
+DOMAINS = ("telephony", "conversation", "catalog", "scheduling", "compliance", "billing")
+_FILE_RE = re.compile(r"^(?P<event>[A-Z][A-Za-z0-9]*)\.v(?P<major>[1-9][0-9]*)\.avsc$")
+_SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+
+
+class SchemaCatalogError(ValueError):
+    """A schema file breaks the layout or naming rules of schemas-avro/README.md."""
+
+
+def topic_for(domain: str) -> str:
+    """One topic per domain (DESIGN.md §2)."""
+    return f"nmc.{domain}"
+
+
+def subject_for(topic: str, record_full_name: str) -> str:
+    """TopicRecordNameStrategy: ``<topic>-<record full name>``."""
+    return f"{topic}-{record_full_name}"
+
+
+def parse_semver(version: str) -> tuple[int, int, int]:
+    match = _SEMVER_RE.match(version)
+    if match is None:
+        raise ValueError(f"not a semantic version MAJOR.MINOR.PATCH: {version!r}")
+    major, minor, patch = (int(g) for g in match.groups())
+    return major, minor, patch
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    """One `.avsc` file: an event at one major version."""
+
+    path: Path
+    domain: str
+    event: str
+    major: int
+    version: str
+    raw: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def event_name(self) -> str:
+        """Canonical catalog name, ``nmc.<domain>.<Event>`` (no version)."""
+        return f"nmc.{self.domain}.{self.event}"
+
+    @property
+    def full_name(self) -> str:
+        return f"nmc.{self.domain}.v{self.major}.{self.event}"
+
+    @property
+    def topic(self) -> str:
+        return topic_for(self.domain)
+
+    @property
+    def subject(self) -> str:
+        return subject_for(self.topic, self.full_name)
+
+    @property
+    def payload_fields(self) -> list[Mapping[str, Any]]:
+        payload = next(f for f in self.raw["fields"] if f["name"] == "payload")
+        fields: list[Mapping[str, Any]] = payload["type"]["fields"]
+        return fields
+
+    @property
+    def schema_str(self) -> str:
+        return json.dumps(self.raw, separators=(",", ":"))
+
+    def parsed(self) -> dict[str, Any]:
+        return _parsed(self.schema_str)
+
+
+@lru_cache(maxsize=256)
+def _parsed(schema_str: str) -> dict[str, Any]:
+    parsed = parse_schema(json.loads(schema_str))
+    assert isinstance(parsed, dict)
+    return parsed
+
+
+def load_schema_file(path: Path) -> EventSchema:
+    match = _FILE_RE.match(path.name)
+    if match is None:
+        raise SchemaCatalogError(f"{path}: file name must be <EventName>.v<major>.avsc")
+    domain = path.parent.name
+    if domain not in DOMAINS:
+        raise SchemaCatalogError(f"{path}: folder {domain!r} is not a domain of {DOMAINS}")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise SchemaCatalogError(f"{path}: not valid JSON: {exc}") from exc
+    event, major = match["event"], int(match["major"])
+    expected_ns = f"nmc.{domain}.v{major}"
+    if raw.get("name") != event or raw.get("namespace") != expected_ns:
+        raise SchemaCatalogError(
+            f"{path}: record must be named {expected_ns}.{event}, "
+            f"found {raw.get('namespace')}.{raw.get('name')}"
+        )
+    version = raw.get("nmc.version")
+    if not isinstance(version, str):
+        raise SchemaCatalogError(f"{path}: missing string attribute 'nmc.version'")
+    try:
+        if parse_semver(version)[0] != major:
+            raise SchemaCatalogError(f"{path}: nmc.version {version} is not major {major}")
+    except ValueError as exc:
+        raise SchemaCatalogError(f"{path}: {exc}") from exc
+    try:
+        parse_schema(raw)
+    except Exception as exc:
+        raise SchemaCatalogError(f"{path}: invalid Avro schema: {exc}") from exc
+    return EventSchema(path=path, domain=domain, event=event, major=major, version=version, raw=raw)
+
+
+@dataclass(frozen=True)
+class SchemaCatalog:
+    """All event schemas, addressable by catalog name and major version."""
+
+    schemas: tuple[EventSchema, ...]
+
+    def __iter__(self) -> Iterator[EventSchema]:
+        return iter(self.schemas)
+
+    def __len__(self) -> int:
+        return len(self.schemas)
+
+    @property
+    def event_names(self) -> frozenset[str]:
+        return frozenset(s.event_name for s in self.schemas)
+
+    def get(self, event_name: str, major: int) -> EventSchema | None:
+        for schema in self.schemas:
+            if schema.event_name == event_name and schema.major == major:
+                return schema
+        return None
+
+    def majors(self, event_name: str) -> list[int]:
+        return sorted(s.major for s in self.schemas if s.event_name == event_name)
+
+    def latest(self, event_name: str) -> EventSchema:
+        majors = self.majors(event_name)
+        if not majors:
+            raise KeyError(event_name)
+        found = self.get(event_name, majors[-1])
+        assert found is not None
+        return found
+
+
+def load_catalog(schema_dir: Path = SCHEMA_DIR) -> SchemaCatalog:
+    paths = sorted(schema_dir.glob("*/*.avsc"))
+    if not paths:
+        raise SchemaCatalogError(f"no schemas found under {schema_dir}")
+    return SchemaCatalog(tuple(load_schema_file(p) for p in paths))
+
+
+@lru_cache(maxsize=1)
+def default_catalog() -> SchemaCatalog:
+    return load_catalog()

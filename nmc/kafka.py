@@ -1,0 +1,85 @@
+"""librdkafka configuration, built in exactly one place, and topic administration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from nmc.contract.schemas import DOMAINS, topic_for
+from nmc.settings import Settings
+
+
+class TopicLayoutError(RuntimeError):
+    """Existing topics do not have the partition count the co-partitioning contract needs."""
+
+
+def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    """Idempotent, acks=all, Java-compatible partitioning (DESIGN.md §2)."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka,
+        "enable.idempotence": True,
+        "acks": "all",
+        "partitioner": "murmur2_random",
+        "linger.ms": settings.nmc_producer_linger_ms,
+        "compression.type": "lz4",
+        "delivery.timeout.ms": int(settings.nmc_relay_flush_timeout_s * 1000),
+    }
+    config.update(overrides)
+    return config
+
+
+def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+    }
+    config.update(overrides)
+    return config
+
+
+def admin_config(settings: Settings) -> dict[str, Any]:
+    return {"bootstrap.servers": settings.kafka}
+
+
+def domain_topics() -> list[str]:
+    return [topic_for(d) for d in DOMAINS]
+
+
+def ensure_topics(settings: Settings, topics: Iterable[str] | None = None) -> list[str]:
+    """Create missing domain topics; refuse existing ones with a different partition count."""
+    wanted = list(topics or domain_topics())
+    admin = AdminClient(admin_config(settings))
+    existing = admin.list_topics(timeout=15).topics
+    partitions = settings.nmc_topic_partitions
+    wrong = {
+        t: len(existing[t].partitions)
+        for t in wanted
+        if t in existing and len(existing[t].partitions) != partitions
+    }
+    if wrong:
+        raise TopicLayoutError(
+            f"topics must all have {partitions} partitions to stay co-partitioned; found {wrong}"
+        )
+    missing = [t for t in wanted if t not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [
+            NewTopic(
+                t, num_partitions=partitions, replication_factor=settings.nmc_topic_replication
+            )
+            for t in missing
+        ]
+    )
+    for future in futures.values():
+        try:
+            future.result()
+        except Exception as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+    return missing

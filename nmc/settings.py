@@ -1,0 +1,132 @@
+"""One typed settings object for every component, read from the environment.
+
+Every knob the platform has lives here, so README.md can document them in one table and no
+module hides a constant of its own. Names are the environment variables, upper-cased.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+LOCAL_KAFKA = "127.0.0.1:9092"
+LOCAL_REGISTRY = "http://127.0.0.1:8081/apis/ccompat/v7"
+LOCAL_DATABASE = "postgresql+psycopg://nmc:nmc@127.0.0.1:5432/nmc"
+
+
+class StackVersions(BaseSettings):
+    """Pinned versions of the services the local stack provisions (the one place they live)."""
+
+    model_config = SettingsConfigDict(env_prefix="NMC_", frozen=True)
+
+    kafka_version: str = "4.1.1"
+    log4j_version: str = "2.25.3"
+    slf4j_version: str = "2.0.17"
+    apicurio_version: str = "3.3.3"
+    postgres_jdbc_version: str = "42.7.8"
+
+
+class Settings(BaseSettings):
+    """Platform configuration.
+
+    `kafka_bootstrap_servers`, `schema_registry_url` and `database_url` left unset mean
+    "use the local stack" (started by `nmc stack up`); set, they point at external services and
+    the project starts nothing.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", frozen=True, extra="ignore")
+
+    # --- where the services are -------------------------------------------------------------
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, description="Kafka bootstrap servers; unset = local stack."
+    )
+    schema_registry_url: str | None = Field(
+        default=None, description="Confluent-compatible registry URL; unset = local stack."
+    )
+    database_url: SecretStr | None = Field(
+        default=None, description="SQLAlchemy URL (postgresql+psycopg://...); unset = local stack."
+    )
+
+    # --- local stack ------------------------------------------------------------------------
+    nmc_home: Path = Field(
+        default=PROJECT_ROOT / ".nmc", description="Cache, data and logs of the local stack."
+    )
+    nmc_kafka_port: int = 9092
+    nmc_kafka_controller_port: int = 9093
+    nmc_registry_port: int = 8081
+    nmc_postgres_port: int = 5432
+    nmc_kafka_heap: str = "768m"
+    nmc_registry_heap: str = "512m"
+    nmc_start_timeout_s: float = 180.0
+
+    # --- topics -----------------------------------------------------------------------------
+    nmc_topic_partitions: int = Field(
+        default=6, ge=1, description="Partition count of every domain topic (co-partitioned)."
+    )
+    nmc_topic_replication: int = Field(default=1, ge=1)
+    nmc_compatibility_level: str = "FULL_TRANSITIVE"
+
+    # --- outbox relay -----------------------------------------------------------------------
+    nmc_relay_lanes: int = Field(
+        default=32,
+        ge=1,
+        le=4096,
+        description="Hash lanes of the outbox; each lane is leased by exactly one relay at a time.",
+    )
+    nmc_relay_batch_size: int = Field(default=500, ge=1, le=50_000)
+    nmc_relay_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="Polling fallback when no NOTIFY arrives."
+    )
+    nmc_relay_flush_timeout_s: float = Field(default=30.0, gt=0)
+    nmc_relay_retention_s: float = Field(
+        default=3600.0, ge=0, description="Published rows older than this are deleted."
+    )
+    nmc_relay_cleanup_interval_s: float = Field(default=30.0, gt=0)
+    nmc_relay_metrics_port: int = Field(
+        default=0, ge=0, description="Prometheus port of `nmc relay`; 0 disables the endpoint."
+    )
+    nmc_relay_max_backoff_s: float = Field(default=30.0, gt=0)
+    nmc_producer_linger_ms: int = Field(default=5, ge=0)
+
+    @property
+    def kafka(self) -> str:
+        return self.kafka_bootstrap_servers or LOCAL_KAFKA.replace("9092", str(self.nmc_kafka_port))
+
+    @property
+    def registry(self) -> str:
+        if self.schema_registry_url:
+            return self.schema_registry_url.rstrip("/")
+        return LOCAL_REGISTRY.replace("8081", str(self.nmc_registry_port))
+
+    @property
+    def database(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return LOCAL_DATABASE.replace("5432", str(self.nmc_postgres_port))
+
+    @property
+    def uses_local_kafka(self) -> bool:
+        return self.kafka_bootstrap_servers is None
+
+    @property
+    def uses_local_registry(self) -> bool:
+        return self.schema_registry_url is None
+
+    @property
+    def uses_local_database(self) -> bool:
+        return self.database_url is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+@lru_cache(maxsize=1)
+def get_versions() -> StackVersions:
+    return StackVersions()

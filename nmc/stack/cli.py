@@ -1,0 +1,96 @@
+"""`nmc stack up|down|status|logs`: the developer's handle on the local stack."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nmc.settings import get_settings
+from nmc.stack.core import down, ensure_up, status
+from nmc.stack.errors import StackError
+from nmc.stack.layout import Layout
+from nmc.stack.model import SERVICES
+from nmc.stack.procs import tail
+
+stack_app = typer.Typer(help="Local stack: PostgreSQL, Kafka and Apicurio Registry.",
+                        no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(exc: StackError) -> typer.Exit:
+    err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=1)
+
+
+@stack_app.command()
+def up() -> None:
+    """Provision and start the local services (idempotent)."""
+    try:
+        ensure_up(get_settings(), err_console)
+    except StackError as exc:
+        raise _fail(exc) from None
+
+
+@stack_app.command("down")
+def down_cmd() -> None:
+    """Stop the services `up` started."""
+    try:
+        down(get_settings(), err_console)
+    except StackError as exc:
+        raise _fail(exc) from None
+
+
+@stack_app.command("status")
+def status_cmd() -> None:
+    """Show each service's state, address, pid and log."""
+    table = Table(title="nmc stack")
+    for column in ("service", "state", "address", "pid", "log", "detail"):
+        table.add_column(column, overflow="fold")
+    colours = {"running": "green", "stopped": "red", "external": "blue"}
+    for row in status(get_settings()):
+        table.add_row(
+            row.name,
+            f"[{colours[row.state]}]{row.state}[/]",
+            row.address,
+            str(row.pid or ""),
+            str(row.log or ""),
+            row.detail,
+        )
+    console.print(table)
+
+
+@stack_app.command()
+def logs(
+    service: Annotated[str, typer.Argument(help="postgres, kafka or registry")] = "kafka",
+    lines: Annotated[int, typer.Option("-n", "--lines", help="Lines to show.")] = 50,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
+) -> None:
+    """Print the end of a service's log."""
+    if service not in SERVICES:
+        err_console.print(f"[red]error:[/] unknown service {service!r}; one of {SERVICES}")
+        raise typer.Exit(code=1)
+    path = Layout.of(get_settings()).log(service)
+    for line in tail(path, lines):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if not follow:
+        return
+    try:
+        with path.open("r", errors="replace") as fh:
+            fh.seek(0, 2)
+            while True:
+                line = fh.readline()
+                if line:
+                    console.print(line.rstrip("\n"), markup=False, highlight=False,
+                                  soft_wrap=True)
+                else:
+                    time.sleep(0.3)
+    except KeyboardInterrupt:
+        return
+    except OSError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=1) from None

@@ -1,0 +1,121 @@
+"""Orchestration: bring the local stack up (idempotently), take it down, report its state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.markup import escape
+
+from nmc.settings import Settings, get_versions
+from nmc.stack import health, kafka, pidfile, postgres, registry
+from nmc.stack.errors import StackError
+from nmc.stack.layout import Layout
+from nmc.stack.model import (
+    SERVICES,
+    Say,
+    ServiceName,
+    ServiceStatus,
+    Starting,
+    address_of,
+    local_services,
+    registry_uses_sql,
+)
+from nmc.stack.procs import stop as stop_process
+from nmc.stack.wait import until_healthy
+
+STOP_TIMEOUT_S = 30.0
+EXTERNAL_CHECK_TIMEOUT_S = 10.0
+
+
+def _sayer(console: Console) -> Say:
+    def say(message: str) -> None:
+        console.print(f"[bold cyan]stack[/] {message}", highlight=False)
+
+    return say
+
+
+def ensure_up(settings: Settings, console: Console | None = None) -> None:
+    """Make every service usable: start the local ones that are not running, check the others.
+
+    Healthy running services are left alone, so a second call returns in seconds.
+    """
+    say = _sayer(console or Console(stderr=True))
+    layout = Layout.of(settings)
+    layout.ensure_dirs()
+    versions = get_versions()
+    local = local_services(settings)
+    began = time.monotonic()
+
+    if local["postgres"]:
+        postgres.ensure(settings, layout, say)
+    jobs: list[tuple[Starting, float]] = []
+    if local["kafka"]:
+        jobs.append((kafka.start(settings, versions, layout, say), time.monotonic()))
+    if local["registry"]:
+        jobs.append((registry.start(settings, versions, layout, say), time.monotonic()))
+    for job, started in jobs:
+        until_healthy(job, settings.nmc_start_timeout_s, say, started)
+
+    for name in SERVICES:
+        if not local[name]:
+            _check_external(settings, name, say)
+    say(f"[green]stack up[/] in {time.monotonic() - began:.1f} s")
+
+
+def _check_external(settings: Settings, name: ServiceName, say: Say) -> None:
+    address = address_of(settings, name)
+    probes: dict[ServiceName, Callable[[], bool]] = {
+        "postgres": lambda: health.postgres_ok(settings.database, EXTERNAL_CHECK_TIMEOUT_S),
+        "kafka": lambda: health.kafka_ok(settings.kafka, EXTERNAL_CHECK_TIMEOUT_S),
+        "registry": lambda: health.registry_ok(settings.registry, EXTERNAL_CHECK_TIMEOUT_S),
+    }
+    if not probes[name]():
+        raise StackError(name, f"external service at {address} is not reachable")
+    say(f"{name} is external ({escape(address)}): healthy")
+
+
+def down(settings: Settings, console: Console | None = None) -> None:
+    """Stop exactly what `ensure_up` started (via its pid files), registry first, postgres last."""
+    say = _sayer(console or Console(stderr=True))
+    layout = Layout.of(settings)
+    local = local_services(settings)
+    for name in ("registry", "kafka"):
+        path = layout.pidfile(name)
+        record = pidfile.read(path)
+        if local[name] and record is not None:
+            if pidfile.is_alive(record):
+                say(f"stopping {name} (pid {record.pid})...")
+                stop_process(record, STOP_TIMEOUT_S)
+            pidfile.remove(path)
+    if local["postgres"]:
+        postgres.stop(layout, say)
+    say("stack down")
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    """State of each service from pid files (no network probes: fast and side-effect free)."""
+    layout = Layout.of(settings)
+    local = local_services(settings)
+    rows: list[ServiceStatus] = []
+    for name in SERVICES:
+        address = address_of(settings, name)
+        if not local[name]:
+            rows.append(ServiceStatus(name, "external", address))
+            continue
+        pid: int | None
+        if name == "postgres":
+            pid = postgres.running_pid(layout)
+        else:
+            record = pidfile.read(layout.pidfile(name))
+            pid = record.pid if record is not None and pidfile.is_alive(record) else None
+        detail = ""
+        if name == "registry":
+            detail = "storage: postgres" if registry_uses_sql(settings) else "storage: in-memory"
+        rows.append(
+            ServiceStatus(
+                name, "running" if pid else "stopped", address, pid, layout.log(name), detail
+            )
+        )
+    return rows

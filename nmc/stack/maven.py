@@ -1,0 +1,101 @@
+"""Artifacts from Maven Central, cached under `<nmc_home>/cache` behind a completion marker.
+
+The marker is written only after the whole download (and extraction) succeeded, so an
+interrupted run leaves no marker and the next `up` redoes the step from scratch.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+from nmc.settings import StackVersions
+from nmc.stack import render
+from nmc.stack.errors import StackError
+from nmc.stack.procs import require_tool, run_checked
+
+MARKER = ".complete"
+
+Say = Callable[[str], None]
+
+
+def cached(target: Path, fill: Callable[[Path], None]) -> Path:
+    """`target`, filled by `fill(target)` unless a previous fill completed."""
+    if (target / MARKER).exists():
+        return target
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    fill(target)
+    (target / MARKER).write_text("ok\n")
+    return target
+
+
+def kafka_libs(cache: Path, versions: StackVersions, say: Say) -> Path:
+    """Directory of the broker's runtime jars (Kafka + log4j2 + slf4j 2)."""
+    target = cache / f"kafka-{versions.kafka_version}-log4j-{versions.log4j_version}"
+    if (target / MARKER).exists():
+        return target / "libs"
+
+    def fill(dest: Path) -> None:
+        mvn = require_tool("kafka", "mvn", "apt-get install maven")
+        say(f"downloading kafka {versions.kafka_version} jars from Maven Central...")
+        (dest / "pom.xml").write_text(render.render_kafka_pom(versions))
+        libs = dest / "libs"
+        run_checked(
+            "kafka",
+            [
+                mvn, "-B", "-q", "-f", str(dest / "pom.xml"),
+                "dependency:copy-dependencies", "-DincludeScope=runtime",
+                f"-DoutputDirectory={libs}",
+            ],
+            cwd=dest,
+        )
+        for name in render.stale_slf4j_jars(sorted(p.name for p in libs.glob("*.jar"))):
+            (libs / name).unlink()
+        if not any(libs.glob("kafka_2.13-*.jar")):
+            raise StackError("kafka", f"maven finished but no kafka_2.13 jar in {libs}")
+
+    cached(target, fill)
+    return target / "libs"
+
+
+def apicurio_app(cache: Path, versions: StackVersions, say: Say) -> Path:
+    """Directory holding Apicurio's Quarkus fast-jar (`quarkus-run.jar`)."""
+    version = versions.apicurio_version
+    target = cache / f"apicurio-registry-{version}"
+    if (target / MARKER).exists():
+        return target / "app"
+
+    def fill(dest: Path) -> None:
+        mvn = require_tool("registry", "mvn", "apt-get install maven")
+        say(f"downloading apicurio registry {version} from Maven Central...")
+        run_checked(
+            "registry",
+            [
+                mvn, "-B", "-q", "dependency:copy",
+                f"-Dartifact=io.apicurio:apicurio-registry-app:{version}:tar.gz:all",
+                f"-DoutputDirectory={dest}",
+            ],
+            cwd=dest,
+        )
+        archives = list(dest.glob("*.tar.gz"))
+        if not archives:
+            raise StackError("registry", f"maven finished but no tar.gz in {dest}")
+        say("extracting apicurio registry...")
+        app = dest / "app"
+        with tarfile.open(archives[0]) as tar:
+            tar.extractall(app, filter="data")
+        if not (app / "quarkus-run.jar").exists():
+            found = next(app.rglob("quarkus-run.jar"), None)
+            if found is None:
+                raise StackError("registry", f"no quarkus-run.jar inside {archives[0].name}")
+            found.parent.rename(dest / "app-root")
+            shutil.rmtree(app)
+            (dest / "app-root").rename(app)
+        archives[0].unlink()
+
+    cached(target, fill)
+    return target / "app"

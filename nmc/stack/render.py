@@ -1,0 +1,262 @@
+"""Pure renderers of the files and command lines the local stack writes or runs.
+
+No I/O here: every decision about configuration is a function of its inputs, so it is unit tested
+without starting anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from nmc.settings import Settings, StackVersions
+
+KAFKA_LIBS_POM_ARTIFACT = "nmc-kafka-libs"
+
+
+def render_kafka_pom(versions: StackVersions) -> str:
+    """A throw-away pom whose runtime closure is Kafka's broker classpath.
+
+    The `kafka_2.13` POM lacks logging (it ships only in the release tarball), so log4j2 and its
+    slf4j2 binding are added; `dependencyManagement` pins slf4j-api to 2.x because the Kafka POM
+    brings 1.7.36, which the slf4j2 binding cannot use.
+    """
+    deps = [
+        ("org.apache.kafka", "kafka_2.13", versions.kafka_version),
+        ("org.apache.logging.log4j", "log4j-api", versions.log4j_version),
+        ("org.apache.logging.log4j", "log4j-core", versions.log4j_version),
+        ("org.apache.logging.log4j", "log4j-slf4j2-impl", versions.log4j_version),
+        ("org.slf4j", "slf4j-api", versions.slf4j_version),
+    ]
+    body = "\n".join(_dependency(g, a, v) for g, a, v in deps)
+    managed = _dependency("org.slf4j", "slf4j-api", versions.slf4j_version)
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>nmc.stack</groupId>
+  <artifactId>{KAFKA_LIBS_POM_ARTIFACT}</artifactId>
+  <version>{escape(versions.kafka_version)}</version>
+  <packaging>pom</packaging>
+  <dependencyManagement>
+    <dependencies>
+{managed}
+    </dependencies>
+  </dependencyManagement>
+  <dependencies>
+{body}
+  </dependencies>
+</project>
+"""
+
+
+def _dependency(group: str, artifact: str, version: str) -> str:
+    return (
+        "      <dependency>"
+        f"<groupId>{escape(group)}</groupId>"
+        f"<artifactId>{escape(artifact)}</artifactId>"
+        f"<version>{escape(version)}</version>"
+        "</dependency>"
+    )
+
+
+def stale_slf4j_jars(jar_names: list[str]) -> list[str]:
+    """Jars to delete after the copy: any slf4j-api that is not 2.x would shadow the binding."""
+    return [
+        name
+        for name in jar_names
+        if name.startswith("slf4j-api-") and not name.startswith("slf4j-api-2.")
+    ]
+
+
+def render_log4j2(log_file: Path) -> str:
+    """log4j2 config: everything at INFO to the rolling file, WARN and up also to the console.
+
+    The console goes to `kafka.out` (the process' stdout), so it carries only what needs
+    attention plus JVM crashes, without duplicating the INFO stream.
+    """
+    pattern = "[%d] %p %m (%c)%n"
+    file = escape(str(log_file))
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="WARN">
+  <Appenders>
+    <Console name="STDOUT" target="SYSTEM_OUT">
+      <PatternLayout pattern="{pattern}"/>
+      <ThresholdFilter level="WARN" onMatch="ACCEPT" onMismatch="DENY"/>
+    </Console>
+    <RollingFile name="FILE" fileName="{file}" filePattern="{file}.%i">
+      <PatternLayout pattern="{pattern}"/>
+      <Policies><SizeBasedTriggeringPolicy size="50 MB"/></Policies>
+      <DefaultRolloverStrategy max="3"/>
+    </RollingFile>
+  </Appenders>
+  <Loggers>
+    <Root level="INFO">
+      <AppenderRef ref="STDOUT"/>
+      <AppenderRef ref="FILE"/>
+    </Root>
+    <Logger name="org.apache.kafka.clients" level="WARN"/>
+    <Logger name="org.apache.kafka.common.utils.AppInfoParser" level="WARN"/>
+    <Logger name="kafka.request.logger" level="WARN"/>
+    <Logger name="state.change.logger" level="WARN"/>
+  </Loggers>
+</Configuration>
+"""
+
+
+def render_server_properties(settings: Settings, log_dir: Path) -> str:
+    """Single combined KRaft broker+controller on loopback, sized for one node."""
+    host = "127.0.0.1"
+    port, ctl = settings.nmc_kafka_port, settings.nmc_kafka_controller_port
+    props: dict[str, object] = {
+        "process.roles": "broker,controller",
+        "node.id": 1,
+        "controller.quorum.bootstrap.servers": f"{host}:{ctl}",
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctl}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(log_dir),
+        "num.partitions": settings.nmc_topic_partitions,
+        "default.replication.factor": 1,
+        "min.insync.replicas": 1,
+        "offsets.topic.replication.factor": 1,
+        "transaction.state.log.replication.factor": 1,
+        "transaction.state.log.min.isr": 1,
+        "share.coordinator.state.topic.replication.factor": 1,
+        "share.coordinator.state.topic.min.isr": 1,
+        "group.initial.rebalance.delay.ms": 0,
+        "auto.create.topics.enable": "false",
+        "log.retention.hours": 168,
+    }
+    lines = ["# Written by nmc.stack on every start; edit nmc/stack/render.py instead."]
+    lines += [f"{key}={value}" for key, value in props.items()]
+    return "\n".join(lines) + "\n"
+
+
+def new_cluster_id() -> str:
+    """A Kafka cluster id: a random UUID in url-safe base64 without padding (22 chars)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+
+
+def kafka_jvm_command(
+    java: str, libs: Path, main: str, args: list[str], *, heap: str, log4j2: Path
+) -> list[str]:
+    """`java ... <main> <args>` on the cached jars, with our log4j2 config."""
+    return [
+        java,
+        f"-Xmx{heap}",
+        f"-Xms{heap}" if main == "kafka.Kafka" else "-Xms64m",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={log4j2}",
+        "-cp",
+        f"{libs}/*",
+        main,
+        *args,
+    ]
+
+
+def render_postgres_conf(settings: Settings, socket_dir: Path) -> str:
+    """Settings appended (via include) to postgresql.conf: loopback, our socket, logical WAL."""
+    conf = {
+        "listen_addresses": "'127.0.0.1'",
+        "port": str(settings.nmc_postgres_port),
+        "unix_socket_directories": f"'{socket_dir}'",
+        "wal_level": "logical",
+        "max_wal_senders": "10",
+        "max_replication_slots": "10",
+        "password_encryption": "'scram-sha-256'",
+        "max_connections": "200",
+    }
+    lines = ["# Written by nmc.stack on every start; edit nmc/stack/render.py instead."]
+    lines += [f"{key} = {value}" for key, value in conf.items()]
+    return "\n".join(lines) + "\n"
+
+
+PG_INCLUDE_LINE = "include_if_exists = 'nmc.conf'"
+
+
+def with_pg_include(postgresql_conf: str) -> str:
+    """postgresql.conf with our include line appended once (idempotent)."""
+    if PG_INCLUDE_LINE in postgresql_conf.splitlines():
+        return postgresql_conf
+    sep = "" if postgresql_conf.endswith("\n") or not postgresql_conf else "\n"
+    return f"{postgresql_conf}{sep}{PG_INCLUDE_LINE}\n"
+
+
+def initdb_args(initdb: str, data: Path) -> list[str]:
+    """initdb: scram for host connections, trust on the local socket, superuser `postgres`."""
+    return [
+        initdb,
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "--auth-host=scram-sha-256",
+        "--auth-local=trust",
+        "--encoding=UTF8",
+        "--locale=C.UTF-8",
+    ]
+
+
+REGISTRY_DB = "apicurio"
+APP_ROLE = "nmc"
+APP_PASSWORD = "nmc"  # noqa: S105 - the documented local-only credential of the stack
+APP_DB = "nmc"
+
+
+def registry_properties(settings: Settings, *, sql_storage: bool) -> dict[str, str]:
+    """Apicurio 3.x system properties: loopback HTTP, and PostgreSQL storage when it is local.
+
+    With an external database there is nothing of ours to store into, so Apicurio keeps its
+    default in-memory (H2) storage and schema ids do not survive a restart.
+    """
+    props = {
+        "quarkus.http.host": "127.0.0.1",
+        "quarkus.http.port": str(settings.nmc_registry_port),
+        "quarkus.management.host": "127.0.0.1",
+        "quarkus.management.port": str(registry_management_port(settings)),
+        "apicurio.storage.snapshot.location": str(Path(settings.nmc_home).resolve() / "run"),
+    }
+    if sql_storage:
+        props |= {
+            "apicurio.storage.kind": "sql",
+            "apicurio.storage.sql.kind": "postgresql",
+            "apicurio.datasource.url": (
+                f"jdbc:postgresql://127.0.0.1:{settings.nmc_postgres_port}/{REGISTRY_DB}"
+            ),
+            "apicurio.datasource.username": APP_ROLE,
+            "apicurio.datasource.password": APP_PASSWORD,
+            "apicurio.datasource.jdbc.initial-size": "2",
+            "apicurio.datasource.jdbc.min-size": "2",
+            "apicurio.datasource.jdbc.max-size": "20",
+        }
+    return props
+
+
+def registry_management_port(settings: Settings) -> int:
+    """Quarkus' management interface (health/metrics) port; its default 9000 clashes too often."""
+    return settings.nmc_registry_port + 1000
+
+
+def registry_command(java: str, heap: str, props: dict[str, str]) -> list[str]:
+    """`java -jar quarkus-run.jar` with the properties as -D flags (run from the app dir)."""
+    return [
+        java,
+        f"-Xmx{heap}",
+        "-Djava.awt.headless=true",
+        *(f"-D{key}={value}" for key, value in props.items()),
+        "-jar",
+        "quarkus-run.jar",
+    ]
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """The libpq form of a SQLAlchemy URL (`postgresql+psycopg://` -> `postgresql://`)."""
+    scheme, sep, rest = sqlalchemy_url.partition("://")
+    if not sep:
+        return sqlalchemy_url
+    return f"{scheme.split('+', 1)[0]}://{rest}"

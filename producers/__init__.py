@@ -1,0 +1,1 @@
+"""Everything that puts facts on Kafka: envelope, outbox writer, relay."""

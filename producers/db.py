@@ -1,0 +1,32 @@
+"""Database plumbing shared by the producers: engine creation and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str, **kwargs: object) -> Engine:
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(MIGRATIONS / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply migrations up to `revision` (idempotent)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def psycopg_dsn(url: str) -> str:
+    """A libpq DSN from a SQLAlchemy URL (the relay talks psycopg directly for LISTEN)."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)

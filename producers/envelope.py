@@ -1,0 +1,204 @@
+"""The canonical event envelope (catalog §0), validated against `schemas-avro/`.
+
+`parse_event` is the one gate every fact passes before it reaches the outbox: envelope fields
+by the catalog's rules, the payload by the event's Avro schema. Errors name the field and the
+reason, all of them at once, so a caller fixes its input in one round.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from nmc.contract.errors import FieldError, InvalidEvent
+from nmc.contract.keys import record_key
+from nmc.contract.payload import (
+    format_rfc3339_utc,
+    parse_rfc3339_utc,
+    parse_uuid,
+    to_avro_record,
+    validate_record,
+)
+from nmc.contract.schemas import (
+    DOMAINS,
+    EventSchema,
+    SchemaCatalog,
+    default_catalog,
+    parse_semver,
+    topic_for,
+)
+
+__all__ = ["Envelope", "InvalidEvent", "new_event", "parse_event"]
+
+_EVENT_NAME_RE = re.compile(r"^nmc\.(?P<domain>[a-z]+)\.(?P<event>[A-Z][A-Za-z0-9]*)$")
+
+
+class Envelope(BaseModel):
+    """An immutable, validated domain event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID
+    event_name: str
+    schema_version: str
+    tenant_id: UUID
+    occurred_at: datetime
+    correlation_id: UUID
+    causation_id: UUID | None = None
+    payload: dict[str, Any]
+
+    @field_validator("event_id", "tenant_id", "correlation_id", mode="before")
+    @classmethod
+    def _uuid(cls, value: object) -> UUID:
+        return parse_uuid(value)
+
+    @field_validator("causation_id", mode="before")
+    @classmethod
+    def _optional_uuid(cls, value: object) -> UUID | None:
+        return None if value is None else parse_uuid(value)
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _utc(cls, value: object) -> datetime:
+        return parse_rfc3339_utc(value)
+
+    @field_validator("event_name")
+    @classmethod
+    def _event_name(cls, value: str) -> str:
+        match = _EVENT_NAME_RE.match(value)
+        if match is None:
+            raise ValueError(f"must look like nmc.<domain>.<EventName>, got {value!r}")
+        if match["domain"] not in DOMAINS:
+            raise ValueError(f"unknown domain {match['domain']!r} (known: {', '.join(DOMAINS)})")
+        return value
+
+    @field_validator("schema_version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        parse_semver(value)
+        return value
+
+    @property
+    def domain(self) -> str:
+        return self.event_name.split(".")[1]
+
+    @property
+    def topic(self) -> str:
+        return topic_for(self.domain)
+
+    @property
+    def key(self) -> str:
+        return record_key(self.tenant_id, self.correlation_id)
+
+    @property
+    def major(self) -> int:
+        return parse_semver(self.schema_version)[0]
+
+    def to_json(self) -> dict[str, Any]:
+        """The catalog's JSON form (what the outbox stores and what §10 prints)."""
+        return {
+            "event_id": str(self.event_id),
+            "event_name": self.event_name,
+            "schema_version": self.schema_version,
+            "tenant_id": str(self.tenant_id),
+            "occurred_at": format_rfc3339_utc(self.occurred_at),
+            "correlation_id": str(self.correlation_id),
+            "causation_id": None if self.causation_id is None else str(self.causation_id),
+            "payload": self.payload,
+        }
+
+    def to_avro(self, schema: EventSchema) -> dict[str, Any]:
+        """The record fastavro writes for this event's schema."""
+        record = self.to_json()
+        payload_type = next(f for f in schema.raw["fields"] if f["name"] == "payload")["type"]
+        record["payload"] = to_avro_record(payload_type["fields"], self.payload)
+        record["occurred_at"] = self.occurred_at
+        return record
+
+
+def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "envelope"
+        reason = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            reason = "unknown envelope field"
+        errors.append(FieldError(loc, reason))
+    return errors
+
+
+def resolve_schema(envelope: Envelope, catalog: SchemaCatalog) -> EventSchema:
+    """The schema an envelope is written with, or `InvalidEvent` saying why there is none."""
+    if envelope.event_name not in catalog.event_names:
+        raise InvalidEvent([FieldError("event_name", f"unknown event {envelope.event_name!r}")])
+    schema = catalog.get(envelope.event_name, envelope.major)
+    if schema is None:
+        majors = catalog.majors(envelope.event_name)
+        raise InvalidEvent(
+            [FieldError("schema_version", f"no major version {envelope.major} (known: {majors})")]
+        )
+    if parse_semver(envelope.schema_version) > parse_semver(schema.version):
+        raise InvalidEvent(
+            [
+                FieldError(
+                    "schema_version",
+                    f"{envelope.schema_version} is newer than the schema ({schema.version})",
+                )
+            ]
+        )
+    return schema
+
+
+def parse_event(data: Mapping[str, Any], catalog: SchemaCatalog | None = None) -> Envelope:
+    """Validate a JSON envelope completely; raises `InvalidEvent` listing every problem."""
+    catalog = catalog or default_catalog()
+    if not isinstance(data, Mapping):
+        raise InvalidEvent([FieldError("envelope", "expected a JSON object")])
+    try:
+        envelope = Envelope.model_validate(dict(data))
+    except ValidationError as exc:
+        raise InvalidEvent(_pydantic_errors(exc)) from None
+    schema = resolve_schema(envelope, catalog)
+    payload_type = next(f for f in schema.raw["fields"] if f["name"] == "payload")["type"]
+    normal, errors = validate_record(payload_type["fields"], envelope.payload)
+    if errors:
+        raise InvalidEvent(errors)
+    return envelope.model_copy(update={"payload": normal})
+
+
+def new_event(
+    event_name: str,
+    *,
+    tenant_id: UUID | str,
+    correlation_id: UUID | str,
+    payload: Mapping[str, Any],
+    causation_id: UUID | str | None = None,
+    occurred_at: datetime | None = None,
+    event_id: UUID | str | None = None,
+    catalog: SchemaCatalog | None = None,
+) -> Envelope:
+    """Build and validate an event at the current schema version of its latest major."""
+    catalog = catalog or default_catalog()
+    try:
+        version = catalog.latest(event_name).version
+    except KeyError:
+        raise InvalidEvent([FieldError("event_name", f"unknown event {event_name!r}")]) from None
+    return parse_event(
+        {
+            "event_id": str(event_id or uuid.uuid4()),
+            "event_name": event_name,
+            "schema_version": version,
+            "tenant_id": str(tenant_id),
+            "occurred_at": format_rfc3339_utc(occurred_at or datetime.now(UTC)),
+            "correlation_id": str(correlation_id),
+            "causation_id": None if causation_id is None else str(causation_id),
+            "payload": dict(payload),
+        },
+        catalog,
+    )

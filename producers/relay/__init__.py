@@ -1,0 +1,1 @@
+"""The outbox relay: PostgreSQL `outbox_events` -> one Kafka topic per domain."""

@@ -1,0 +1,44 @@
+"""Prometheus metrics of the relay."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class RelayMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.published = Counter(
+            "nmc_relay_published",
+            "Events acknowledged by Kafka and marked published.",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "nmc_relay_publish_latency_seconds",
+            "Outbox insert to Kafka acknowledgement.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.oldest_unpublished = Gauge(
+            "nmc_relay_oldest_unpublished_age_seconds",
+            "Age of the oldest pending outbox row.",
+            registry=self.registry,
+        )
+        self.pending = Gauge(
+            "nmc_relay_pending_rows", "Pending outbox rows.", registry=self.registry
+        )
+        self.parked = Gauge(
+            "nmc_relay_parked_rows",
+            "Rows parked after a permanent error (need an operator).",
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "nmc_relay_errors",
+            "Publish failures by kind (transient, permanent).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.lanes_held = Gauge(
+            "nmc_relay_lanes_held", "Outbox lanes leased by this relay.", registry=self.registry
+        )

@@ -1,0 +1,59 @@
+"""Deciding what a batch's delivery results mean for the outbox (pure).
+
+The rule that keeps per-key order: walk each key's rows in id order and stop at the first row
+that was not acknowledged. Rows after it stay pending even if Kafka acknowledged them; they are
+republished after the failed row (a duplicate, which consumers dedupe), never before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Delivery(Enum):
+    ACKED = "acked"
+    TRANSIENT = "transient"  # broker/registry unavailable, timeout: retry later
+    PERMANENT = "permanent"  # the record can never be written as is: park it
+    NOT_SENT = "not_sent"  # held back behind an earlier failure of its key
+
+
+@dataclass(frozen=True)
+class RowResult:
+    row_id: int
+    key: str
+    delivery: Delivery
+    error: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+@dataclass
+class BatchOutcome:
+    published: list[RowResult] = field(default_factory=list)
+    parked: list[RowResult] = field(default_factory=list)
+    retry: list[RowResult] = field(default_factory=list)
+
+    @property
+    def transient_failures(self) -> int:
+        return sum(1 for r in self.retry if r.delivery is Delivery.TRANSIENT)
+
+
+def settle(results: Sequence[RowResult]) -> BatchOutcome:
+    """Split results (in row-id order) into published, parked and to-retry rows."""
+    outcome = BatchOutcome()
+    blocked: set[str] = set()
+    for result in sorted(results, key=lambda r: r.row_id):
+        if result.key in blocked:
+            outcome.retry.append(result)
+            continue
+        if result.delivery is Delivery.ACKED:
+            outcome.published.append(result)
+            continue
+        blocked.add(result.key)
+        if result.delivery is Delivery.PERMANENT:
+            outcome.parked.append(result)
+        else:
+            outcome.retry.append(result)
+    return outcome

@@ -1,0 +1,80 @@
+"""Pure relay decisions: batch settlement keeps per-key order; lane leasing is fair."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from producers.relay.leases import fair_share, probe_order, surplus, wanted
+from producers.relay.outcome import Delivery, RowResult, settle
+
+deliveries = st.sampled_from(list(Delivery))
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> list[RowResult]:
+    n = draw(st.integers(min_value=0, max_value=40))
+    keys = draw(st.lists(st.sampled_from("abcd"), min_size=n, max_size=n))
+    outcomes = draw(st.lists(deliveries, min_size=n, max_size=n))
+    return [RowResult(i, k, d, None if d is Delivery.ACKED else "err")
+            for i, (k, d) in enumerate(zip(keys, outcomes, strict=True))]
+
+
+@given(batches())
+def test_published_rows_of_a_key_are_a_gapless_prefix(results: list[RowResult]) -> None:
+    outcome = settle(results)
+    for key in "abcd":
+        of_key = [r.row_id for r in results if r.key == key]
+        published = [r.row_id for r in outcome.published if r.key == key]
+        assert published == of_key[: len(published)]
+
+
+@given(batches())
+def test_every_row_is_settled_exactly_once(results: list[RowResult]) -> None:
+    outcome = settle(results)
+    settled = [r.row_id for r in outcome.published + outcome.parked + outcome.retry]
+    assert sorted(settled) == [r.row_id for r in results]
+
+
+@given(batches())
+def test_at_most_one_parked_row_per_key_and_it_blocks_the_rest(results: list[RowResult]) -> None:
+    outcome = settle(results)
+    parked_keys = [r.key for r in outcome.parked]
+    assert len(parked_keys) == len(set(parked_keys))
+    for parked in outcome.parked:
+        later = [r for r in results if r.key == parked.key and r.row_id > parked.row_id]
+        assert all(r in outcome.retry for r in later)
+
+
+def test_acked_row_behind_a_transient_failure_is_not_marked_published() -> None:
+    results = [
+        RowResult(1, "k", Delivery.ACKED),
+        RowResult(2, "k", Delivery.TRANSIENT, "timeout"),
+        RowResult(3, "k", Delivery.ACKED),
+        RowResult(4, "other", Delivery.ACKED),
+    ]
+    outcome = settle(results)
+    assert [r.row_id for r in outcome.published] == [1, 4]
+    assert [r.row_id for r in outcome.retry] == [2, 3]
+    assert outcome.transient_failures == 1
+
+
+@given(st.integers(1, 256), st.integers(1, 20))
+def test_fair_shares_cover_all_lanes(lanes: int, relays: int) -> None:
+    share = fair_share(lanes, relays)
+    assert share * relays >= lanes
+    assert (share - 1) * relays < lanes
+
+
+@given(st.sets(st.integers(0, 63)), st.integers(1, 64))
+def test_surplus_and_wanted_reach_the_share(held: set[int], share: int) -> None:
+    released = surplus(held, share)
+    assert set(released) <= held
+    remaining = len(held) - len(released)
+    assert remaining == min(len(held), share)
+    assert wanted(held - set(released), share) == share - remaining
+
+
+def test_probe_order_visits_every_lane_once() -> None:
+    assert sorted(probe_order(8, 5)) == list(range(8))
+    assert probe_order(8, 5)[0] == 5
