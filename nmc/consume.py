@@ -52,7 +52,8 @@ def read_records(
 ) -> list[DecodedRecord]:
     """Read from `start` positions, decoding through the registry, until `until(records)`."""
     consumer = Consumer(consumer_config(settings, "nmc-reader"))
-    deserialize = value_deserializer(registry_client(settings))
+    registry = registry_client(settings)
+    deserialize = value_deserializer(registry)
     records: list[DecodedRecord] = []
     deadline = time.monotonic() + timeout_s
     try:
@@ -88,3 +89,4 @@ def read_records(
         return records
     finally:
         consumer.close()
+        registry.close()

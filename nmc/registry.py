@@ -52,7 +52,13 @@ class Registration:
 
 def register_all(settings: Settings, catalog: SchemaCatalog, level: str) -> list[Registration]:
     """Set each subject's compatibility level, then register its schema (idempotent)."""
-    client = registry_client(settings)
+    with registry_client(settings) as client:
+        return _register(client, catalog, level)
+
+
+def _register(
+    client: SchemaRegistryClient, catalog: SchemaCatalog, level: str
+) -> list[Registration]:
     done = []
     for event in catalog:
         subject = event.subject

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -37,12 +38,6 @@ def build_relay(settings: Settings, metrics: RelayMetrics | None = None) -> Outb
 def run_relay(settings: Settings, stop: threading.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or `stop`); creates missing topics first."""
     stop = stop or threading.Event()
-    created = ensure_topics(settings)
-    if created:
-        log.info("created topics %s", created)
-    relay = build_relay(settings)
-    if settings.nmc_relay_metrics_port:
-        start_http_server(settings.nmc_relay_metrics_port, registry=relay.metrics.registry)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: finishing the current batch", signum)
@@ -51,6 +46,13 @@ def run_relay(settings: Settings, stop: threading.Event | None = None) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
+    created = ensure_topics(settings)
+    if created:
+        log.info("created topics %s", created)
+    relay = build_relay(settings)
+    if settings.nmc_relay_metrics_port:
+        start_http_server(settings.nmc_relay_metrics_port, registry=relay.metrics.registry)
+    log.info("relay started (pid %d, batch %d)", os.getpid(), settings.nmc_relay_batch_size)
     try:
         relay.run(stop)
     finally:

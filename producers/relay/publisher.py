@@ -104,6 +104,7 @@ class KafkaPublisher:
 
     def close(self) -> None:
         self._producer.flush(self._flush_timeout_s)
+        self._registry.close()
 
     def publish(self, rows: Sequence[OutboxRow]) -> list[RowResult]:
         """Produce rows in id order, flush, and report each row's delivery."""

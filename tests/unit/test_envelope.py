@@ -100,13 +100,13 @@ def test_nullable_and_typed_payload_fields() -> None:
     payload = {"message_id": "7f0d8e2c-9e65-4a1a-a7f4-6f3f8b9c0a11", "status": "failed",
                "provider_ref": "SM1", "error_code": None}
     assert new_event(payload=payload, **base).payload["error_code"] is None
-    with pytest.raises(InvalidEvent, match="payload.updated_item_ids\\[1\\]: not a UUID"):
+    with pytest.raises(InvalidEvent, match=r"payload.updated_item_ids\[1\]: not a UUID"):
         new_event(
             "nmc.catalog.CatalogUpdated",
             tenant_id=base["tenant_id"], correlation_id=base["correlation_id"],
             payload={"updated_item_ids": [payload["message_id"], "x"], "full_refresh": False},
         )
-    with pytest.raises(InvalidEvent, match="payload.full_refresh: expected true or false"):
+    with pytest.raises(InvalidEvent, match=r"payload\.full_refresh: expected true or false"):
         new_event(
             "nmc.catalog.CatalogUpdated",
             tenant_id=base["tenant_id"], correlation_id=base["correlation_id"],

@@ -1,0 +1,1 @@
+"""Faust stream apps: conversation, scheduling and reporting state (issue 4)."""

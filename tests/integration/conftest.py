@@ -1,0 +1,99 @@
+"""Integration fixtures: the real stack, started (or reused) once per session.
+
+With KAFKA_BOOTSTRAP_SERVERS / SCHEMA_REGISTRY_URL / DATABASE_URL set, those services are used
+and nothing is started. Each test that needs PostgreSQL gets its own fresh, migrated database.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from pydantic import SecretStr
+from rich.console import Console
+from sqlalchemy import Engine, make_url, text
+
+from nmc.bootstrap import prepare
+from nmc.settings import Settings, get_settings
+from nmc.stack import ensure_up
+from producers.db import make_engine, upgrade
+
+
+@pytest.fixture(scope="session")
+def stack() -> Settings:
+    settings = get_settings()
+    console = Console(stderr=True)
+    ensure_up(settings, console)
+    prepare(settings, console)
+    return settings
+
+
+@pytest.fixture
+def database_url(stack: Settings) -> Iterator[str]:
+    """A fresh database for one test, migrated to head, dropped afterwards."""
+    admin_url = make_url(stack.database)
+    name = f"nmc_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(admin_url.render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def test_settings(stack: Settings, database_url: str) -> Settings:
+    """Settings pointing at the test's own database (Kafka and registry shared)."""
+    return stack.model_copy(update={"database_url": SecretStr(database_url)})
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., None]:
+    """Poll `predicate` until true; fails with `what` after `timeout` (no timing is asserted)."""
+
+    def _wait(predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout}s waiting for {what}")
+            time.sleep(0.1)
+
+    return _wait
+
+
+@pytest.fixture
+def relay_thread(test_settings: Settings) -> Iterator[Callable[..., threading.Thread]]:
+    """Start in-process relays on the test database; all are stopped at teardown."""
+    from producers.relay.app import run_relay
+
+    started: list[tuple[threading.Thread, threading.Event]] = []
+
+    def _start(**overrides: object) -> threading.Thread:
+        settings = test_settings.model_copy(update=overrides)
+        stop = threading.Event()
+        thread = threading.Thread(target=run_relay, args=(settings, stop), daemon=True)
+        thread.start()
+        started.append((thread, stop))
+        return thread
+
+    yield _start
+    for thread, stop in started:
+        stop.set()
+    for thread, _ in started:
+        thread.join(timeout=30)

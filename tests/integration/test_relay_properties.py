@@ -1,0 +1,342 @@
+"""The relay properties of DESIGN.md §4, each provoked on the real stack."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from nmc.consume import end_offsets, read_records
+from nmc.kafka import domain_topics
+from nmc.settings import Settings
+from producers.db import psycopg_dsn
+from producers.envelope import Envelope, new_event
+from producers.outbox import OUTBOX_LANES, OutboxWriter
+from producers.outbox.operator import list_parked, retry, skip
+from producers.relay.leases import fair_share
+from producers.relay.store import OutboxStore
+
+WRITER = OutboxWriter()
+
+
+def message(tenant: uuid.UUID, conversation: uuid.UUID) -> Envelope:
+    return new_event(
+        "nmc.conversation.MessageSent",
+        tenant_id=tenant,
+        correlation_id=conversation,
+        payload={"message_id": str(uuid.uuid4()), "conversation_id": str(conversation),
+                 "direction": "out", "status": "queued"},
+    )
+
+
+def states(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT state, count(*) FROM outbox_events GROUP BY state"))
+        return {state: int(n) for state, n in rows}
+
+
+def published_all(engine: Engine, total: int) -> Callable[[], bool]:
+    return lambda: states(engine).get("published", 0) == total
+
+
+def read_events(settings: Settings, start: Any, tenant: uuid.UUID, count: int) -> list[Any]:
+    return read_records(
+        settings, start, until=lambda rs: len({r.headers["event_id"] for r in rs}) >= count,
+        keep=lambda h: h.get("tenant_id") == str(tenant), timeout_s=120,
+    )
+
+
+def test_a_row_that_commits_late_is_not_skipped(
+    test_settings: Settings, engine: Engine, relay_thread: Callable[..., Any],
+    wait_until: Callable[..., None],
+) -> None:
+    """A lower id committing after a higher one has been published is still published."""
+    tenant = uuid.uuid4()
+    early, late = message(tenant, uuid.uuid4()), message(tenant, uuid.uuid4())
+    start = end_offsets(test_settings, domain_topics())
+    slow = Session(engine)
+    slow.begin()
+    WRITER.append(slow, early)  # takes the lower id, commits last
+    with Session(engine) as fast, fast.begin():
+        WRITER.append(fast, late)
+    relay_thread()
+    wait_until(published_all(engine, 1), "the later-id row to be published")
+    slow.commit()
+    slow.close()
+    wait_until(published_all(engine, 2), "the late-committing row to be published")
+
+    with engine.connect() as conn:
+        ids = dict(conn.execute(text("SELECT event_id::text, id FROM outbox_events")).all())
+    assert ids[str(early.event_id)] < ids[str(late.event_id)]
+    records = read_events(test_settings, start, tenant, 2)
+    assert {r.headers["event_id"] for r in records} == {str(late.event_id),
+                                                        str(early.event_id)}
+
+
+def test_writers_of_one_key_serialize_so_kafka_sees_commit_order(
+    test_settings: Settings, engine: Engine, relay_thread: Callable[..., Any],
+    wait_until: Callable[..., None],
+) -> None:
+    tenant, conversation = uuid.uuid4(), uuid.uuid4()
+    first, second = message(tenant, conversation), message(tenant, conversation)
+    start = end_offsets(test_settings, domain_topics())
+    holder = Session(engine)
+    holder.begin()
+    WRITER.append(holder, first)
+
+    def write_second() -> None:
+        with Session(engine) as s, s.begin():
+            WRITER.append(s, second)
+
+    blocked = threading.Thread(target=write_second)
+    blocked.start()
+
+    def second_writer_waits_on_the_key_lock() -> bool:
+        with engine.connect() as conn:
+            return bool(conn.execute(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )).scalar_one())
+
+    wait_until(second_writer_waits_on_the_key_lock, "the second writer to wait for the key")
+    holder.commit()
+    holder.close()
+    blocked.join(timeout=30)
+    relay_thread()
+    wait_until(published_all(engine, 2), "both rows to be published")
+    records = read_events(test_settings, start, tenant, 2)
+    assert [r.headers["event_id"] for r in records] == [str(first.event_id),
+                                                         str(second.event_id)]
+
+
+def _spawn_relay(database_url: str, log: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, DATABASE_URL=database_url, NMC_RELAY_BATCH_SIZE="40",
+               NMC_RELAY_POLL_INTERVAL_S="0.2")
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "nmc.cli", "relay"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+def test_per_key_order_with_concurrent_writers_three_relays_and_a_sigkill(
+    test_settings: Settings, engine: Engine, database_url: str,
+    wait_until: Callable[..., None], tmp_path: Path,
+) -> None:
+    """Many writers, several relays at once, one killed with SIGKILL mid-stream:
+    nothing is lost and per key the first occurrences keep commit order."""
+    tenant = uuid.uuid4()
+    keys = [uuid.uuid4() for _ in range(24)]
+    per_key, writers = 40, 6
+    committed: dict[str, list[str]] = defaultdict(list)
+    start = end_offsets(test_settings, domain_topics())
+    logs = [tmp_path / f"relay-{i}.log" for i in range(3)]
+    relays = [_spawn_relay(database_url, logs[i]) for i in range(2)]
+
+    def writer(my_keys: list[uuid.UUID], seed: int) -> None:
+        rnd = random.Random(seed)
+        with engine.connect() as conn:
+            for _ in range(per_key):
+                for key in rnd.sample(my_keys, len(my_keys)):
+                    event = message(tenant, key)
+                    with conn.begin():
+                        WRITER.append(conn, event)
+                    # One writer per key: its commit order is the order of these calls.
+                    committed[str(key)].append(str(event.event_id))
+
+    threads = [threading.Thread(target=writer, args=(keys[i::writers], i))
+               for i in range(writers)]
+    for t in threads:
+        t.start()
+    total = len(keys) * per_key
+    wait_until(lambda: states(engine).get("published", 0) > total // 4,
+               "a quarter of the events to be published")
+    victim = relays.pop(0)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+    relays.append(_spawn_relay(database_url, logs[2]))
+    for t in threads:
+        t.join(timeout=120)
+    try:
+        wait_until(published_all(engine, total), "every row to be published", timeout=180)
+        wait_until(lambda: "relay started" in logs[2].read_text(), "the third relay to start")
+    finally:
+        for r in relays:
+            r.terminate()
+        for r in relays:
+            r.wait(timeout=30)
+    assert victim.returncode == -signal.SIGKILL
+    # The survivors shut down cleanly on SIGTERM, after finishing their batch.
+    assert [r.returncode for r in relays] == [0, 0], [p.read_text()[-2000:] for p in logs]
+
+    records = read_events(test_settings, start, tenant, total)
+    seen: dict[str, list[str]] = defaultdict(list)
+    for r in records:
+        seen[r.key.split(":")[1]].append(r.headers["event_id"])
+    for key, expected in committed.items():
+        firsts = list(dict.fromkeys(seen[key]))
+        assert firsts == expected, f"key {key}: order differs from commit order"
+
+
+def _insert_raw(engine: Engine, envelope: dict[str, Any]) -> int:
+    """Insert a row as a non-Python writer might, bypassing validation."""
+    with engine.begin() as conn:
+        return int(conn.execute(text(
+            """INSERT INTO outbox_events (event_id, event_name, schema_version, tenant_id,
+                   correlation_id, causation_id, occurred_at, payload, topic, record_key)
+               VALUES (:event_id, :event_name, :schema_version, :tenant_id, :correlation_id,
+                   :causation_id, :occurred_at, CAST(:payload AS jsonb), :topic, :key)
+               RETURNING id"""),
+            envelope).scalar_one())
+
+
+def test_a_poison_row_is_parked_and_blocks_only_its_own_key(
+    test_settings: Settings, engine: Engine, relay_thread: Callable[..., Any],
+    wait_until: Callable[..., None],
+) -> None:
+    import json
+
+    tenant, blocked_key, free_key = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    good = message(tenant, blocked_key)
+    poison = dict(good.to_json(), event_id=str(uuid.uuid4()))
+    poison["payload"] = json.dumps({"conversation_id": str(blocked_key)})  # fields missing
+    poison.update(topic="nmc.conversation", key=good.key)
+    poison_id = _insert_raw(engine, poison)
+    behind, other = message(tenant, blocked_key), message(tenant, free_key)
+    with Session(engine) as s, s.begin():
+        WRITER.append_all(s, [behind, other])
+    start = end_offsets(test_settings, domain_topics())
+    relay_thread(nmc_relay_poll_interval_s=0.2)
+
+    wait_until(lambda: states(engine).get("published", 0) == 1, "the free key to flow")
+    wait_until(lambda: states(engine).get("parked", 0) == 1, "the poison row to be parked")
+    parked = list_parked(engine)
+    assert [p.id for p in parked] == [poison_id]
+    assert parked[0].blocked_behind == 1
+    assert parked[0].last_error is not None and "message_id" in parked[0].last_error
+    assert states(engine).get("pending") == 1  # the later event of the same key waits
+
+    # An operator fixes the row and retries: the key flows again, in order.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE outbox_events SET payload = CAST(:p AS jsonb) WHERE id = :id"),
+                     {"p": json.dumps(good.payload), "id": poison_id})
+    assert retry(engine, [poison_id]) == [poison_id]
+    wait_until(published_all(engine, 3), "the retried row and the one behind it")
+    records = read_events(test_settings, start, tenant, 3)
+    of_key = [r.headers["event_id"] for r in records if r.key == good.key]
+    assert of_key == [poison["event_id"], str(behind.event_id)]
+
+
+def test_skipping_a_parked_row_releases_its_key(
+    test_settings: Settings, engine: Engine, relay_thread: Callable[..., Any],
+    wait_until: Callable[..., None],
+) -> None:
+    import json
+
+    tenant, key = uuid.uuid4(), uuid.uuid4()
+    good = message(tenant, key)
+    poison = dict(good.to_json(), event_id=str(uuid.uuid4()), topic="nmc.conversation",
+                  key=good.key, payload=json.dumps({"status": "teleported"}))
+    poison_id = _insert_raw(engine, poison)
+    with Session(engine) as s, s.begin():
+        WRITER.append(s, good)
+    relay_thread(nmc_relay_poll_interval_s=0.2)
+    wait_until(lambda: states(engine).get("parked", 0) == 1, "the poison row to be parked")
+    assert states(engine).get("pending") == 1
+    assert skip(engine, [poison_id]) == [poison_id]
+    wait_until(lambda: states(engine).get("published", 0) == 1, "the key to flow after skip")
+    assert states(engine) == {"published": 1, "skipped": 1}
+
+
+def test_notify_wakes_a_listening_relay_and_polling_covers_lost_notifications(
+    test_settings: Settings, engine: Engine, database_url: str,
+    relay_thread: Callable[..., Any], wait_until: Callable[..., None],
+) -> None:
+    store = OutboxStore(psycopg_dsn(database_url))
+    try:
+        store.join()
+        assert store.wait_for_notify(0.05) is False  # nothing written: the wait times out
+        with Session(engine) as s, s.begin():
+            WRITER.append(s, message(uuid.uuid4(), uuid.uuid4()))
+        assert store.wait_for_notify(30) is True  # the commit's NOTIFY arrives
+    finally:
+        store.close()
+
+    # With the trigger off no NOTIFY fires; the polling fallback still publishes.
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE outbox_events DISABLE TRIGGER outbox_events_notify"))
+    relay_thread(nmc_relay_poll_interval_s=0.2)
+    wait_until(published_all(engine, 1), "the first row")
+    with Session(engine) as s, s.begin():
+        WRITER.append(s, message(uuid.uuid4(), uuid.uuid4()))
+    wait_until(published_all(engine, 2), "a row written without NOTIFY")
+
+
+def test_relays_split_the_lanes_and_take_over_a_dead_relays_lanes(
+    test_settings: Settings, database_url: str, wait_until: Callable[..., None],
+) -> None:
+    from producers.relay.relay import OutboxRelay
+
+    dsn = psycopg_dsn(database_url)
+    stores = [OutboxStore(dsn) for _ in range(2)]
+    relays = [OutboxRelay(test_settings, s, publisher=None) for s in stores]  # type: ignore[arg-type]
+    try:
+        for s in stores:
+            s.join()
+        for _ in range(3):  # a few rounds: surplus is released, then leased by the other
+            for r in relays:
+                r.rebalance()
+        a, b = stores[0].lanes, stores[1].lanes
+        assert not a & b
+        assert a | b == set(range(OUTBOX_LANES))
+        assert len(a) == len(b) == fair_share(OUTBOX_LANES, 2)
+        # The connection of relay 0 dies (as with SIGKILL): relay 1 takes every lane.
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            pid = stores[0]._conn.info.backend_pid
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+            def backend_gone() -> bool:
+                row = admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)
+                ).fetchone()
+                return row is not None and row[0] == 0
+
+            wait_until(backend_gone, "the dead relay's backend to exit")
+        relays[1].rebalance()
+        assert stores[1].lanes == set(range(OUTBOX_LANES))
+    finally:
+        for s in stores:
+            with contextlib.suppress(psycopg.Error):
+                s.close()
+
+
+def test_retention_deletes_only_old_published_rows(
+    test_settings: Settings, engine: Engine, database_url: str,
+    relay_thread: Callable[..., Any], wait_until: Callable[..., None],
+) -> None:
+    with Session(engine) as s, s.begin():
+        WRITER.append_all(s, [message(uuid.uuid4(), uuid.uuid4()) for _ in range(5)])
+    relay_thread()
+    wait_until(published_all(engine, 5), "five rows published")
+    store = OutboxStore(psycopg_dsn(database_url))
+    try:
+        assert store.delete_published_before(3600) == 0  # younger than the retention
+        with Session(engine) as s, s.begin():
+            WRITER.append(s, message(uuid.uuid4(), uuid.uuid4()))  # stays pending
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE outbox_events SET published_at = now() - interval '2 hours'"
+                              " WHERE state = 'published'"))
+        assert store.delete_published_before(3600) == 5
+    finally:
+        store.close()
+    assert sum(states(engine).values()) == 1
