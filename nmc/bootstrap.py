@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from nmc.contract.schemas import default_catalog
+from nmc.contract.schemas import SCHEMA_DIR
+from nmc.gate.check import run_check
+from nmc.gate.register import register_checked
 from nmc.kafka import ensure_topics
-from nmc.registry import register_all
 from nmc.settings import Settings
 from producers.db import upgrade
+
+
+class SchemaGateError(RuntimeError):
+    """schemas-avro/ does not pass the compatibility gate."""
 
 
 def prepare(settings: Settings, console: Console | None = None, register: bool = True) -> None:
@@ -25,6 +30,12 @@ def prepare(settings: Settings, console: Console | None = None, register: bool =
         + (f", created {', '.join(created)}" if created else "")
     )
     if register:
-        done = register_all(settings, default_catalog(), settings.nmc_compatibility_level)
+        # Through the gate: what it refuses is never registered, even locally.
+        report = run_check(SCHEMA_DIR, settings.registry, use_git=False)
+        if not report.ok:
+            raise SchemaGateError(
+                "the schema gate refuses schemas-avro/; run `nmc schemas check` for the reasons"
+            )
+        done = register_checked(report, settings.registry, settings.nmc_compatibility_level)
         new = sum(r.created for r in done)
         console.print(f"[green]✓[/] {len(done)} schemas registered ({new} new)")

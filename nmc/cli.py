@@ -8,11 +8,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from nmc.catalog_docs.cli import catalog_app
+from nmc.gate.cli import schemas_app
 from nmc.settings import get_settings
 from nmc.stack.cli import stack_app
 
 app = typer.Typer(help="NeverMissCall event platform.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(catalog_app, name="catalog")
 outbox_app = typer.Typer(help="Inspect and unblock the outbox.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)

@@ -28,7 +28,6 @@ class StackVersions(BaseSettings):
     log4j_version: str = "2.25.3"
     slf4j_version: str = "2.0.17"
     apicurio_version: str = "3.3.3"
-    postgres_jdbc_version: str = "42.7.8"
 
 
 class Settings(BaseSettings):
@@ -72,13 +71,7 @@ class Settings(BaseSettings):
     nmc_compatibility_level: str = "FULL_TRANSITIVE"
 
     # --- outbox relay -----------------------------------------------------------------------
-    nmc_relay_lanes: int = Field(
-        default=32,
-        ge=1,
-        le=4096,
-        description="Hash lanes of the outbox; each lane is leased by exactly one relay at a time.",
-    )
-    nmc_relay_batch_size: int = Field(default=500, ge=1, le=50_000)
+    nmc_relay_batch_size: int = Field(default=1000, ge=1, le=50_000)
     nmc_relay_poll_interval_s: float = Field(
         default=1.0, gt=0, description="Polling fallback when no NOTIFY arrives."
     )

@@ -28,12 +28,22 @@ def _fail(exc: StackError) -> typer.Exit:
 
 
 @stack_app.command()
-def up() -> None:
-    """Provision and start the local services (idempotent)."""
+def up(
+    bare: Annotated[
+        bool, typer.Option("--bare", help="Only start services: no migrations, topics, schemas.")
+    ] = False,
+) -> None:
+    """Provision and start the local services (idempotent), then migrate the database,
+    create the domain topics and register the schemas (a local convenience)."""
+    from nmc.bootstrap import prepare
+
+    settings = get_settings()
     try:
-        ensure_up(get_settings(), err_console)
+        ensure_up(settings, err_console)
     except StackError as exc:
         raise _fail(exc) from None
+    if not bare:
+        prepare(settings, err_console)
 
 
 @stack_app.command("down")

@@ -20,7 +20,7 @@ from requests.exceptions import RequestException
 
 from nmc.contract.headers import event_headers
 from nmc.contract.payload import format_rfc3339_utc, to_avro_record
-from nmc.contract.schemas import SchemaCatalog, parse_semver
+from nmc.contract.schemas import EventSchema, SchemaCatalog, parse_semver
 from nmc.registry import value_serializer
 from producers.relay.outcome import Delivery, RowResult
 from producers.relay.store import OutboxRow
@@ -58,9 +58,13 @@ class KafkaPublisher:
         self._registry = registry
         self._catalog = catalog
         self._flush_timeout_s = flush_timeout_s
-        self._serializers: dict[tuple[str, int], AvroSerializer] = {}
+        self._serializers: dict[tuple[str, str], tuple[AvroSerializer, EventSchema, list[Any]]] = {}
 
-    def _serializer(self, row: OutboxRow) -> tuple[AvroSerializer, Any]:
+    def _serializer(self, row: OutboxRow) -> tuple[AvroSerializer, EventSchema, list[Any]]:
+        cache_key = (row.event_name, row.schema_version)
+        cached = self._serializers.get(cache_key)
+        if cached is not None:
+            return cached
         try:
             major = parse_semver(row.schema_version)[0]
         except ValueError as exc:
@@ -68,14 +72,13 @@ class KafkaPublisher:
         schema = self._catalog.get(row.event_name, major)
         if schema is None:
             raise PermanentRowError(f"no schema for {row.event_name} v{major} in schemas-avro/")
-        key = (row.event_name, major)
-        if key not in self._serializers:
-            self._serializers[key] = value_serializer(self._registry, schema)
-        return self._serializers[key], schema
+        entry = (value_serializer(self._registry, schema), schema, list(schema.payload_fields))
+        self._serializers[cache_key] = entry
+        return entry
 
     def encode(self, row: OutboxRow) -> tuple[bytes, list[tuple[str, str | bytes | None]]]:
         """Avro value and headers of a row; raises PermanentRowError or TransientPublishError."""
-        serializer, schema = self._serializer(row)
+        serializer, schema, payload_fields = self._serializer(row)
         envelope: dict[str, Any] = {
             "event_id": str(row.event_id),
             "event_name": row.event_name,
@@ -86,9 +89,8 @@ class KafkaPublisher:
             "causation_id": None if row.causation_id is None else str(row.causation_id),
         }
         try:
-            payload_type = next(f for f in schema.raw["fields"] if f["name"] == "payload")["type"]
             record: dict[str, Any] = dict(envelope, occurred_at=row.occurred_at)
-            record["payload"] = to_avro_record(payload_type["fields"], row.payload)
+            record["payload"] = to_avro_record(payload_fields, row.payload)
             value = serializer(record, SerializationContext(row.topic, MessageField.VALUE))
         except Exception as exc:
             if _is_transient_registry_error(exc):

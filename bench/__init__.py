@@ -1,0 +1,1 @@
+"""Benchmarks: each prints figures and a same-run baseline ratio (no timed tests anywhere)."""

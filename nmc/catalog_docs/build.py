@@ -1,0 +1,185 @@
+"""Render `schemas-avro/` (schemas + catalog.json) as Markdown pages people read.
+
+Output is deterministic (sorted, no timestamps, fixed example ids) so that a test can regenerate
+into a temporary directory and compare with the committed `docs/catalog/` to catch staleness.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from nmc.contract.schemas import EventSchema, load_catalog
+
+EXAMPLE_IDS = {
+    "event_id": "00000000-0000-4000-8000-000000000001",
+    "tenant_id": "00000000-0000-4000-8000-0000000000aa",
+    "correlation_id": "00000000-0000-4000-8000-0000000000cc",
+    "occurred_at": "2025-09-01T17:00:00Z",
+}
+
+
+def _type(t: Any) -> str:
+    """Short readable Avro type: `string (uuid)`, `null | string`, `record X`."""
+    if isinstance(t, str):
+        return t
+    if isinstance(t, list):
+        return " \\| ".join(_type(b) for b in t)
+    kind = t.get("type")
+    if kind == "array":
+        return f"array<{_type(t['items'])}>"
+    if kind == "map":
+        return f"map<{_type(t['values'])}>"
+    if kind in ("record", "enum", "fixed"):
+        return f"{kind} {t['name']}"
+    if "logicalType" in t:
+        return f"{kind} ({t['logicalType']})"
+    return _type(kind)
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _fields_table(fields: list[Any]) -> list[str]:
+    lines = ["| field | type | default | constraints | doc |", "|---|---|---|---|---|"]
+    for f in fields:
+        default = f"`{json.dumps(f['default'])}`" if "default" in f else "required"
+        constraints = []
+        if "nmc.format" in f:
+            constraints.append(f"format `{f['nmc.format']}`")
+        if "nmc.allowed" in f:
+            constraints.append("one of " + ", ".join(f"`{v}`" for v in f["nmc.allowed"]))
+        lines.append(
+            f"| `{f['name']}` | {_cell(_type(f['type']))} | {_cell(default)} |"
+            f" {_cell('; '.join(constraints))} | {_cell(f.get('doc', ''))} |"
+        )
+    return lines
+
+
+def _example(schema: EventSchema, meta: dict[str, Any]) -> str:
+    envelope = {
+        "event_id": EXAMPLE_IDS["event_id"],
+        "event_name": schema.event_name,
+        "schema_version": schema.version,
+        "tenant_id": EXAMPLE_IDS["tenant_id"],
+        "occurred_at": EXAMPLE_IDS["occurred_at"],
+        "correlation_id": EXAMPLE_IDS["correlation_id"],
+        "causation_id": None,
+        "payload": meta.get("example_payload", {}),
+    }
+    return json.dumps(envelope, indent=2, ensure_ascii=False)
+
+
+def _event_page(versions: list[EventSchema], meta: dict[str, Any]) -> str:
+    latest = versions[-1]
+    key = f"{EXAMPLE_IDS['tenant_id']}:{EXAMPLE_IDS['correlation_id']}"
+    out = [
+        f"# {latest.event_name}",
+        "",
+        f"[catalog](../index.md) / [{latest.domain}](index.md) / {latest.event}",
+        "",
+        f"**When:** {meta.get('when', '—')}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| topic | `{latest.topic}` |",
+        "| key | `<tenant_id>:<correlation_id>` (UTF-8), e.g. "
+        f"`{key}` |",
+        f"| producer | {meta.get('producer', '—')} |",
+        f"| consumers | {', '.join(meta.get('consumers', [])) or '—'} |",
+        "| versions | " + ", ".join(f"v{s.major}: `{s.version}`" for s in versions) + " |",
+        "",
+    ]
+    for s in reversed(versions):
+        payload = next(f for f in s.raw["fields"] if f["name"] == "payload")
+        out += [
+            f"## v{s.major} — schema {s.version}",
+            "",
+            f"Record `{s.full_name}`, subject `{s.subject}`, file"
+            f" `schemas-avro/{s.domain}/{s.path.name}`.",
+            "",
+            "### Payload fields",
+            "",
+            *_fields_table(list(payload["type"]["fields"])),
+            "",
+            "### Envelope fields",
+            "",
+            *_fields_table([f for f in s.raw["fields"] if f["name"] != "payload"]),
+            "",
+        ]
+    out += ["## Example envelope (JSON form)", "", "```json", _example(latest, meta), "```", ""]
+    return "\n".join(out)
+
+
+def render(schema_dir: Path) -> dict[str, str]:
+    """All pages, by path relative to the catalog root."""
+    catalog = load_catalog(schema_dir)
+    metadata: dict[str, Any] = json.loads((schema_dir / "catalog.json").read_text("utf-8"))
+    by_event: dict[str, list[EventSchema]] = defaultdict(list)
+    for s in catalog:
+        by_event[s.event_name].append(s)
+    by_domain: dict[str, list[str]] = defaultdict(list)
+    pages: dict[str, str] = {}
+    for name in sorted(by_event):
+        versions = sorted(by_event[name], key=lambda s: s.major)
+        latest = versions[-1]
+        by_domain[latest.domain].append(name)
+        pages[f"{latest.domain}/{latest.event}.md"] = _event_page(versions,
+                                                                 metadata.get(name, {}))
+    index = ["# Event catalog", "",
+             "Generated by `nmc catalog build` from `schemas-avro/`; do not edit by hand.", "",
+             "| domain | topic | events |", "|---|---|---|"]
+    for domain in sorted(by_domain):
+        events = sorted(by_domain[domain])
+        index.append(f"| [{domain}]({domain}/index.md) | `nmc.{domain}` | {len(events)} |")
+        lines = [f"# Domain {domain}", "", "[catalog](../index.md)", "",
+                 f"Topic `nmc.{domain}`, key `<tenant_id>:<correlation_id>`.", "",
+                 "| event | version | producer | consumers | when |", "|---|---|---|---|---|"]
+        for name in events:
+            latest = sorted(by_event[name], key=lambda s: s.major)[-1]
+            meta = metadata.get(name, {})
+            lines.append(
+                f"| [{latest.event}]({latest.event}.md) | `{latest.version}` |"
+                f" {_cell(meta.get('producer', ''))}"
+                f" | {_cell(', '.join(meta.get('consumers', [])))}"
+                f" | {_cell(meta.get('when', ''))} |"
+            )
+        pages[f"{domain}/index.md"] = "\n".join([*lines, ""])
+    pages["index.md"] = "\n".join([*index, ""])
+    return pages
+
+
+def build(schema_dir: Path, out_dir: Path) -> list[Path]:
+    """Write the catalog into `out_dir`, removing pages that no longer exist."""
+    pages = render(schema_dir)
+    written = []
+    for old in sorted(out_dir.rglob("*.md")) if out_dir.exists() else []:
+        if old.relative_to(out_dir).as_posix() not in pages:
+            old.unlink()
+    for rel, text in sorted(pages.items()):
+        path = out_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale_pages(schema_dir: Path, out_dir: Path) -> list[str]:
+    """Pages missing, different or extra in `out_dir` compared with a fresh render."""
+    pages = render(schema_dir)
+    problems = []
+    for rel, text in sorted(pages.items()):
+        path = out_dir / rel
+        if not path.exists():
+            problems.append(f"missing {rel}")
+        elif path.read_text(encoding="utf-8") != text:
+            problems.append(f"stale {rel}")
+    if out_dir.exists():
+        for path in sorted(out_dir.rglob("*.md")):
+            rel = path.relative_to(out_dir).as_posix()
+            if rel not in pages:
+                problems.append(f"extra {rel}")
+    return problems
