@@ -6,6 +6,7 @@ and nothing is started. Each test that needs PostgreSQL gets its own fresh, migr
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -17,15 +18,39 @@ from rich.console import Console
 from sqlalchemy import Engine, make_url, text
 
 from nmc.bootstrap import prepare
-from nmc.settings import Settings, get_settings
+from nmc.settings import PROJECT_ROOT, Settings, get_settings
 from nmc.stack import ensure_up
 from producers.db import make_engine, upgrade
 
 
+def _docker_compose_stack(request: pytest.FixtureRequest) -> Settings:
+    """With a Docker engine and NMC_TESTCONTAINERS=1: docker-compose.kafka.yml via testcontainers.
+
+    The compose file mirrors the local stack's ports, so the settings are the same URLs made
+    explicit (external: nothing is started by `ensure_up`)."""
+    from testcontainers.compose import DockerCompose
+
+    compose = DockerCompose(str(PROJECT_ROOT), compose_file_name="docker-compose.kafka.yml",
+                            wait=True)
+    compose.start()
+    request.addfinalizer(compose.stop)
+    base = get_settings()
+    return base.model_copy(update={
+        "kafka_bootstrap_servers": base.kafka,
+        "schema_registry_url": base.registry,
+        "database_url": SecretStr(base.database),
+    })
+
+
 @pytest.fixture(scope="session")
-def stack() -> Settings:
-    settings = get_settings()
+def stack(request: pytest.FixtureRequest) -> Settings:
+    """The real stack: the local one (started or reused), the services the environment
+    points at, or docker compose through testcontainers when NMC_TESTCONTAINERS=1."""
     console = Console(stderr=True)
+    if os.environ.get("NMC_TESTCONTAINERS") == "1":
+        settings = _docker_compose_stack(request)
+    else:
+        settings = get_settings()
     ensure_up(settings, console)
     prepare(settings, console)
     return settings
