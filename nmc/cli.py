@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import typer
+from nmc_streams.cli import worker_app
 from rich.console import Console
 from rich.table import Table
 
@@ -15,6 +16,7 @@ from nmc.stack.cli import stack_app
 
 app = typer.Typer(help="NeverMissCall event platform.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+app.add_typer(worker_app, name="worker")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(catalog_app, name="catalog")
 outbox_app = typer.Typer(help="Inspect and unblock the outbox.", no_args_is_help=True)

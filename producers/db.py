@@ -22,9 +22,18 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations up to `revision` (idempotent)."""
+def upgrade_outbox(url: str, revision: str = "head") -> None:
+    """Apply the producers' migrations (outbox, edges) up to `revision` (idempotent)."""
     command.upgrade(alembic_config(url), revision)
+
+
+def upgrade(url: str) -> None:
+    """Migrate the platform database: the producers' tables and the stream apps' read models
+    (two Alembic trees with their own version tables in one database)."""
+    from nmc_streams.db import upgrade as upgrade_read_models
+
+    upgrade_outbox(url)
+    upgrade_read_models(url)
 
 
 def psycopg_dsn(url: str) -> str:

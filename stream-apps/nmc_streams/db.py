@@ -1,0 +1,276 @@
+"""PostgreSQL side of the stream apps: migrations, idempotent upserts, dead letters.
+
+Every write is an upsert of rows derived from a whole flow state, so writing twice is
+harmless. Rows owned by one flow carry `version` (distinct events that built the state) and an
+upsert only replaces a row with an equal or newer version, so a stale worker that lost its
+partition in a rebalance cannot overwrite a newer projection. Cross-flow rows (compliance per
+campaign, subscription per tenant) are last-writer-wins on (event time, event_id).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    create_engine,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+metadata = MetaData()
+
+
+def _uuid(name: str, pk: bool = False, nullable: bool = False) -> Column[Any]:
+    return Column(name, Uuid(as_uuid=False), primary_key=pk, nullable=nullable and not pk)
+
+
+def _ts(name: str, nullable: bool = True) -> Column[Any]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+conv_conversations = Table(
+    "conv_conversations",
+    metadata,
+    _uuid("tenant_id", True),
+    _uuid("conversation_id", True),
+    _uuid("correlation_id"),
+    Column("caller_phone", Text),
+    Column("status", Text),
+    _ts("started_at"),
+    _ts("last_activity_at"),
+    _uuid("opened_by_call_id", nullable=True),
+    _uuid("takeover_user_id", nullable=True),
+    _ts("takeover_at"),
+    Column("message_count", Integer),
+    Column("version", Integer),
+)
+conv_messages = Table(
+    "conv_messages",
+    metadata,
+    _uuid("tenant_id", True),
+    _uuid("message_id", True),
+    _uuid("conversation_id", nullable=True),
+    _uuid("correlation_id"),
+    Column("direction", Text),
+    Column("status", Text),
+    _ts("status_at"),
+    _ts("first_seen_at"),
+    Column("from_phone", Text),
+    Column("to_phone", Text),
+    Column("body", Text),
+    Column("provider_ref", Text),
+    Column("error_code", Text),
+    Column("version", Integer),
+)
+conv_missed_calls = Table(
+    "conv_missed_calls",
+    metadata,
+    _uuid("tenant_id", True),
+    _uuid("call_id", True),
+    _uuid("correlation_id"),
+    _uuid("conversation_id", nullable=True),
+    Column("from_phone", Text),
+    Column("to_phone", Text),
+    Column("reason", Text),
+    Column("provider_ref", Text),
+    _ts("occurred_at"),
+    Column("version", Integer),
+)
+sched_holds = Table(
+    "sched_holds",
+    metadata,
+    _uuid("tenant_id", True),
+    _uuid("hold_id", True),
+    _uuid("correlation_id"),
+    _uuid("resource_id"),
+    _ts("start_at"),
+    _ts("end_at"),
+    Column("status", Text),
+    _ts("held_at"),
+    _ts("released_at"),
+    _uuid("appointment_id", nullable=True),
+    Column("version", Integer),
+)
+sched_appointments = Table(
+    "sched_appointments",
+    metadata,
+    _uuid("tenant_id", True),
+    _uuid("appointment_id", True),
+    _uuid("correlation_id"),
+    _uuid("resource_id"),
+    _ts("start_at"),
+    _ts("end_at"),
+    _uuid("service_item_id", nullable=True),
+    Column("customer_phone", Text),
+    _uuid("hold_id", nullable=True),
+    Column("status", Text),
+    _ts("booked_at"),
+    _ts("cancelled_at"),
+    Column("cancelled_reason", Text),
+    Column("version", Integer),
+)
+rpt_facts = Table(
+    "rpt_facts",
+    metadata,
+    _uuid("tenant_id", True),
+    Column("metric", Text, primary_key=True),
+    Column("entity_id", Text, primary_key=True),
+    Column("day", Date),
+    Column("dimension", Text),
+    _uuid("correlation_id"),
+    Column("version", Integer),
+)
+rpt_compliance = Table(
+    "rpt_compliance",
+    metadata,
+    _uuid("tenant_id", True),
+    _uuid("campaign_id", True),
+    Column("status", Text),
+    _ts("changed_at"),
+    _uuid("event_id"),
+)
+rpt_subscriptions = Table(
+    "rpt_subscriptions",
+    metadata,
+    _uuid("tenant_id", True),
+    Column("status", Text),
+    Column("plan", Text),
+    Column("stripe_customer_id", Text),
+    Column("stripe_subscription_id", Text),
+    _ts("current_period_end"),
+    _ts("changed_at"),
+    _uuid("event_id"),
+)
+rpt_catalog_changes = Table(
+    "rpt_catalog_changes",
+    metadata,
+    _uuid("tenant_id", True),
+    _uuid("event_id", True),
+    _uuid("correlation_id"),
+    _ts("occurred_at"),
+    Column("updated_item_ids", ARRAY(Text)),
+    Column("full_refresh", Boolean),
+)
+stream_dead_letters = Table(
+    "stream_dead_letters",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("group_id", Text),
+    Column("app", Text),
+    Column("topic", Text),
+    Column("partition", Integer),
+    Column("offset", BigInteger),
+    Column("record_key", Text),
+    Column("event_id", Text),
+    Column("event_name", Text),
+    Column("tenant_id", Text),
+    Column("event", JSONB),
+    Column("raw_value", LargeBinary),
+    Column("headers", JSONB),
+    Column("error", Text),
+    Column("attempts", Integer),
+    _ts("created_at"),
+)
+
+VERSIONED = {
+    "conv_conversations",
+    "conv_messages",
+    "conv_missed_calls",
+    "sched_holds",
+    "sched_appointments",
+    "rpt_facts",
+}
+LAST_WRITER_WINS = {"rpt_compliance", "rpt_subscriptions"}
+READ_MODELS = {
+    "conversation": ["conv_conversations", "conv_messages", "conv_missed_calls"],
+    "scheduling": ["sched_holds", "sched_appointments"],
+    "reporting": ["rpt_facts", "rpt_compliance", "rpt_subscriptions", "rpt_catalog_changes"],
+}
+
+
+def make_engine(url: str) -> Engine:
+    return create_engine(url, pool_pre_ping=True, pool_size=2, connect_args={"connect_timeout": 5})
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Apply the read-model migrations (own version table, coexists with the outbox's)."""
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def _bind_value(column: Column[Any], value: Any) -> Any:
+    """ISO strings from the JSON state become datetimes/dates for the typed columns."""
+    if isinstance(value, str):
+        if isinstance(column.type, DateTime):
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+        if isinstance(column.type, Date):
+            return date.fromisoformat(value)
+    return value
+
+
+def upsert(conn: Connection, table_name: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Idempotent write of derived rows (see the module docstring for the guards)."""
+    if not rows:
+        return
+    table = metadata.tables[table_name]
+    values = [{k: _bind_value(table.c[k], v) for k, v in row.items()} for row in rows]
+    stmt = insert(table).values(values)
+    pk = [c.name for c in table.primary_key.columns]
+    if table_name == "rpt_catalog_changes":
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=pk))
+        return
+    updates = {c: stmt.excluded[c] for c in rows[0] if c not in pk}
+    where = None
+    if table_name in VERSIONED:
+        where = table.c.version <= stmt.excluded.version
+    elif table_name in LAST_WRITER_WINS:
+        where = tuple_(table.c.changed_at, table.c.event_id) < tuple_(
+            stmt.excluded.changed_at, stmt.excluded.event_id
+        )
+    conn.execute(stmt.on_conflict_do_update(index_elements=pk, set_=updates, where=where))
+
+
+def project(engine: Engine, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+    """Write all rows derived from one flow in one transaction."""
+    with engine.begin() as conn:
+        for name in sorted(rows_by_table):
+            upsert(conn, name, rows_by_table[name])
+
+
+def dead_letter(engine: Engine, row: Mapping[str, Any]) -> None:
+    """Record a dead letter once per (group, topic, partition, offset), even on redelivery."""
+    values = dict(row)
+    values["headers"] = json.loads(json.dumps(values.get("headers") or {}))
+    stmt = insert(stream_dead_letters).values(values)
+    with engine.begin() as conn:
+        conn.execute(
+            stmt.on_conflict_do_nothing(index_elements=["group_id", "topic", "partition", "offset"])
+        )

@@ -1,0 +1,45 @@
+"""Settings of the stream apps (env prefix ``NMC_STREAMS_``); the platform's own `Settings`
+(Kafka, registry, database, nmc_home, partition count) is read through `nmc.settings`."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StreamSettings(BaseSettings):
+    """Knobs of `nmc worker <app>`; every field can be set as NMC_STREAMS_<FIELD>."""
+
+    model_config = SettingsConfigDict(env_prefix="NMC_STREAMS_", frozen=True, extra="ignore")
+
+    app_id_prefix: str = Field(
+        default="nmc-streams",
+        description="Faust app id = consumer group = `<prefix>-<app>`; DLQ `nmc.dlq.<group>`.",
+    )
+    topic_suffix: str = Field(
+        default="",
+        description="Appended to every source topic (`nmc.<domain><suffix>`); tests and the "
+        "benchmark use it to read isolated copies of the domain topics.",
+    )
+    max_attempts: int = Field(default=5, ge=1, description="Handler attempts before dead-letter.")
+    retry_base_s: float = Field(default=0.2, gt=0, description="First backoff ceiling.")
+    retry_max_s: float = Field(default=10.0, gt=0, description="Backoff ceiling cap.")
+    metrics_port: int = Field(default=0, ge=0, description="Prometheus port; 0 disables it.")
+    commit_interval_s: float = Field(default=1.0, gt=0, description="Offset commit interval.")
+    log_level: str = Field(default="warn", description="crit|error|warn|info|debug")
+    session_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Consumer group session timeout: how soon a killed worker's partitions move.",
+    )
+
+    def app_id(self, app: str) -> str:
+        return f"{self.app_id_prefix}-{app}"
+
+    def source_topic(self, domain: str) -> str:
+        return f"nmc.{domain}{self.topic_suffix}"
+
+
+def dlq_topic(group_id: str) -> str:
+    """DESIGN.md §2: `nmc.dlq.<consumer group>`."""
+    return f"nmc.dlq.{group_id}"
