@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, make_url, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -39,3 +42,26 @@ def upgrade(url: str) -> None:
 def psycopg_dsn(url: str) -> str:
     """A libpq DSN from a SQLAlchemy URL (the relay talks psycopg directly for LISTEN)."""
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@contextmanager
+def scratch_database(url: str, prefix: str = "nmc_scratch") -> Iterator[str]:
+    """A fresh, fully migrated database next to `url`'s, dropped on exit (tests, benches).
+
+    The role of `url` needs CREATEDB (the local stack's `nmc` role has it)."""
+    admin_url = make_url(url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(admin_url.render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        scratch = admin_url.set(database=name).render_as_string(hide_password=False)
+        try:
+            upgrade(scratch)
+            yield scratch
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -9,18 +9,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 from pydantic import SecretStr
 from rich.console import Console
-from sqlalchemy import Engine, make_url, text
+from sqlalchemy import Engine
 
 from nmc.bootstrap import prepare
 from nmc.settings import PROJECT_ROOT, Settings, get_settings
 from nmc.stack import ensure_up
-from producers.db import make_engine, upgrade
+from producers.db import make_engine, scratch_database
 
 
 def _docker_compose_stack(request: pytest.FixtureRequest) -> Settings:
@@ -59,20 +58,8 @@ def stack(request: pytest.FixtureRequest) -> Settings:
 @pytest.fixture
 def database_url(stack: Settings) -> Iterator[str]:
     """A fresh database for one test, migrated to head, dropped afterwards."""
-    admin_url = make_url(stack.database)
-    name = f"nmc_test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(admin_url.render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    try:
+    with scratch_database(stack.database, prefix="nmc_test") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
