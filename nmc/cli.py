@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import typer
-from nmc_streams.cli import worker_app
 from rich.console import Console
 from rich.table import Table
 
@@ -13,10 +12,19 @@ from nmc.catalog_docs.cli import catalog_app
 from nmc.gate.cli import schemas_app
 from nmc.settings import get_settings
 from nmc.stack.cli import stack_app
+from nmc_streams.api.cli import api_command
+from nmc_streams.cli import worker_app
+from producers.edges.cli import edge_app
+from producers.sender.cli import sender_app
+from producers.tenants.cli import tenants_app
 
 app = typer.Typer(help="NeverMissCall event platform.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(worker_app, name="worker")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(edge_app, name="edge")
+app.add_typer(sender_app, name="sender")
+app.command("api")(api_command)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(catalog_app, name="catalog")
 outbox_app = typer.Typer(help="Inspect and unblock the outbox.", no_args_is_help=True)
@@ -52,6 +60,15 @@ def relay(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
 
     _logging(verbose)
     run_relay(get_settings())
+
+
+@app.command()
+def reactor(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """React to missed calls and texts: start conversations, queue the auto-reply."""
+    from producers.reactions.app import run_reactor
+
+    _logging(verbose)
+    run_reactor(get_settings())
 
 
 @outbox_app.command("parked")
@@ -103,11 +120,17 @@ def outbox_skip(ids: list[int] = typer.Argument(..., help="Row ids to give up on
 
 
 @app.command()
-def demo() -> None:
-    """Bring the local stack up and watch one event of every type go through the platform."""
-    from nmc.demo import run_demo
+def demo(
+    catalog: bool = typer.Option(
+        False, "--catalog", help="Instead: one event of every type through outbox and relay."),
+) -> None:
+    """Run the platform on the local stack: a missed call becomes a text back, a
+    conversation and a booking, through signed webhooks; prints what the read API returns."""
+    from nmc.demo import run_catalog, run_story
 
-    raise typer.Exit(run_demo(get_settings(), console))
+    logging.basicConfig(level=logging.WARNING)
+    run = run_catalog if catalog else run_story
+    raise typer.Exit(run(get_settings(), console))
 
 
 def main() -> None:

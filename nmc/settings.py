@@ -86,6 +86,20 @@ class Settings(BaseSettings):
     nmc_relay_max_backoff_s: float = Field(default=30.0, gt=0)
     nmc_producer_linger_ms: int = Field(default=5, ge=0)
 
+    # --- conversation reactions -------------------------------------------------------------
+    nmc_reactions_group: str = Field(
+        default="nmc-conversation-reactions", description="Consumer group of `nmc reactor`."
+    )
+    nmc_reactions_max_attempts: int = Field(
+        default=5, ge=1, description="Tries of a failing fact before it is dead-lettered."
+    )
+    nmc_reactions_retry_max_s: float = Field(default=10.0, gt=0)
+    nmc_reactions_offset_reset: str = Field(
+        default="latest",
+        description="Where a new reactions group starts. 'latest': a first deployment must "
+        "not text callers about last month's calls; later starts resume from committed offsets.",
+    )
+
     @property
     def kafka(self) -> str:
         return self.kafka_bootstrap_servers or LOCAL_KAFKA.replace("9092", str(self.nmc_kafka_port))

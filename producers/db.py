@@ -10,6 +10,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -61,7 +63,14 @@ def scratch_database(url: str, prefix: str = "nmc_scratch") -> Iterator[str]:
             upgrade(scratch)
             yield scratch
         finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            _drop_database(admin, name)
     finally:
         admin.dispose()
+
+
+@retry(stop=stop_after_attempt(5), wait=wait_random_exponential(multiplier=0.2, max=2),
+       retry=retry_if_exception_type(DBAPIError), reraise=True)
+def _drop_database(admin: Engine, name: str) -> None:
+    # FORCE cannot terminate another role's backend (an autovacuum worker, say); it ends soon.
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from edges_support import BASE_URL, fake_twilio_server, make_settings, new_tenant
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from rich.console import Console
 from sqlalchemy import Engine
@@ -20,6 +22,10 @@ from nmc.bootstrap import prepare
 from nmc.settings import PROJECT_ROOT, Settings, get_settings
 from nmc.stack import ensure_up
 from producers.db import make_engine, scratch_database
+from producers.edges.app import create_edge_app
+from producers.edges.settings import EdgeSettings
+from producers.sender.local_twilio import LocalTwilio
+from producers.tenants import Tenant
 
 
 def _docker_compose_stack(request: pytest.FixtureRequest) -> Settings:
@@ -109,3 +115,29 @@ def relay_thread(test_settings: Settings) -> Iterator[Callable[..., threading.Th
         stop.set()
     for thread, _ in started:
         thread.join(timeout=30)
+
+
+# --- ingestion edges ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def edge_settings() -> EdgeSettings:
+    return make_settings()
+
+
+@pytest.fixture
+def client(edge_settings: EdgeSettings, engine: Engine) -> Iterator[TestClient]:
+    """The webhook/command app on the test database, requests signed for BASE_URL."""
+    with TestClient(create_edge_app(edge_settings, engine), base_url=BASE_URL) as c:
+        yield c
+
+
+@pytest.fixture
+def tenant(engine: Engine) -> Tenant:
+    return new_tenant(engine)
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[LocalTwilio]:
+    with fake_twilio_server() as fake:
+        yield fake

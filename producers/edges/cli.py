@@ -1,0 +1,97 @@
+"""`nmc edge serve|expire-holds|token`: the webhook + command HTTP service and its jobs."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from producers.edges.settings import EdgeSettings
+
+edge_app = typer.Typer(help="Twilio / Stripe webhooks and domain commands.",
+                       no_args_is_help=True)
+console = Console()
+
+
+def _engine() -> Engine:
+    from nmc.settings import get_settings
+    from producers.db import make_engine
+
+    return make_engine(get_settings().database)
+
+
+def serve(settings: EdgeSettings, engine: Engine | None = None) -> None:
+    """Run the HTTP service with uvicorn until interrupted (composition root)."""
+    import uvicorn
+
+    from producers.edges.app import create_edge_app
+
+    own = engine is None
+    engine = engine or _engine()
+    try:
+        uvicorn.run(create_edge_app(settings, engine), host=settings.host, port=settings.port,
+                    log_level="info", proxy_headers=True)
+    finally:
+        if own:
+            engine.dispose()
+
+
+@edge_app.command("serve")
+def serve_cmd() -> None:
+    """Serve /twilio/*, /stripe/webhook and /v1/* on NMC_EDGE_HOST:NMC_EDGE_PORT."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve(EdgeSettings())
+
+
+def expire_holds_once(engine: Engine, now: datetime | None = None) -> int:
+    """Release every expired hold (AppointmentReleased each); returns how many."""
+    from producers.edges.commands import release_expired_holds
+
+    total = 0
+    while True:
+        with Session(engine) as session, session.begin():
+            released = release_expired_holds(session, now or datetime.now(UTC))
+        total += len(released)
+        if not released:
+            return total
+
+
+@edge_app.command("expire-holds")
+def expire_holds(
+    interval: Annotated[float, typer.Option(help="Seconds between runs; 0 = run once.")] = 0,
+) -> None:
+    """Release expired holds (once, or every --interval seconds until interrupted)."""
+    engine = _engine()
+    try:
+        while True:
+            n = expire_holds_once(engine)
+            console.print(f"released {n} expired hold(s)")
+            if interval <= 0:
+                return
+            time.sleep(interval)
+    finally:
+        engine.dispose()
+
+
+@edge_app.command("token")
+def token(
+    tenant_id: Annotated[str, typer.Option(help="Tenant uuid.")],
+    user_id: Annotated[str | None, typer.Option(help="User uuid (sub claim).")] = None,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+) -> None:
+    """Print a command bearer token signed with NMC_EDGE_JWT_SECRET (operators, tests)."""
+    from producers.edges.auth import issue_token
+
+    settings = EdgeSettings()
+    settings.require("jwt_secret")
+    assert settings.jwt_secret is not None
+    console.print(issue_token(settings.jwt_secret.get_secret_value(), uuid.UUID(tenant_id),
+                              uuid.UUID(user_id) if user_id else None, ttl, int(time.time())))

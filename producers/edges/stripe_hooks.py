@@ -1,0 +1,162 @@
+"""Stripe webhook: customer.subscription.* -> SubscriptionUpdated (and the gate's row).
+
+Verified with stripe's own `Webhook.construct_event` (HMAC-SHA256 over "t.payload", and the
+timestamp within the tolerance). Idempotent on the Stripe event id (`stripe_events`). Stripe
+does not order deliveries, so the subscription row only takes an event newer than the one it
+holds (by the event's `created`); an older one is recorded and acknowledged without an event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from nmc.contract.errors import FieldError
+from producers.edges import decisions
+from producers.edges.errors import EdgeError, Replayed
+from producers.edges.ids import stable_id
+from producers.edges.tables import stripe_events, subscriptions
+from producers.edges.twilio_hooks import HookResult
+from producers.envelope import new_event
+from producers.outbox import OutboxWriter
+from producers.tenants import UnknownTenant, tenant_for_stripe_customer
+
+
+def verify_stripe(payload: bytes, signature: str | None, secret: str, tolerance_s: int) -> None:
+    """403 unless Stripe-Signature is valid and recent; 400 if the body is not JSON."""
+    if not signature:
+        raise EdgeError(403, "missing Stripe-Signature header", "Stripe-Signature")
+    try:
+        stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance_s)
+    except stripe.SignatureVerificationError as exc:
+        raise EdgeError(403, str(exc.user_message or exc), "Stripe-Signature") from None
+    except ValueError as exc:
+        raise EdgeError(400, f"body is not valid JSON: {exc}", "body") from None
+
+
+def _get(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(obj, Mapping) or part not in obj:
+            return None
+        obj = obj[part]
+    return obj
+
+
+def _ts(value: Any, field: str, errors: list[FieldError]) -> datetime | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    errors.append(FieldError(field, "required unix timestamp is missing"))
+    return None
+
+
+def parse_subscription_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields we need from a customer.subscription.* event, or 400 naming what's missing.
+
+    `current_period_end` moved from the subscription to its items in Stripe API 2025-03-31;
+    both places are read.
+    """
+    errors: list[FieldError] = []
+    sub = _get(event, "data.object")
+    if not isinstance(sub, Mapping):
+        raise EdgeError(400, "missing subscription object", "data.object")
+    out: dict[str, Any] = {}
+    for key, path in (("event_id", "id"), ("type", "type")):
+        value = _get(event, path)
+        if not isinstance(value, str) or not value:
+            errors.append(FieldError(path, "required string is missing"))
+        out[key] = value
+    for key, path in (("subscription_id", "id"), ("customer", "customer"),
+                      ("status", "status")):
+        value = _get(sub, path)
+        if not isinstance(value, str) or not value:
+            errors.append(FieldError(f"data.object.{path}", "required string is missing"))
+        out[key] = value
+    out["created"] = _ts(_get(event, "created"), "created", errors)
+    items = _get(sub, "items.data")
+    if not isinstance(items, list) or not items:
+        errors.append(FieldError("data.object.items.data", "subscription has no items"))
+        items = []
+    out["price_ids"] = [p for p in (_get(i, "price.id") for i in items) if isinstance(p, str)]
+    period_end = _get(sub, "current_period_end")
+    if period_end is None and items:
+        period_end = _get(items[0], "current_period_end")
+    out["current_period_end"] = _ts(period_end, "data.object.current_period_end", errors)
+    if errors:
+        raise EdgeError.fields(400, errors)
+    return out
+
+
+def subscription_event(
+    session: Session, payload: bytes, price_plans: Mapping[str, str], now: datetime
+) -> HookResult:
+    """Record one verified Stripe event; only customer.subscription.* produce events."""
+    try:
+        event = json.loads(payload)
+    except ValueError as exc:
+        raise EdgeError(400, f"body is not valid JSON: {exc}", "body") from None
+    if not isinstance(event, Mapping):
+        raise EdgeError(400, "expected a JSON object", "body")
+    event_type = event.get("type")
+    if not isinstance(event_type, str) or not event_type.startswith("customer.subscription."):
+        return HookResult(f"ignored: event type {event_type}")
+    data = parse_subscription_event(event)
+    try:
+        tenant = tenant_for_stripe_customer(session, data["customer"])
+    except UnknownTenant:
+        raise EdgeError(404, f"unknown tenant: no tenant has Stripe customer "
+                        f"{data['customer']}", "data.object.customer") from None
+    plan = decisions.plan_for(data["price_ids"], price_plans)
+    if plan is None:
+        raise EdgeError(422, f"no configured plan for prices {data['price_ids']} "
+                        "(NMC_EDGE_PRICE_PLANS)", "data.object.items.data.price.id")
+    status = decisions.subscription_status(data["status"])
+    if status is None:
+        raise EdgeError(422, f"unknown subscription status {data['status']!r}",
+                        "data.object.status")
+    current = session.execute(
+        select(subscriptions.c.source_created)
+        .where(subscriptions.c.stripe_subscription_id == data["subscription_id"])
+        .with_for_update()
+    ).first()
+    applies = current is None or current.source_created <= data["created"]
+    recorded = session.execute(
+        insert(stripe_events)
+        .values(stripe_event_id=data["event_id"], event_type=event_type,
+                tenant_id=tenant.tenant_id, created=data["created"], applied=applies)
+        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
+        .returning(stripe_events.c.stripe_event_id)
+    ).first()
+    if recorded is None:
+        raise Replayed(HookResult("replayed"))
+    if not applies:
+        return HookResult("ignored: older than the subscription state we hold")
+    values = {
+        "tenant_id": tenant.tenant_id, "stripe_customer_id": data["customer"], "plan": plan,
+        "status": status, "current_period_end": data["current_period_end"],
+        "source_created": data["created"], "updated_at": now,
+    }
+    session.execute(
+        insert(subscriptions)
+        .values(stripe_subscription_id=data["subscription_id"], **values)
+        .on_conflict_do_update(index_elements=["stripe_subscription_id"], set_=values)
+    )
+    envelope = new_event(
+        "nmc.billing.SubscriptionUpdated",
+        event_id=stable_id("event", "stripe", data["event_id"]),
+        tenant_id=tenant.tenant_id,
+        # One billing flow per subscription: its updates stay in order on one key.
+        correlation_id=stable_id("subscription", tenant.tenant_id, data["subscription_id"]),
+        occurred_at=data["created"],
+        payload={"stripe_customer_id": data["customer"],
+                 "stripe_subscription_id": data["subscription_id"], "plan": plan,
+                 "status": status, "current_period_end": data["current_period_end"]},
+    )
+    OutboxWriter().append(session, envelope)
+    return HookResult("subscription updated", envelope.event_id)

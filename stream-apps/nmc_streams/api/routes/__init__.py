@@ -1,0 +1,1 @@
+"""Thin routes: parse and validate parameters, call one query, shape the response."""

@@ -1,0 +1,164 @@
+"""Pure decisions of the edges and the sender: no database, no HTTP server."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from xml.etree import ElementTree
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import SecretStr, ValidationError
+
+from producers.edges import decisions
+from producers.edges.auth import authenticate, issue_token
+from producers.edges.errors import EdgeError
+from producers.edges.ids import stable_id
+from producers.edges.settings import EdgeSettings, MissingSetting
+from producers.edges.stripe_hooks import parse_subscription_event
+from producers.sender.state import TRANSITIONS, can_transition, classify_error
+
+SECRET = "s" * 32
+
+
+@pytest.mark.parametrize(("status", "reason"), [
+    ("no-answer", "no-answer"), ("busy", "busy"), ("failed", "failed"),
+    ("completed", None), ("ringing", None), ("in-progress", None), ("canceled", None),
+])
+def test_missed_call_reason(status, reason):
+    assert decisions.missed_call_reason(status) == reason
+
+
+@pytest.mark.parametrize(("twilio", "catalog"), [
+    ("queued", None), ("accepted", None), ("sending", None), ("sent", "sent"),
+    ("delivered", "delivered"), ("read", "delivered"), ("undelivered", "failed"),
+    ("failed", "failed"),
+])
+def test_delivery_status_mapping(twilio, catalog):
+    assert decisions.delivery_status(twilio) == catalog
+
+
+def test_status_never_moves_backwards_or_out_of_terminal():
+    assert decisions.advances("queued", "sent")
+    assert decisions.advances("sent", "delivered")
+    assert decisions.advances("sent", "failed")
+    assert decisions.advances("unknown", "delivered")
+    assert not decisions.advances("delivered", "sent")
+    assert not decisions.advances("delivered", "failed")
+    assert not decisions.advances("failed", "delivered")
+    assert not decisions.advances("sent", "sent")
+
+
+@given(st.lists(st.sampled_from(["sent", "delivered", "failed"]), max_size=12))
+def test_any_callback_order_gives_a_monotone_history(updates):
+    status, history = "queued", []
+    for new in updates:
+        if decisions.advances(status, new):
+            status = new
+            history.append(new)
+    assert len(history) == len(set(history)) <= 2
+    assert history in ([], ["sent"], ["delivered"], ["failed"], ["sent", "delivered"],
+                       ["sent", "failed"])
+
+
+def test_twiml_is_valid_xml_with_an_empty_response():
+    for twiml in (decisions.empty_messaging_twiml(), decisions.empty_voice_twiml()):
+        root = ElementTree.fromstring(twiml)
+        assert root.tag == "Response" and list(root) == []
+
+
+def test_secrets_in_sms_bodies_are_redacted():
+    assert decisions.redact_secrets("key sk_live_ABCDEFGH1234 ok") == "key [redacted] ok"
+    assert decisions.redact_secrets("plain text") == "plain text"
+
+
+def test_plan_and_subscription_status():
+    plans = {"p_b": "basic", "p_p": "pro"}
+    assert decisions.plan_for(["p_b"], plans) == "basic"
+    assert decisions.plan_for(["p_b", "p_p"], plans) == "pro"
+    assert decisions.plan_for(["other"], plans) is None
+    assert decisions.subscription_status("unpaid") == "past_due"
+    assert decisions.subscription_status("incomplete_expired") == "canceled"
+    assert decisions.subscription_status("weird") is None
+
+
+def test_half_open_ranges():
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    h = timedelta(hours=1)
+    assert decisions.overlaps(t, t + 2 * h, t + h, t + 3 * h)
+    assert not decisions.overlaps(t, t + h, t + h, t + 2 * h)  # back to back
+
+
+def test_check_hold_reports_every_problem():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    errors = decisions.check_hold(now - timedelta(hours=2), now - timedelta(hours=3), 0, 60, now)
+    assert {e.field for e in errors} == {"end", "ttl_seconds"}
+    assert decisions.check_hold(now.replace(tzinfo=None), now, 60, 60, now)[0].field == "start"
+    assert decisions.check_hold(now + timedelta(hours=1), now + timedelta(hours=2), 60, 60,
+                                now) == []
+
+
+def test_stable_ids_are_deterministic_and_distinct():
+    assert stable_id("twilio-call", "CA1") == stable_id("twilio-call", "CA1")
+    assert stable_id("twilio-call", "CA1") != stable_id("twilio-sms", "CA1")
+
+
+def test_sender_state_machine_never_requeues():
+    assert all("queued" not in targets for targets in TRANSITIONS.values())
+    assert can_transition("queued", "sending")
+    assert not can_transition("queued", "sent")  # no API call without a claim
+    assert can_transition("sending", "unknown")
+    assert not can_transition("unknown", "sending")  # unknown is never resent
+    assert can_transition("unknown", "delivered")
+
+
+def test_send_outcomes():
+    assert classify_error(400, 21211, "bad to").error_code == "21211"
+    assert classify_error(400, 21211, "bad to").status == "failed"
+    assert classify_error(429, None, "").error_code == "429"
+    assert classify_error(500, 20500, "oops").status == "unknown"
+    assert classify_error(None, None, "timeout").status == "unknown"
+
+
+def test_settings_require_names_what_is_missing():
+    settings = EdgeSettings()
+    with pytest.raises(MissingSetting, match="NMC_EDGE_JWT_SECRET"):
+        settings.require("jwt_secret")
+    with pytest.raises(ValidationError, match="32"):
+        EdgeSettings(jwt_secret=SecretStr("short"))
+    assert EdgeSettings(public_base_url="https://x.test/").public_base_url == "https://x.test"
+
+
+def test_settings_from_environment(monkeypatch):
+    monkeypatch.setenv("NMC_EDGE_PRICE_PLANS", '{"price_1": "pro"}')
+    monkeypatch.setenv("NMC_EDGE_STRIPE_TOLERANCE_S", "60")
+    settings = EdgeSettings()
+    assert settings.price_plans == {"price_1": "pro"}
+    assert settings.stripe_tolerance_s == 60
+    monkeypatch.setenv("NMC_EDGE_PRICE_PLANS", '{"price_1": "gold"}')
+    with pytest.raises(ValidationError):
+        EdgeSettings()
+
+
+def test_jwt_authentication():
+    tenant, user = uuid.uuid4(), uuid.uuid4()
+    token = issue_token(SECRET, tenant, user, 60, int(time.time()))
+    who = authenticate(f"Bearer {token}", SECRET)
+    assert (who.tenant_id, who.user_id) == (tenant, user)
+    for header in (None, "Bearer", f"Token {token}", f"Bearer {token}x"):
+        with pytest.raises(EdgeError) as err:
+            authenticate(header, SECRET)
+        assert err.value.status == 401
+    expired = issue_token(SECRET, tenant, None, -10, int(time.time()))
+    with pytest.raises(EdgeError, match="expired"):
+        authenticate(f"Bearer {expired}", SECRET)
+
+
+def test_stripe_parse_names_missing_fields():
+    with pytest.raises(EdgeError) as err:
+        parse_subscription_event({"id": "evt", "type": "customer.subscription.updated",
+                                  "created": 1, "data": {"object": {"id": "sub"}}})
+    fields = {e.field for e in err.value.errors}
+    assert {"data.object.customer", "data.object.status", "data.object.items.data"} <= fields
