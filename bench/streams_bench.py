@@ -20,6 +20,10 @@ from typing import Any
 
 from confluent_kafka import Consumer
 from confluent_kafka.serialization import MessageField, SerializationContext
+
+from nmc.kafka import consumer_config
+from nmc.registry import registry_client, value_deserializer
+from nmc.settings import get_settings
 from nmc_streams.db import upgrade
 from nmc_streams.events import to_fact
 from nmc_streams.runtime import SPECS
@@ -32,10 +36,6 @@ from nmc_streams.testing import (
     start_worker,
     wait_for,
 )
-
-from nmc.kafka import consumer_config
-from nmc.registry import registry_client, value_deserializer
-from nmc.settings import get_settings
 
 
 def baseline(topics: list[str], expected: int, timeout: float = 300.0) -> float:

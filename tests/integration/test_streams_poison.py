@@ -6,6 +6,10 @@ import uuid
 from pathlib import Path
 
 from confluent_kafka import Consumer
+from sqlalchemy import text
+
+from nmc.kafka import consumer_config
+from nmc.settings import Settings
 from nmc_streams.db import make_engine
 from nmc_streams.testing import (
     IsolatedTopics,
@@ -16,10 +20,6 @@ from nmc_streams.testing import (
     start_worker,
     wait_for,
 )
-from sqlalchemy import text
-
-from nmc.kafka import consumer_config
-from nmc.settings import Settings
 
 
 def test_poison_event_is_dead_lettered_and_partition_keeps_flowing(

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from nmc.settings import Settings
 from nmc_streams.db import make_engine
 from nmc_streams.testing import (
     IsolatedTopics,
@@ -21,8 +23,6 @@ from nmc_streams.testing import (
     start_worker,
     wait_for,
 )
-
-from nmc.settings import Settings
 
 APPS = ("conversation", "scheduling", "reporting")
 

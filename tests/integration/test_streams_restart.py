@@ -7,6 +7,9 @@ import signal
 import uuid
 from pathlib import Path
 
+from sqlalchemy import text
+
+from nmc.settings import Settings
 from nmc_streams.db import make_engine
 from nmc_streams.testing import (
     IsolatedTopics,
@@ -17,9 +20,6 @@ from nmc_streams.testing import (
     start_worker,
     wait_for,
 )
-from sqlalchemy import text
-
-from nmc.settings import Settings
 
 
 def _facts(engine, tenants: list[str]) -> int:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from nmc_streams.conversation import state as conversation
 from nmc_streams.events import Fact, to_fact
 from nmc_streams.metrics import StreamMetrics
