@@ -37,4 +37,4 @@ def test_missed_call_to_booking_through_every_process(
     assert report["missed_calls"] == 1 and report["bookings"] == 1
     assert report["conversations_started"] == 1
     assert report["conversion_rate"] == 1.0
-    assert len(steps) == 10
+    assert len(steps) == 9
