@@ -226,40 +226,98 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
-def _bind_value(column: Column[Any], value: Any) -> Any:
-    """ISO strings from the JSON state become datetimes/dates for the typed columns."""
-    if isinstance(value, str):
+def _parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _temporal(table: Table) -> dict[str, Any]:
+    """Column name -> parser for the datetime/date columns of `table` (ISO strings in rows)."""
+    out: dict[str, Any] = {}
+    for column in table.columns:
         if isinstance(column.type, DateTime):
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-        if isinstance(column.type, Date):
-            return date.fromisoformat(value)
-    return value
+            out[column.name] = _parse_ts
+        elif isinstance(column.type, Date):
+            out[column.name] = date.fromisoformat
+    return out
+
+
+_TEMPORAL = {name: _temporal(table) for name, table in metadata.tables.items()}
+_PK = {
+    name: tuple(c.name for c in table.primary_key.columns)
+    for name, table in metadata.tables.items()
+}
+_STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _statement(table_name: str, columns: tuple[str, ...]) -> Any:
+    """The upsert for one table and column set, built once: SQLAlchemy then caches its
+    compiled form, and `conn.execute(stmt, rows)` sends all rows as one executemany."""
+    key = (table_name, columns)
+    stmt = _STATEMENTS.get(key)
+    if stmt is not None:
+        return stmt
+    table = metadata.tables[table_name]
+    base = insert(table)
+    pk = list(_PK[table_name])
+    if table_name == "rpt_catalog_changes":
+        stmt = base.on_conflict_do_nothing(index_elements=pk)
+    else:
+        updates = {c: base.excluded[c] for c in columns if c not in pk}
+        where = None
+        if table_name in VERSIONED:
+            where = table.c.version <= base.excluded.version
+        elif table_name in LAST_WRITER_WINS:
+            where = tuple_(table.c.changed_at, table.c.event_id) < tuple_(
+                base.excluded.changed_at, base.excluded.event_id
+            )
+        stmt = base.on_conflict_do_update(index_elements=pk, set_=updates, where=where)
+    _STATEMENTS[key] = stmt
+    return stmt
+
+
+def _wins(table_name: str, new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    """Would upserting `new` after `old` (same key) replace it? Mirrors the ON CONFLICT guards,
+    so collapsing a batch's rows per key ends where upserting them one by one would."""
+    if table_name in VERSIONED:
+        return bool(new["version"] >= old["version"])
+    if table_name in LAST_WRITER_WINS:
+        return bool((new["changed_at"], new["event_id"]) > (old["changed_at"], old["event_id"]))
+    return False  # rpt_catalog_changes: insert-only (do nothing on conflict)
+
+
+def collapse(table_name: str, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One row per primary key (a multi-row upsert may not touch a row twice), the one a
+    sequential application would leave, sorted by key so that concurrent writers lock rows in
+    the same order (no deadlocks between workers sharing cross-flow rows)."""
+    pk = _PK[table_name]
+    by_key: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for row in rows:
+        k = tuple(row[c] for c in pk)
+        old = by_key.get(k)
+        if old is None or _wins(table_name, row, old):
+            by_key[k] = row
+    return [by_key[k] for k in sorted(by_key, key=lambda k: tuple(str(x) for x in k))]
 
 
 def upsert(conn: Connection, table_name: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Idempotent write of derived rows (see the module docstring for the guards)."""
     if not rows:
         return
-    table = metadata.tables[table_name]
-    values = [{k: _bind_value(table.c[k], v) for k, v in row.items()} for row in rows]
-    stmt = insert(table).values(values)
-    pk = [c.name for c in table.primary_key.columns]
-    if table_name == "rpt_catalog_changes":
-        conn.execute(stmt.on_conflict_do_nothing(index_elements=pk))
-        return
-    updates = {c: stmt.excluded[c] for c in rows[0] if c not in pk}
-    where = None
-    if table_name in VERSIONED:
-        where = table.c.version <= stmt.excluded.version
-    elif table_name in LAST_WRITER_WINS:
-        where = tuple_(table.c.changed_at, table.c.event_id) < tuple_(
-            stmt.excluded.changed_at, stmt.excluded.event_id
-        )
-    conn.execute(stmt.on_conflict_do_update(index_elements=pk, set_=updates, where=where))
+    temporal = _TEMPORAL[table_name]
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in collapse(table_name, rows):
+        values = dict(row)
+        for name, parse in temporal.items():
+            v = values.get(name)
+            if isinstance(v, str):
+                values[name] = parse(v)
+        groups.setdefault(tuple(values), []).append(values)
+    for columns, values_list in groups.items():
+        conn.execute(_statement(table_name, columns), values_list)
 
 
 def project(engine: Engine, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
-    """Write all rows derived from one flow in one transaction."""
+    """Write rows derived from one or many flows in one transaction (tables in a fixed order)."""
     with engine.begin() as conn:
         for name in sorted(rows_by_table):
             upsert(conn, name, rows_by_table[name])

@@ -18,6 +18,7 @@ from nmc_streams.testing import (
     history,
     project_in_order,
     start_worker,
+    stop_worker,
     wait_for,
 )
 
@@ -91,7 +92,6 @@ def test_poison_event_is_dead_lettered_and_partition_keeps_flowing(
         assert msg.key() == key.encode() and msg.value() == b"\x00not avro at all"
         assert dict(msg.headers() or [])["dlq_attempts"] == b"3"
     finally:
-        worker.terminate()
-        worker.wait(30)
+        stop_worker(worker)
         engine.dispose()
         topics.close()

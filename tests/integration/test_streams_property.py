@@ -21,6 +21,7 @@ from nmc_streams.testing import (
     history,
     project_in_order,
     start_worker,
+    stop_worker,
     wait_for,
 )
 
@@ -88,7 +89,5 @@ def test_interleavings_with_duplicates_converge(
             reference.dispose()
     finally:
         for w in workers:
-            w.terminate()
-        for w in workers:
-            w.wait(30)
+            stop_worker(w)
         engine.dispose()

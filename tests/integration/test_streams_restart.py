@@ -18,6 +18,7 @@ from nmc_streams.testing import (
     history,
     project_in_order,
     start_worker,
+    stop_worker,
     wait_for,
 )
 
@@ -95,8 +96,7 @@ def test_sigkill_mid_stream_then_restart(
                     ).all()
                 assert daily == ref_daily
             finally:
-                worker.terminate()
-                worker.wait(30)
+                stop_worker(worker)
             reference.dispose()
     finally:
         engine.dispose()
