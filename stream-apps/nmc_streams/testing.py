@@ -25,7 +25,7 @@ from confluent_kafka import Producer
 from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine, text
 
 from nmc.contract.headers import event_headers
 from nmc.contract.schemas import DOMAINS, default_catalog, subject_for
@@ -341,24 +341,11 @@ def total_version(engine: Engine, app: str, tenants: Iterable[str]) -> int:
 
 @contextmanager
 def fresh_database(platform: Settings) -> Iterator[str]:
-    """A throw-away database with the read-model migrations applied."""
-    from nmc_streams.db import upgrade
+    """A throw-away, fully migrated database (the read models among its tables)."""
+    from producers.db import scratch_database
 
-    admin_url = make_url(platform.database)
-    name = f"nmc_streams_ref_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(
-        admin_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    with scratch_database(platform.database, prefix="nmc_streams_ref") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def project_in_order(engine: Engine, app: str, events: Iterable[Envelope]) -> None:
