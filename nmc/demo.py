@@ -86,7 +86,8 @@ def _print_story(console: Console, state: dict[str, Any]) -> None:
                       m.get("body") or "")
     console.print(Panel.fit(
         f"caller {conv['caller_phone']} · status {conv['status']} · started "
-        f"{str(conv['started_at'])[:19]} · {conv['message_count']} messages", title="conversation"))
+        f"{str(conv['started_at'])[:19]} · {conv['message_count']} messages · auto-reply "
+        f"{(conv.get('auto_reply') or {}).get('decision', 'undecided')}", title="conversation"))
     console.print(table)
     for a in state["appointments"]:
         console.print(Panel.fit(

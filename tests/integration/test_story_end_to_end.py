@@ -27,6 +27,7 @@ def test_missed_call_to_booking_through_every_process(
     assert auto_replies == 1  # sent once, never twice
     conversation = state["conversation"]
     assert conversation["caller_phone"] == story.caller
+    assert conversation["auto_reply"]["decision"] == "queued"
     messages = [(m["direction"], m["status"]) for m in conversation["messages"]]
     assert ("out", "delivered") in messages and ("in", "delivered") in messages
     [appointment] = [a for a in state["appointments"]

@@ -46,8 +46,17 @@ class Message(_Out):
     error_code: str | None
 
 
+class AutoReply(_Out):
+    decision: Literal["queued", "suppressed"]
+    reason: str | None = Field(description="Why no auto-reply went out, when suppressed.")
+    message_id: UUID | None
+
+
 class ConversationDetail(Conversation):
     messages: list[Message] = Field(description="Oldest first (first_seen_at, message_id).")
+    auto_reply: AutoReply | None = Field(
+        default=None, description="The conversation reactions' decision on the auto-reply "
+        "(null until one was taken).")
 
 
 class ConversationPage(_Out):

@@ -100,6 +100,18 @@ def get_conversation(conn: Connection, tenant_id: UUID, conversation_id: UUID) -
     return conn.execute(stmt).first()
 
 
+def auto_reply_decision(
+    conn: Connection, tenant_id: UUID, conversation_id: UUID
+) -> Row[Any] | None:
+    """The reactions' auto-reply decision (a conversation is its thread: same id)."""
+    return conn.execute(
+        text("SELECT auto_reply AS decision, auto_reply_reason AS reason, "
+             "auto_reply_message_id AS message_id FROM conversation_reactions "
+             "WHERE tenant_id = :t AND correlation_id = :c AND auto_reply IS NOT NULL"),
+        {"t": str(tenant_id), "c": str(conversation_id)},
+    ).first()
+
+
 def conversation_messages(
     conn: Connection, tenant_id: UUID, conversation_id: UUID
 ) -> Sequence[Row[Any]]:

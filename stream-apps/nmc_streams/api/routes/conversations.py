@@ -14,6 +14,7 @@ from nmc_streams.api import queries
 from nmc_streams.api.deps import CurrentTenant, DbDep, SettingsDep
 from nmc_streams.api.errors import ERROR_RESPONSES, NOT_FOUND, invalid, not_found
 from nmc_streams.api.models import (
+    AutoReply,
     Conversation,
     ConversationDetail,
     ConversationPage,
@@ -59,9 +60,11 @@ def _detail(conn: Connection, tenant_id: UUID,
     if row is None:
         return None
     messages = queries.conversation_messages(conn, tenant_id, conversation_id)
+    decision = queries.auto_reply_decision(conn, tenant_id, conversation_id)
     return ConversationDetail(
         **Conversation.model_validate(row).model_dump(),
         messages=[Message.model_validate(m) for m in messages],
+        auto_reply=None if decision is None else AutoReply.model_validate(decision),
     )
 
 
