@@ -14,7 +14,11 @@ from nmc.settings import Settings
 
 
 def registry_client(settings: Settings) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": settings.registry})
+    # A timeout, because a registry that accepts a connection and never answers would
+    # otherwise hang a relay, a worker or a consumer forever.
+    return SchemaRegistryClient(
+        {"url": settings.registry, "timeout": settings.nmc_registry_timeout_s}
+    )
 
 
 def value_serializer(client: SchemaRegistryClient, schema: EventSchema) -> AvroSerializer:
@@ -32,7 +36,13 @@ def value_serializer(client: SchemaRegistryClient, schema: EventSchema) -> AvroS
     return serializer
 
 
+# The writer schema comes from the id in each record; a subject lookup (the client's default
+# strategy asks the registry for subject associations, an API Apicurio does not serve) only
+# adds a request that can hang.
+DESERIALIZER_CONF = {"subject.name.strategy": topic_record_subject_name_strategy}
+
+
 def value_deserializer(client: SchemaRegistryClient) -> AvroDeserializer:
     """Reads any registered writer schema by the id in the Confluent wire format."""
-    deserializer: AvroDeserializer = AvroDeserializer(client)
+    deserializer: AvroDeserializer = AvroDeserializer(client, conf=DESERIALIZER_CONF)
     return deserializer

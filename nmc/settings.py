@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     )
     nmc_topic_replication: int = Field(default=1, ge=1)
     nmc_compatibility_level: str = "FULL_TRANSITIVE"
+    nmc_registry_timeout_s: float = Field(
+        default=10.0, gt=0, description="HTTP timeout of every Schema Registry request."
+    )
 
     # --- outbox relay -----------------------------------------------------------------------
     nmc_relay_batch_size: int = Field(default=1000, ge=1, le=50_000)

@@ -14,6 +14,8 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from faust.serializers import codecs
 
+from nmc.registry import DESERIALIZER_CONF
+
 CODEC_NAME = "avro_confluent"
 
 
@@ -22,7 +24,7 @@ class AvroConfluentCodec(codecs.Codec):
 
     def __init__(self, client: SchemaRegistryClient, topic: str = "", **kwargs: Any) -> None:
         super().__init__(client=client, topic=topic, **kwargs)
-        self._deserializer = AvroDeserializer(client)
+        self._deserializer = AvroDeserializer(client, conf=DESERIALIZER_CONF)
         self._ctx = SerializationContext(topic, MessageField.VALUE)
 
     def _loads(self, s: bytes) -> Any:
