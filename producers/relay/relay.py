@@ -23,11 +23,12 @@ from tenacity import (
 )
 
 from nmc.settings import Settings
+from producers.outbox.table import OUTBOX_LANES as LANES
 from producers.relay import leases
 from producers.relay.metrics import RelayMetrics
 from producers.relay.outcome import Delivery, settle
 from producers.relay.publisher import KafkaPublisher, TransientPublishError
-from producers.relay.store import LANES, OutboxStore
+from producers.relay.store import OutboxStore
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import dict_row
 
-from producers.outbox.table import NOTIFY_CHANNEL, OUTBOX_LANES
+from producers.outbox.table import NOTIFY_CHANNEL
 from producers.relay.outcome import RowResult
 
 # Advisory lock classes (first int4 of the two-key form): "nmc" + 1 / + 2.
@@ -173,5 +173,3 @@ class OutboxStore:
         """Block until a NOTIFY arrives or `timeout` passes (NOTIFY is only a hint)."""
         return any(True for _ in self._conn.notifies(timeout=timeout, stop_after=1))
 
-
-LANES = OUTBOX_LANES

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from nmc.consume import end_offsets, read_records
-from nmc.kafka import consumer_config, domain_topics
+from nmc.kafka import domain_topics
+from nmc.local_platform import commit_at_end
 from nmc.settings import Settings
 from producers.edges.commands import set_campaign_status
 from producers.edges.tables import subscriptions
@@ -137,9 +137,7 @@ def reactor(test_settings: Settings) -> Iterator[Callable[[], None]]:
     def start() -> None:
         # The group starts exactly at today's end of the topics (committed before it runs),
         # so it sees this test's records and none of the history.
-        committer = Consumer(consumer_config(settings, group))
-        committer.commit(offsets=end_offsets(settings, list(SOURCE_TOPICS)), asynchronous=False)
-        committer.close()
+        commit_at_end(settings, group, list(SOURCE_TOPICS))
         thread.start()
         assert assigned.wait(60), "reactor got no partitions"
 

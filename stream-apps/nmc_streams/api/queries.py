@@ -124,20 +124,28 @@ def conversation_messages(
     return conn.execute(stmt).all()
 
 
+def _overlapping(
+    table: Table, id_column: str, conn: Connection, tenant_id: UUID, resource_id: UUID,
+    start: datetime, end: datetime, status: str | None,
+) -> Sequence[Row[Any]]:
+    """A resource's rows of `table` overlapping [start, end), tenant-scoped."""
+    t = table.c
+    stmt = select(*[col for col in t if col.name not in
+                    ("tenant_id", "correlation_id", "version")]).where(
+        t.tenant_id == _t(tenant_id), t.resource_id == str(resource_id),
+        t.start_at < end, t.end_at > start,
+    )
+    if status is not None:
+        stmt = stmt.where(t.status == status)
+    return conn.execute(stmt.order_by(t.start_at, t[id_column])).all()
+
+
 def resource_holds(
     conn: Connection, tenant_id: UUID, resource_id: UUID, start: datetime, end: datetime,
     status: str | None,
 ) -> Sequence[Row[Any]]:
     """Holds overlapping [start, end)."""
-    h = sched_holds.c
-    stmt = select(*[col for col in sched_holds.c if col.name not in
-                    ("tenant_id", "correlation_id", "version")]).where(
-        h.tenant_id == _t(tenant_id), h.resource_id == str(resource_id),
-        h.start_at < end, h.end_at > start,
-    )
-    if status is not None:
-        stmt = stmt.where(h.status == status)
-    return conn.execute(stmt.order_by(h.start_at, h.hold_id)).all()
+    return _overlapping(sched_holds, "hold_id", conn, tenant_id, resource_id, start, end, status)
 
 
 def resource_appointments(
@@ -145,15 +153,8 @@ def resource_appointments(
     status: str | None,
 ) -> Sequence[Row[Any]]:
     """Appointments overlapping [start, end)."""
-    a = sched_appointments.c
-    stmt = select(*[col for col in sched_appointments.c if col.name not in
-                    ("tenant_id", "correlation_id", "version")]).where(
-        a.tenant_id == _t(tenant_id), a.resource_id == str(resource_id),
-        a.start_at < end, a.end_at > start,
-    )
-    if status is not None:
-        stmt = stmt.where(a.status == status)
-    return conn.execute(stmt.order_by(a.start_at, a.appointment_id)).all()
+    return _overlapping(sched_appointments, "appointment_id", conn, tenant_id, resource_id,
+                        start, end, status)
 
 
 def daily_reports(
