@@ -1,8 +1,9 @@
-"""Events/s through each stream app versus a plain confluent-kafka consumer loop (same run).
+"""Events/s through each stream app (1 and 2 workers) versus a plain consumer (same run).
 
-The baseline does the same Avro decode (confluent AvroDeserializer through the registry) and
-the same in-memory dictionary update (the reducer's `apply`), but no Faust, no changelog and
-no PostgreSQL projection; the ratio says what the framework and the read models cost.
+The baseline is a plain confluent-kafka consumer loop doing the same Avro decode **and the same
+batched projection** into PostgreSQL (the app's `BatchProjector`, one transaction per batch):
+the ratio says what Faust costs on top of the work itself. A last table shows the cost per
+event at the start and at the end of one 2,000-message conversation (it must not grow).
 
     .venv/bin/python bench/streams_bench.py --tenants 10 --flows 100
 """
@@ -10,61 +11,83 @@ no PostgreSQL projection; the ratio says what the framework and the read models 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
 import tempfile
 import time
 import urllib.request
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from sqlalchemy import Engine
 
 from nmc.kafka import consumer_config
 from nmc.registry import registry_client, value_deserializer
 from nmc.settings import get_settings
-from nmc_streams.db import upgrade
-from nmc_streams.events import to_fact
-from nmc_streams.runtime import SPECS
-from nmc_streams.state import apply
+from nmc_streams.batch import BatchProjector, Record
+from nmc_streams.db import make_engine, upgrade
+from nmc_streams.flows import MODELS
+from nmc_streams.metrics import StreamMetrics
+from nmc_streams.runtime import DOMAINS, PostgresStateStore
 from nmc_streams.testing import (
     IsolatedTopics,
     free_port,
     fresh_database,
     history,
     start_worker,
+    stop_worker,
     wait_for,
 )
+from producers.envelope import new_event
+
+BATCH = 1000
 
 
-def baseline(topics: list[str], expected: int, timeout: float = 300.0) -> float:
-    """Plain consumer loop: poll, Avro-decode, reduce into a dict; events/s."""
+async def _never(record: Record, fact: Any, error: str, attempts: int) -> None:
+    raise RuntimeError(f"benchmark history has a poison event: {error}")
+
+
+def baseline(app: str, topics: list[str], expected: int, timeout: float = 600.0) -> float:
+    """Plain consumer: poll batches, decode, project with the same code; events/s."""
     settings = get_settings()
     consumer = Consumer(consumer_config(settings, f"bench-baseline-{uuid.uuid4().hex[:8]}"))
     registry = registry_client(settings)
     deserialize = value_deserializer(registry)
-    states: dict[str, Any] = {}
-    consumer.subscribe(topics)
-    n, first = 0, 0.0
-    deadline = time.monotonic() + timeout
-    try:
-        while n < expected and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            if n == 0:
-                first = time.perf_counter()
-            topic = msg.topic() or ""
-            fact = to_fact(
-                deserialize(msg.value(), SerializationContext(topic, MessageField.VALUE))
-            )
-            states[fact.key] = apply(states.get(fact.key), fact)
-            n += 1
-        return (n - 1) / (time.perf_counter() - first)
-    finally:
-        consumer.close()
-        registry.close()
+    ctx = SerializationContext("", MessageField.VALUE)  # what the app's codec passes
+    with fresh_database(settings) as url:
+        upgrade(url)
+        engine = make_engine(url)
+        projector = BatchProjector(
+            app, MODELS[app], PostgresStateStore(engine, app),
+            lambda raw: deserialize(raw, ctx), _never, StreamMetrics(app),
+        )
+        consumer.subscribe(topics)
+        n, first = 0, 0.0
+        deadline = time.monotonic() + timeout
+        try:
+            while n < expected and time.monotonic() < deadline:
+                messages = [m for m in consumer.consume(BATCH, 0.05) if not m.error()]
+                if not messages:
+                    continue
+                if n == 0:
+                    first = time.perf_counter()
+                records = [
+                    Record(m.topic() or "", m.partition() or 0, m.offset() or 0, m.key(),
+                           m.value(), {})
+                    for m in messages
+                ]
+                asyncio.run(projector.handle(records))
+                consumer.commit(asynchronous=True)
+                n += len(messages)
+            return n / (time.perf_counter() - first)
+        finally:
+            consumer.close()
+            registry.close()
+            engine.dispose()
 
 
 def _processed(port: int) -> float:
@@ -75,37 +98,69 @@ def _processed(port: int) -> float:
     )
 
 
-def through_app(app: str, topics: IsolatedTopics, expected: int, home: Path) -> float:
-    """One worker process on a fresh database; events/s from first to last processed event."""
+def through_app(app: str, topics: IsolatedTopics, expected: int, home: Path, workers: int) -> float:
+    """`workers` worker processes of one group on a fresh database; events/s, all workers."""
     with fresh_database(get_settings()) as url:
         upgrade(url)
-        port = free_port()
-        worker = start_worker(
-            app,
-            database_url=url,
-            topic_suffix=topics.suffix,
-            app_id_prefix=f"bench-{uuid.uuid4().hex[:8]}",
-            nmc_home=home,
-            worker_id="bench",
-            metrics_port=port,
-            log_path=home / f"{app}.log",
-        )
+        ports = [free_port() for _ in range(workers)]
+        prefix = f"bench-{uuid.uuid4().hex[:8]}"
+        procs = [
+            start_worker(
+                app, database_url=url, topic_suffix=topics.suffix, app_id_prefix=prefix,
+                nmc_home=home, worker_id=f"bench-{i}", metrics_port=port,
+                log_path=home / f"{app}-{i}.log",
+            )
+            for i, port in enumerate(ports)
+        ]
         try:
             samples: list[tuple[float, float]] = []
 
             def done() -> bool:
                 try:
-                    samples.append((time.perf_counter(), _processed(port)))
+                    samples.append((time.perf_counter(), sum(_processed(p) for p in ports)))
                 except OSError:
                     return False
                 return samples[-1][1] >= expected
 
-            wait_for(done, f"{app} to process {expected} events", timeout=600)
+            wait_for(done, f"{app} to process {expected} events", timeout=900)
             start = next(s for s in samples if s[1] > 0)
             return (samples[-1][1] - start[1]) / (samples[-1][0] - start[0])
         finally:
-            worker.terminate()
-            worker.wait(30)
+            for proc in procs:
+                stop_worker(proc)
+
+
+def long_conversation(engine: Engine, messages: int = 2000, window: int = 100) -> tuple[float, float]:
+    """ms per event for the first and the last `window` messages of one conversation, one
+    event per batch (the worst case) through the conversation app's projector."""
+    tenant, corr, conv = (str(uuid.uuid4()) for _ in range(3))
+    t0 = datetime(2025, 9, 1, tzinfo=UTC)
+    events = [new_event("nmc.conversation.ConversationStarted", tenant_id=tenant,
+                        correlation_id=corr, occurred_at=t0,
+                        payload={"conversation_id": conv, "caller_phone": "+13105551212"})]
+    for i in range(messages):
+        events.append(new_event(
+            "nmc.conversation.MessageSent", tenant_id=tenant, correlation_id=corr,
+            occurred_at=t0 + timedelta(seconds=i + 1),
+            payload={"message_id": str(uuid.uuid4()), "conversation_id": conv,
+                     "direction": "out", "status": "queued"}))
+    projector = BatchProjector("conversation", MODELS["conversation"],
+                               PostgresStateStore(engine, "conversation"), lambda raw: raw,
+                               _never, StreamMetrics("conversation"))
+    timings: list[float] = []
+
+    async def go() -> None:
+        for offset, env in enumerate(events):
+            value: dict[str, Any] = env.to_json()
+            value["occurred_at"] = env.occurred_at
+            started = time.perf_counter()
+            await projector.handle([Record("bench", 0, offset, None, value, {})])  # type: ignore[arg-type]
+            timings.append(time.perf_counter() - started)
+
+    asyncio.run(go())
+    first = sum(timings[1 : window + 1]) / window * 1000
+    last = sum(timings[-window:]) / window * 1000
+    return first, last
 
 
 def main() -> None:
@@ -113,21 +168,36 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--flows", type=int, default=100, help="flows per tenant")
     parser.add_argument("--apps", default="conversation,scheduling,reporting")
+    parser.add_argument("--workers", default="1,2", help="worker counts to measure")
     args = parser.parse_args()
     settings = get_settings()
     topics = IsolatedTopics(settings)
     events = history(42, [str(uuid.uuid4()) for _ in range(args.tenants)], args.flows)
     topics.publish(events)
     print(f"published {len(events)} events to *{topics.suffix}")
+    counts = [int(w) for w in args.workers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'app':<14}{'events':>8}{'app ev/s':>12}{'baseline ev/s':>16}{'ratio':>8}")
+        head = "".join(f"{f'{w} worker ev/s':>16}{'/worker':>9}" for w in counts)
+        print(f"{'app':<14}{'events':>8}{'baseline ev/s':>15}{head}{'ratio (1w)':>12}")
         for app in args.apps.split(","):
-            spec = SPECS[app]
-            n = sum(1 for e in events if e.domain in spec.domains)
-            base = baseline([topics.topics[d] for d in spec.domains], n)
-            rate = through_app(app, topics, n, Path(tmp))
-            print(f"{app:<14}{n:>8}{rate:>12.0f}{base:>16.0f}{rate / base:>8.3f}")
+            n = sum(1 for e in events if e.domain in DOMAINS[app])
+            base = baseline(app, [topics.topics[d] for d in DOMAINS[app]], n)
+            line = f"{app:<14}{n:>8}{base:>15.0f}"
+            rates = []
+            for w in counts:
+                rate = through_app(app, topics, n, Path(tmp), w)
+                rates.append(rate)
+                line += f"{rate:>16.0f}{rate / w:>9.0f}"
+            print(f"{line}{rates[0] / base:>12.2f}", flush=True)
     topics.close()
+    with fresh_database(settings) as url:
+        upgrade(url)
+        engine = make_engine(url)
+        first, last = long_conversation(engine)
+        engine.dispose()
+    print(f"one conversation of 2,000 messages, one event per batch: messages 1-100 "
+          f"{first:.2f} ms/event, messages 1901-2000 {last:.2f} ms/event "
+          f"(ratio {last / first:.2f})")
 
 
 if __name__ == "__main__":

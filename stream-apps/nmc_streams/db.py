@@ -10,8 +10,7 @@ campaign, subscription per tenant) are last-writer-wins on (event time, event_id
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     create_engine,
-    tuple_,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
@@ -194,6 +193,17 @@ stream_dead_letters = Table(
     _ts("created_at"),
 )
 
+stream_state = Table(
+    "stream_state",
+    metadata,
+    Column("app", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("entity", Text, primary_key=True),
+    Column("state", JSONB),
+    Column("version", Integer),
+    _ts("updated_at"),
+)
+
 VERSIONED = {
     "conv_conversations",
     "conv_messages",
@@ -211,6 +221,7 @@ READ_MODELS = {
 
 
 def make_engine(url: str) -> Engine:
+    # pre-ping: a batch after a PostgreSQL restart gets a fresh connection instead of an error
     return create_engine(url, pool_pre_ping=True, pool_size=2, connect_args={"connect_timeout": 5})
 
 
@@ -226,22 +237,6 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
-def _parse_ts(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _temporal(table: Table) -> dict[str, Any]:
-    """Column name -> parser for the datetime/date columns of `table` (ISO strings in rows)."""
-    out: dict[str, Any] = {}
-    for column in table.columns:
-        if isinstance(column.type, DateTime):
-            out[column.name] = _parse_ts
-        elif isinstance(column.type, Date):
-            out[column.name] = date.fromisoformat
-    return out
-
-
-_TEMPORAL = {name: _temporal(table) for name, table in metadata.tables.items()}
 _PK = {
     name: tuple(c.name for c in table.primary_key.columns)
     for name, table in metadata.tables.items()
@@ -250,27 +245,32 @@ _STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
 def _statement(table_name: str, columns: tuple[str, ...]) -> Any:
-    """The upsert for one table and column set, built once: SQLAlchemy then caches its
-    compiled form, and `conn.execute(stmt, rows)` sends all rows as one executemany."""
+    """The multi-row upsert for one table and column set, built once. The rows travel as one
+    JSON array that PostgreSQL unpacks into the table's own column types
+    (`jsonb_populate_recordset`), one statement and one round trip per table and batch."""
     key = (table_name, columns)
     stmt = _STATEMENTS.get(key)
     if stmt is not None:
         return stmt
     table = metadata.tables[table_name]
-    base = insert(table)
-    pk = list(_PK[table_name])
+    pk = _PK[table_name]
+    cols = ", ".join(f'"{c}"' for c in columns)
+    sql = (
+        f"INSERT INTO {table_name} AS t ({cols}) SELECT {cols} "
+        f"FROM jsonb_populate_recordset(NULL::{table_name}, CAST(:rows AS jsonb)) "
+        f"ON CONFLICT ({', '.join(pk)}) "
+    )
     if table_name == "rpt_catalog_changes":
-        stmt = base.on_conflict_do_nothing(index_elements=pk)
+        sql += "DO NOTHING"
     else:
-        updates = {c: base.excluded[c] for c in columns if c not in pk}
-        where = None
+        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in pk)
+        sql += f"DO UPDATE SET {sets}"
         if table_name in VERSIONED:
-            where = table.c.version <= base.excluded.version
+            sql += " WHERE t.version <= excluded.version"
         elif table_name in LAST_WRITER_WINS:
-            where = tuple_(table.c.changed_at, table.c.event_id) < tuple_(
-                base.excluded.changed_at, base.excluded.event_id
-            )
-        stmt = base.on_conflict_do_update(index_elements=pk, set_=updates, where=where)
+            sql += " WHERE (t.changed_at, t.event_id) < (excluded.changed_at, excluded.event_id)"
+    assert set(columns) <= set(table.columns.keys()), columns
+    stmt = text(sql)
     _STATEMENTS[key] = stmt
     return stmt
 
@@ -303,22 +303,63 @@ def upsert(conn: Connection, table_name: str, rows: Sequence[Mapping[str, Any]])
     """Idempotent write of derived rows (see the module docstring for the guards)."""
     if not rows:
         return
-    temporal = _TEMPORAL[table_name]
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for row in collapse(table_name, rows):
-        values = dict(row)
-        for name, parse in temporal.items():
-            v = values.get(name)
-            if isinstance(v, str):
-                values[name] = parse(v)
-        groups.setdefault(tuple(values), []).append(values)
-    for columns, values_list in groups.items():
-        conn.execute(_statement(table_name, columns), values_list)
+        groups.setdefault(tuple(row), []).append(row)
+    for columns, group in groups.items():
+        conn.execute(_statement(table_name, columns), {"rows": _json(group)})
 
 
-def project(engine: Engine, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
-    """Write rows derived from one or many flows in one transaction (tables in a fixed order)."""
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def load_states(
+    engine: Engine, app: str, wanted: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Stored entity states of `app` for (key, entity) pairs; missing pairs are absent."""
+    pairs = sorted(set(wanted))
+    if not pairs:
+        return {}
+    with engine.connect() as conn:
+        result = conn.execute(
+            _STATE_LOAD, {"app": app, "wanted": _json([{"k": k, "e": e} for k, e in pairs])}
+        )
+        return {(row[0], row[1]): row[2] for row in result}
+
+
+# The batch travels as one JSON document: PostgreSQL unpacks it, which costs far less than
+# binding thousands of parameters (or escaping text[] elements) on the Python side.
+_STATE_LOAD = text(
+    "SELECT s.key, s.entity, s.state FROM stream_state s "
+    "JOIN jsonb_to_recordset(CAST(:wanted AS jsonb)) AS w(k text, e text) "
+    "ON s.key = w.k AND s.entity = w.e WHERE s.app = :app"
+)
+_STATE_UPSERT = text(
+    "INSERT INTO stream_state (app, key, entity, state, version, updated_at) "
+    "SELECT :app, u.k, u.e, u.s, u.v, now() "
+    "FROM jsonb_to_recordset(CAST(:states AS jsonb)) AS u(k text, e text, s jsonb, v int) "
+    "ON CONFLICT (app, key, entity) DO UPDATE SET state = excluded.state, "
+    "version = excluded.version, updated_at = excluded.updated_at "
+    "WHERE stream_state.version <= excluded.version"
+)
+
+
+def write_batch(
+    engine: Engine,
+    app: str,
+    states: Mapping[tuple[str, str], tuple[Mapping[str, Any], int]],
+    rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> None:
+    """Entity states and their read-model rows in one transaction: a crash leaves both or
+    neither, so a read model is never built from a state that was not kept."""
     with engine.begin() as conn:
+        if states:
+            payload = [
+                {"k": k, "e": e, "s": state, "v": version}
+                for (k, e), (state, version) in sorted(states.items())
+            ]
+            conn.execute(_STATE_UPSERT, {"app": app, "states": _json(payload)})
         for name in sorted(rows_by_table):
             upsert(conn, name, rows_by_table[name])
 

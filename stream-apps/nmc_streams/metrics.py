@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 @dataclass
@@ -16,12 +16,28 @@ class StreamMetrics:
         labels = ["app", "topic"]
         self.processed = Counter(
             "nmc_streams_processed",
-            "Events handled (outcome: applied|duplicate|ignored)",
+            "Events handled (outcome: applied|duplicate|ignored|dead-lettered)",
             [*labels, "outcome"],
             registry=self.registry,
         )
-        self.failed = Counter(
-            "nmc_streams_failed", "Handler attempts that raised", labels, registry=self.registry
+        self.transient = Counter(
+            "nmc_streams_transient_failures",
+            "Retried outages by stage (decode|load|write); the batch waits, nothing is dropped",
+            ["app", "stage"],
+            registry=self.registry,
+        )
+        self.batch_events = Histogram(
+            "nmc_streams_batch_events",
+            "Events per processed batch",
+            ["app"],
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000),
+            registry=self.registry,
+        )
+        self.batch_seconds = Histogram(
+            "nmc_streams_batch_seconds",
+            "Time from a batch taken to its acknowledgement",
+            ["app"],
+            registry=self.registry,
         )
         self.dead_lettered = Counter(
             "nmc_streams_dead_lettered",

@@ -1,11 +1,17 @@
-"""Composition root of a stream app: Faust app, source topics, table, agent, DLQ, metrics.
+"""Composition root of a stream app: Faust app, source topics, batching agent, DLQ, metrics.
 
-The agent is thin: it hands every record to `Handler`, which holds the whole per-event policy
-(decode, dedupe, reduce, project, retry, dead-letter) behind plain callables, so unit tests
-drive it without Kafka. Guarantees (DESIGN.md §4, §6): at-least-once (no exactly_once), agent
-concurrency 1, the flow table keyed by the record key so it co-partitions with its sources,
-rows projected to PostgreSQL *before* the table write, so a crash between the two replays an
-event whose effects are idempotent rather than skipping one the database never saw.
+The agent is thin: it takes up to `batch_max_events` events within `batch_within_ms` with
+`noack_take` (plain `take()` acknowledges a batch by itself as soon as the loop body returns
+or raises: robinhood/faust#513, faust-streaming PR #192), hands them to `BatchProjector`, and
+acknowledges them only once it returned, i.e. once every event is durable in PostgreSQL or
+dead-lettered. Agent concurrency is 1 (faust-streaming #606: concurrency > 1 commits past
+events in flight), so offsets only move over acknowledged events. At-least-once throughout;
+idempotence comes from the entity states kept in the same transaction as the read models.
+
+State lives in PostgreSQL, not in a Faust table: a table would be a second store written after
+the database, and every way the two can diverge (a changelog topic with 0 partitions on a
+fresh app id, a crash between the two writes) leaves read models built from partial state.
+With no table there is no changelog to create, recover or co-partition.
 """
 
 from __future__ import annotations
@@ -13,14 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping
 from typing import Any
 
 import faust
-from confluent_kafka.serialization import SerializationError
-from faust.stores import STORES
 from sqlalchemy import Engine
 
 from nmc.kafka import ensure_topics
@@ -28,193 +33,64 @@ from nmc.registry import registry_client
 from nmc.settings import Settings
 from nmc_streams import codec as avro_codec
 from nmc_streams import db
-from nmc_streams.conversation import state as conversation
-from nmc_streams.events import Fact, PoisonEvent, to_fact
+from nmc_streams.batch import BatchProjector, Record, Rows, StateWrite
+from nmc_streams.events import Fact
+from nmc_streams.flows import MODELS
 from nmc_streams.metrics import StreamMetrics
-from nmc_streams.reporting import state as reporting
-from nmc_streams.retry import full_jitter
-from nmc_streams.scheduling import state as scheduling
 from nmc_streams.settings import StreamSettings, dlq_topic
-from nmc_streams.state import State, apply, seen
 
 log = logging.getLogger(__name__)
 
-# faust-streaming 0.15.3 registers only `rocksdb://` (which already uses the rocksdict driver
-# when python-rocksdb is absent); `rocksdict://` would resolve to the rocksdict *module*.
-STORES.aliases.setdefault("rocksdict", "faust.stores.rocksdb:Store")
-
-Derive = Callable[[Mapping[str, Any]], Mapping[str, list[dict[str, Any]]]]
-
-
-@dataclass(frozen=True)
-class AppSpec:
-    """What distinguishes one stream app from another."""
-
-    name: str
-    domains: tuple[str, ...]
-    events: frozenset[str]
-    derive: Derive
-
-
-SPECS: dict[str, AppSpec] = {
-    "conversation": AppSpec(
-        "conversation", ("telephony", "conversation"), conversation.EVENTS, conversation.derive
-    ),
-    "scheduling": AppSpec("scheduling", ("scheduling",), scheduling.EVENTS, scheduling.derive),
-    "reporting": AppSpec(
-        "reporting",
-        ("telephony", "conversation", "catalog", "scheduling", "compliance", "billing"),
-        reporting.EVENTS,
-        reporting.derive,
-    ),
+DOMAINS: dict[str, tuple[str, ...]] = {
+    "conversation": ("telephony", "conversation"),
+    "scheduling": ("scheduling",),
+    "reporting": ("telephony", "conversation", "catalog", "scheduling", "compliance", "billing"),
 }
+"""The domain topics each app reads."""
 
 
-@dataclass(frozen=True)
-class Record:
-    """The transport-neutral view of one consumed record."""
+class PostgresStateStore:
+    """`StateStore` on the platform database (entity states + read models, one transaction)."""
 
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Mapping[str, str]
+    def __init__(self, engine: Engine, app: str) -> None:
+        self.engine = engine
+        self.app = app
+
+    def load(self, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        return db.load_states(self.engine, self.app, wanted)
+
+    def write(self, states: StateWrite, rows: Rows) -> None:
+        db.write_batch(self.engine, self.app, states, rows)
 
 
-class Handler:
-    """Per-event policy; never raises, so the partition always keeps flowing."""
-
-    def __init__(
-        self,
-        spec: AppSpec,
-        settings: StreamSettings,
-        group_id: str,
-        decode: Callable[[bytes], Any],
-        table: MutableMapping[bytes, Any],
-        project: Callable[[Mapping[str, list[dict[str, Any]]]], None],
-        dead_letter_db: Callable[[Mapping[str, Any]], None],
-        dead_letter_kafka: Callable[[Record, Mapping[str, str]], Awaitable[None]],
-        metrics: StreamMetrics,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.spec = spec
-        self.settings = settings
-        self.group_id = group_id
-        self.decode = decode
-        self.table = table
-        self.project = project
-        self.dead_letter_db = dead_letter_db
-        self.dead_letter_kafka = dead_letter_kafka
-        self.metrics = metrics
-        self.sleep = sleep
-
-    def _fact(self, record: Record) -> Fact:
-        if record.value is None:
-            raise PoisonEvent("record has no value (tombstone)")
-        return to_fact(self.decode(record.value))
-
-    def _apply(self, fact: Fact) -> str:
-        if fact.name not in self.spec.events:
-            return "ignored"
-        key = fact.key.encode()
-        current: State | None = self.table.get(key)
-        if seen(current, fact.event_id):
-            return "duplicate"
-        new = apply(current, fact)
-        self.project(self.spec.derive(new))
-        self.table[key] = new
-        return "applied"
-
-    async def handle(self, record: Record) -> str:
-        """Process one record: applied | duplicate | ignored | dead-lettered."""
-        labels = (self.spec.name, record.topic)
-        fact: Fact | None = None
-        attempts = 0
-        error = ""
-        while True:
-            attempts += 1
-            try:
-                fact = self._fact(record)
-                outcome = self._apply(fact)
-                self.metrics.processed.labels(*labels, outcome).inc()
-                return outcome
-            except (PoisonEvent, SerializationError) as exc:
-                self.metrics.failed.labels(*labels).inc()
-                error = f"permanent: {type(exc).__name__}: {exc}"
-                break
-            except Exception as exc:
-                self.metrics.failed.labels(*labels).inc()
-                error = f"{type(exc).__name__}: {exc}"
-                log.warning(
-                    "%s@%d/%d attempt %d failed: %s",
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    attempts,
-                    error,
-                )
-                if attempts >= self.settings.max_attempts:
-                    break
-                await self.sleep(
-                    full_jitter(attempts, self.settings.retry_base_s, self.settings.retry_max_s)
-                )
-        await self._dead_letter(record, fact, error, attempts)
-        self.metrics.dead_lettered.labels(*labels).inc()
-        self.metrics.processed.labels(*labels, "dead-lettered").inc()
-        return "dead-lettered"
-
-    async def _dead_letter(
-        self, record: Record, fact: Fact | None, error: str, attempts: int
-    ) -> None:
-        """Kafka DLQ then the table row; retried until both succeed (never dropped silently)."""
-        extra = {
-            "dlq_error": error[:1000],
-            "dlq_attempts": str(attempts),
-            "dlq_group": self.group_id,
-            "dlq_source": f"{record.topic}:{record.partition}:{record.offset}",
+def dead_letter_row(
+    group_id: str, app: str, record: Record, fact: Fact | None, error: str, attempts: int
+) -> dict[str, Any]:
+    """The `stream_dead_letters` row of a record (the event as JSON when it decoded)."""
+    return {
+        "group_id": group_id,
+        "app": app,
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "record_key": record.key.decode(errors="replace") if record.key else None,
+        "event_id": fact.event_id if fact else record.headers.get("event_id"),
+        "event_name": (fact.name if fact else None) or record.headers.get("event_name"),
+        "tenant_id": fact.tenant_id if fact else record.headers.get("tenant_id"),
+        "event": {
+            "event_id": fact.event_id,
+            "name": fact.name,
+            "tenant_id": fact.tenant_id,
+            "correlation_id": fact.correlation_id,
+            **fact.to_json(),
         }
-        row = {
-            "group_id": self.group_id,
-            "app": self.spec.name,
-            "topic": record.topic,
-            "partition": record.partition,
-            "offset": record.offset,
-            "record_key": record.key.decode(errors="replace") if record.key else None,
-            "event_id": fact.event_id if fact else record.headers.get("event_id"),
-            "event_name": (fact.name if fact else None) or record.headers.get("event_name"),
-            "tenant_id": fact.tenant_id if fact else record.headers.get("tenant_id"),
-            "event": {
-                "event_id": fact.event_id,
-                "name": fact.name,
-                "tenant_id": fact.tenant_id,
-                "correlation_id": fact.correlation_id,
-                **fact.to_json(),
-            }
-            if fact
-            else None,
-            "raw_value": record.value,
-            "headers": dict(record.headers),
-            "error": error,
-            "attempts": attempts,
-        }
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                await self.dead_letter_kafka(record, extra)
-                self.dead_letter_db(row)
-                return
-            except Exception as exc:
-                log.error(
-                    "dead-lettering %s@%d/%d failed (try %d): %s",
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    tries,
-                    exc,
-                )
-                await self.sleep(full_jitter(tries, self.settings.retry_base_s, 30.0))
+        if fact
+        else None,
+        "raw_value": record.value,
+        "headers": dict(record.headers),
+        "error": error,
+        "attempts": attempts,
+    }
 
 
 def _headers(raw: Any) -> dict[str, str]:
@@ -228,6 +104,12 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def _crash_here(settings: StreamSettings, point: str, batches: int) -> None:
+    """Fault injection for the kill tests: a real SIGKILL at a chosen point of a batch."""
+    if settings.crash_after_batches == batches and settings.crash_point == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def build_app(
     app_name: str,
     platform: Settings,
@@ -236,82 +118,134 @@ def build_app(
     metrics: StreamMetrics,
 ) -> tuple[Any, Engine]:
     """Wire one stream app; nothing connects until the Faust worker starts it."""
-    spec = SPECS[app_name]
     app_id = settings.app_id(app_name)
-    partitions = platform.nmc_topic_partitions
     datadir = platform.nmc_home / "streams" / app_name / worker_id
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,
         broker=f"kafka://{platform.kafka}",
-        store="rocksdict://",
         datadir=str(datadir),
-        topic_partitions=partitions,
+        topic_partitions=platform.nmc_topic_partitions,
         processing_guarantee="at_least_once",
         web_enabled=False,
         autodiscover=False,
         topic_disable_leader=True,
+        topic_allow_declare=False,  # prepare_topics creates and verifies every topic first
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=settings.commit_interval_s,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+        stream_buffer_maxsize=max(4096, settings.batch_max_events * 2),
     )
     source = app.topic(
-        *(settings.source_topic(d) for d in spec.domains),
+        *(settings.source_topic(d) for d in DOMAINS[app_name]),
         key_serializer="raw",
         value_serializer="raw",
     )
-    # key_type=bytes makes the key codec "raw"; the value (a JSON dict) uses the json codec.
-    table = app.Table("flows", default=None, partitions=partitions, key_type=bytes)
     dlq = app.topic(dlq_topic(app_id), key_serializer="raw", value_serializer="raw")
     engine = db.make_engine(platform.database)
     codec = avro_codec.register(registry_client(platform))
 
-    async def send_dlq(record: Record, extra: Mapping[str, str]) -> None:
+    async def dead_letter(record: Record, fact: Fact | None, error: str, attempts: int) -> None:
+        extra = {
+            "dlq_error": error,
+            "dlq_attempts": str(attempts),
+            "dlq_group": app_id,
+            "dlq_source": f"{record.topic}:{record.partition}:{record.offset}",
+        }
         headers = [(k, v.encode()) for k, v in {**record.headers, **extra}.items()]
         fut = await dlq.send(key=record.key, value=record.value or b"", headers=headers)
         await fut
+        row = dead_letter_row(app_id, app_name, record, fact, error, attempts)
+        await asyncio.to_thread(db.dead_letter, engine, row)
 
-    handler = Handler(
-        spec,
-        settings,
-        app_id,
+    projector = BatchProjector(
+        app_name,
+        MODELS[app_name],
+        PostgresStateStore(engine, app_name),
         codec.loads,
-        table,
-        lambda rows: db.project(engine, rows),
-        lambda row: db.dead_letter(engine, row),
-        send_dlq,
+        dead_letter,
         metrics,
+        retry_base_s=settings.retry_base_s,
+        retry_max_s=settings.retry_max_s,
     )
+    batches = 0
 
-    @app.agent(source, concurrency=1, name=f"{app_name}-flows")
+    @app.agent(source, concurrency=1, name=f"{app_name}-batches")
     async def process(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            await handler.handle(
-                Record(
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    key=event.key,
-                    value=event.value,
-                    headers=_headers(event.headers),
-                )
-            )
-            highwater = app.consumer.highwater(message.tp)
-            if highwater is not None:
-                metrics.lag.labels(app_name, message.topic, str(message.partition)).set(
-                    max(highwater - message.offset - 1, 0)
-                )
+        nonlocal batches
+        within = settings.batch_within_ms / 1000
+        async for events in stream.noack_take(settings.batch_max_events, within):
+            started = time.perf_counter()
+            batches += 1
+            _crash_here(settings, "before-write", batches)
+            await projector.handle([_record(event) for event in events])
+            _crash_here(settings, "after-commit", batches)
+            for event in events:
+                await stream.ack(event)
+            _crash_here(settings, "after-ack", batches)
+            metrics.batch_events.labels(app_name).observe(len(events))
+            metrics.batch_seconds.labels(app_name).observe(time.perf_counter() - started)
+            last: dict[Any, int] = {}
+            for event in events:
+                last[event.message.tp] = event.message.offset
+            for tp, offset in last.items():
+                highwater = app.consumer.highwater(tp)
+                if highwater is not None:
+                    metrics.lag.labels(app_name, tp.topic, str(tp.partition)).set(
+                        max(highwater - offset - 1, 0)
+                    )
 
     return app, engine
 
 
+def _record(event: Any) -> Record:
+    message = event.message
+    return Record(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=event.key,
+        value=event.value,
+        headers=_headers(event.headers),
+    )
+
+
 def prepare_topics(app_name: str, platform: Settings, settings: StreamSettings) -> None:
-    """Create missing source and DLQ topics; refuse a layout that breaks co-partitioning."""
-    spec = SPECS[app_name]
-    topics = [settings.source_topic(d) for d in spec.domains]
-    ensure_topics(platform, [*topics, dlq_topic(settings.app_id(app_name))])
+    """Create missing source and DLQ topics and verify their partition counts (refusing a
+    layout that breaks co-partitioning) before any agent subscribes: a consumer that
+    subscribes to a topic before it exists holds it with 0 partitions until its next
+    metadata refresh."""
+    topics = [settings.source_topic(d) for d in DOMAINS[app_name]]
+    wanted = [*topics, dlq_topic(settings.app_id(app_name))]
+    ensure_topics(platform, wanted)
+    wait_for_topics(platform, wanted)
+
+
+def wait_for_topics(platform: Settings, topics: list[str], timeout_s: float = 60.0) -> None:
+    """Until the broker's metadata lists every topic with all its partitions led (a topic
+    just created can take a moment to appear everywhere)."""
+    from confluent_kafka.admin import AdminClient
+
+    from nmc.kafka import admin_config
+
+    admin = AdminClient(admin_config(platform))
+    deadline = time.monotonic() + timeout_s
+    while True:
+        metadata = admin.list_topics(timeout=10).topics
+        missing = [
+            t
+            for t in topics
+            if t not in metadata
+            or len(metadata[t].partitions) != platform.nmc_topic_partitions
+            or any(p.leader < 0 for p in metadata[t].partitions.values())
+        ]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics not ready after {timeout_s:.0f}s: {missing}")
+        log.warning("waiting for topics to be ready: %s", missing)
+        time.sleep(0.5)
 
 
 def run_worker(app_name: str, platform: Settings, settings: StreamSettings, worker_id: str) -> None:

@@ -21,9 +21,33 @@ class StreamSettings(BaseSettings):
         description="Appended to every source topic (`nmc.<domain><suffix>`); tests and the "
         "benchmark use it to read isolated copies of the domain topics.",
     )
-    max_attempts: int = Field(default=5, ge=1, description="Handler attempts before dead-letter.")
-    retry_base_s: float = Field(default=0.2, gt=0, description="First backoff ceiling.")
-    retry_max_s: float = Field(default=10.0, gt=0, description="Backoff ceiling cap.")
+    batch_max_events: int = Field(
+        default=1000, ge=1, description="Most events an agent takes into one batch."
+    )
+    batch_within_ms: int = Field(
+        default=50,
+        ge=1,
+        description="How long an agent waits to fill a batch before it processes what it has "
+        "(the floor of read-model freshness under light load).",
+    )
+    retry_base_s: float = Field(
+        default=0.2, gt=0, description="First backoff ceiling of transient-failure retries."
+    )
+    retry_max_s: float = Field(
+        default=10.0, gt=0, description="Backoff ceiling cap; transient failures retry forever."
+    )
+    crash_after_batches: int = Field(
+        default=0,
+        ge=0,
+        description="Fault injection for kill tests only: SIGKILL the worker itself at "
+        "`crash_point` of its N-th batch (0 = never).",
+    )
+    crash_point: str = Field(
+        default="after-commit",
+        pattern="^(before-write|after-commit|after-ack)$",
+        description="Where `crash_after_batches` kills: before-write, after-commit (before "
+        "the acknowledgement) or after-ack.",
+    )
     metrics_port: int = Field(default=0, ge=0, description="Prometheus port; 0 disables it.")
     commit_interval_s: float = Field(default=1.0, gt=0, description="Offset commit interval.")
     log_level: str = Field(default="warn", description="crit|error|warn|info|debug")

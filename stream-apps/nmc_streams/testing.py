@@ -33,7 +33,6 @@ from nmc.kafka import ensure_topics, producer_config
 from nmc.registry import registry_client, value_serializer
 from nmc.settings import Settings
 from nmc_streams.db import READ_MODELS
-from nmc_streams.events import to_fact
 from producers.envelope import Envelope, new_event
 
 
@@ -349,21 +348,42 @@ def fresh_database(platform: Settings) -> Iterator[str]:
 
 
 def project_in_order(engine: Engine, app: str, events: Iterable[Envelope]) -> None:
-    """The reference: the same reducers and upserts, event by event, in event-time order."""
-    from nmc_streams.db import project
-    from nmc_streams.runtime import SPECS
-    from nmc_streams.state import apply
+    """The reference: the same model and store, one event per batch, in event-time order."""
+    import asyncio
 
-    spec = SPECS[app]
-    states: dict[str, Any] = {}
+    from nmc_streams.batch import BatchProjector, Record
+    from nmc_streams.flows import MODELS
+    from nmc_streams.metrics import StreamMetrics
+    from nmc_streams.runtime import PostgresStateStore
+
+    records: list[Record] = []
+
+    async def no_dead_letters(record: Record, fact: Any, error: str, attempts: int) -> None:
+        raise AssertionError(f"reference history has a poison event: {error}")
+
+    projector = BatchProjector(
+        app,
+        MODELS[app],
+        PostgresStateStore(engine, app),
+        lambda raw: raw,
+        no_dead_letters,
+        StreamMetrics(app),
+        run=_inline,
+    )
     for env in events:
         record: dict[str, Any] = env.to_json()
         record["occurred_at"] = env.occurred_at
-        fact = to_fact(record)
-        if fact.name not in spec.events:
-            continue
-        states[fact.key] = apply(states.get(fact.key), fact)
-        project(engine, spec.derive(states[fact.key]))
+        records.append(Record("reference", 0, len(records), None, record, {}))  # type: ignore[arg-type]
+
+    async def _all() -> None:
+        for rec in records:
+            await projector.handle([rec])
+
+    asyncio.run(_all())
+
+
+async def _inline(call: Callable[..., Any], *args: Any) -> Any:
+    return call(*args)
 
 
 def free_port() -> int:

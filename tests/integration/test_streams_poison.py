@@ -70,9 +70,10 @@ def test_poison_event_is_dead_lettered_and_partition_keeps_flowing(
 
         wait_for(lambda: len(dead_letters()) == 1, "the dead-letter row", 60)
         (row,) = dead_letters()
-        # bytes 1-4 read as a schema id the registry does not know: retried (3 attempts in
-        # tests), then dead-lettered with the error
-        assert row[0] == group and row[1] == key and row[2] == 3 and "not found" in row[3]
+        # bytes 1-4 read as a schema id the registry does not know: its 404 is permanent, so
+        # the record is dead-lettered on the first attempt, never retried as an outage
+        assert row[0] == group and row[1] == key and row[2] == 1
+        assert row[3].startswith("permanent: SchemaRegistryError") and "not found" in row[3]
 
         consumer = Consumer(consumer_config(stack, f"{prefix}-reader"))
         consumer.subscribe([f"nmc.dlq.{group}"])
@@ -90,7 +91,9 @@ def test_poison_event_is_dead_lettered_and_partition_keeps_flowing(
             consumer.close()
         (msg,) = [m for m in found if m is not None and not m.error()]
         assert msg.key() == key.encode() and msg.value() == b"\x00not avro at all"
-        assert dict(msg.headers() or [])["dlq_attempts"] == b"3"
+        headers = dict(msg.headers() or [])
+        assert headers["dlq_attempts"] == b"1" and headers["dlq_group"] == group.encode()
+        assert b"\n" not in headers["dlq_error"] and b"not found" in headers["dlq_error"]
     finally:
         stop_worker(worker)
         engine.dispose()

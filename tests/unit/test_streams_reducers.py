@@ -1,107 +1,307 @@
-"""Reducers + derivations: any permutation with duplicates gives the in-order result."""
+"""The stream apps' decisions without Kafka or PostgreSQL: models, batching, failure policy.
+
+An in-memory `StateStore` applies the same upsert guards as PostgreSQL (`db.collapse`), so any
+order, any batching and any duplicates must end in the same tables as one-by-one in order.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
 import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.serialization import SerializationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmc_streams.conversation import state as conversation
+from nmc_streams.batch import BatchProjector, Record, Rows, StateWrite, is_transient
+from nmc_streams.db import collapse
 from nmc_streams.events import Fact, to_fact
+from nmc_streams.flows import MODELS, plan_key
 from nmc_streams.metrics import StreamMetrics
-from nmc_streams.reporting import state as reporting
 from nmc_streams.retry import full_jitter
-from nmc_streams.runtime import SPECS, Handler, Record
-from nmc_streams.scheduling import state as scheduling
-from nmc_streams.settings import StreamSettings
-from nmc_streams.state import reduce
+from nmc_streams.state import FLOW, Entity
 from nmc_streams.testing import history
+from producers.envelope import new_event
 
 TENANTS = [str(uuid.UUID(int=i + 1, version=4)) for i in range(3)]
+APPS = sorted(MODELS)
 
 
-def facts_of(seed: int) -> list[Fact]:
-    out = []
-    for env in history(seed, TENANTS, 3):
-        rec: dict[str, Any] = env.to_json()
-        rec["occurred_at"] = env.occurred_at
-        out.append(to_fact(rec))
-    return out
+class MemoryStore:
+    """`StateStore` in memory with PostgreSQL's upsert guards; can fail on demand."""
+
+    def __init__(self) -> None:
+        self.states: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
+        self.tables: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
+        self.fail: Callable[[Rows], None] | None = None
+        self.writes = 0
+        self.rows_written = 0
+
+    def load(self, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        return {k: self.states[k][0] for k in wanted if k in self.states}
+
+    def write(self, states: StateWrite, rows: Rows) -> None:
+        if self.fail is not None:
+            self.fail(rows)
+        self.writes += 1
+        for key, (state, version) in states.items():
+            if key not in self.states or self.states[key][1] <= version:
+                self.states[key] = (state, version)
+        from nmc_streams.db import _PK
+
+        for table, table_rows in rows.items():
+            self.rows_written += len(table_rows)
+            target = self.tables.setdefault(table, {})
+            for row in table_rows:
+                pk = tuple(row[c] for c in _PK[table])
+                old = target.get(pk)
+                target[pk] = dict(row) if old is None else dict(collapse(table, [old, row])[0])
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        return {
+            t: sorted((tuple(sorted(r.items())) for r in rows.values()), key=repr)
+            for t, rows in self.tables.items()
+        }
 
 
-def project(facts: list[Fact], derive: Any) -> dict[str, list[dict[str, Any]]]:
-    """What the app writes: per key, the rows of the final state, all tables merged."""
-    by_key: dict[str, list[Fact]] = {}
-    for f in facts:
-        by_key.setdefault(f.key, []).append(f)
-    tables: dict[str, list[dict[str, Any]]] = {}
-    for key in sorted(by_key):
-        state = reduce(by_key[key])
-        assert state is not None
-        for name, rows in derive(state).items():
-            tables.setdefault(name, []).extend(rows)
-    return tables
+def _record(value: Any, offset: int = 0, topic: str = "nmc.x") -> Record:
+    return Record(topic, 0, offset, b"k", value, {})  # value: already decoded (identity decode)
 
 
-@settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10_000), perm=st.randoms(use_true_random=False), dup=st.floats(0, 1))
-def test_any_order_and_duplicates_converge(seed: int, perm: random.Random, dup: float) -> None:
-    ordered = facts_of(seed)
-    shuffled = ordered + [f for f in ordered if perm.random() < dup]
+def _decoded(env: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = env.to_json()
+    rec["occurred_at"] = env.occurred_at
+    return rec
+
+
+async def _no_sleep(_s: float) -> None:
+    return None
+
+
+async def _inline(call: Callable[..., Any], *args: Any) -> Any:
+    return call(*args)
+
+
+def _projector(
+    app: str, store: MemoryStore, dead: list[Any] | None = None, decode: Any = None
+) -> BatchProjector:
+    async def sink(record: Record, fact: Fact | None, error: str, attempts: int) -> None:
+        if dead is None:
+            raise AssertionError(f"unexpected dead letter: {error}")
+        dead.append((record.offset, error))
+
+    return BatchProjector(
+        app, MODELS[app], store, decode or (lambda raw: raw), sink, StreamMetrics(app),
+        run=_inline, sleep=_no_sleep,
+    )
+
+
+def run_batches(app: str, batches: Sequence[Sequence[Any]]) -> MemoryStore:
+    store = MemoryStore()
+    projector = _projector(app, store)
+
+    async def go() -> None:
+        offset = 0
+        for batch in batches:
+            records = []
+            for value in batch:
+                records.append(_record(value, offset))
+                offset += 1
+            await projector.handle(records)
+
+    asyncio.run(go())
+    return store
+
+
+def decoded_history(seed: int) -> list[dict[str, Any]]:
+    return [_decoded(env) for env in history(seed, TENANTS, 3)]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    perm=st.randoms(use_true_random=False),
+    dup=st.floats(0, 1),
+    batch=st.integers(1, 40),
+)
+def test_any_order_batching_and_duplicates_converge(
+    seed: int, perm: random.Random, dup: float, batch: int
+) -> None:
+    ordered = decoded_history(seed)
+    shuffled = ordered + [e for e in ordered if perm.random() < dup]
     perm.shuffle(shuffled)
-    for derive in (conversation.derive, scheduling.derive, reporting.derive):
-        assert project(shuffled, derive) == project(ordered, derive)
+    batches = [shuffled[i : i + batch] for i in range(0, len(shuffled), batch)]
+    for app in APPS:
+        reference = run_batches(app, [[e] for e in ordered])
+        assert run_batches(app, batches).dump() == reference.dump(), app
 
 
-def _fact(name: str, t: str, payload: dict[str, Any], eid: str | None = None) -> Fact:
-    return Fact(eid or str(uuid.uuid4()), name, TENANTS[0], TENANTS[1], t, payload)
+def test_replaying_everything_changes_nothing() -> None:
+    events = decoded_history(5)
+    for app in APPS:
+        once = run_batches(app, [events])
+        twice = run_batches(app, [events, events[::-1]])
+        assert twice.dump() == once.dump()
+
+
+def _conversation(n_messages: int) -> list[dict[str, Any]]:
+    tenant, corr, conv = (str(uuid.uuid4()) for _ in range(3))
+    t0 = datetime(2025, 9, 1, tzinfo=UTC)
+    out = [
+        new_event("nmc.conversation.ConversationStarted", tenant_id=tenant, correlation_id=corr,
+                  payload={"conversation_id": conv, "caller_phone": "+13105551212"},
+                  occurred_at=t0)
+    ]
+    for i in range(n_messages):
+        out.append(
+            new_event("nmc.conversation.MessageSent", tenant_id=tenant, correlation_id=corr,
+                      payload={"message_id": str(uuid.uuid4()), "conversation_id": conv,
+                               "direction": "out", "status": "queued"},
+                      occurred_at=t0 + timedelta(seconds=i + 1))
+        )
+    return [_decoded(e) for e in out]
+
+
+@pytest.mark.parametrize("app", ["conversation", "reporting"])
+def test_work_per_event_does_not_grow_with_the_conversation(app: str) -> None:
+    events = _conversation(2000)
+    store = MemoryStore()
+    projector = _projector(app, store)
+    sizes: list[tuple[int, int]] = []  # (rows written, facts held by the entities touched)
+
+    async def go() -> None:
+        for offset, value in enumerate(events):
+            before = store.rows_written
+            await projector.handle([_record(value, offset)])
+            fact = to_fact(value)
+            key = fact.key
+            touched = [FLOW, MODELS[app].entity_of(fact)]
+            held = sum(len(store.states[(key, e)][0]["f"]) for e in set(touched))
+            sizes.append((store.rows_written - before, held))
+
+    asyncio.run(go())
+    assert sizes[1] == sizes[-1], (sizes[1], sizes[-1])  # the 1st message costs the 2,000th
+    if app == "conversation":
+        (row,) = store.tables["conv_conversations"].values()
+        assert row["message_count"] == 2000 and row["version"] == 2001
+    else:
+        messages = [r for r in store.tables["rpt_facts"].values() if r["metric"] == "message"]
+        assert len(messages) == 2000
 
 
 def test_delivery_status_never_moves_backwards() -> None:
-    m, c = str(uuid.uuid4()), str(uuid.uuid4())
-    delivered = _fact(
-        "DeliveryUpdated",
-        "2025-09-01T10:00:02.000Z",
-        {"message_id": m, "status": "delivered", "provider_ref": "SM", "error_code": None},
-    )
-    sent = _fact(
-        "MessageSent",
-        "2025-09-01T10:00:00.000Z",
-        {"message_id": m, "conversation_id": c, "direction": "out", "status": "queued"},
-    )
-    state = reduce([delivered, sent])
-    assert state is not None
-    (row,) = conversation.derive(state)["conv_messages"]
-    assert (row["status"], row["direction"]) == ("delivered", "out")
+    tenant, corr, msg = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    t0 = datetime(2025, 9, 1, tzinfo=UTC)
+
+    def upd(status: str, s: int) -> dict[str, Any]:
+        return _decoded(new_event(
+            "nmc.conversation.DeliveryUpdated", tenant_id=tenant, correlation_id=corr,
+            payload={"message_id": msg, "status": status, "provider_ref": "SM1",
+                     "error_code": None}, occurred_at=t0 + timedelta(seconds=s)))
+
+    store = run_batches("conversation", [[upd("delivered", 2)], [upd("sent", 1)]])
+    (row,) = store.tables["conv_messages"].values()
+    assert row["status"] == "delivered"
 
 
-def test_cancel_before_book_is_cancelled_with_booking_details() -> None:
-    a, r = str(uuid.uuid4()), str(uuid.uuid4())
-    slot = {
-        "appointment_id": a,
-        "resource_id": r,
-        "start": "2025-09-02T17:00:00.000Z",
-        "end": "2025-09-02T19:00:00.000Z",
-    }
-    cancel = _fact(
-        "AppointmentCancelled", "2025-09-01T12:00:00.000Z", {**slot, "cancelled_reason": "user"}
+def test_a_rejected_payload_is_dead_lettered_alone_and_the_batch_proceeds() -> None:
+    good = decoded_history(11)
+    bad = dict(good[0])
+    bad["payload"] = {"nonsense": True}  # the model cannot read it (KeyError)
+    bad["event_id"] = str(uuid.uuid4())
+    dead: list[Any] = []
+    store = MemoryStore()
+    projector = _projector("reporting", store, dead)
+    outcomes = asyncio.run(projector.handle([_record(v, i) for i, v in enumerate([*good, bad])]))
+    assert outcomes[-1] == "dead-lettered" and "KeyError" in dead[0][1]
+    assert outcomes[:-1] == ["applied"] * len(good)
+    assert store.dump() == run_batches("reporting", [good]).dump()
+
+
+def test_a_value_postgresql_refuses_is_isolated() -> None:
+    class DataError(Exception):
+        """Stands for psycopg's DataError (classified by the driver's class name)."""
+
+    def refuse_nul(rows: Rows) -> None:  # what PostgreSQL does with NUL in text
+        if any("\x00" in str(v) for table in rows.values() for r in table for v in r.values()):
+            raise DataError("invalid byte sequence for encoding UTF8: 0x00")
+
+    events = decoded_history(12)
+    i = next(i for i, e in enumerate(events) if e["event_name"].endswith("CallDetected"))
+    poison = {**events[i], "payload": {**events[i]["payload"], "provider_ref": "CA\x00"}}
+    store = MemoryStore()
+    store.fail = refuse_nul
+    dead: list[Any] = []
+    batch = [*events[:i], poison, *events[i + 1 :]]
+    outcomes = asyncio.run(
+        _projector("conversation", store, dead).handle([_record(v, n) for n, v in enumerate(batch)])
     )
-    book = _fact(
-        "AppointmentBooked",
-        "2025-09-01T11:00:00.000Z",
-        {**slot, "service_item_id": str(uuid.uuid4()), "customer_phone": "+13105551212"},
-    )
-    for order in ([cancel, book], [book, cancel]):
-        state = reduce(order)
-        assert state is not None
-        (row,) = scheduling.derive(state)["sched_appointments"]
-        assert row["status"] == "cancelled" and row["cancelled_reason"] == "user"
-        assert row["customer_phone"] == "+13105551212"
+    assert [d[0] for d in dead] == [i] and "DataError" in dead[0][1]
+    assert outcomes.count("dead-lettered") == 1
+    store.fail = None
+    assert store.dump() == run_batches("conversation", [events[:i] + events[i + 1 :]]).dump()
+
+
+def test_an_outage_is_retried_until_it_ends_and_nothing_is_dead_lettered() -> None:
+    import psycopg
+
+    events = decoded_history(13)
+    failures = iter(range(5))
+
+    def flaky(rows: Rows) -> None:
+        if next(failures, None) is not None:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    store = MemoryStore()
+    store.fail = flaky
+    projector = _projector("scheduling", store, dead=[])
+    outcomes = asyncio.run(projector.handle([_record(v, i) for i, v in enumerate(events)]))
+    assert "dead-lettered" not in outcomes
+    assert store.dump() == run_batches("scheduling", [events]).dump()
+
+
+def test_failure_classification() -> None:
+    import httpx
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    assert not is_transient(SchemaRegistryError(404, 40403, "Schema not found"), "decode")
+    assert is_transient(SchemaRegistryError(503, -1, "unavailable"), "decode")
+    assert is_transient(httpx.ConnectError("refused"), "decode")
+    assert not is_transient(SerializationError("Invalid magic byte"), "decode")
+    assert not is_transient(EOFError("truncated avro"), "decode")
+    assert is_transient(psycopg.OperationalError("connection refused"), "write")
+    wrapped = DBAPIError("INSERT", {}, psycopg.errors.DataError("integer out of range"))
+    assert not is_transient(wrapped, "write")
+    assert not is_transient(KeyError("message_id"), "write")
+
+
+def test_undecodable_and_unknown_schema_are_dead_lettered_without_retry() -> None:
+    calls: list[int] = []
+
+    def decode(raw: Any) -> Any:
+        calls.append(1)
+        if raw == b"garbage":
+            raise SerializationError("Invalid magic byte")
+        raise SchemaRegistryError(404, 40403, "Schema 99 not found")
+
+    dead: list[Any] = []
+    projector = _projector("conversation", MemoryStore(), dead, decode)
+    outcomes = asyncio.run(projector.handle([_record(b"garbage", 0), _record(b"\0id99", 1)]))
+    assert outcomes == ["dead-lettered", "dead-lettered"] and len(calls) == 2
+
+
+def test_plan_is_pure() -> None:
+    fact = to_fact(decoded_history(14)[0])
+    loaded = {FLOW: Entity()}
+    plan_key(MODELS["reporting"], fact.key, [fact], loaded)
+    assert loaded[FLOW].facts == {}
 
 
 def test_full_jitter_bounds() -> None:
@@ -109,74 +309,3 @@ def test_full_jitter_bounds() -> None:
     for attempt in range(1, 12):
         d = full_jitter(attempt, 0.1, 2.0, rng)
         assert 0 <= d <= min(2.0, 0.1 * 2 ** (attempt - 1))
-
-
-class _Decode:
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __call__(self, raw: bytes) -> Any:
-        return self.value
-
-
-def _handler(project: Any, decode: Any, dlq: list[Any]) -> Handler:
-    async def send(record: Record, extra: Any) -> None:
-        dlq.append(("kafka", record.offset, dict(extra)))
-
-    async def sleep(_s: float) -> None:
-        return None
-
-    return Handler(
-        SPECS["conversation"],
-        StreamSettings(max_attempts=3),
-        "g",
-        decode,
-        {},
-        project,
-        lambda row: dlq.append(("db", row["offset"], row["attempts"])),
-        send,
-        StreamMetrics("conversation"),
-        sleep,
-    )
-
-
-def _record(offset: int) -> Record:
-    return Record("nmc.conversation", 0, offset, b"k", b"v", {})
-
-
-def test_handler_retries_then_dead_letters_and_keeps_going() -> None:
-    env = history(3, TENANTS[:1], 1)[1]
-    rec: dict[str, Any] = env.to_json()
-    rec["occurred_at"] = env.occurred_at
-    calls: list[int] = []
-
-    def flaky(rows: Any) -> None:
-        calls.append(1)
-        raise RuntimeError("db down")
-
-    dlq: list[Any] = []
-    handler = _handler(flaky, _Decode(rec), dlq)
-    assert asyncio.run(handler.handle(_record(7))) == "dead-lettered"
-    assert len(calls) == 3
-    assert [d[0] for d in dlq] == ["kafka", "db"] and dlq[1][2] == 3
-    handler.project = lambda rows: None
-    assert asyncio.run(handler.handle(_record(8))) == "applied"
-    assert asyncio.run(handler.handle(_record(9))) == "duplicate"
-
-
-def test_undecodable_record_is_dead_lettered_without_retry() -> None:
-    def boom(raw: bytes) -> Any:
-        from confluent_kafka.serialization import SerializationError
-
-        raise SerializationError("Invalid magic byte")
-
-    dlq: list[Any] = []
-    handler = _handler(lambda rows: None, boom, dlq)
-    assert asyncio.run(handler.handle(_record(1))) == "dead-lettered"
-    assert dlq[1] == ("db", 1, 1)
-
-
-@pytest.mark.parametrize("app", sorted(SPECS))
-def test_specs_subscribe_to_what_they_reduce(app: str) -> None:
-    spec = SPECS[app]
-    assert spec.events and spec.domains

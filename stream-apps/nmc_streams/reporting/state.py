@@ -3,8 +3,8 @@
 Counters are never incremented. Each countable thing becomes one row keyed by
 (tenant, metric, entity id) carrying its UTC day (from event time) and a dimension (a reason,
 a direction, a delivery outcome); the daily report is a GROUP BY over those rows. Replays and
-duplicates upsert the same row, so nothing is counted twice, and a lost update is redone by
-the next event of the flow, which re-derives every row of it.
+duplicates upsert the same row, so nothing is counted twice. Message and delivery rows come
+from one message's facts alone; every other row from the flow-wide facts of its flow.
 
 Metrics: missed_call (call_id, reason), converted_call (call_id: its flow has a booking),
 conversation_started (conversation_id), message (message_id, in|out),
@@ -17,11 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from nmc_streams.conversation.state import message_rows
 from nmc_streams.scheduling.state import derive as derive_scheduling
-from nmc_streams.state import apply, items, version
-
-__all__ = ["EVENTS", "apply", "derive"]
+from nmc_streams.state import items, version
 
 EVENTS = frozenset(
     {
@@ -42,8 +39,41 @@ EVENTS = frozenset(
 )
 
 
-def derive(state: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Rows of rpt_facts, rpt_compliance, rpt_subscriptions and rpt_catalog_changes."""
+def _fact_row(
+    tenant: str, correlation: str, metric: str, entity: str, at: str, dimension: str, v: int
+) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant,
+        "metric": metric,
+        "entity_id": entity,
+        "day": at[:10],
+        "dimension": dimension,
+        "correlation_id": correlation,
+        "version": v,
+    }
+
+
+def message_fact_rows(message: Mapping[str, Any], v: int) -> list[dict[str, Any]]:
+    """The message and delivery rows of one conv_messages-shaped row (see `message_row`)."""
+    tenant, correlation = message["tenant_id"], message["correlation_id"]
+    rows = []
+    if message["direction"] in ("in", "out"):
+        rows.append(
+            _fact_row(tenant, correlation, "message", message["message_id"],
+                      message["first_seen_at"], message["direction"], v)
+        )
+    if message["status"] in ("delivered", "failed") and message["direction"] != "in":
+        # an outcome row is re-derived when delivered later turns failed: upsert replaces
+        rows.append(
+            _fact_row(tenant, correlation, "delivery", message["message_id"],
+                      message["status_at"], message["status"], v)
+        )
+    return rows
+
+
+def flow_rows(state: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of rpt_facts (all but messages), rpt_compliance, rpt_subscriptions and
+    rpt_catalog_changes from a flow's flow-wide facts."""
     tenant, correlation = state["tenant_id"], state["correlation_id"]
     v = version(state)
     facts: dict[tuple[str, str], dict[str, Any]] = {}
@@ -51,15 +81,7 @@ def derive(state: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     def add(metric: str, entity: str, at: str | None, dimension: str = "") -> None:
         if at is None or (metric, entity) in facts:
             return
-        facts[(metric, entity)] = {
-            "tenant_id": tenant,
-            "metric": metric,
-            "entity_id": entity,
-            "day": at[:10],
-            "dimension": dimension,
-            "correlation_id": correlation,
-            "version": v,
-        }
+        facts[(metric, entity)] = _fact_row(tenant, correlation, metric, entity, at, dimension, v)
 
     sched = derive_scheduling(state)
     booked = any(a["booked_at"] for a in sched["sched_appointments"])
@@ -69,20 +91,6 @@ def derive(state: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
             add("converted_call", p["call_id"], t, p["reason"])
     for t, _e, _n, p in items(state, "ConversationStarted"):
         add("conversation_started", p["conversation_id"], t)
-    for msg in message_rows(state):
-        if msg["direction"] in ("in", "out"):
-            add("message", msg["message_id"], msg["first_seen_at"], msg["direction"])
-        if msg["status"] in ("delivered", "failed") and msg["direction"] != "in":
-            # an outcome row is re-derived when delivered later turns failed: upsert replaces
-            facts[("delivery", msg["message_id"])] = {
-                "tenant_id": tenant,
-                "metric": "delivery",
-                "entity_id": msg["message_id"],
-                "day": msg["status_at"][:10],
-                "dimension": msg["status"],
-                "correlation_id": correlation,
-                "version": v,
-            }
     for hold in sched["sched_holds"]:
         add("hold", hold["hold_id"], hold["held_at"])
         add("release", hold["hold_id"], hold["released_at"])

@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from nmc_streams.state import apply, items, version
-
-__all__ = ["EVENTS", "apply", "derive"]
+from nmc_streams.state import items, version
 
 EVENTS = frozenset(
     {"AppointmentHeld", "AppointmentBooked", "AppointmentReleased", "AppointmentCancelled"}
