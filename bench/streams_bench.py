@@ -130,7 +130,9 @@ def through_app(app: str, topics: IsolatedTopics, expected: int, home: Path, wor
                 stop_worker(proc)
 
 
-def long_conversation(engine: Engine, messages: int = 2000, window: int = 100) -> tuple[float, float]:
+def long_conversation(
+    engine: Engine, messages: int = 2000, window: int = 100
+) -> tuple[float, float]:
     """ms per event for the first and the last `window` messages of one conversation, one
     event per batch (the worst case) through the conversation app's projector."""
     tenant, corr, conv = (str(uuid.uuid4()) for _ in range(3))

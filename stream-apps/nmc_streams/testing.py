@@ -313,6 +313,38 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 120.0) -
         time.sleep(0.25)
 
 
+def caught_up(platform: Settings, group: str, topics: Iterable[str]) -> bool:
+    """True when `group` has committed every partition of `topics` up to its end offset, i.e.
+    every record there was processed and acknowledged (not just some of them projected)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from nmc.kafka import consumer_config
+
+    consumer = Consumer(consumer_config(platform, group))
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in range(platform.nmc_topic_partitions)
+        ]
+        for tp in consumer.committed(partitions, timeout=10):
+            _low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            if high > 0 and tp.offset < high:
+                return False
+        return True
+    finally:
+        consumer.close()
+
+
+def wait_caught_up(
+    platform: Settings, group: str, topics: Iterable[str], timeout: float = 180.0
+) -> None:
+    topic_list = list(topics)
+    wait_for(
+        lambda: caught_up(platform, group, topic_list),
+        f"{group} to commit up to the end of {topic_list}",
+        timeout,
+    )
+
+
 def dump(engine: Engine, app: str, tenants: Iterable[str]) -> dict[str, list[tuple[Any, ...]]]:
     """Whole read-model tables of `app`, restricted to `tenants`, in a canonical order."""
     tenant_list = list(tenants)
