@@ -286,7 +286,6 @@ def start_worker(
         NMC_STREAMS_METRICS_PORT=str(metrics_port),
         NMC_STREAMS_RETRY_BASE_S="0.05",
         NMC_STREAMS_RETRY_MAX_S="0.5",
-        NMC_STREAMS_MAX_ATTEMPTS="3",
         **(extra_env or {}),
     )
     if log_path is None:
