@@ -23,11 +23,17 @@ from typing import Any, Protocol, TypeVar
 
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import SerializationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    retry_if_exception_type,
+    wait_random_exponential,
+)
 
 from nmc_streams.events import Fact, PoisonEvent, to_fact
 from nmc_streams.flows import FlowModel, KeyPlan, needed, plan_key, state_version
 from nmc_streams.metrics import StreamMetrics
-from nmc_streams.retry import full_jitter
 from nmc_streams.state import FLOW, Entity
 
 log = logging.getLogger(__name__)
@@ -124,25 +130,36 @@ class BatchProjector:
         self.run = run or asyncio.to_thread
         self.sleep = sleep
 
+    def _retrying(self, retry: Any, what: str) -> AsyncRetrying:
+        """Full-jitter exponential backoff (tenacity's `wait_random_exponential`), no limit on
+        attempts: an outage is waited out, however long, with a metric and a log line."""
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            self.metrics.transient.labels(self.app, what).inc()
+            log.warning(
+                "%s: %s failed (attempt %d), retrying in %.2fs: %s",
+                self.app, what, state.attempt_number,
+                state.next_action.sleep if state.next_action else 0.0,
+                one_line(exc) if exc else "",
+            )
+
+        return AsyncRetrying(
+            retry=retry,
+            wait=wait_random_exponential(multiplier=self.retry_base_s, max=self.retry_max_s),
+            sleep=self.sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+
     async def _until_done(self, what: str, call: Callable[..., T], *args: Any) -> T:
-        """Run `call` on a worker thread until it succeeds; transient errors are retried with
-        full jitter, anything else is raised to the caller (who isolates the culprit)."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
+        """Run `call` on a worker thread until it succeeds; transient errors are retried,
+        anything else is raised to the caller (who isolates the culprit)."""
+        retry = retry_if_exception(lambda exc: is_transient(exc, what))
+        async for attempt in self._retrying(retry, what):
+            with attempt:
                 result: T = await self.run(call, *args)
-                return result
-            except Exception as exc:
-                if not is_transient(exc, what):
-                    raise
-                self.metrics.transient.labels(self.app, what).inc()
-                delay = full_jitter(attempt, self.retry_base_s, self.retry_max_s)
-                log.warning(
-                    "%s: %s failed (attempt %d), retrying in %.2fs: %s",
-                    self.app, what, attempt, delay, one_line(exc),
-                )
-                await self.sleep(delay)
+        return result
 
     async def _decode(self, record: Record) -> Fact:
         if record.value is None:
@@ -259,19 +276,10 @@ class BatchProjector:
 
     async def _dead_letter(self, record: Record, fact: Fact | None, error: str) -> None:
         """Retried until both the topic and the table have it (never dropped silently)."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
+        async for attempt in self._retrying(retry_if_exception_type(Exception), "dead-letter"):
+            with attempt:
                 await self.dead_letter(record, fact, error, 1)
-                self.metrics.dead_lettered.labels(self.app, record.topic).inc()
-                return
-            except Exception as exc:
-                log.error(
-                    "dead-lettering %s@%d/%d failed (try %d): %s",
-                    record.topic, record.partition, record.offset, attempt, one_line(exc),
-                )
-                await self.sleep(full_jitter(attempt, self.retry_base_s, self.retry_max_s))
+        self.metrics.dead_lettered.labels(self.app, record.topic).inc()
 
 
 def _merge(plans: Sequence[KeyPlan]) -> tuple[StateWrite, Rows]:

@@ -24,7 +24,6 @@ from nmc_streams.db import collapse
 from nmc_streams.events import Fact, to_fact
 from nmc_streams.flows import MODELS, plan_key
 from nmc_streams.metrics import StreamMetrics
-from nmc_streams.retry import full_jitter
 from nmc_streams.state import FLOW, Entity
 from nmc_streams.testing import history
 from producers.envelope import new_event
@@ -302,10 +301,3 @@ def test_plan_is_pure() -> None:
     loaded = {FLOW: Entity()}
     plan_key(MODELS["reporting"], fact.key, [fact], loaded)
     assert loaded[FLOW].facts == {}
-
-
-def test_full_jitter_bounds() -> None:
-    rng = random.Random(1)
-    for attempt in range(1, 12):
-        d = full_jitter(attempt, 0.1, 2.0, rng)
-        assert 0 <= d <= min(2.0, 0.1 * 2 ** (attempt - 1))
