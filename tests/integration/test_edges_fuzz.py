@@ -250,3 +250,32 @@ def test_signed_stripe_json_never_5xx(edge_client: TestClient, fuzz_tenant: Tena
     assert response.status_code < 500, (payload, response.text)
     if response.status_code == 200:
         assert response.json()["outcome"] in OUTCOMES
+
+
+# --- the read API's query parameters at their extremes ------------------------------------
+
+_EXTREME_READS = [
+    "/v1/conversations?limit=9223372036854775808",
+    "/v1/conversations?limit=-1",
+    "/v1/conversations?cursor=%00",
+    "/v1/conversations?cursor=" + "A" * 10_000,
+    "/v1/conversations?status=open%00",
+    "/v1/reports/daily?from=0001-01-01&to=0001-01-02",
+    "/v1/reports/daily?from=9999-12-30&to=9999-12-31",
+    "/v1/reports/daily?from=2026-01-01&to=99999-01-01",
+    "/v1/resources/{rid}/appointments?from=0001-01-01T00:00:00%2B14:00"
+    "&to=0001-01-02T00:00:00%2B14:00",
+    "/v1/resources/{rid}/holds?from=9999-12-30T00:00:00-14:00&to=9999-12-31T23:59:59-14:00",
+    "/v1/resources/{rid}/holds?from=2026-01-01T00:00:00%00Z&to=2026-01-02T00:00:00Z",
+    "/v1/compliance/campaigns/00000000-0000-0000-0000-00000000000%00",
+]
+
+
+@pytest.mark.parametrize("path", _EXTREME_READS)
+def test_read_api_extreme_query_values_are_never_5xx(
+        path: str, fuzz_tenant: Tenant, read_api: tuple[FastAPI, ApiSettings]) -> None:
+    token = issue_token(read_api[1], fuzz_tenant.tenant_id, 300)
+    with TestClient(read_api[0]) as client:
+        response = client.get(path.format(rid=uuid.uuid4()),
+                              headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code < 500, response.text
