@@ -4,8 +4,10 @@ the real PostgreSQL: no 5xx, no deadlock surfaced, every expected event in the o
 Issue #14: the inbound-SMS webhook locked the thread row and then waited for the outbox key
 lock, while the reactor held that key lock (ConversationStarted) and waited for the thread
 row (record_outbound of the auto-reply): `DeadlockDetected`, a 500 to Twilio. Both now take
-the key lock first. The edge app here runs with ONE transaction attempt and the reactions
-without any retry, so a deadlock would surface (503 / exception) instead of being absorbed.
+the key lock first (a delivery callback, like the sender, locks its outbound row and then
+the key; nobody holding a key lock waits for an existing outbound row). The edge app here
+runs with ONE transaction attempt and the reactions without any retry, so a deadlock would
+surface (503 / exception) instead of being absorbed.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from sqlalchemy.orm import Session
 from producers.edges.app import create_edge_app
 from producers.edges.ids import stable_id
 from producers.reactions.apply import react
-from producers.reactions.decide import Fact
+from producers.reactions.decide import Fact, auto_reply_message_id
 from producers.tenants import Tenant
 
 CALLERS = 24
@@ -55,6 +57,13 @@ def _fact(engine: Engine, event_id: uuid.UUID) -> Fact:
                 row.occurred_at, row.payload)
 
 
+def _thread_of(engine: Engine, caller: str) -> uuid.UUID:
+    with engine.connect() as conn:
+        return uuid.UUID(str(conn.execute(text(
+            "SELECT correlation_id FROM threads WHERE caller_phone = :c AND closed_at IS NULL"),
+            {"c": caller}).scalar_one()))
+
+
 def _react_once(engine: Engine, fact: Fact) -> None:
     """One reactor transaction, deliberately without the reactor's retries."""
     with Session(engine) as s, s.begin():
@@ -74,10 +83,10 @@ def test_interleaved_webhooks_and_reactions_never_deadlock(engine: Engine,
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
 
-    def post(path: str, params: dict[str, str]) -> None:
+    def post(path: str, params: dict[str, str], query: str = "") -> None:
         # A client per call: TestClient without `with` runs each request on its own portal,
         # so the threads really hit the app (and PostgreSQL) concurrently.
-        response = twilio_post(TestClient(app, base_url=BASE_URL), path, params)
+        response = twilio_post(TestClient(app, base_url=BASE_URL), path, params, query=query)
         with lock:
             statuses[response.status_code] += 1
             if response.status_code != 200:
@@ -100,6 +109,13 @@ def test_interleaved_webhooks_and_reactions_never_deadlock(engine: Engine,
         event_id = stable_id("event", "CallDetected", f"CA-conc-{i}")
         pairs[i].wait(30)  # start together with this caller's texts
         react_to(event_id)
+        # The auto-reply's delivery callback (outbound row, then key lock) racing the
+        # redelivered fact (key lock, then rows) and the texts.
+        message_id = auto_reply_message_id(tenant.tenant_id, _thread_of(engine, _caller(i)))
+        post("/twilio/messages/status", {"MessageSid": f"SM-auto-{i}",
+                                         "MessageStatus": "delivered",
+                                         "From": TENANT_NUMBER, "To": _caller(i)},
+             query=f"mid={message_id}")
         react_to(event_id)  # a redelivered fact racing the texts
 
     def texts(i: int) -> None:
@@ -139,6 +155,6 @@ def test_interleaved_webhooks_and_reactions_never_deadlock(engine: Engine,
         by_conversation.setdefault(row.correlation_id, Counter())[name] += 1
     expected = Counter({"CallDetected": 1, "InboundSmsReceived": SMS_PER_CALLER,
                         "ConversationStarted": 1, "MessageSent/out": 1,
-                        "MessageSent/in": SMS_PER_CALLER})
+                        "MessageSent/in": SMS_PER_CALLER, "DeliveryUpdated": 1})
     assert len(by_conversation) == CALLERS
     assert all(c == expected for c in by_conversation.values()), by_conversation
