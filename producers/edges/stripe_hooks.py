@@ -33,7 +33,7 @@ MAX_ID_CHARS = 255  # Stripe ids, types and statuses are short; bound what we st
 
 
 def verify_stripe(payload: bytes, signature: str | None, secret: str, tolerance_s: int) -> None:
-    """403 unless Stripe-Signature is valid and recent; 400 if the body is not JSON."""
+    """403 unless Stripe-Signature is valid and recent; 400 if the body is not UTF-8."""
     if not signature:
         raise EdgeError(403, "missing Stripe-Signature header", "Stripe-Signature")
     try:

@@ -39,17 +39,19 @@ class Thread:
     opened: bool
 
 
-def _open_row(session: Session, tenant_id: UUID, caller_phone: str,
-              correlation_id: UUID | None = None) -> Any:
-    """The caller's open thread, row-locked; with `correlation_id` only if it is that one."""
-    query = select(threads).where(
-        threads.c.tenant_id == tenant_id,
-        threads.c.caller_phone == caller_phone,
-        threads.c.closed_at.is_(None),
-    )
-    if correlation_id is not None:
-        query = query.where(threads.c.correlation_id == correlation_id)
-    return session.execute(query.with_for_update()).first()
+def _lock_open_row(session: Session, tenant_id: UUID, caller_phone: str,
+                   correlation_id: UUID) -> Any:
+    """Row-lock the caller's open thread if it is still `correlation_id` (else None)."""
+    return session.execute(
+        select(threads)
+        .where(
+            threads.c.tenant_id == tenant_id,
+            threads.c.caller_phone == caller_phone,
+            threads.c.correlation_id == correlation_id,
+            threads.c.closed_at.is_(None),
+        )
+        .with_for_update()
+    ).first()
 
 
 class ThreadContention(TransientConflict):
@@ -57,7 +59,7 @@ class ThreadContention(TransientConflict):
     requests): transient, the request's transaction is retried (`producers.edges.retry`)."""
 
 
-_ATTEMPTS = 5
+_ATTEMPTS = 5  # each lost race means another request changed the thread and committed
 
 
 def touch_thread(
@@ -79,7 +81,7 @@ def touch_thread(
                 return opened
             continue  # another request opened it first: take its key lock, then its row
         OutboxWriter().lock_conversation(session, tenant_id, seen)
-        row = _open_row(session, tenant_id, caller_phone, seen)
+        row = _lock_open_row(session, tenant_id, caller_phone, seen)
         if row is None:
             continue  # closed meanwhile (idle); the next round finds its successor
         if row.last_activity_at >= now - timedelta(seconds=idle_s):
