@@ -36,7 +36,11 @@ from producers.edges.bounds import (
 from producers.edges.errors import EdgeError, Replayed
 from producers.edges.retry import is_transient, retry_transient
 from producers.edges.settings import EdgeSettings
-from producers.edges.stripe_hooks import subscription_event, verify_stripe
+from producers.edges.stripe_hooks import (
+    read_subscription_event,
+    subscription_event,
+    verify_stripe,
+)
 from producers.edges.twilio_hooks import (
     HookResult,
     inbound_sms,
@@ -218,9 +222,10 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
         payload = await request.body()
         verify_stripe(payload, request.headers.get("stripe-signature"), stripe_secret,
                       settings.stripe_tolerance_s)
-        result = await run_in_threadpool(
+        data = read_subscription_event(payload)  # bounded before any transaction
+        result = data if isinstance(data, HookResult) else await run_in_threadpool(
             _tx, engine, settings,
-            lambda s: subscription_event(s, payload, settings.price_plans, _now()))
+            lambda s: subscription_event(s, data, settings.price_plans, _now()))
         log.info("stripe: %s (%s)", result.outcome, result.detail)
         return JSONResponse({"received": True, "outcome": result.outcome})
 

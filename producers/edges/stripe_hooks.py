@@ -101,10 +101,10 @@ def parse_subscription_event(event: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def subscription_event(
-    session: Session, payload: bytes, price_plans: Mapping[str, str], now: datetime
-) -> HookResult:
-    """Record one verified Stripe event; only customer.subscription.* produce events."""
+def read_subscription_event(payload: bytes) -> dict[str, Any] | HookResult:
+    """Parse and bound a verified Stripe body without the database (before the transaction):
+    the `parse_subscription_event` fields of a customer.subscription.* event, an ignored
+    `HookResult` for any other type, or a 400 naming the field."""
     try:
         event = json.loads(payload)
     except ValueError as exc:
@@ -116,7 +116,15 @@ def subscription_event(
     event_type = event.get("type")
     if not isinstance(event_type, str) or not event_type.startswith("customer.subscription."):
         return HookResult("ignored-event-type", detail=repr(event_type)[:100])
-    data = parse_subscription_event(event)
+    return parse_subscription_event(event)
+
+
+def subscription_event(
+    session: Session, data: Mapping[str, Any], price_plans: Mapping[str, str], now: datetime
+) -> HookResult:
+    """Record one verified, parsed customer.subscription.* event (`read_subscription_event`)
+    and its SubscriptionUpdated, in the caller's transaction."""
+    event_type = data["type"]
     try:
         tenant = tenant_for_stripe_customer(session, data["customer"])
     except UnknownTenant:
