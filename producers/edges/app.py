@@ -26,9 +26,21 @@ from sqlalchemy.orm import Session
 from nmc.contract.errors import FieldError, InvalidEvent
 from producers.edges import commands, decisions
 from producers.edges.auth import Principal, authenticate
+from producers.edges.bounds import (
+    INTEGER_MAX,
+    Cents,
+    StoredText,
+    WindowedDatetime,
+    check_texts,
+)
 from producers.edges.errors import EdgeError, Replayed
+from producers.edges.retry import is_transient, retry_transient
 from producers.edges.settings import EdgeSettings
-from producers.edges.stripe_hooks import subscription_event, verify_stripe
+from producers.edges.stripe_hooks import (
+    read_subscription_event,
+    subscription_event,
+    verify_stripe,
+)
 from producers.edges.twilio_hooks import (
     HookResult,
     inbound_sms,
@@ -47,7 +59,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _tx(engine: Engine, fn: Callable[[Session], T]) -> T:
+def _tx_once(engine: Engine, fn: Callable[[Session], T]) -> T:
     """Run `fn` in one transaction; `Replayed` rolls back and returns its result."""
     with Session(engine) as session:
         try:
@@ -57,30 +69,49 @@ def _tx(engine: Engine, fn: Callable[[Session], T]) -> T:
             return replay.result  # type: ignore[no-any-return]
 
 
+def _tx(engine: Engine, settings: EdgeSettings, fn: Callable[[Session], T]) -> T:
+    """`_tx_once`, run again on a deadlock / serialization failure (`producers.edges.retry`);
+    `fn` must therefore be re-runnable: everything it does happens inside the transaction.
+    A conflict that outlives the bounded retries answers 503 + Retry-After, never a 500."""
+    try:
+        return retry_transient(lambda: _tx_once(engine, fn), settings.tx_retry_attempts,
+                               settings.tx_retry_max_s)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        log.warning("transient conflict after %d attempts: %s", settings.tx_retry_attempts,
+                    exc)
+        raise EdgeError(503, "concurrent update conflict, retry later", "request",
+                        headers={"Retry-After": "1"}) from exc
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class CatalogItemIn(_Body):
-    name: str = Field(min_length=1, max_length=200)
-    price_cents: int = Field(ge=0)
+    name: StoredText = Field(min_length=1, max_length=200)
+    price_cents: Cents
     duration_minutes: int = Field(gt=0, le=24 * 60)
     active: bool = True
 
 
+Phone = Annotated[StoredText, Field(max_length=32)]
+
+
 class HoldIn(_Body):
     resource_id: UUID
-    start: datetime
-    end: datetime
-    ttl_seconds: int = 600
-    customer_phone: str | None = None
+    start: WindowedDatetime
+    end: WindowedDatetime
+    ttl_seconds: int = Field(default=600, ge=1, le=INTEGER_MAX)
+    customer_phone: Phone | None = None
     correlation_id: UUID | None = None
     causation_id: UUID | None = None
 
 
 class BookIn(_Body):
     service_item_id: UUID
-    customer_phone: str | None = None
+    customer_phone: Phone | None = None
 
 
 class CancelIn(_Body):
@@ -129,7 +160,7 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
 
     @app.exception_handler(EdgeError)
     async def _edge_error(_: Request, exc: EdgeError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(InvalidEvent)
     async def _invalid_event(_: Request, exc: InvalidEvent) -> JSONResponse:
@@ -156,8 +187,14 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
             raise EdgeError(400, "malformed form body", "body") from None
         verify_twilio(twilio_token, base_url, request.url.path, request.url.query, params,
                       request.headers.get("x-twilio-signature"))
-        result = await run_in_threadpool(_tx, engine, lambda s: handler(s, params))
-        log.info("twilio %s: %s", request.url.path, result.outcome)
+        # Signed is not the same as storable: bounds are checked before any transaction.
+        errors = check_texts(params)
+        if errors:
+            raise EdgeError.fields(400, errors)
+        result = await run_in_threadpool(_tx, engine, settings, lambda s: handler(s, params))
+        log.info("twilio %s: %s (%s)", request.url.path, result.outcome, result.detail)
+        # The header carries only our own fixed vocabulary (HookResult.outcome), never
+        # request data: a CR/LF or non-latin-1 value would break the response.
         return Response(twiml, media_type=XML, headers={"X-NMC-Outcome": result.outcome})
 
     @app.post("/twilio/voice/status")
@@ -185,9 +222,11 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
         payload = await request.body()
         verify_stripe(payload, request.headers.get("stripe-signature"), stripe_secret,
                       settings.stripe_tolerance_s)
-        result = await run_in_threadpool(
-            _tx, engine, lambda s: subscription_event(s, payload, settings.price_plans, _now()))
-        log.info("stripe: %s", result.outcome)
+        data = read_subscription_event(payload)  # bounded before any transaction
+        result = data if isinstance(data, HookResult) else await run_in_threadpool(
+            _tx, engine, settings,
+            lambda s: subscription_event(s, data, settings.price_plans, _now()))
+        log.info("stripe: %s (%s)", result.outcome, result.detail)
         return JSONResponse({"received": True, "outcome": result.outcome})
 
     # --- commands -------------------------------------------------------------------------
@@ -200,7 +239,7 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
     def put_catalog_item(item_id: UUID, body: CatalogItemIn, who: Caller) -> dict[str, Any]:
         item = commands.CatalogItem(item_id, body.name, body.price_cents,
                                     body.duration_minutes, body.active)
-        event = _tx(engine, lambda s: commands.upsert_catalog_items(
+        event = _tx(engine, settings, lambda s: commands.upsert_catalog_items(
             s, who.tenant_id, [item], _now()))
         return {"item_id": str(item_id), "changed": event is not None, "event": _event(event)}
 
@@ -208,31 +247,32 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
     def post_hold(body: HoldIn, who: Caller) -> dict[str, Any]:
         req = commands.HoldRequest(body.resource_id, body.start, body.end, body.ttl_seconds,
                                    body.customer_phone, body.correlation_id, body.causation_id)
-        row, event = _tx(engine, lambda s: commands.place_hold(
+        row, event = _tx(engine, settings, lambda s: commands.place_hold(
             s, who.tenant_id, req, _now(), settings.max_hold_ttl_s))
         return {"hold_id": str(row.hold_id), "expires_at": row.expires_at.isoformat(),
                 "event": _event(event)}
 
     @app.post("/v1/holds/{hold_id}/book")
     def post_book(hold_id: UUID, body: BookIn, who: Caller) -> dict[str, Any]:
-        row, event = _tx(engine, lambda s: commands.book_hold(
+        row, event = _tx(engine, settings, lambda s: commands.book_hold(
             s, who.tenant_id, hold_id, body.service_item_id, body.customer_phone, _now()))
         return {"appointment_id": str(row.appointment_id), "event": _event(event)}
 
     @app.post("/v1/holds/{hold_id}/release")
     def post_release(hold_id: UUID, who: Caller) -> dict[str, Any]:
-        event = _tx(engine, lambda s: commands.release_hold(s, who.tenant_id, hold_id, _now()))
+        event = _tx(engine, settings,
+                    lambda s: commands.release_hold(s, who.tenant_id, hold_id, _now()))
         return {"hold_id": str(hold_id), "event": _event(event)}
 
     @app.post("/v1/appointments/{appointment_id}/cancel")
     def post_cancel(appointment_id: UUID, body: CancelIn, who: Caller) -> dict[str, Any]:
-        event = _tx(engine, lambda s: commands.cancel_appointment(
+        event = _tx(engine, settings, lambda s: commands.cancel_appointment(
             s, who.tenant_id, appointment_id, body.reason, _now()))
         return {"appointment_id": str(appointment_id), "event": _event(event)}
 
     @app.put("/v1/compliance/campaigns/{campaign_id}")
     def put_campaign(campaign_id: UUID, body: CampaignIn, who: Caller) -> dict[str, Any]:
-        event = _tx(engine, lambda s: commands.set_campaign_status(
+        event = _tx(engine, settings, lambda s: commands.set_campaign_status(
             s, who.tenant_id, campaign_id, body.status, _now()))
         return {"campaign_id": str(campaign_id), "changed": event is not None,
                 "event": _event(event)}
@@ -244,7 +284,7 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
             raise EdgeError(403, "token has no user (sub claim)", "Authorization")
         user = who.user_id
         causation = None if body is None else body.causation_id
-        event = _tx(engine, lambda s: commands.request_takeover(
+        event = _tx(engine, settings, lambda s: commands.request_takeover(
             s, who.tenant_id, conversation_id, user, _now(), causation))
         return {"conversation_id": str(conversation_id), "event": _event(event)}
 

@@ -11,8 +11,10 @@ class EdgeError(Exception):
     """A refused request: nothing was written (the transaction rolls back)."""
 
     def __init__(self, status: int, reason: str, field: str | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+                 extra: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         self.status = status
+        self.headers = headers
         self.errors = [FieldError(field or "request", reason)]
         self.extra = extra or {}
         super().__init__(f"{status}: {field or 'request'}: {reason}")

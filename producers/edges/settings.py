@@ -60,6 +60,15 @@ class EdgeSettings(BaseSettings):
         "one (new correlation_id).",
     )
     max_hold_ttl_s: int = Field(default=3600, gt=0, description="Longest allowed hold TTL.")
+    tx_retry_attempts: int = Field(
+        default=8, ge=1, le=50,
+        description="Tries of a request's transaction on a deadlock / serialization failure "
+        "(full-jitter exponential backoff) before it answers 503 with Retry-After.",
+    )
+    tx_retry_max_s: float = Field(
+        default=0.5, gt=0, le=10,
+        description="Cap of one backoff wait between those tries, seconds.",
+    )
     sender_poll_interval_s: float = Field(default=1.0, gt=0)
     sender_http_timeout_s: float = Field(default=15.0, gt=0)
 

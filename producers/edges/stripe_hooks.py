@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import stripe
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from nmc.contract.errors import FieldError
 from producers.edges import decisions
+from producers.edges.bounds import text_problem, unix_time
 from producers.edges.errors import EdgeError, Replayed
 from producers.edges.ids import stable_id
 from producers.edges.tables import stripe_events, subscriptions
@@ -28,17 +29,21 @@ from producers.envelope import new_event
 from producers.outbox import OutboxWriter
 from producers.tenants import UnknownTenant, tenant_for_stripe_customer
 
+MAX_ID_CHARS = 255  # Stripe ids, types and statuses are short; bound what we store and echo
+
 
 def verify_stripe(payload: bytes, signature: str | None, secret: str, tolerance_s: int) -> None:
-    """403 unless Stripe-Signature is valid and recent; 400 if the body is not JSON."""
+    """403 unless Stripe-Signature is valid and recent; 400 if the body is not UTF-8."""
     if not signature:
         raise EdgeError(403, "missing Stripe-Signature header", "Stripe-Signature")
     try:
-        stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance_s)
+        # Signature and tolerance only: the body is parsed (and bounded) by
+        # `subscription_event`, so nothing of it is interpreted before it is trusted.
+        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance_s)
     except stripe.SignatureVerificationError as exc:
         raise EdgeError(403, str(exc.user_message or exc), "Stripe-Signature") from None
-    except ValueError as exc:
-        raise EdgeError(400, f"body is not valid JSON: {exc}", "body") from None
+    except ValueError:  # not UTF-8
+        raise EdgeError(400, "body is not UTF-8 text", "body") from None
 
 
 def _get(obj: Any, path: str) -> Any:
@@ -49,11 +54,15 @@ def _get(obj: Any, path: str) -> Any:
     return obj
 
 
-def _ts(value: Any, field: str, errors: list[FieldError]) -> datetime | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    errors.append(FieldError(field, "required unix timestamp is missing"))
-    return None
+def _text(value: Any, field: str, errors: list[FieldError]) -> Any:
+    """A required, storable string (bounds.text_problem), else a FieldError."""
+    if not isinstance(value, str) or not value:
+        errors.append(FieldError(field, "required string is missing"))
+    elif (problem := text_problem(value)) is not None:
+        errors.append(FieldError(field, problem))
+    elif len(value) > MAX_ID_CHARS:
+        errors.append(FieldError(field, f"longer than {MAX_ID_CHARS} characters"))
+    return value
 
 
 def parse_subscription_event(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,46 +76,55 @@ def parse_subscription_event(event: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(sub, Mapping):
         raise EdgeError(400, "missing subscription object", "data.object")
     out: dict[str, Any] = {}
-    for key, path in (("event_id", "id"), ("type", "type")):
-        value = _get(event, path)
-        if not isinstance(value, str) or not value:
-            errors.append(FieldError(path, "required string is missing"))
-        out[key] = value
-    for key, path in (("subscription_id", "id"), ("customer", "customer"),
-                      ("status", "status")):
-        value = _get(sub, path)
-        if not isinstance(value, str) or not value:
-            errors.append(FieldError(f"data.object.{path}", "required string is missing"))
-        out[key] = value
-    out["created"] = _ts(_get(event, "created"), "created", errors)
+    for key, path, value in (
+        ("event_id", "id", _get(event, "id")),
+        ("type", "type", _get(event, "type")),
+        ("subscription_id", "data.object.id", _get(sub, "id")),
+        ("customer", "data.object.customer", _get(sub, "customer")),
+        ("status", "data.object.status", _get(sub, "status")),
+    ):
+        out[key] = _text(value, path, errors)
+    out["created"] = unix_time(_get(event, "created"), "created", errors)
     items = _get(sub, "items.data")
     if not isinstance(items, list) or not items:
         errors.append(FieldError("data.object.items.data", "subscription has no items"))
         items = []
-    out["price_ids"] = [p for p in (_get(i, "price.id") for i in items) if isinstance(p, str)]
+    prices = [_get(i, "price.id") for i in items]
+    out["price_ids"] = [_text(p, f"data.object.items.data.{n}.price.id", errors)
+                        for n, p in enumerate(prices) if isinstance(p, str)]
     period_end = _get(sub, "current_period_end")
     if period_end is None and items:
         period_end = _get(items[0], "current_period_end")
-    out["current_period_end"] = _ts(period_end, "data.object.current_period_end", errors)
+    out["current_period_end"] = unix_time(period_end, "data.object.current_period_end", errors)
     if errors:
         raise EdgeError.fields(400, errors)
     return out
 
 
-def subscription_event(
-    session: Session, payload: bytes, price_plans: Mapping[str, str], now: datetime
-) -> HookResult:
-    """Record one verified Stripe event; only customer.subscription.* produce events."""
+def read_subscription_event(payload: bytes) -> dict[str, Any] | HookResult:
+    """Parse and bound a verified Stripe body without the database (before the transaction):
+    the `parse_subscription_event` fields of a customer.subscription.* event, an ignored
+    `HookResult` for any other type, or a 400 naming the field."""
     try:
         event = json.loads(payload)
     except ValueError as exc:
         raise EdgeError(400, f"body is not valid JSON: {exc}", "body") from None
+    except RecursionError:
+        raise EdgeError(400, "body is nested too deeply", "body") from None
     if not isinstance(event, Mapping):
         raise EdgeError(400, "expected a JSON object", "body")
     event_type = event.get("type")
     if not isinstance(event_type, str) or not event_type.startswith("customer.subscription."):
-        return HookResult(f"ignored: event type {event_type}")
-    data = parse_subscription_event(event)
+        return HookResult("ignored-event-type", detail=repr(event_type)[:100])
+    return parse_subscription_event(event)
+
+
+def subscription_event(
+    session: Session, data: Mapping[str, Any], price_plans: Mapping[str, str], now: datetime
+) -> HookResult:
+    """Record one verified, parsed customer.subscription.* event (`read_subscription_event`)
+    and its SubscriptionUpdated, in the caller's transaction."""
+    event_type = data["type"]
     try:
         tenant = tenant_for_stripe_customer(session, data["customer"])
     except UnknownTenant:
@@ -134,9 +152,10 @@ def subscription_event(
         .returning(stripe_events.c.stripe_event_id)
     ).first()
     if recorded is None:
-        raise Replayed(HookResult("replayed"))
+        raise Replayed(HookResult("replayed", detail=data["event_id"]))
     if not applies:
-        return HookResult("ignored: older than the subscription state we hold")
+        return HookResult("ignored-older",
+                          detail="older than the subscription state we hold")
     values = {
         "tenant_id": tenant.tenant_id, "stripe_customer_id": data["customer"], "plan": plan,
         "status": status, "current_period_end": data["current_period_end"],
@@ -159,4 +178,4 @@ def subscription_event(
                  "status": status, "current_period_end": data["current_period_end"]},
     )
     OutboxWriter().append(session, envelope)
-    return HookResult("subscription updated", envelope.event_id)
+    return HookResult("subscription-updated", envelope.event_id)

@@ -18,13 +18,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from producers.edges.retry import TransientConflict
 from producers.edges.tables import threads
+from producers.outbox import OutboxWriter
 
 
 @dataclass(frozen=True)
@@ -36,38 +39,77 @@ class Thread:
     opened: bool
 
 
-def _open_row(session: Session, tenant_id: UUID, caller_phone: str):  # type: ignore[no-untyped-def]
+def _lock_open_row(session: Session, tenant_id: UUID, caller_phone: str,
+                   correlation_id: UUID) -> Any:
+    """Row-lock the caller's open thread if it is still `correlation_id` (else None)."""
     return session.execute(
         select(threads)
         .where(
             threads.c.tenant_id == tenant_id,
             threads.c.caller_phone == caller_phone,
+            threads.c.correlation_id == correlation_id,
             threads.c.closed_at.is_(None),
         )
         .with_for_update()
     ).first()
 
 
+class ThreadContention(TransientConflict):
+    """The caller's open thread kept changing under us (closed and reopened by concurrent
+    requests): transient, the request's transaction is retried (`producers.edges.retry`)."""
+
+
+_ATTEMPTS = 5  # each lost race means another request changed the thread and committed
+
+
 def touch_thread(
     session: Session, tenant_id: UUID, caller_phone: str, now: datetime, idle_s: float
 ) -> Thread:
     """The caller's open thread (locked, activity bumped), opening a new one if there is none
-    or it went idle. Concurrent first contacts converge on one thread (partial unique index)."""
-    row = _open_row(session, tenant_id, caller_phone)
-    if row is not None and row.last_activity_at >= now - timedelta(seconds=idle_s):
-        session.execute(
-            update(threads)
-            .where(threads.c.correlation_id == row.correlation_id)
-            .values(last_activity_at=now)
-        )
-        return Thread(row.correlation_id, tenant_id, caller_phone,
-                      row.last_outbound_event_id, opened=False)
-    if row is not None:
+    or it went idle. Concurrent first contacts converge on one thread (partial unique index).
+
+    Lock order (producers/edges/README.md): the conversation's key lock
+    (`OutboxWriter.lock_conversation`) is taken *before* the thread row is locked, like the
+    reactor does, so a webhook and a reaction of one conversation cannot deadlock. The open
+    thread is therefore read once without a lock to learn its key, then locked and re-checked.
+    """
+    for _ in range(_ATTEMPTS):
+        seen = open_thread_for(session, tenant_id, caller_phone)
+        if seen is None:
+            opened = _open_new(session, tenant_id, caller_phone, now)
+            if opened is not None:
+                return opened
+            continue  # another request opened it first: take its key lock, then its row
+        OutboxWriter().lock_conversation(session, tenant_id, seen)
+        row = _lock_open_row(session, tenant_id, caller_phone, seen)
+        if row is None:
+            continue  # closed meanwhile (idle); the next round finds its successor
+        if row.last_activity_at >= now - timedelta(seconds=idle_s):
+            session.execute(
+                update(threads)
+                .where(threads.c.correlation_id == row.correlation_id)
+                .values(last_activity_at=now)
+            )
+            return Thread(row.correlation_id, tenant_id, caller_phone,
+                          row.last_outbound_event_id, opened=False)
         session.execute(
             update(threads).where(threads.c.correlation_id == row.correlation_id)
             .values(closed_at=now)
         )
+        opened = _open_new(session, tenant_id, caller_phone, now)
+        if opened is not None:
+            return opened
+    raise ThreadContention("the caller's open thread changed concurrently")
+
+
+def _open_new(session: Session, tenant_id: UUID, caller_phone: str,
+              now: datetime) -> Thread | None:
+    """Insert a new open thread, or None when a concurrent request's open thread won (we
+    waited on its index entry; it has committed by then)."""
     new_id = uuid.uuid4()
+    # Nobody else knows the new key yet: taking its lock cannot wait, and it keeps the
+    # order "key lock, then row" for this transaction's later appends.
+    OutboxWriter().lock_conversation(session, tenant_id, new_id)
     inserted = session.execute(
         insert(threads)
         .values(correlation_id=new_id, tenant_id=tenant_id, caller_phone=caller_phone,
@@ -78,14 +120,9 @@ def touch_thread(
         )
         .returning(threads.c.correlation_id)
     ).first()
-    if inserted is not None:
-        return Thread(new_id, tenant_id, caller_phone, None, opened=True)
-    # Another transaction opened it first and has committed by now (we waited on its index
-    # entry); read committed gives this statement a fresh snapshot.
-    row = _open_row(session, tenant_id, caller_phone)
-    assert row is not None
-    return Thread(row.correlation_id, tenant_id, caller_phone,
-                  row.last_outbound_event_id, opened=False)
+    if inserted is None:
+        return None
+    return Thread(new_id, tenant_id, caller_phone, None, opened=True)
 
 
 def open_thread_for(session: Session, tenant_id: UUID, caller_phone: str) -> UUID | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from sqlalchemy import or_, select, update
@@ -29,13 +30,25 @@ from producers.envelope import Envelope, new_event
 from producers.outbox import OutboxWriter
 from producers.tenants import Tenant, UnknownTenant, tenant_for_number
 
+# The outcome vocabulary of the webhooks (the X-NMC-Outcome header, the Stripe answer):
+# fixed strings of ours, never request data.
+Outcome = Literal[
+    "call-detected", "sms-received", "delivery-updated", "subscription-updated", "replayed",
+    "ignored-call-status", "ignored-message-status", "ignored-not-forward",
+    "ignored-event-type", "ignored-older",
+]
+
 
 @dataclass(frozen=True)
 class HookResult:
-    """What a webhook did: `written` False means acknowledged without a new event."""
+    """What a webhook did: `written` False means acknowledged without a new event.
 
-    outcome: str
+    `outcome` is answered to the caller; `detail` (which may quote request data) is only
+    logged."""
+
+    outcome: Outcome
     event_id: UUID | None = None
+    detail: str = ""
 
     @property
     def written(self) -> bool:
@@ -81,7 +94,8 @@ def voice_status(
     _require(params, "CallSid", "CallStatus", "From", "To", phones=("From", "To"))
     reason = decisions.missed_call_reason(params["CallStatus"])
     if reason is None:
-        return HookResult(f"ignored: call status {params['CallStatus']}")
+        return HookResult("ignored-call-status",
+                          detail=f"call status {params['CallStatus']!r}")
     tenant = _tenant(session, params["To"], "To")
     sid, caller = params["CallSid"], params["From"]
     thread = touch_thread(session, tenant.tenant_id, caller, now, idle_s)
@@ -96,7 +110,7 @@ def voice_status(
         .returning(calls.c.call_id)
     ).first()
     if inserted is None:
-        raise Replayed(HookResult("replayed"))
+        raise Replayed(HookResult("replayed", detail=sid))
     event = new_event(
         "nmc.telephony.CallDetected",
         event_id=event_id,
@@ -107,7 +121,7 @@ def voice_status(
                  "reason": reason, "provider_ref": sid},
     )
     OutboxWriter().append(session, event)
-    return HookResult("call detected", event.event_id)
+    return HookResult("call-detected", event.event_id)
 
 
 def inbound_sms(
@@ -130,7 +144,7 @@ def inbound_sms(
         .returning(inbound_messages.c.message_id)
     ).first()
     if inserted is None:
-        raise Replayed(HookResult("replayed"))
+        raise Replayed(HookResult("replayed", detail=sid))
     event = new_event(
         "nmc.telephony.InboundSmsReceived",
         event_id=event_id,
@@ -142,7 +156,7 @@ def inbound_sms(
                  "body": body, "provider_ref": sid},
     )
     OutboxWriter().append(session, event)
-    return HookResult("sms received", event.event_id)
+    return HookResult("sms-received", event.event_id)
 
 
 def message_status(
@@ -173,9 +187,11 @@ def message_status(
         raise EdgeError(404, f"unknown message {sid} for this tenant", "MessageSid")
     new = decisions.delivery_status(params["MessageStatus"])
     if new is None:
-        return HookResult(f"ignored: message status {params['MessageStatus']}")
+        return HookResult("ignored-message-status",
+                          detail=f"message status {params['MessageStatus']!r}")
     if not decisions.advances(row.status, new):
-        return HookResult(f"ignored: {row.status} -> {new} does not move forward")
+        return HookResult("ignored-not-forward",
+                          detail=f"{row.status} -> {new} does not move forward")
     error_code = (params.get("ErrorCode") or None) if new == "failed" else None
     session.execute(
         update(outbound_messages)
@@ -189,7 +205,7 @@ def message_status(
         provider_ref=sid, error_code=error_code, now=now,
     )
     OutboxWriter().append(session, event)
-    return HookResult(f"delivery {new}", event.event_id)
+    return HookResult("delivery-updated", event.event_id, detail=new)
 
 
 def delivery_event(

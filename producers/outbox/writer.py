@@ -4,17 +4,24 @@ The writer commits nothing: the event becomes visible exactly when the business 
 Before inserting it takes a transaction-scoped advisory lock on the record key, so two
 transactions writing the same conversation serialize and, per key, id order equals commit
 order — the relay can then publish a key's visible rows by id without reordering it.
+
+Lock order. A transaction that also locks rows of a conversation (its thread, its reaction
+memory) calls `lock` for the conversation's key *before* locking those rows; `append` then
+re-takes the same lock (advisory locks are re-entrant within a transaction), so the key lock
+is never requested while such a row lock is held and the two cannot form a cycle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from nmc.contract.keys import record_key
 from producers.envelope import Envelope
 from producers.outbox.table import outbox_events
 
@@ -41,6 +48,20 @@ def _row(event: Envelope) -> dict[str, Any]:
 class OutboxWriter:
     """Writes events through the caller's SQLAlchemy session or connection."""
 
+    def lock(self, db: Session | Connection, *keys: str) -> None:
+        """Take the transaction-scoped advisory lock(s) `append` takes for these record keys
+        (sorted, so two callers cannot deadlock on them); held until commit or rollback.
+
+        Call it first in a transaction that locks a conversation's rows and then appends
+        to that conversation: key lock, then rows (producers/edges/README.md, lock order)."""
+        if keys:
+            db.execute(_KEY_LOCKS, {"keys": sorted(set(keys))})
+
+    def lock_conversation(self, db: Session | Connection, tenant_id: UUID,
+                          correlation_id: UUID) -> None:
+        """`lock` for the record key `tenant_id:correlation_id`."""
+        self.lock(db, record_key(tenant_id, correlation_id))
+
     def append(self, db: Session | Connection, event: Envelope) -> bool:
         """Stage one event; returns False when its `event_id` is already in the outbox."""
         return self.append_all(db, [event]) == 1
@@ -55,7 +76,7 @@ class OutboxWriter:
         batch = list(events)
         if not batch:
             return 0
-        db.execute(_KEY_LOCKS, {"keys": sorted({e.key for e in batch})})
+        self.lock(db, *{e.key for e in batch})
         stmt = (
             insert(outbox_events)
             .values([_row(e) for e in batch])

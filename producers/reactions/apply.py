@@ -2,7 +2,8 @@
 
 Memory row, outbox events and outbound message are written together, so a crash either
 leaves everything or nothing, and a redelivered fact finds its effects already there (the
-deterministic event ids make the outbox ignore repeats).
+deterministic event ids make the outbox ignore repeats). The transaction takes the
+conversation's key lock first (`OutboxWriter.lock_conversation`), then its rows.
 """
 
 from __future__ import annotations
@@ -100,6 +101,10 @@ def react(session: Session, fact: Fact) -> list[object]:
     """Apply one fact inside the caller's transaction; returns the actions taken."""
     if fact.name not in HANDLED or not _known_tenant(session, fact):
         return []
+    # Lock order (producers/edges/README.md): the conversation's key lock before any row of
+    # the conversation — the reaction memory here, the thread row in queue_outbound — as the
+    # webhooks do, so a reaction and an inbound SMS of one caller cannot deadlock.
+    WRITER.lock_conversation(session, fact.tenant_id, fact.correlation_id)
     memory = _memory(session, fact)
     decision = messaging_gate(session, fact.tenant_id)
     actions = decide(fact, memory, Gate(decision.allowed, decision.reasons))
