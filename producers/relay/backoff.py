@@ -37,7 +37,7 @@ def _say_waiting(what: str, on_wait: Callable[[str], None] | None) -> Callable[.
         delay = state.next_action.sleep if state.next_action else 0.0
         log.warning(
             "waiting for %s (attempt %d failed: %s); next try in %.1fs",
-            what, state.attempt_number, str(exc).strip() or type(exc).__name__, delay,
+            what, state.attempt_number, " ".join(str(exc).split()) or type(exc).__name__, delay,
         )
         if on_wait is not None:
             on_wait(what)

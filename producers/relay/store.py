@@ -23,6 +23,8 @@ from producers.relay.outcome import BatchOutcome
 # Advisory lock classes (first int4 of the two-key form): "nmc" + 1 / + 2.
 MEMBER_LOCK_CLASS = 0x6E6D6301
 LANE_LOCK_CLASS = 0x6E6D6302
+# How relay sessions show in pg_stat_activity (operators, and tests that terminate them).
+APPLICATION_NAME = "nmc-relay"
 
 
 class StoreUnavailable(RuntimeError):
@@ -153,6 +155,7 @@ class OutboxStore:
                 self._conn = psycopg.connect(
                     self._dsn,
                     autocommit=True,
+                    application_name=APPLICATION_NAME,
                     connect_timeout=max(1, round(self._connect_timeout_s)),
                     # Notice a silently dead server (failover, cable) while blocked in LISTEN.
                     keepalives=1,
