@@ -9,6 +9,7 @@ forgets its leases: the relay reconnects, joins again and leases lanes from scra
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from producers.relay.outcome import BatchOutcome
 # Advisory lock classes (first int4 of the two-key form): "nmc" + 1 / + 2.
 MEMBER_LOCK_CLASS = 0x6E6D6301
 LANE_LOCK_CLASS = 0x6E6D6302
-# How relay sessions show in pg_stat_activity (operators, and tests that terminate them).
+# How relay sessions show in pg_stat_activity, followed by the process id (operators, tests).
 APPLICATION_NAME = "nmc-relay"
 
 
@@ -155,7 +156,7 @@ class OutboxStore:
                 self._conn = psycopg.connect(
                     self._dsn,
                     autocommit=True,
-                    application_name=APPLICATION_NAME,
+                    application_name=f"{APPLICATION_NAME} {os.getpid()}",
                     connect_timeout=max(1, round(self._connect_timeout_s)),
                     # Notice a silently dead server (failover, cable) while blocked in LISTEN.
                     keepalives=1,

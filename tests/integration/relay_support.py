@@ -71,7 +71,7 @@ def relay_backends(engine: Engine) -> list[int]:
     """Backend pids of relay sessions on this test's database."""
     with engine.connect() as conn:
         return [int(p) for p in conn.execute(text(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'nmc-relay' "
+            "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'nmc-relay %' "
             "AND datname = current_database()")).scalars()]
 
 
@@ -79,8 +79,19 @@ def terminate_relay_sessions(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = 'nmc-relay' AND datname = current_database()"
+            "WHERE application_name LIKE 'nmc-relay %' AND datname = current_database()"
         )).scalar_one())
+
+
+def relays_in_flight(engine: Engine) -> list[int]:
+    """Process ids of relays between their lease check and settling a batch: the batch is
+    being produced and acknowledged (their session's last statement is the lease check)."""
+    with engine.connect() as conn:
+        names = conn.execute(text(
+            "SELECT application_name FROM pg_stat_activity "
+            "WHERE application_name LIKE 'nmc-relay %' AND datname = current_database() "
+            "AND state = 'idle' AND query LIKE '%pg_backend_pid()%'")).scalars()
+        return [int(n.split()[1]) for n in names]
 
 
 def commit_order(engine: Engine) -> dict[str, list[str]]:
