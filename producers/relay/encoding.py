@@ -16,7 +16,7 @@ from typing import Any
 
 from fastavro import parse_schema, schemaless_writer
 
-from nmc.contract.payload import format_rfc3339_utc, to_avro_record
+from nmc.contract.payload import to_avro_record
 from nmc.contract.schemas import EventSchema
 from producers.relay.store import OutboxRow
 
@@ -39,7 +39,7 @@ def confluent_frame(schema_id: int, avro_binary: bytes) -> bytes:
     return _FRAME_HEADER.pack(MAGIC_BYTE, schema_id) + avro_binary
 
 
-def row_headers(row: OutboxRow, occurred_at: str) -> list[Header]:
+def row_headers(row: OutboxRow) -> list[Header]:
     """DESIGN.md §2 headers, built straight from the row (``causation_id`` only when set)."""
     headers: list[Header] = [
         ("event_id", row.event_id),
@@ -47,11 +47,22 @@ def row_headers(row: OutboxRow, occurred_at: str) -> list[Header]:
         ("schema_version", row.schema_version),
         ("tenant_id", row.tenant_id),
         ("correlation_id", row.correlation_id),
-        ("occurred_at", occurred_at),
+        ("occurred_at", row.occurred_at),
     ]
     if row.causation_id is not None:
         headers.append(("causation_id", row.causation_id))
     return headers
+
+
+def _json_is_avro(avro_type: Any) -> bool:
+    """True when `to_avro_value` returns a JSON value of this type unchanged (pure)."""
+    if isinstance(avro_type, list):
+        return all(_json_is_avro(t) for t in avro_type)
+    if isinstance(avro_type, dict):
+        if avro_type.get("logicalType") in ("timestamp-millis", "timestamp-micros"):
+            return False
+        return avro_type.get("type") not in ("record", "array")
+    return True
 
 
 class SchemaEncoder:
@@ -62,8 +73,11 @@ class SchemaEncoder:
         self.schema_id = schema_id
         self._parsed = parse_schema(json.loads(schema.schema_str))
         self._payload_fields: Sequence[Mapping[str, Any]] = list(schema.payload_fields)
+        # When no payload field needs converting (timestamps, nested records), the JSON the
+        # writer validated is already what fastavro writes: skip the per-row copy.
+        self._payload_is_json = all(_json_is_avro(f["type"]) for f in self._payload_fields)
 
-    def record(self, row: OutboxRow, occurred_at: str) -> dict[str, Any]:
+    def record(self, row: OutboxRow) -> dict[str, Any]:
         """The Avro record of a row; ``occurred_at`` goes in as epoch milliseconds."""
         return {
             "event_id": row.event_id,
@@ -73,13 +87,16 @@ class SchemaEncoder:
             "occurred_at": row.occurred_ms,
             "correlation_id": row.correlation_id,
             "causation_id": row.causation_id,
-            "payload": to_avro_record(self._payload_fields, row.payload),
+            "payload": (
+                row.payload
+                if self._payload_is_json
+                else to_avro_record(self._payload_fields, row.payload)
+            ),
         }
 
     def encode(self, row: OutboxRow) -> tuple[bytes, list[Header]]:
         """Framed value and headers of a row; raises ValueError/TypeError when it does not fit."""
-        occurred_at = format_rfc3339_utc(row.occurred_at)
         out = BytesIO()
-        schemaless_writer(out, self._parsed, self.record(row, occurred_at))
-        return confluent_frame(self.schema_id, out.getvalue()), row_headers(row, occurred_at)
+        schemaless_writer(out, self._parsed, self.record(row))
+        return confluent_frame(self.schema_id, out.getvalue()), row_headers(row)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -70,6 +71,15 @@ def future_error(occurred_ms: int, now_ms: int, after_max_s: float) -> str | Non
         f"occurred_at is {ahead_s:,.0f}s ahead of now; the broker refuses record timestamps more "
         f"than {after_max_s:,.0f}s ahead (log.message.timestamp.after.max.ms, INVALID_TIMESTAMP)"
     )
+
+
+@dataclass
+class InFlight:
+    """A produced batch whose acknowledgements are still arriving (filled by callbacks)."""
+
+    rows: Sequence[OutboxRow]
+    results: dict[int, RowResult]
+    now_ms: int
 
 
 class KafkaLink:
@@ -194,10 +204,10 @@ class KafkaPublisher:
 
         return on_delivery
 
-    def _produce(
+    def _send(
         self, rows: Sequence[OutboxRow], results: dict[int, RowResult], now_ms: int
     ) -> None:
-        """Encode and produce rows in id order, then flush; a failed row blocks its key."""
+        """Encode and produce rows in id order (no flush); a failed row blocks its key."""
         blocked: set[str] = set()
         producer = self._producer
         for row in rows:
@@ -235,25 +245,37 @@ class KafkaPublisher:
                         row.id, key, Delivery.PERMANENT, f"{KAFKA_PREFIX}{exc}"
                     )
                     break
-        remaining = producer.flush(self._flush_timeout_s)
+
+    def _flush(self) -> None:
+        remaining = self._producer.flush(self._flush_timeout_s)
         if remaining:
             log.warning(
                 "%d records not acknowledged within %.0fs", remaining, self._flush_timeout_s
             )
 
-    def publish(self, rows: Sequence[OutboxRow]) -> list[RowResult]:
-        """Produce rows in id order, flush, isolate what the broker refused, report each row."""
-        results: dict[int, RowResult] = {}
-        now_ms = int(self._clock() * 1000)
-        self._produce(rows, results, now_ms)
+    def start(self, rows: Sequence[OutboxRow]) -> InFlight:
+        """Encode and produce a batch without waiting: the caller may fetch the next batch
+        while librdkafka's threads deliver this one; `finish` waits for the verdicts."""
+        batch = InFlight(rows, {}, int(self._clock() * 1000))
+        self._send(rows, batch.results, batch.now_ms)
+        return batch
+
+    def finish(self, batch: InFlight) -> list[RowResult]:
+        """Flush, isolate what the broker refused, and report one result per row."""
+        self._flush()
+        rows, results = batch.rows, batch.results
         refused = refused_rows([results[r.id] for r in rows if r.id in results])
         if refused:
-            self._isolate([r for r in rows if r.id in refused], results, now_ms)
+            self._isolate([r for r in rows if r.id in refused], results, batch.now_ms)
         missing = KAFKA_PREFIX + "no acknowledgement"
         return [
             results.get(r.id) or RowResult(r.id, r.record_key, Delivery.TRANSIENT, missing)
             for r in rows
         ]
+
+    def publish(self, rows: Sequence[OutboxRow]) -> list[RowResult]:
+        """Produce rows in id order, flush, isolate what the broker refused, report each row."""
+        return self.finish(self.start(rows))
 
     def _isolate(
         self, rows: Sequence[OutboxRow], results: dict[int, RowResult], now_ms: int
@@ -269,7 +291,8 @@ class KafkaPublisher:
                 results[row.id] = RowResult(row.id, row.record_key, Delivery.NOT_SENT)
                 continue
             del results[row.id]
-            self._produce([row], results, now_ms)
+            self._send([row], results, now_ms)
+            self._flush()
             alone = results.get(row.id)
             if alone is None or alone.delivery is not Delivery.ACKED:
                 blocked.add(row.record_key)

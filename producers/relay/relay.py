@@ -15,6 +15,8 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from tenacity import RetryError
@@ -25,9 +27,9 @@ from producers.relay import leases
 from producers.relay.backoff import retrying, until_done
 from producers.relay.health import RelayHealth
 from producers.relay.metrics import RelayMetrics
-from producers.relay.outcome import Delivery, settle
+from producers.relay.outcome import BatchOutcome, Delivery, settle
 from producers.relay.publisher import KafkaPublisher, TransientPublishError
-from producers.relay.store import OutboxStore, StoreUnavailable
+from producers.relay.store import OutboxRow, OutboxStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class OutboxRelay:
         self._next_rebalance = 0.0
         self._next_cleanup = 0.0
         self._start_lane = os.getpid() % LANES
+        self._prefetched: list[OutboxRow] = []
 
     def close(self) -> None:
         self._publisher.close()
@@ -71,39 +74,62 @@ class OutboxRelay:
         self.health.lanes_held = len(self._store.lanes)
 
     def run_once(self) -> int:
-        """Publish one batch; returns the number of rows fetched."""
+        """Publish one batch; returns the number of rows handled.
+
+        While Kafka acknowledges a full batch, the next one is fetched (leaving the in-flight
+        rows out); once this batch is settled, rows of keys that failed in it and rows of
+        lanes no longer held are dropped from that prefetch, so order is kept per key.
+        """
         now = time.monotonic()
         self.health.last_loop_at = now
         if now >= self._next_rebalance:
             self.rebalance()
             self._next_rebalance = now + self._settings.nmc_relay_poll_interval_s
-        rows = self._store.fetch_pending(self._settings.nmc_relay_batch_size)
+        batch_size = self._settings.nmc_relay_batch_size
+        rows, self._prefetched = self._prefetched, []
+        rows = [r for r in rows if r.lane in self._store.lanes]
+        if not rows:
+            rows = self._store.fetch_pending(batch_size)
         if not rows:
             return 0
         # Never publish a lane this session does not hold any more (LeaseLost otherwise).
         self._store.verify_leases({r.lane for r in rows})
-        results = self._publisher.publish(rows)
+        in_flight = self._publisher.start(rows)
+        prefetched: list[OutboxRow] = []
+        if len(rows) == batch_size:
+            prefetched = self._store.fetch_pending(batch_size, [r.id for r in rows])
+        results = self._publisher.finish(in_flight)
         outcome = settle(results)
         self._store.settle(outcome)
         self.health.kafka_connected = self._publisher.link.connected
-        if outcome.published:
-            self.health.last_batch_at = time.time()
-            acked_at = datetime.now(UTC)
-            by_id = {r.id: r for r in rows}
-            for result in outcome.published:
-                row = by_id[result.row_id]
-                self.metrics.published.labels(row.topic).inc()
-                self.metrics.latency.observe((acked_at - row.created_at).total_seconds())
-        for result in outcome.parked:
-            self.metrics.errors.labels("permanent").inc()
-            log.error("parked outbox row %d (key %s): %s", result.row_id, result.key, result.error)
+        held_back = {r.key for r in outcome.parked} | {r.key for r in outcome.retry}
+        self._prefetched = [r for r in prefetched if r.record_key not in held_back]
+        self._observe(rows, outcome)
         if outcome.transient_failures:
+            self._prefetched = []
             self.metrics.errors.labels("transient").inc(outcome.transient_failures)
             first = next(r for r in outcome.retry if r.delivery is Delivery.TRANSIENT)
             raise TransientPublishError(
                 f"{outcome.transient_failures} rows not acknowledged: {first.error}"
             )
         return len(rows)
+
+    def _observe(self, rows: Sequence[OutboxRow], outcome: BatchOutcome) -> None:
+        if outcome.published:
+            self.health.last_batch_at = time.time()
+            acked_at = datetime.now(UTC)
+            by_id = {r.id: r for r in rows}
+            per_topic: Counter[str] = Counter()
+            observe = self.metrics.latency.observe
+            for result in outcome.published:
+                row = by_id[result.row_id]
+                per_topic[row.topic] += 1
+                observe((acked_at - row.created_at).total_seconds())
+            for topic, n in per_topic.items():
+                self.metrics.published.labels(topic).inc(n)
+        for result in outcome.parked:
+            self.metrics.errors.labels("permanent").inc()
+            log.error("parked outbox row %d (key %s): %s", result.row_id, result.key, result.error)
 
     def housekeeping(self) -> None:
         if time.monotonic() < self._next_cleanup:
@@ -144,6 +170,7 @@ class OutboxRelay:
 
     def _lost_store(self, exc: StoreUnavailable) -> None:
         self._store.reset()
+        self._prefetched = []
         self.health.pg_connected = False
         self.health.lanes_held = 0
         self.metrics.lanes_held.set(0)

@@ -9,9 +9,10 @@ import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from nmc.contract.payload import format_rfc3339_utc
 from nmc.contract.schemas import default_catalog
 from nmc.registry import value_serializer
-from producers.envelope import new_event
+from producers.envelope import Envelope, new_event
 from producers.relay.encoding import SchemaEncoder, confluent_frame
 from producers.relay.store import OutboxRow
 
@@ -24,7 +25,7 @@ def test_frame_is_magic_zero_then_big_endian_id_then_the_avro_bytes() -> None:
         confluent_frame(2**32, b"")
 
 
-def _row(causation: uuid.UUID | None, occurred_at: datetime) -> OutboxRow:
+def _row(causation: uuid.UUID | None, occurred_at: datetime) -> tuple[OutboxRow, Envelope]:
     conversation = uuid.uuid4()
     event = new_event(
         "nmc.conversation.MessageSent", tenant_id=uuid.uuid4(), correlation_id=conversation,
@@ -37,7 +38,7 @@ def _row(causation: uuid.UUID | None, occurred_at: datetime) -> OutboxRow:
         schema_version=event.schema_version, tenant_id=str(event.tenant_id),
         correlation_id=str(event.correlation_id),
         causation_id=None if causation is None else str(causation),
-        occurred_at=event.occurred_at,
+        occurred_at=format_rfc3339_utc(event.occurred_at),
         occurred_ms=int(event.occurred_at.timestamp() * 1000),
         payload=dict(event.payload), topic=event.topic, record_key=event.key, attempts=0,
         created_at=datetime.now(UTC), lane=0,
