@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def build_relay(settings: Settings, metrics: RelayMetrics | None = None) -> OutboxRelay:
-    store = OutboxStore(psycopg_dsn(settings.database), settings.nmc_relay_connect_timeout_s)
+    dsn, timeout = psycopg_dsn(settings.database), settings.nmc_relay_connect_timeout_s
+    store, settler = OutboxStore(dsn, timeout), OutboxStore(dsn, timeout)
     link = KafkaLink()
     publisher = KafkaPublisher(
         Producer(producer_config(settings, error_cb=link.on_error)),
@@ -36,7 +37,7 @@ def build_relay(settings: Settings, metrics: RelayMetrics | None = None) -> Outb
         settings.nmc_kafka_timestamp_after_max_s,
         link,
     )
-    return OutboxRelay(settings, store, publisher, metrics)
+    return OutboxRelay(settings, store, publisher, metrics, settler=settler)
 
 
 def wait_for_topics(settings: Settings, relay: OutboxRelay, stop: threading.Event) -> bool:

@@ -17,6 +17,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from datetime import UTC, datetime
 
 from tenacity import RetryError
@@ -42,9 +44,17 @@ class OutboxRelay:
         publisher: KafkaPublisher,
         metrics: RelayMetrics | None = None,
         health: RelayHealth | None = None,
+        settler: OutboxStore | None = None,
     ) -> None:
+        """`settler`, a second session, settles a batch while the next one is produced;
+        without it batches are settled on `store`, in line."""
         self._settings = settings
         self._store = store
+        self._settler = settler
+        self._executor = (
+            ThreadPoolExecutor(1, thread_name_prefix="relay-settle") if settler else None
+        )
+        self._settling: Future[None] | None = None
         self._publisher = publisher
         self.metrics = metrics or RelayMetrics()
         self.health = health or RelayHealth()
@@ -54,8 +64,26 @@ class OutboxRelay:
         self._prefetched: list[OutboxRow] = []
 
     def close(self) -> None:
+        with suppress(StoreUnavailable):
+            self._settled()
         self._publisher.close()
         self._store.close()
+        if self._executor is not None and self._settler is not None:
+            self._executor.shutdown()
+            self._settler.close()
+
+    def _settle(self, outcome: BatchOutcome) -> None:
+        """Record a batch's outcome: in the background when there is a settler session."""
+        if self._executor is None or self._settler is None:
+            self._store.settle(outcome)
+            return
+        self._settling = self._executor.submit(self._settler.settle, outcome)
+
+    def _settled(self) -> None:
+        """Wait for the batch being settled (a fetch must not see its rows as pending)."""
+        settling, self._settling = self._settling, None
+        if settling is not None:
+            settling.result()
 
     def rebalance(self) -> None:
         share = leases.fair_share(LANES, self._store.live_relays())
@@ -89,24 +117,29 @@ class OutboxRelay:
         rows, self._prefetched = self._prefetched, []
         rows = [r for r in rows if r.lane in self._store.lanes]
         if not rows:
+            self._settled()
             rows = self._store.fetch_pending(batch_size)
         if not rows:
             return 0
         # Never publish a lane this session does not hold any more (LeaseLost otherwise).
         self._store.verify_leases({r.lane for r in rows})
         in_flight = self._publisher.start(rows)
+        self._settled()  # the previous batch, settled while this one was encoded and produced
         prefetched: list[OutboxRow] = []
         if len(rows) == batch_size:
             prefetched = self._store.fetch_pending(batch_size, [r.id for r in rows])
         results = self._publisher.finish(in_flight)
         outcome = settle(results)
-        self._store.settle(outcome)
+        self._settle(outcome)
         self.health.kafka_connected = self._publisher.link.connected
         held_back = {r.key for r in outcome.parked} | {r.key for r in outcome.retry}
         self._prefetched = [r for r in prefetched if r.record_key not in held_back]
+        if not self._prefetched:
+            self._settled()  # the next round fetches afresh: its rows must be settled first
         self._observe(rows, outcome)
         if outcome.transient_failures:
             self._prefetched = []
+            self._settled()
             self.metrics.errors.labels("transient").inc(outcome.transient_failures)
             first = next(r for r in outcome.retry if r.delivery is Delivery.TRANSIENT)
             raise TransientPublishError(
@@ -169,7 +202,11 @@ class OutboxRelay:
         return ok
 
     def _lost_store(self, exc: StoreUnavailable) -> None:
+        with suppress(StoreUnavailable):
+            self._settled()
         self._store.reset()
+        if self._settler is not None:
+            self._settler.reset()
         self._prefetched = []
         self.health.pg_connected = False
         self.health.lanes_held = 0
