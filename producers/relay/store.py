@@ -270,7 +270,9 @@ class OutboxStore:
         params = {"lanes": int_array(sorted(self.lanes)), "limit": limit,
                   "in_flight": int_array(in_flight)}
         with self._session() as conn:
-            rows = conn.execute(_FETCH, params).fetchall()
+            # Planned afresh each time (no prepared generic plan): a plan cached while the
+            # outbox was empty would be kept for the 100k-row backlog that follows.
+            rows = conn.execute(_FETCH, params, prepare=False).fetchall()
         return [OutboxRow(*r) for r in rows]
 
     def settle(self, outcome: BatchOutcome) -> None:
@@ -286,7 +288,7 @@ class OutboxStore:
                 int_array(offsets),
                 errors if any(errors) else "{" + ",".join(["NULL"] * len(ids)) + "}",
                 min(ids), max(ids),
-            ))
+            ), prepare=False)
 
     def delete_published_before(self, seconds: float, limit: int = 10_000) -> int:
         """Retention: drop published/skipped rows older than `seconds`, a bounded chunk a call."""
