@@ -1,23 +1,35 @@
-"""Relay benchmark: backlog drain rate vs the raw producer ceiling, and steady-state latency.
+"""Relay benchmark: backlog drain with one and two relays vs the raw producer ceiling,
+commit -> ack latency at a steady rate, and the writer's cost inside a business transaction.
 
-    .venv/bin/python -m bench.relay [--backlog 100000] [--rate 1000] [--seconds 20]
+    .venv/bin/python -m bench.relay [--backlog 100000] [--rate 5000] [--seconds 20]
+                                    [--appends 2000]
 
-1. Writes a backlog of MessageSent events through the OutboxWriter, then times one relay
-   draining it (events/s).
-2. Baseline in the same run: confluent-kafka producing the same records (same Avro values,
-   keys, headers, producer config) straight from memory — the ceiling the relay can approach.
-3. Steady load: writers commit `--rate` events/s for `--seconds`; latency is commit ->
-   Kafka ack (the row's published_at, written right after the ack), p50/p99.
+1. Drain: relays (`nmc relay` processes, as deployed) start while the bench holds every lane
+   lease; a backlog of MessageSent events is written in 1,000-event transactions; the bench
+   then lets the leases go and the drain time runs from that moment to the last row's
+   `published_at`. Once with one relay, once with two.
+2. Ceiling, in the same run: confluent-kafka producing the same records (same Avro values,
+   keys, headers, producer config) straight from memory.
+3. Steady load: a writer commits `--rate` events/s (10 ms ticks, one transaction a tick) for
+   `--seconds` with one relay running; latency is commit -> Kafka ack (`published_at`, written
+   right after the ack), p50/p99.
+4. Writer: `OutboxWriter.append` timed per event inside transactions of 1 and of 10 events.
 """
 
 from __future__ import annotations
 
 import argparse
-import threading
+import os
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
+import psycopg
 from confluent_kafka import Producer
 from rich.console import Console
 from rich.progress import Progress
@@ -25,18 +37,22 @@ from rich.table import Table
 from sqlalchemy import text
 
 from bench.common import percentile, ready_settings, scratch_database
+from nmc.contract.payload import format_rfc3339_utc
 from nmc.contract.schemas import default_catalog
 from nmc.kafka import producer_config
 from nmc.registry import registry_client
 from nmc.settings import Settings
 from producers.db import make_engine, psycopg_dsn
 from producers.envelope import Envelope, new_event
-from producers.outbox import OutboxWriter
-from producers.relay.app import run_relay
+from producers.outbox import OUTBOX_LANES, OutboxWriter
 from producers.relay.publisher import KafkaPublisher
-from producers.relay.store import OutboxRow
+from producers.relay.store import LANE_LOCK_CLASS, OutboxRow
 
 console = Console()
+
+GOAL_DRAIN = 30_000
+GOAL_RATIO = 0.25
+GOAL_P99_MS = 20.0
 
 
 def make_events(n: int, keys: int) -> list[Envelope]:
@@ -54,6 +70,7 @@ def make_events(n: int, keys: int) -> list[Envelope]:
 
 
 def write_backlog(settings: Settings, events: list[Envelope], chunk: int = 1000) -> float:
+    """Write `events` through the OutboxWriter in transactions of `chunk`; returns seconds."""
     engine = make_engine(settings.database)
     writer = OutboxWriter()
     started = time.perf_counter()
@@ -76,39 +93,115 @@ def pending(settings: Settings) -> int:
     return value
 
 
-def drain(settings: Settings, total: int) -> float:
-    stop = threading.Event()
-    thread = threading.Thread(target=run_relay, args=(settings, stop), daemon=True)
-    started = time.perf_counter()
-    thread.start()
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("relay draining", total=total)
-        while (left := pending(settings)) > 0:
-            progress.update(task, completed=total - left)
-            time.sleep(0.2)
-    elapsed = time.perf_counter() - started
-    stop.set()
-    thread.join(timeout=60)
-    return elapsed
+# --- relay processes ---------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _health(port: int) -> dict[str, object]:
+    try:
+        body: dict[str, object] = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+    return body
+
+
+def start_relays(settings: Settings, count: int, logs: Path,
+                 lanes_free: bool = True) -> list[subprocess.Popen[bytes]]:
+    """`count` relay processes, returned once they hold every lane between them (or, when
+    the lanes are held elsewhere, once each is connected and waiting)."""
+    ports = [_free_port() for _ in range(count)]
+    procs = []
+    for i, port in enumerate(ports):
+        env = dict(os.environ, DATABASE_URL=settings.database,
+                   NMC_RELAY_METRICS_PORT=str(port), NMC_RELAY_POLL_INTERVAL_S="0.2")
+        with (logs / f"relay-{count}-{i}.log").open("ab") as out:
+            procs.append(subprocess.Popen([sys.executable, "-m", "nmc.cli", "relay"], env=env,
+                                          stdout=out, stderr=subprocess.STDOUT))
+    share = -(-OUTBOX_LANES // count)
+
+    def ready() -> bool:
+        bodies = [_health(p) for p in ports]
+        if lanes_free:
+            return all(b.get("lanes_held") == share for b in bodies)
+        return all(b.get("postgres_connected") and b.get("kafka_connected") for b in bodies)
+
+    deadline = time.monotonic() + 120
+    while not ready():
+        if time.monotonic() > deadline:
+            stop_relays(procs)
+            raise RuntimeError(f"relays did not get ready; logs in {logs}")
+        time.sleep(0.2)
+    return procs
+
+
+def stop_relays(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait(timeout=60)
+
+
+def drain(base: Settings, events: list[Envelope], relays: int, logs: Path) -> float:
+    """Seconds for `relays` relays to publish a backlog, from the moment they may start.
+
+    The bench holds every lane lease while the relays start and the backlog is written in
+    1,000-event transactions; releasing the leases starts the clock (the relays lease the lanes
+    at their next rebalance, within `NMC_RELAY_POLL_INTERVAL_S`, which counts against them).
+    """
+    with scratch_database(base) as settings:
+        blocker = psycopg.connect(psycopg_dsn(settings.database), autocommit=True)
+        for lane in range(OUTBOX_LANES):
+            blocker.execute("SELECT pg_advisory_lock(%s, %s)", (LANE_LOCK_CLASS, lane))
+        procs = start_relays(settings, relays, logs, lanes_free=False)
+        try:
+            write_backlog(settings, events)
+            started = time.time()
+            blocker.close()  # the leases go with the session: the relays may start
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task(f"{relays} relay(s) draining", total=len(events))
+                while (left := pending(settings)) > 0:
+                    progress.update(task, completed=len(events) - left)
+                    time.sleep(0.2)
+            engine = make_engine(settings.database)
+            with engine.connect() as conn:
+                last = conn.execute(text(
+                    "SELECT extract(epoch FROM max(published_at)) FROM outbox_events")).scalar_one()
+            engine.dispose()
+        finally:
+            blocker.close()
+            stop_relays(procs)
+    return float(last) - started
+
+
+# --- the raw producer ceiling --------------------------------------------------------------
 
 
 def raw_ceiling(settings: Settings, events: list[Envelope]) -> float:
     """Same records, pre-serialized, produced from memory with the relay's producer config."""
-    catalog = default_catalog()
     registry = registry_client(settings)
-    encoder = KafkaPublisher(Producer(producer_config(settings)), registry, catalog, 30.0)
+    encoder = KafkaPublisher(Producer(producer_config(settings)), registry, default_catalog(),
+                             30.0)
     records = []
     for i, e in enumerate(events):
         row = OutboxRow(
-            id=i, event_id=e.event_id, event_name=e.event_name, schema_version=e.schema_version,
-            tenant_id=e.tenant_id, correlation_id=e.correlation_id, causation_id=e.causation_id,
-            occurred_at=e.occurred_at, payload=e.payload, topic=e.topic, record_key=e.key,
-            attempts=0, created_at=datetime.now(UTC),
+            id=i, event_id=str(e.event_id), event_name=e.event_name,
+            schema_version=e.schema_version, tenant_id=str(e.tenant_id),
+            correlation_id=str(e.correlation_id),
+            causation_id=None if e.causation_id is None else str(e.causation_id),
+            occurred_at=format_rfc3339_utc(e.occurred_at),
+            occurred_ms=int(e.occurred_at.timestamp() * 1000), payload=e.payload,
+            topic=e.topic, record_key=e.key, attempts=0, created_at=datetime.now(UTC), lane=0,
         )
         value, headers = encoder.encode(row)
-        records.append((e.topic, e.key.encode(), value, headers,
-                        int(e.occurred_at.timestamp() * 1000)))
-    registry.close()
+        records.append((e.topic, e.key.encode(), value, headers, row.occurred_ms))
+    encoder.close()
     producer = Producer(producer_config(settings))
     started = time.perf_counter()
     for topic, key, value, headers, ts in records:
@@ -118,84 +211,123 @@ def raw_ceiling(settings: Settings, events: list[Envelope]) -> float:
                 break
             except BufferError:
                 producer.poll(0.05)
-        producer.poll(0)
     producer.flush(60)
     return time.perf_counter() - started
 
 
-def steady_latency(settings: Settings, rate: int, seconds: float) -> tuple[list[float], int]:
-    """Commit `rate` events/s (in 10 ms ticks) with a relay running; commit -> ack latencies."""
-    stop = threading.Event()
-    relay = threading.Thread(target=run_relay, args=(settings, stop), daemon=True)
-    relay.start()
-    time.sleep(1.0)  # let the relay lease its lanes before the clock starts
-    engine = make_engine(settings.database)
-    writer = OutboxWriter()
-    committed: dict[str, datetime] = {}
-    per_tick = max(1, rate // 100)
-    events = make_events(int(rate * seconds) + per_tick, keys=200)
-    started = time.perf_counter()
-    sent = 0
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"steady {rate}/s", total=len(events))
-        while time.perf_counter() - started < seconds:
-            tick = events[sent : sent + per_tick]
-            with engine.begin() as conn:
-                writer.append_all(conn, tick)
-            now = datetime.now(UTC)
-            for e in tick:
-                committed[str(e.event_id)] = now
-            sent += len(tick)
-            progress.update(task, completed=sent)
-            next_tick = started + sent / rate
-            delay = next_tick - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-    achieved = sent / (time.perf_counter() - started)
-    while pending(settings) > 0:
-        time.sleep(0.2)
-    stop.set()
-    relay.join(timeout=60)
-    with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT event_id::text, published_at FROM outbox_events WHERE state = 'published'"))
-        latencies = [(published - committed[eid]).total_seconds() * 1000
-                     for eid, published in rows if eid in committed]
-    engine.dispose()
+# --- steady load -------------------------------------------------------------------------
+
+
+def steady_latency(base: Settings, rate: int, seconds: float,
+                   logs: Path) -> tuple[list[float], int]:
+    """Commit `rate` events/s (10 ms ticks) with one relay running; commit -> ack in ms."""
+    with scratch_database(base) as settings:
+        procs = start_relays(settings, 1, logs)
+        try:
+            engine = make_engine(settings.database)
+            writer = OutboxWriter()
+            committed: dict[str, float] = {}
+            per_tick = max(1, rate // 100)
+            events = make_events(int(rate * seconds) + per_tick, keys=200)
+            started = time.perf_counter()
+            sent = 0
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task(f"steady {rate}/s", total=len(events))
+                while time.perf_counter() - started < seconds:
+                    tick = events[sent : sent + per_tick]
+                    with engine.begin() as conn:
+                        writer.append_all(conn, tick)
+                    now = time.time()
+                    for e in tick:
+                        committed[str(e.event_id)] = now
+                    sent += len(tick)
+                    progress.update(task, completed=sent)
+                    delay = started + sent / rate - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+            achieved = sent / (time.perf_counter() - started)
+            while pending(settings) > 0:
+                time.sleep(0.2)
+            with engine.connect() as conn:
+                rows = conn.execute(text(
+                    "SELECT event_id::text, extract(epoch FROM published_at) FROM outbox_events"
+                    " WHERE state = 'published'"))
+                latencies = [(float(published) - committed[eid]) * 1000
+                             for eid, published in rows if eid in committed]
+            engine.dispose()
+        finally:
+            stop_relays(procs)
     return latencies, int(achieved)
 
 
+# --- the writer inside a business transaction --------------------------------------------
+
+
+def writer_cost(base: Settings, appends: int, per_transaction: int) -> list[float]:
+    """Microseconds per `OutboxWriter.append` call, `per_transaction` calls a transaction."""
+    events = make_events(appends, keys=max(1, appends // 4))
+    with scratch_database(base) as settings:
+        engine = make_engine(settings.database)
+        writer = OutboxWriter()
+        costs: list[float] = []
+        for i in range(0, len(events), per_transaction):
+            with engine.begin() as conn:
+                for event in events[i : i + per_transaction]:
+                    t0 = time.perf_counter()
+                    writer.append(conn, event)
+                    costs.append((time.perf_counter() - t0) * 1e6)
+        engine.dispose()
+    return costs
+
+
+def _verdict(met: bool) -> str:
+    return "[green]goal met[/]" if met else "[red]goal not met[/]"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--backlog", type=int, default=100_000)
-    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--appends", type=int, default=2000)
     args = parser.parse_args()
 
     base = ready_settings(Console(stderr=True))
+    logs = Path(tempfile.mkdtemp(prefix="nmc-bench-relay-"))
     events = make_events(args.backlog, keys=1000)
-    with scratch_database(base) as settings:
-        write_s = write_backlog(settings, events)
-        console.print(f"backlog of {args.backlog} written in {write_s:.1f}s "
-                      f"({args.backlog / write_s:,.0f} events/s through OutboxWriter)")
-        relay_s = drain(settings, args.backlog)
+    one_s = drain(base, events, 1, logs)
+    two_s = drain(base, make_events(args.backlog, keys=1000), 2, logs)
     ceiling_s = raw_ceiling(base, events)
-    with scratch_database(base) as settings:
-        latencies, achieved = steady_latency(settings, args.rate, args.seconds)
+    latencies, achieved = steady_latency(base, args.rate, args.seconds, logs)
+    single = writer_cost(base, args.appends, 1)
+    tens = writer_cost(base, args.appends, 10)
 
-    relay_rate, ceiling_rate = args.backlog / relay_s, args.backlog / ceiling_s
+    one, two, ceiling = args.backlog / one_s, args.backlog / two_s, args.backlog / ceiling_s
+    p99 = percentile(latencies, 99)
     table = Table(title=f"Relay benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+                        f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
                         f"psycopg dsn {psycopg_dsn(base.database).split('@')[-1]})")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row(f"relay drain, {args.backlog:,} backlog", f"{relay_rate:,.0f} events/s")
-    table.add_row("raw producer ceiling (same records)", f"{ceiling_rate:,.0f} events/s")
-    table.add_row("relay / ceiling", f"{relay_rate / ceiling_rate:.2f}")
-    table.add_row(f"steady load (target {args.rate}/s)", f"{achieved:,} events/s committed")
-    table.add_row("commit -> ack p50", f"{percentile(latencies, 50):.1f} ms")
-    table.add_row("commit -> ack p99", f"{percentile(latencies, 99):.1f} ms")
-    table.add_row("latency samples", f"{len(latencies):,}")
+    table.add_column("goal")
+    table.add_row(f"drain of a {args.backlog:,} backlog, one relay", f"{one:,.0f} events/s",
+                  _verdict(one >= GOAL_DRAIN))
+    table.add_row(f"drain of a {args.backlog:,} backlog, two relays", f"{two:,.0f} events/s",
+                  _verdict(two > one))
+    table.add_row("raw producer ceiling (same records)", f"{ceiling:,.0f} events/s", "")
+    table.add_row("one relay / ceiling", f"{one / ceiling:.2f}",
+                  _verdict(one / ceiling >= GOAL_RATIO))
+    table.add_row("two relays / ceiling", f"{two / ceiling:.2f}", "")
+    table.add_row(f"steady load (target {args.rate:,}/s)", f"{achieved:,} events/s committed", "")
+    table.add_row("commit -> ack p50", f"{percentile(latencies, 50):.1f} ms", "")
+    table.add_row("commit -> ack p99", f"{p99:.1f} ms", _verdict(p99 <= GOAL_P99_MS))
+    table.add_row("latency samples", f"{len(latencies):,}", "")
+    table.add_row("OutboxWriter.append, 1 event/transaction, p50 / p99",
+                  f"{percentile(single, 50):,.0f} / {percentile(single, 99):,.0f} µs", "")
+    table.add_row("OutboxWriter.append, 10 events/transaction, p50 / p99",
+                  f"{percentile(tens, 50):,.0f} / {percentile(tens, 99):,.0f} µs", "")
     console.print(table)
+    console.print(f"relay logs: {logs}")
 
 
 if __name__ == "__main__":

@@ -86,7 +86,32 @@ class Settings(BaseSettings):
     nmc_relay_metrics_port: int = Field(
         default=0, ge=0, description="Prometheus port of `nmc relay`; 0 disables the endpoint."
     )
-    nmc_relay_max_backoff_s: float = Field(default=30.0, gt=0)
+    nmc_relay_max_backoff_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Cap of the exponential, full-jitter backoff of the relay (publish retries "
+        "and reconnecting to PostgreSQL or Kafka).",
+    )
+    nmc_relay_stale_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="`/healthz` answers 503 when the relay loop has not turned for this long.",
+    )
+    nmc_relay_connect_timeout_s: float = Field(
+        default=5.0, gt=0, description="PostgreSQL connect timeout of the relay."
+    )
+    nmc_kafka_timestamp_after_max_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="The broker's log.message.timestamp.after.max.ms (in seconds): the relay parks "
+        "a row whose occurred_at is further ahead before producing it (0: no pre-check).",
+    )
+    nmc_outbox_max_future_s: float = Field(
+        default=3000.0,
+        gt=0,
+        description="The outbox writer refuses an occurred_at further ahead than this (the "
+        "broker's 1 h limit minus a margin for clock skew).",
+    )
     nmc_producer_linger_ms: int = Field(default=5, ge=0)
 
     # --- conversation reactions -------------------------------------------------------------

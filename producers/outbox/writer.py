@@ -13,7 +13,8 @@ is never requested while such a row lock is held and the two cannot form a cycle
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +22,9 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from nmc.contract.errors import FieldError, InvalidEvent
 from nmc.contract.keys import record_key
+from nmc.settings import get_settings
 from producers.envelope import Envelope
 from producers.outbox.table import outbox_events
 
@@ -45,8 +48,37 @@ def _row(event: Envelope) -> dict[str, Any]:
     }
 
 
+def too_far_ahead(
+    events: Sequence[Envelope], now: datetime, max_future_s: float
+) -> list[FieldError]:
+    """`occurred_at` values Kafka would refuse (pure): further ahead of `now` than allowed.
+
+    The broker refuses a record timestamp more than `log.message.timestamp.after.max.ms` ahead
+    (INVALID_TIMESTAMP), so such an event could never be published; refuse it at the source.
+    """
+    limit = now + timedelta(seconds=max_future_s)
+    errors = []
+    for i, event in enumerate(events):
+        if event.occurred_at > limit:
+            ahead = (event.occurred_at - now).total_seconds()
+            field = "occurred_at" if len(events) == 1 else f"events[{i}].occurred_at"
+            errors.append(FieldError(
+                field,
+                f"{ahead:,.0f}s in the future; at most {max_future_s:,.0f}s ahead is accepted "
+                "(Kafka refuses record timestamps beyond log.message.timestamp.after.max.ms)",
+            ))
+    return errors
+
+
 class OutboxWriter:
-    """Writes events through the caller's SQLAlchemy session or connection."""
+    """Writes events through the caller's SQLAlchemy session or connection.
+
+    `max_future_s` (default: the `NMC_OUTBOX_MAX_FUTURE_S` setting) bounds how far ahead of
+    this host's clock an `occurred_at` may be.
+    """
+
+    def __init__(self, max_future_s: float | None = None) -> None:
+        self._max_future_s = max_future_s  # read from settings at first use, not at import
 
     def lock(self, db: Session | Connection, *keys: str) -> None:
         """Take the transaction-scoped advisory lock(s) `append` takes for these record keys
@@ -71,11 +103,17 @@ class OutboxWriter:
         were new (an `event_id` already in the outbox is skipped, not an error).
 
         Key locks are taken in sorted key order first so that two transactions touching the
-        same keys cannot deadlock on them.
+        same keys cannot deadlock on them. Raises `InvalidEvent` (nothing written) when an
+        `occurred_at` is further ahead than the broker would accept.
         """
         batch = list(events)
         if not batch:
             return 0
+        if self._max_future_s is None:
+            self._max_future_s = get_settings().nmc_outbox_max_future_s
+        errors = too_far_ahead(batch, datetime.now(UTC), self._max_future_s)
+        if errors:
+            raise InvalidEvent(errors)
         self.lock(db, *{e.key for e in batch})
         stmt = (
             insert(outbox_events)

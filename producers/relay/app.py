@@ -8,16 +8,17 @@ import signal
 import threading
 from types import FrameType
 
-from confluent_kafka import Producer
-from prometheus_client import start_http_server
+from confluent_kafka import KafkaException, Producer
 
 from nmc.contract.schemas import default_catalog
 from nmc.kafka import ensure_topics, producer_config
 from nmc.registry import registry_client
 from nmc.settings import Settings
 from producers.db import psycopg_dsn
+from producers.relay.backoff import until_done
+from producers.relay.http import serve
 from producers.relay.metrics import RelayMetrics
-from producers.relay.publisher import KafkaPublisher
+from producers.relay.publisher import KafkaLink, KafkaPublisher
 from producers.relay.relay import OutboxRelay
 from producers.relay.store import OutboxStore
 
@@ -25,18 +26,43 @@ log = logging.getLogger(__name__)
 
 
 def build_relay(settings: Settings, metrics: RelayMetrics | None = None) -> OutboxRelay:
-    store = OutboxStore(psycopg_dsn(settings.database))
+    dsn, timeout = psycopg_dsn(settings.database), settings.nmc_relay_connect_timeout_s
+    store, settler = OutboxStore(dsn, timeout), OutboxStore(dsn, timeout)
+    link = KafkaLink()
     publisher = KafkaPublisher(
-        Producer(producer_config(settings)),
+        Producer(producer_config(settings, error_cb=link.on_error)),
         registry_client(settings),
         default_catalog(),
         settings.nmc_relay_flush_timeout_s,
+        settings.nmc_kafka_timestamp_after_max_s,
+        link,
     )
-    return OutboxRelay(settings, store, publisher, metrics)
+    return OutboxRelay(settings, store, publisher, metrics, settler=settler)
+
+
+def wait_for_topics(settings: Settings, relay: OutboxRelay, stop: threading.Event) -> bool:
+    """Create missing topics, waiting (with backoff, and saying so) while Kafka is down."""
+
+    def attempt() -> list[str]:
+        return ensure_topics(settings)
+
+    def waiting(what: str) -> None:
+        relay.health.waiting_for = what
+
+    ok, created = until_done(
+        stop, f"Kafka at {settings.kafka}", attempt, (KafkaException,),
+        settings.nmc_relay_max_backoff_s, waiting,
+    )
+    if ok:
+        relay.health.kafka_connected = True
+        relay.health.waiting_for = None
+        if created:
+            log.info("created topics %s", created)
+    return ok
 
 
 def run_relay(settings: Settings, stop: threading.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or `stop`); creates missing topics first."""
+    """Run until SIGTERM/SIGINT (or `stop`); waits for Kafka and creates missing topics first."""
     stop = stop or threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -46,14 +72,18 @@ def run_relay(settings: Settings, stop: threading.Event | None = None) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-    created = ensure_topics(settings)
-    if created:
-        log.info("created topics %s", created)
     relay = build_relay(settings)
+    server = None
     if settings.nmc_relay_metrics_port:
-        start_http_server(settings.nmc_relay_metrics_port, registry=relay.metrics.registry)
-    log.info("relay started (pid %d, batch %d)", os.getpid(), settings.nmc_relay_batch_size)
+        server = serve(settings.nmc_relay_metrics_port, relay.metrics.registry, relay.health,
+                       settings.nmc_relay_stale_after_s)
     try:
+        if not wait_for_topics(settings, relay, stop):
+            return
+        log.info("relay started (pid %d, batch %d)", os.getpid(), settings.nmc_relay_batch_size)
         relay.run(stop)
     finally:
         relay.close()
+        if server is not None:
+            server.shutdown()
+            server.server_close()

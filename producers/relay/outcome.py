@@ -27,6 +27,7 @@ class RowResult:
     error: str | None = None
     partition: int | None = None
     offset: int | None = None
+    refused: bool = False  # the broker refused the request it came in (maybe not its fault)
 
 
 @dataclass
@@ -38,6 +39,12 @@ class BatchOutcome:
     @property
     def transient_failures(self) -> int:
         return sum(1 for r in self.retry if r.delivery is Delivery.TRANSIENT)
+
+
+def refused_rows(results: Sequence[RowResult]) -> set[int]:
+    """Rows the broker refused permanently: each must be re-sent alone before anyone is blamed,
+    because one bad record makes the broker refuse its whole record batch (pure)."""
+    return {r.row_id for r in results if r.refused and r.delivery is Delivery.PERMANENT}
 
 
 def settle(results: Sequence[RowResult]) -> BatchOutcome:

@@ -1,31 +1,47 @@
-"""Kafka side of the relay: Avro through the registry, headers, event-time timestamps.
+"""Kafka side of the relay: Avro in the Confluent framing, headers, event-time timestamps.
 
 Serialization errors are permanent (the row can never be written as is); registry and broker
 unavailability are transient. The producer is idempotent with acks=all, so within a partition
 Kafka keeps the order we produce in.
+
+A broker refuses some requests as a whole: Kafka 4 answers INVALID_TIMESTAMP for every record
+of a partition's record batch when one of them is more than
+``log.message.timestamp.after.max.ms`` ahead. So rows the broker refused are re-sent one by one
+(each alone in its request): the broker's answer then concerns that row only, the culprit is
+parked and the innocent rows are published. Rows far in the future are caught before producing
+too (`nmc_kafka_timestamp_after_max_s`), so the common case never reaches the broker.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
-from confluent_kafka.serialization import MessageField, SerializationContext
 from requests.exceptions import RequestException
 
-from nmc.contract.headers import event_headers
-from nmc.contract.payload import format_rfc3339_utc, to_avro_record
-from nmc.contract.schemas import EventSchema, SchemaCatalog, parse_semver
-from nmc.registry import value_serializer
-from producers.relay.outcome import Delivery, RowResult
+from nmc.contract.schemas import SchemaCatalog, parse_semver
+from producers.relay.encoding import Header, SchemaEncoder
+from producers.relay.outcome import Delivery, RowResult, refused_rows
 from producers.relay.store import OutboxRow
 
 log = logging.getLogger(__name__)
+
+KAFKA_PREFIX = "kafka: "
+
+# librdkafka's local errors that mean "the broker was not reachable", not "the record is bad".
+_UNREACHABLE = (
+    KafkaError._MSG_TIMED_OUT,
+    KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._PURGE_QUEUE,
+)
 
 
 class TransientPublishError(RuntimeError):
@@ -44,6 +60,42 @@ def _is_transient_registry_error(exc: Exception) -> bool:
     return False
 
 
+def future_error(occurred_ms: int, now_ms: int, after_max_s: float) -> str | None:
+    """Why the broker would refuse this event time (pure); None when it accepts it."""
+    if after_max_s <= 0:
+        return None
+    ahead_s = (occurred_ms - now_ms) / 1000
+    if ahead_s <= after_max_s:
+        return None
+    return (
+        f"occurred_at is {ahead_s:,.0f}s ahead of now; the broker refuses record timestamps more "
+        f"than {after_max_s:,.0f}s ahead (log.message.timestamp.after.max.ms, INVALID_TIMESTAMP)"
+    )
+
+
+@dataclass
+class InFlight:
+    """A produced batch whose acknowledgements are still arriving (filled by callbacks)."""
+
+    rows: Sequence[OutboxRow]
+    results: dict[int, RowResult]
+    now_ms: int
+
+
+class KafkaLink:
+    """What the relay knows about its connection to Kafka (fed by librdkafka callbacks)."""
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.last_error: str | None = None
+
+    def on_error(self, err: KafkaError) -> None:
+        """librdkafka's `error_cb`: only reachability errors change the state."""
+        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            self.connected = False
+            self.last_error = err.str()
+
+
 class KafkaPublisher:
     """Turns outbox rows into Kafka records and reports one `RowResult` per row."""
 
@@ -53,16 +105,47 @@ class KafkaPublisher:
         registry: SchemaRegistryClient,
         catalog: SchemaCatalog,
         flush_timeout_s: float,
+        timestamp_after_max_s: float = 0.0,
+        link: KafkaLink | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._producer = producer
         self._registry = registry
         self._catalog = catalog
         self._flush_timeout_s = flush_timeout_s
-        self._serializers: dict[tuple[str, str], tuple[AvroSerializer, EventSchema, list[Any]]] = {}
+        self._after_max_s = timestamp_after_max_s
+        self.link = link or KafkaLink()
+        self._clock = clock
+        self._encoders: dict[tuple[str, str], SchemaEncoder] = {}
+        self._schema_ids: dict[str, int] = {}
 
-    def _serializer(self, row: OutboxRow) -> tuple[AvroSerializer, EventSchema, list[Any]]:
+    # --- encoding ---------------------------------------------------------------------------
+    def _schema_id(self, subject: str, schema_str: str) -> int:
+        """The registered id of a schema, looked up once per subject (never registers)."""
+        cached = self._schema_ids.get(subject)
+        if cached is not None:
+            return cached
+        try:
+            registered = self._registry.lookup_schema(
+                subject, Schema(schema_str, "AVRO"), normalize_schemas=False
+            )
+        except Exception as exc:
+            if _is_transient_registry_error(exc):
+                raise TransientPublishError(f"schema registry unavailable: {exc}") from exc
+            if isinstance(exc, SchemaRegistryError) and exc.http_status_code == 404:
+                raise PermanentRowError(
+                    f"schema {subject} is not registered (run `nmc schemas register`)"
+                ) from exc
+            raise
+        schema_id = registered.schema_id
+        assert schema_id is not None
+        self._schema_ids[subject] = schema_id
+        return schema_id
+
+    def encoder(self, row: OutboxRow) -> SchemaEncoder:
+        """The encoder of a row's (event, schema_version); built once, then cached."""
         cache_key = (row.event_name, row.schema_version)
-        cached = self._serializers.get(cache_key)
+        cached = self._encoders.get(cache_key)
         if cached is not None:
             return cached
         try:
@@ -72,116 +155,146 @@ class KafkaPublisher:
         schema = self._catalog.get(row.event_name, major)
         if schema is None:
             raise PermanentRowError(f"no schema for {row.event_name} v{major} in schemas-avro/")
-        entry = (value_serializer(self._registry, schema), schema, list(schema.payload_fields))
-        self._serializers[cache_key] = entry
-        return entry
+        encoder = SchemaEncoder(schema, self._schema_id(schema.subject, schema.schema_str))
+        self._encoders[cache_key] = encoder
+        return encoder
 
-    def encode(self, row: OutboxRow) -> tuple[bytes, list[tuple[str, str | bytes | None]]]:
-        """Avro value and headers of a row; raises PermanentRowError or TransientPublishError."""
-        serializer, schema, payload_fields = self._serializer(row)
-        envelope: dict[str, Any] = {
-            "event_id": str(row.event_id),
-            "event_name": row.event_name,
-            "schema_version": row.schema_version,
-            "tenant_id": str(row.tenant_id),
-            "occurred_at": format_rfc3339_utc(row.occurred_at),
-            "correlation_id": str(row.correlation_id),
-            "causation_id": None if row.causation_id is None else str(row.causation_id),
-        }
+    def encode(self, row: OutboxRow) -> tuple[bytes, list[Header]]:
+        """Framed Avro value and headers; raises PermanentRowError or TransientPublishError."""
+        encoder = self.encoder(row)
         try:
-            record: dict[str, Any] = dict(envelope, occurred_at=row.occurred_at)
-            record["payload"] = to_avro_record(payload_fields, row.payload)
-            value = serializer(record, SerializationContext(row.topic, MessageField.VALUE))
-        except Exception as exc:
-            if _is_transient_registry_error(exc):
-                raise TransientPublishError(f"schema registry unavailable: {exc}") from exc
-            if isinstance(exc, SchemaRegistryError) and exc.http_status_code == 404:
-                raise PermanentRowError(
-                    f"schema {schema.subject} is not registered (run `nmc schemas register`)"
-                ) from exc
-            raise PermanentRowError(f"does not match {schema.full_name}: {exc}") from exc
-        if value is None:
-            raise PermanentRowError("serializer produced no value")
-        return value, list(event_headers(envelope))
+            return encoder.encode(row)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise PermanentRowError(f"does not match {encoder.schema.full_name}: {exc}") from exc
 
+    # --- producing --------------------------------------------------------------------------
     def close(self) -> None:
         self._producer.flush(self._flush_timeout_s)
         self._registry.close()
 
-    def publish(self, rows: Sequence[OutboxRow]) -> list[RowResult]:
-        """Produce rows in id order, flush, and report each row's delivery."""
-        results: dict[int, RowResult] = {}
+    def probe(self, timeout_s: float) -> bool:
+        """Ask the broker for metadata; updates and returns `link.connected`."""
+        try:
+            self._producer.list_topics(timeout=timeout_s)
+        except KafkaException as exc:
+            self.link.connected = False
+            self.link.last_error = str(exc)
+        else:
+            self.link.connected = True
+        return self.link.connected
+
+    def _callback(self, results: dict[int, RowResult], row: OutboxRow) -> Any:
+        link = self.link
+
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            if err is None:
+                link.connected = True
+                results[row.id] = RowResult(
+                    row.id, row.record_key, Delivery.ACKED,
+                    partition=msg.partition(), offset=msg.offset(),
+                )
+                return
+            transient = err.retriable() or err.code() in _UNREACHABLE
+            results[row.id] = RowResult(
+                row.id, row.record_key,
+                Delivery.TRANSIENT if transient else Delivery.PERMANENT,
+                error=KAFKA_PREFIX + err.str(),
+                refused=not transient,
+            )
+
+        return on_delivery
+
+    def _send(
+        self, rows: Sequence[OutboxRow], results: dict[int, RowResult], now_ms: int
+    ) -> None:
+        """Encode and produce rows in id order (no flush); a failed row blocks its key."""
         blocked: set[str] = set()
-
-        def on_delivery(row: OutboxRow) -> Any:
-            def callback(err: KafkaError | None, msg: Message) -> None:
-                if err is None:
-                    results[row.id] = RowResult(
-                        row.id,
-                        row.record_key,
-                        Delivery.ACKED,
-                        partition=msg.partition(),
-                        offset=msg.offset(),
-                    )
-                else:
-                    transient = err.retriable() or err.code() in (
-                        KafkaError._MSG_TIMED_OUT,
-                        KafkaError._TIMED_OUT,
-                        KafkaError._TRANSPORT,
-                        KafkaError._ALL_BROKERS_DOWN,
-                        KafkaError._PURGE_QUEUE,
-                    )
-                    results[row.id] = RowResult(
-                        row.id,
-                        row.record_key,
-                        Delivery.TRANSIENT if transient else Delivery.PERMANENT,
-                        error=f"kafka: {err.str()}",
-                    )
-
-            return callback
-
+        producer = self._producer
         for row in rows:
-            if row.record_key in blocked:
-                results[row.id] = RowResult(row.id, row.record_key, Delivery.NOT_SENT)
+            key = row.record_key
+            if key in blocked:
+                results[row.id] = RowResult(row.id, key, Delivery.NOT_SENT)
+                continue
+            ahead = future_error(row.occurred_ms, now_ms, self._after_max_s)
+            if ahead is not None:
+                blocked.add(key)
+                results[row.id] = RowResult(row.id, key, Delivery.PERMANENT, ahead)
                 continue
             try:
                 value, headers = self.encode(row)
             except PermanentRowError as exc:
-                blocked.add(row.record_key)
-                results[row.id] = RowResult(row.id, row.record_key, Delivery.PERMANENT, str(exc))
+                blocked.add(key)
+                results[row.id] = RowResult(row.id, key, Delivery.PERMANENT, str(exc))
                 continue
             except TransientPublishError:
-                self._producer.flush(self._flush_timeout_s)
+                producer.flush(self._flush_timeout_s)
                 raise
-            timestamp_ms = int(row.occurred_at.timestamp() * 1000)
+            callback = self._callback(results, row)
             while True:
                 try:
-                    self._producer.produce(
-                        row.topic,
-                        key=row.record_key.encode(),
-                        value=value,
-                        headers=headers,
-                        timestamp=timestamp_ms,
-                        on_delivery=on_delivery(row),
+                    producer.produce(
+                        row.topic, value, key, headers=headers,
+                        timestamp=row.occurred_ms, on_delivery=callback,
                     )
                     break
                 except BufferError:
-                    self._producer.poll(0.1)
+                    producer.poll(0.05)
                 except KafkaException as exc:
-                    blocked.add(row.record_key)
+                    blocked.add(key)
                     results[row.id] = RowResult(
-                        row.id, row.record_key, Delivery.PERMANENT, f"kafka: {exc}"
+                        row.id, key, Delivery.PERMANENT, f"{KAFKA_PREFIX}{exc}"
                     )
                     break
-            self._producer.poll(0)
+
+    def _flush(self) -> None:
         remaining = self._producer.flush(self._flush_timeout_s)
         if remaining:
             log.warning(
                 "%d records not acknowledged within %.0fs", remaining, self._flush_timeout_s
             )
+
+    def start(self, rows: Sequence[OutboxRow]) -> InFlight:
+        """Encode and produce a batch without waiting: the caller may fetch the next batch
+        while librdkafka's threads deliver this one; `finish` waits for the verdicts."""
+        batch = InFlight(rows, {}, int(self._clock() * 1000))
+        self._send(rows, batch.results, batch.now_ms)
+        return batch
+
+    def finish(self, batch: InFlight) -> list[RowResult]:
+        """Flush, isolate what the broker refused, and report one result per row."""
+        self._flush()
+        rows, results = batch.rows, batch.results
+        refused = refused_rows([results[r.id] for r in rows if r.id in results])
+        if refused:
+            self._isolate([r for r in rows if r.id in refused], results, batch.now_ms)
+        missing = KAFKA_PREFIX + "no acknowledgement"
+        return [
+            results.get(r.id) or RowResult(r.id, r.record_key, Delivery.TRANSIENT, missing)
+            for r in rows
+        ]
+
+    def publish(self, rows: Sequence[OutboxRow]) -> list[RowResult]:
+        """Produce rows in id order, flush, isolate what the broker refused, report each row."""
+        return self.finish(self.start(rows))
+
+    def _isolate(
+        self, rows: Sequence[OutboxRow], results: dict[int, RowResult], now_ms: int
+    ) -> None:
+        """Re-send refused rows one request at a time, in id order: the broker's verdict on a
+        lone record is about that record, so only the real culprits stay refused."""
+        log.warning(
+            "broker refused %d records as a whole; re-sending them one by one", len(rows)
+        )
+        blocked: set[str] = set()
         for row in rows:
-            results.setdefault(
-                row.id,
-                RowResult(row.id, row.record_key, Delivery.TRANSIENT, "kafka: no acknowledgement"),
-            )
-        return [results[r.id] for r in rows]
+            if row.record_key in blocked:
+                results[row.id] = RowResult(row.id, row.record_key, Delivery.NOT_SENT)
+                continue
+            del results[row.id]
+            self._send([row], results, now_ms)
+            self._flush()
+            alone = results.get(row.id)
+            if alone is None or alone.delivery is not Delivery.ACKED:
+                blocked.add(row.record_key)
+                if alone is not None and alone.delivery is Delivery.PERMANENT:
+                    log.error("row %d is refused on its own: %s", row.id, alone.error)

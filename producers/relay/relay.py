@@ -1,8 +1,12 @@
 """`OutboxRelay`: the loop that moves committed outbox rows to Kafka.
 
-One iteration: rebalance lane leases, fetch pending rows of the held lanes in id order,
-publish, settle (mark published / park / leave for retry). Idle relays sleep on LISTEN with the
-poll interval as a fallback; transient failures back off exponentially with full jitter.
+One iteration: rebalance lane leases, fetch pending rows of the held lanes in id order, check
+that the session still holds those lanes, publish, settle the batch in one statement (published
+/ parked / left for retry). Idle relays sleep on LISTEN with the poll interval as a fallback.
+
+The relay is a daemon: losing PostgreSQL (restart, failover, `pg_terminate_backend`) makes it
+reconnect with exponential backoff and full jitter, join again and lease lanes from scratch —
+its old leases died with its session. Kafka or registry outages back off the same way.
 """
 
 from __future__ import annotations
@@ -11,30 +15,25 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from datetime import UTC, datetime
 
-from tenacity import (
-    RetryError,
-    Retrying,
-    before_sleep_log,
-    retry_if_exception_type,
-    stop_when_event_set,
-    wait_random_exponential,
-)
+from tenacity import RetryError
 
 from nmc.settings import Settings
 from producers.outbox.table import OUTBOX_LANES as LANES
 from producers.relay import leases
+from producers.relay.backoff import retrying, until_done
+from producers.relay.health import RelayHealth
 from producers.relay.metrics import RelayMetrics
-from producers.relay.outcome import Delivery, settle
+from producers.relay.outcome import BatchOutcome, Delivery, settle
 from producers.relay.publisher import KafkaPublisher, TransientPublishError
-from producers.relay.store import OutboxStore
+from producers.relay.store import OutboxRow, OutboxStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
-
-
-def _interruptible_sleep(stop: threading.Event, seconds: float) -> None:
-    stop.wait(seconds)
 
 
 class OutboxRelay:
@@ -44,18 +43,47 @@ class OutboxRelay:
         store: OutboxStore,
         publisher: KafkaPublisher,
         metrics: RelayMetrics | None = None,
+        health: RelayHealth | None = None,
+        settler: OutboxStore | None = None,
     ) -> None:
+        """`settler`, a second session, settles a batch while the next one is produced;
+        without it batches are settled on `store`, in line."""
         self._settings = settings
         self._store = store
+        self._settler = settler
+        self._executor = (
+            ThreadPoolExecutor(1, thread_name_prefix="relay-settle") if settler else None
+        )
+        self._settling: Future[None] | None = None
         self._publisher = publisher
         self.metrics = metrics or RelayMetrics()
+        self.health = health or RelayHealth()
         self._next_rebalance = 0.0
         self._next_cleanup = 0.0
         self._start_lane = os.getpid() % LANES
+        self._prefetched: list[OutboxRow] = []
 
     def close(self) -> None:
+        with suppress(StoreUnavailable):
+            self._settled()
         self._publisher.close()
         self._store.close()
+        if self._executor is not None and self._settler is not None:
+            self._executor.shutdown()
+            self._settler.close()
+
+    def _settle(self, outcome: BatchOutcome) -> None:
+        """Record a batch's outcome: in the background when there is a settler session."""
+        if self._executor is None or self._settler is None:
+            self._store.settle(outcome)
+            return
+        self._settling = self._executor.submit(self._settler.settle, outcome)
+
+    def _settled(self) -> None:
+        """Wait for the batch being settled (a fetch must not see its rows as pending)."""
+        settling, self._settling = self._settling, None
+        if settling is not None:
+            settling.result()
 
     def rebalance(self) -> None:
         share = leases.fair_share(LANES, self._store.live_relays())
@@ -71,37 +99,70 @@ class OutboxRelay:
                     "leased %d lanes (now %d, share %d)", len(got), len(self._store.lanes), share
                 )
         self.metrics.lanes_held.set(len(self._store.lanes))
+        self.health.lanes_held = len(self._store.lanes)
 
     def run_once(self) -> int:
-        """Publish one batch; returns the number of rows fetched."""
+        """Publish one batch; returns the number of rows handled.
+
+        While Kafka acknowledges a full batch, the next one is fetched (leaving the in-flight
+        rows out); once this batch is settled, rows of keys that failed in it and rows of
+        lanes no longer held are dropped from that prefetch, so order is kept per key.
+        """
         now = time.monotonic()
+        self.health.last_loop_at = now
         if now >= self._next_rebalance:
             self.rebalance()
             self._next_rebalance = now + self._settings.nmc_relay_poll_interval_s
-        rows = self._store.fetch_pending(self._settings.nmc_relay_batch_size)
+        batch_size = self._settings.nmc_relay_batch_size
+        rows, self._prefetched = self._prefetched, []
+        rows = [r for r in rows if r.lane in self._store.lanes]
+        if not rows:
+            self._settled()
+            rows = self._store.fetch_pending(batch_size)
         if not rows:
             return 0
-        results = self._publisher.publish(rows)
+        # Never publish a lane this session does not hold any more (LeaseLost otherwise).
+        self._store.verify_leases({r.lane for r in rows})
+        in_flight = self._publisher.start(rows)
+        self._settled()  # the previous batch, settled while this one was encoded and produced
+        prefetched: list[OutboxRow] = []
+        if len(rows) == batch_size:
+            prefetched = self._store.fetch_pending(batch_size, [r.id for r in rows])
+        results = self._publisher.finish(in_flight)
         outcome = settle(results)
-        self._store.mark_published(outcome.published)
-        self._store.park(outcome.parked)
-        self._store.note_failures(outcome.retry)
-        acked_at = datetime.now(UTC)
-        by_id = {r.id: r for r in rows}
-        for result in outcome.published:
-            row = by_id[result.row_id]
-            self.metrics.published.labels(row.topic).inc()
-            self.metrics.latency.observe((acked_at - row.created_at).total_seconds())
-        for result in outcome.parked:
-            self.metrics.errors.labels("permanent").inc()
-            log.error("parked outbox row %d (key %s): %s", result.row_id, result.key, result.error)
+        self._settle(outcome)
+        self.health.kafka_connected = self._publisher.link.connected
+        held_back = {r.key for r in outcome.parked} | {r.key for r in outcome.retry}
+        self._prefetched = [r for r in prefetched if r.record_key not in held_back]
+        if not self._prefetched:
+            self._settled()  # the next round fetches afresh: its rows must be settled first
+        self._observe(rows, outcome)
         if outcome.transient_failures:
+            self._prefetched = []
+            self._settled()
             self.metrics.errors.labels("transient").inc(outcome.transient_failures)
             first = next(r for r in outcome.retry if r.delivery is Delivery.TRANSIENT)
             raise TransientPublishError(
                 f"{outcome.transient_failures} rows not acknowledged: {first.error}"
             )
         return len(rows)
+
+    def _observe(self, rows: Sequence[OutboxRow], outcome: BatchOutcome) -> None:
+        if outcome.published:
+            self.health.last_batch_at = time.time()
+            acked_at = datetime.now(UTC)
+            by_id = {r.id: r for r in rows}
+            per_topic: Counter[str] = Counter()
+            observe = self.metrics.latency.observe
+            for result in outcome.published:
+                row = by_id[result.row_id]
+                per_topic[row.topic] += 1
+                observe((acked_at - row.created_at).total_seconds())
+            for topic, n in per_topic.items():
+                self.metrics.published.labels(topic).inc(n)
+        for result in outcome.parked:
+            self.metrics.errors.labels("permanent").inc()
+            log.error("parked outbox row %d (key %s): %s", result.row_id, result.key, result.error)
 
     def housekeeping(self) -> None:
         if time.monotonic() < self._next_cleanup:
@@ -114,28 +175,63 @@ class OutboxRelay:
         self.metrics.pending.set(pending)
         self.metrics.oldest_unpublished.set(age)
         self.metrics.parked.set(parked)
+        self.health.kafka_connected = self._publisher.probe(5.0)
+
+    # --- the daemon loop --------------------------------------------------------------------
+    def _waiting(self, what: str) -> None:
+        self.health.waiting_for = what
+        self.health.last_loop_at = time.monotonic()  # backing off is the loop turning
+
+    def _join(self, stop: threading.Event) -> bool:
+        """Connect, announce ourselves and listen; backs off while PostgreSQL is away."""
+
+        def attempt() -> None:
+            self._store.reset()
+            self._store.join()
+
+        self.health.pg_connected = False
+        ok, _ = until_done(
+            stop, "PostgreSQL", attempt, (StoreUnavailable,),
+            self._settings.nmc_relay_max_backoff_s, self._waiting,
+        )
+        if ok:
+            self.health.pg_connected = True
+            self.health.waiting_for = None
+            self._next_rebalance = 0.0  # lease lanes again at once, from scratch
+            log.info("connected to PostgreSQL (backend pid %s)", self._store.backend_pid)
+        return ok
+
+    def _lost_store(self, exc: StoreUnavailable) -> None:
+        with suppress(StoreUnavailable):
+            self._settled()
+        self._store.reset()
+        if self._settler is not None:
+            self._settler.reset()
+        self._prefetched = []
+        self.health.pg_connected = False
+        self.health.lanes_held = 0
+        self.metrics.lanes_held.set(0)
+        self.metrics.errors.labels("postgres").inc()
+        log.warning("lost the PostgreSQL session and every lane lease with it: %s", exc)
 
     def run(self, stop: threading.Event) -> None:
-        """Relay until `stop` is set."""
-        self._store.join()
-        retrying = Retrying(
-            retry=retry_if_exception_type(TransientPublishError),
-            wait=wait_random_exponential(
-                multiplier=0.2, max=self._settings.nmc_relay_max_backoff_s
-            ),
-            stop=stop_when_event_set(stop),
-            sleep=lambda seconds: _interruptible_sleep(stop, seconds),
-            before_sleep=before_sleep_log(log, logging.WARNING),
-            reraise=False,
+        """Relay until `stop` is set, through PostgreSQL, Kafka and registry outages."""
+        publishing = retrying(
+            stop, "Kafka / the schema registry", (TransientPublishError,),
+            self._settings.nmc_relay_max_backoff_s, self._waiting,
         )
         while not stop.is_set():
-            handled = 0
+            self.health.last_loop_at = time.monotonic()
             try:
-                for attempt in retrying:
-                    with attempt:
-                        handled = self.run_once()
-            except RetryError:
-                break  # stop was requested while backing off
-            self.housekeeping()
-            if handled < self._settings.nmc_relay_batch_size and not stop.is_set():
-                self._store.wait_for_notify(self._settings.nmc_relay_poll_interval_s)
+                if not self._store.joined and not self._join(stop):
+                    break
+                try:
+                    handled = publishing(self.run_once)
+                except RetryError:
+                    break  # stop was requested while backing off
+                self.health.waiting_for = None
+                self.housekeeping()
+                if handled < self._settings.nmc_relay_batch_size and not stop.is_set():
+                    self._store.wait_for_notify(self._settings.nmc_relay_poll_interval_s)
+            except StoreUnavailable as exc:
+                self._lost_store(exc)

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import random
 import signal
 import subprocess
-import sys
 import threading
 import uuid
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from relay_support import (
+    Writers,
+    assert_complete_and_in_order,
+    commit_order,
+    kafka_events,
+    relays_in_flight,
+    spawn_relay,
+)
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
@@ -27,6 +32,7 @@ from producers.envelope import Envelope, new_event
 from producers.outbox import OUTBOX_LANES, OutboxWriter
 from producers.outbox.operator import list_parked, retry, skip
 from producers.relay.leases import fair_share
+from producers.relay.outcome import BatchOutcome
 from producers.relay.store import OutboxStore
 
 WRITER = OutboxWriter()
@@ -121,71 +127,128 @@ def test_writers_of_one_key_serialize_so_kafka_sees_commit_order(
                                                          str(second.event_id)]
 
 
-def _spawn_relay(database_url: str, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, DATABASE_URL=database_url, NMC_RELAY_BATCH_SIZE="40",
-               NMC_RELAY_POLL_INTERVAL_S="0.2")
-    with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "nmc.cli", "relay"], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-
-
-def test_per_key_order_with_concurrent_writers_three_relays_and_a_sigkill(
+def test_per_key_order_with_shared_keys_three_relays_and_kills_in_flight(
     test_settings: Settings, engine: Engine, database_url: str,
     wait_until: Callable[..., None], tmp_path: Path,
 ) -> None:
-    """Many writers, several relays at once, one killed with SIGKILL mid-stream:
-    nothing is lost and per key the first occurrences keep commit order."""
+    """Six writers share keys (late commits, rollbacks), three relays run at once and one is
+    SIGKILLed three times while its batch is being produced and acknowledged: nothing is lost
+    and per key the first occurrences keep commit order."""
     tenant = uuid.uuid4()
-    keys = [uuid.uuid4() for _ in range(24)]
-    per_key, writers = 40, 6
-    committed: dict[str, list[str]] = defaultdict(list)
+    keys = [uuid.uuid4() for _ in range(16)]
     start = end_offsets(test_settings, domain_topics())
-    logs = [tmp_path / f"relay-{i}.log" for i in range(3)]
-    relays = [_spawn_relay(database_url, logs[i]) for i in range(2)]
-
-    def writer(my_keys: list[uuid.UUID], seed: int) -> None:
-        rnd = random.Random(seed)
-        with engine.connect() as conn:
-            for _ in range(per_key):
-                for key in rnd.sample(my_keys, len(my_keys)):
-                    event = message(tenant, key)
-                    with conn.begin():
-                        WRITER.append(conn, event)
-                    # One writer per key: its commit order is the order of these calls.
-                    committed[str(key)].append(str(event.event_id))
-
-    threads = [threading.Thread(target=writer, args=(keys[i::writers], i))
-               for i in range(writers)]
-    for t in threads:
-        t.start()
-    total = len(keys) * per_key
-    wait_until(lambda: states(engine).get("published", 0) > total // 4,
-               "a quarter of the events to be published")
-    victim = relays.pop(0)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=10)
-    relays.append(_spawn_relay(database_url, logs[2]))
-    for t in threads:
-        t.join(timeout=120)
+    # A longer linger keeps each batch in flight long enough to be caught there.
+    env = {"NMC_PRODUCER_LINGER_MS": "100"}
+    logs = [tmp_path / f"relay-{i}.log" for i in range(6)]
+    relays = [spawn_relay(database_url, logs[i], **env) for i in range(3)]
+    killed: list[subprocess.Popen[bytes]] = []
     try:
-        wait_until(published_all(engine, total), "every row to be published", timeout=180)
-        wait_until(lambda: "relay started" in logs[2].read_text(), "the third relay to start")
+        with Writers(engine, tenant, keys, threads=6) as writers:
+            for round_ in range(3):
+                floor = states(engine).get("published", 0) + 80
+                wait_until(lambda f=floor: states(engine).get("published", 0) >= f,
+                           f"publication before kill {round_}", timeout=120)
+                by_pid = {r.pid: r for r in relays}
+                caught: list[int] = []
+
+                def batch_in_flight(pids: dict[int, Any] = by_pid,
+                                    found: list[int] = caught) -> bool:
+                    found[:] = [p for p in relays_in_flight(engine) if p in pids]
+                    return bool(found)
+
+                wait_until(batch_in_flight, "a relay with a batch in flight")
+                victim = by_pid[caught[0]]
+                victim.send_signal(signal.SIGKILL)
+                victim.wait(timeout=10)
+                killed.append(victim)
+                relays.remove(victim)
+                relays.append(spawn_relay(database_url, logs[3 + round_], **env))
+        assert writers.committed > 0 and writers.rolled_back > 0
+        wait_until(lambda: set(states(engine)) == {"published"}, "every row to be published",
+                   timeout=180)
+        wait_until(lambda: all("relay started" in log.read_text() for log in logs[3:]),
+                   "the replacement relays to be up")
     finally:
         for r in relays:
             r.terminate()
         for r in relays:
             r.wait(timeout=30)
-    assert victim.returncode == -signal.SIGKILL
+    assert [k.returncode for k in killed] == [-signal.SIGKILL] * 3
     # The survivors shut down cleanly on SIGTERM, after finishing their batch.
-    assert [r.returncode for r in relays] == [0, 0], [p.read_text()[-2000:] for p in logs]
+    assert [r.returncode for r in relays] == [0, 0, 0]
+    assert_complete_and_in_order(commit_order(engine), kafka_events(test_settings, start, tenant))
 
-    records = read_events(test_settings, start, tenant, total)
-    seen: dict[str, list[str]] = defaultdict(list)
-    for r in records:
-        seen[r.key.split(":")[1]].append(r.headers["event_id"])
-    for key, expected in committed.items():
-        firsts = list(dict.fromkeys(seen[key]))
-        assert firsts == expected, f"key {key}: order differs from commit order"
+
+class _Crash(BaseException):
+    """The process dies here (not an Exception: nothing in the relay may catch it)."""
+
+
+class _DiesAfterAck(OutboxStore):
+    """A real store whose process dies after its `crash_at`-th batch was acknowledged by
+    Kafka and before that batch was marked published."""
+
+    def __init__(self, dsn: str, crash_at: int) -> None:
+        super().__init__(dsn)
+        self.crash_at = crash_at
+        self.batches = 0
+        self.acked_not_marked: list[int] = []
+
+    def settle(self, outcome: BatchOutcome) -> None:
+        self.batches += 1
+        if self.batches == self.crash_at:
+            self.acked_not_marked = [r.row_id for r in outcome.published]
+            self.reset()  # its session ends, and its lane leases with it
+            raise _Crash
+        super().settle(outcome)
+
+
+def test_after_a_crash_only_what_was_not_marked_is_published_again(
+    test_settings: Settings, engine: Engine, database_url: str,
+    relay_thread: Callable[..., Any], wait_until: Callable[..., None],
+) -> None:
+    """DESIGN.md §4: a relay killed after Kafka acknowledged its batch but before it marked the
+    rows republishes at most that batch; rows acknowledged *and* marked are never sent again."""
+    from producers.relay.app import build_relay
+    from producers.relay.relay import OutboxRelay
+
+    tenant, keys = uuid.uuid4(), [uuid.uuid4() for _ in range(20)]
+    with Session(engine) as s, s.begin():
+        WRITER.append_all(s, [message(tenant, k) for _ in range(15) for k in keys])
+    start = end_offsets(test_settings, domain_topics())
+    settings = test_settings.model_copy(update={"nmc_relay_batch_size": 50})
+    store = _DiesAfterAck(psycopg_dsn(database_url), crash_at=3)
+    built = build_relay(settings)
+    relay = OutboxRelay(settings, store, built._publisher, built.metrics)
+    built._store.close()
+
+    def run() -> None:
+        with contextlib.suppress(_Crash):
+            relay.run(threading.Event())
+
+    doomed = threading.Thread(target=run)
+    doomed.start()
+    doomed.join(timeout=60)
+    assert not doomed.is_alive() and store.batches == 3
+    relay._publisher.close()
+    assert len(store.acked_not_marked) == 50
+    assert states(engine) == {"published": 100, "pending": 200}
+    with engine.connect() as conn:
+        marked = {str(e) for e in conn.execute(text(
+            "SELECT event_id FROM outbox_events WHERE state = 'published'")).scalars()}
+        unmarked = {str(e) for e in conn.execute(text(
+            "SELECT event_id FROM outbox_events WHERE id = ANY(:ids)"),
+            {"ids": store.acked_not_marked}).scalars()}
+
+    relay_thread()  # a fresh relay takes the lanes over
+    wait_until(lambda: states(engine) == {"published": 300}, "the rest to be published")
+    seen = kafka_events(test_settings, start, tenant)
+    copies = Counter(event_id for _, event_id in seen)
+    duplicates = {e for e, n in copies.items() if n > 1}
+    assert duplicates == unmarked  # exactly the batch that was acked but not marked ...
+    assert all(copies[e] == 2 for e in duplicates)  # ... once more, and nothing else
+    assert all(copies[e] == 1 for e in marked)  # acknowledged and marked: never sent again
+    assert len(copies) == 300
+    assert_complete_and_in_order(commit_order(engine), seen)
 
 
 def _insert_raw(engine: Engine, envelope: dict[str, Any]) -> int:
@@ -258,24 +321,41 @@ def test_skipping_a_parked_row_releases_its_key(
     assert states(engine) == {"published": 1, "skipped": 1}
 
 
-def test_notify_wakes_a_listening_relay_and_polling_covers_lost_notifications(
-    test_settings: Settings, engine: Engine, database_url: str,
-    relay_thread: Callable[..., Any], wait_until: Callable[..., None],
+def test_notify_wakes_a_listening_relay(
+    test_settings: Settings, engine: Engine, relay_thread: Callable[..., Any],
+    wait_until: Callable[..., None],
 ) -> None:
-    store = OutboxStore(psycopg_dsn(database_url))
-    try:
-        store.join()
-        assert store.wait_for_notify(0.05) is False  # nothing written: the wait times out
+    """The relay itself, polling only every 10 minutes: each commit's NOTIFY must wake it."""
+
+    def relay_is_listening_idle() -> bool:
+        # Its session is idle after a statement that ends a round (an empty fetch, the
+        # backlog query, settling a batch): the next thing the relay does is wait for NOTIFY.
+        with engine.connect() as conn:
+            return bool(conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'nmc-relay %'"
+                " AND datname = current_database() AND state = 'idle'"
+                " AND (query LIKE '%ORDER BY o.id%' OR query LIKE '%SET state = r.state%'"
+                "      OR query LIKE '%FILTER (WHERE state = ''parked'')%')")).scalar_one())
+
+    relay_thread(nmc_relay_poll_interval_s=600.0)
+    for n in (1, 2, 3):
+        wait_until(relay_is_listening_idle, "the relay to wait for a notification")
         with Session(engine) as s, s.begin():
             WRITER.append(s, message(uuid.uuid4(), uuid.uuid4()))
-        assert store.wait_for_notify(30) is True  # the commit's NOTIFY arrives
-    finally:
-        store.close()
+        # Far below the 600 s poll interval: only the NOTIFY can have woken it.
+        wait_until(published_all(engine, n), f"row {n} to be published", timeout=60)
 
+
+def test_polling_covers_lost_notifications(
+    test_settings: Settings, engine: Engine, relay_thread: Callable[..., Any],
+    wait_until: Callable[..., None],
+) -> None:
     # With the trigger off no NOTIFY fires; the polling fallback still publishes.
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE outbox_events DISABLE TRIGGER outbox_events_notify"))
     relay_thread(nmc_relay_poll_interval_s=0.2)
+    with Session(engine) as s, s.begin():
+        WRITER.append(s, message(uuid.uuid4(), uuid.uuid4()))
     wait_until(published_all(engine, 1), "the first row")
     with Session(engine) as s, s.begin():
         WRITER.append(s, message(uuid.uuid4(), uuid.uuid4()))

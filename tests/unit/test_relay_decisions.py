@@ -78,3 +78,62 @@ def test_surplus_and_wanted_reach_the_share(held: set[int], share: int) -> None:
 def test_probe_order_visits_every_lane_once() -> None:
     assert sorted(probe_order(8, 5)) == list(range(8))
     assert probe_order(8, 5)[0] == 5
+
+
+# --- fault isolation, settlement columns, health (issue #9) --------------------------------
+
+
+def test_only_rows_the_broker_refused_are_re_sent_alone() -> None:
+    from producers.relay.outcome import refused_rows
+
+    results = [
+        RowResult(1, "a", Delivery.PERMANENT, "kafka: Broker: Invalid timestamp", refused=True),
+        RowResult(2, "b", Delivery.PERMANENT, "does not match schema"),  # our own verdict
+        RowResult(3, "c", Delivery.TRANSIENT, "kafka: timed out"),
+        RowResult(4, "d", Delivery.ACKED),
+        RowResult(5, "e", Delivery.PERMANENT, "kafka: Broker: Invalid timestamp", refused=True),
+    ]
+    assert refused_rows(results) == {1, 5}
+
+
+def test_settle_columns_leave_untried_rows_alone() -> None:
+    from producers.relay.store import settle_rows
+
+    outcome = settle([
+        RowResult(1, "a", Delivery.ACKED, partition=2, offset=40),
+        RowResult(2, "b", Delivery.PERMANENT, "bad"),
+        RowResult(3, "b", Delivery.NOT_SENT),
+        RowResult(4, "c", Delivery.TRANSIENT, "timeout"),
+    ])
+    ids, states, partitions, offsets, errors = settle_rows(outcome)
+    assert ids == [1, 2, 4]
+    assert states == ["published", "parked", "pending"]
+    assert partitions == [2, None, None] and offsets == [40, None, None]
+    assert errors == [None, "bad", "timeout"]
+
+
+def test_future_error_follows_the_broker_limit() -> None:
+    from producers.relay.publisher import future_error
+
+    now = 1_800_000_000_000
+    assert future_error(now + 3_600_000, now, 3600) is None  # exactly at the limit: accepted
+    message = future_error(now + 3_600_001, now, 3600)
+    assert message is not None and "INVALID_TIMESTAMP" in message
+    assert future_error(now - 10**9, now, 3600) is None  # the past is the broker's other knob
+    assert future_error(now + 10**9, now, 0) is None  # 0 disables the pre-check
+
+
+def test_health_needs_both_connections_and_a_turning_loop() -> None:
+    from producers.relay.health import RelayHealth, assess
+
+    healthy = RelayHealth(pg_connected=True, kafka_connected=True, lanes_held=0,
+                          last_loop_at=100.0)
+    ok, body = assess(healthy, now_monotonic=110.0, stale_after_s=60)
+    assert ok and body["status"] == "ok" and body["lanes_held"] == 0
+    assert not assess(healthy, now_monotonic=200.0, stale_after_s=60)[0]  # loop stuck
+    no_pg = RelayHealth(pg_connected=False, kafka_connected=True, last_loop_at=100.0,
+                        waiting_for="PostgreSQL")
+    ok, body = assess(no_pg, 101.0, 60)
+    assert not ok and body["waiting_for"] == "PostgreSQL"
+    assert not assess(RelayHealth(pg_connected=True, last_loop_at=100.0), 101.0, 60)[0]
+    assert not assess(RelayHealth(pg_connected=True, kafka_connected=True), 101.0, 60)[0]

@@ -1,0 +1,53 @@
+"""The writer refuses an occurred_at the broker would refuse (pure part)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from nmc.contract.errors import InvalidEvent
+from producers.envelope import Envelope, new_event
+from producers.outbox.writer import OutboxWriter, too_far_ahead
+
+NOW = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
+
+
+def _event(occurred_at: datetime) -> Envelope:
+    conversation = uuid.uuid4()
+    return new_event(
+        "nmc.conversation.MessageSent", tenant_id=uuid.uuid4(), correlation_id=conversation,
+        occurred_at=occurred_at,
+        payload={"message_id": str(uuid.uuid4()), "conversation_id": str(conversation),
+                 "direction": "out", "status": "queued"},
+    )
+
+
+def test_events_within_the_limit_pass() -> None:
+    events = [_event(NOW - timedelta(days=30)), _event(NOW + timedelta(seconds=3000))]
+    assert too_far_ahead(events, NOW, 3000) == []
+
+
+def test_one_event_too_far_ahead_names_occurred_at() -> None:
+    errors = too_far_ahead([_event(NOW + timedelta(hours=2))], NOW, 3000)
+    assert [e.field for e in errors] == ["occurred_at"]
+    assert "7,200s in the future" in errors[0].reason
+
+
+def test_in_a_batch_the_error_names_the_event() -> None:
+    events = [_event(NOW), _event(NOW + timedelta(hours=2)), _event(NOW + timedelta(days=1))]
+    assert [e.field for e in too_far_ahead(events, NOW, 3000)] == [
+        "events[1].occurred_at", "events[2].occurred_at"]
+
+
+def test_the_writer_refuses_before_touching_the_database() -> None:
+    class NoDatabase(Session):
+        def execute(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+            raise AssertionError("nothing may be written")
+
+    future = _event(datetime.now(UTC) + timedelta(hours=2))
+    with pytest.raises(InvalidEvent) as caught:
+        OutboxWriter().append(NoDatabase(), future)
+    assert [e.field for e in caught.value.errors] == ["occurred_at"]
