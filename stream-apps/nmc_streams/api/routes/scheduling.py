@@ -15,14 +15,8 @@ from pydantic import AwareDatetime
 from nmc_streams.api import queries
 from nmc_streams.api.deps import CurrentTenant, DbDep, SettingsDep
 from nmc_streams.api.errors import ERROR_RESPONSES
-from nmc_streams.api.models import (
-    Appointment,
-    Appointments,
-    AppointmentStatus,
-    Hold,
-    Holds,
-    HoldStatus,
-)
+from nmc_streams.api.models import Appointments, AppointmentStatus, Holds, HoldStatus
+from nmc_streams.api.responses import JsonBody
 from nmc_streams.api.validators import time_range
 
 router = APIRouter(tags=["scheduling"], responses=ERROR_RESPONSES)  # full paths: see conversations
@@ -35,24 +29,23 @@ To = Annotated[AwareDatetime, Query(alias="to", description="Window end (exclusi
 
 
 @router.get("/v1/resources/{resource_id}/appointments",
-            summary="Appointments overlapping [from, to)")
+            summary="Appointments overlapping [from, to)", response_model=Appointments)
 async def resource_appointments(
     who: CurrentTenant, db: DbDep, settings: SettingsDep, resource_id: ResourceId,
     start: From, end: To, status: Annotated[AppointmentStatus | None, Query()] = None,
-) -> Appointments:
+) -> JsonBody:
     start, end = time_range(start, end, settings.max_range_days)
     rows = await db.run(queries.resource_appointments, who.tenant_id, resource_id, start, end,
                         status)
-    return Appointments(resource_id=resource_id, start=start, end=end,
-                        items=[Appointment.model_validate(r) for r in rows])
+    return JsonBody({"resource_id": resource_id, "from": start, "to": end, "items": rows})
 
 
-@router.get("/v1/resources/{resource_id}/holds", summary="Holds overlapping [from, to)")
+@router.get("/v1/resources/{resource_id}/holds", summary="Holds overlapping [from, to)",
+            response_model=Holds)
 async def resource_holds(
     who: CurrentTenant, db: DbDep, settings: SettingsDep, resource_id: ResourceId,
     start: From, end: To, status: Annotated[HoldStatus | None, Query()] = None,
-) -> Holds:
+) -> JsonBody:
     start, end = time_range(start, end, settings.max_range_days)
     rows = await db.run(queries.resource_holds, who.tenant_id, resource_id, start, end, status)
-    return Holds(resource_id=resource_id, start=start, end=end,
-                 items=[Hold.model_validate(r) for r in rows])
+    return JsonBody({"resource_id": resource_id, "from": start, "to": end, "items": rows})
