@@ -565,6 +565,30 @@ async def test_readyz_is_503_with_a_reason_when_postgresql_is_down(
     assert "nmc:nmc" not in body["reason"]
 
 
+async def test_pooled_connections_killed_under_the_api_cost_no_request(
+        app: FastAPI, seed: Seed, seeded_url: tuple[str, Seed], api_settings: ApiSettings
+) -> None:
+    """No pre-ping: a dead pooled connection is found by the query itself, discarded, and
+    the read retried, so a PostgreSQL restart (here: every API backend terminated) is not an
+    error for the client."""
+    import psycopg
+
+    from nmc_streams.api.database import conninfo
+
+    async with client_for(app, seed.a.tenant_id, api_settings) as client:
+        assert (await client.get("/v1/subscription")).status_code == 200  # pool is open
+        async with await psycopg.AsyncConnection.connect(conninfo(seeded_url[0]),
+                                                         autocommit=True) as admin:
+            cur = await admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = 'nmc-read-api'")
+            row = await cur.fetchone()
+            assert row is not None and row[0] == api_settings.db_pool_size
+        for _ in range(2 * api_settings.db_pool_size):
+            r = await client.get("/v1/subscription")
+            assert r.status_code == 200, r.text
+
+
 async def test_the_api_cannot_write(app: FastAPI) -> None:
     """Defence in depth: the API's sessions are read-only at the database."""
     import psycopg

@@ -6,8 +6,8 @@ Why it looks like this (bench.api, README "Benchmarks"):
   not a thread-pool hop per request;
 * every connection opened at start-up and never pinged before use (`check` unset): a
   pre-ping is one more round trip per request. A connection found broken by a query (say,
-  PostgreSQL restarted) is discarded by the pool, and the read is retried once on another
-  one, so a restart costs no request an error;
+  PostgreSQL restarted) is discarded by the pool and the read retried on another one, so a
+  restart costs no request an error;
 * AUTOCOMMIT: every query is one statement at READ COMMITTED, so an explicit transaction
   would only add BEGIN/ROLLBACK round trips;
 * server-side prepared statements (`prepare_threshold=0`): each query is parsed and planned
@@ -95,16 +95,19 @@ class Database:
 
     async def run(self, fn: Callable[Concatenate[Conn, P], Awaitable[T]],
                   *args: P.args, **kwargs: P.kwargs) -> T:
-        """`fn(conn, ...)` on a pooled connection; once more on another connection when the
-        first one turned out dead (reads are idempotent)."""
-        for attempt in (1, 2):
+        """`fn(conn, ...)` on a pooled connection; again on another one while the one it got
+        turns out dead (reads are idempotent). Each dead connection is discarded when it is
+        returned, so after a PostgreSQL restart this ends within pool-size attempts, each
+        failing at once, and the request still gets its answer."""
+        for _ in range(self._size):
             async with self.connection() as conn:
                 try:
                     return await fn(conn, *args, **kwargs)
                 except psycopg.OperationalError:
-                    if attempt == 2 or not conn.broken:
+                    if not conn.broken:
                         raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        async with self.connection() as conn:  # the pool has had to open a fresh one
+            return await fn(conn, *args, **kwargs)
 
     async def ping(self, timeout: float) -> None:
         """Readiness: a connection within `timeout` that answers `SELECT 1`."""
