@@ -13,7 +13,9 @@
 
 The load generator runs on the same machine as the server and competes for its cores, so
 absolute numbers are a floor; the endpoint/healthz ratio is the figure to compare across runs.
-No figure is asserted.
+On a shared machine other processes move both; the server's own CPU time per request
+(`srv CPU µs`, user + system of the uvicorn processes over the run) moves much less, so it is
+reported too. No figure is asserted.
 """
 
 from __future__ import annotations
@@ -205,6 +207,27 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     elapsed: float = 0.0
+    server_cpu_s: float = 0.0
+
+
+def server_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of the server process and its children (uvicorn workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        return float("nan")  # not Linux: no figure
+    total = 0.0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str,
@@ -284,8 +307,10 @@ def main() -> None:
                                 uuid.UUID(seeded.tenant), ttl_s=3600)
             rows = []
             for name, make in endpoints(seeded).items():
+                cpu_before = server_cpu_s(server.pid)
                 res = asyncio.run(load(port, token, make,
                                        args.concurrency, args.seconds))
+                res.server_cpu_s = server_cpu_s(server.pid) - cpu_before
                 rows.append((name, res))
                 console.print(f"  {name}: {len(res.latencies) / res.elapsed:.0f} req/s")
         finally:
@@ -294,7 +319,7 @@ def main() -> None:
 
     base = len(rows[0][1].latencies) / rows[0][1].elapsed
     table = Table("endpoint", "requests", "req/s", "p50 ms", "p99 ms", "non-200",
-                  "req/s ÷ healthz",
+                  "req/s ÷ healthz", "srv CPU µs/req",
                   title=f"read API, {args.workers} uvicorn worker(s), {args.concurrency} "
                         f"clients x {args.seconds:.0f} s per endpoint, {os.cpu_count()} cores")
     for name, res in rows:
@@ -302,7 +327,8 @@ def main() -> None:
         table.add_row(name, str(len(res.latencies)), f"{rps:.0f}",
                       f"{percentile(res.latencies, 50) * 1000:.1f}",
                       f"{percentile(res.latencies, 99) * 1000:.1f}", str(res.errors),
-                      f"{rps / base:.2f}")
+                      f"{rps / base:.2f}",
+                      f"{res.server_cpu_s / max(1, len(res.latencies)) * 1e6:.0f}")
     console.print(table)
     console.print(f"command: .venv/bin/python -m bench.api --conversations {args.conversations} "
                   f"--concurrency {args.concurrency} --seconds {args.seconds:g} "

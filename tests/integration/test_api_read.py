@@ -16,6 +16,7 @@ Seed layout (ids collide on purpose, so only the tenant filter can tell rows apa
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -29,13 +30,23 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import insert
 
 from nmc.settings import Settings
 from nmc_streams import db as read_models
-from nmc_streams.api.app import create_app, make_engine, route_paths
+from nmc_streams.api.app import create_app, make_database, route_paths
 from nmc_streams.api.auth import issue_token
+from nmc_streams.api.models import (
+    Appointments,
+    CampaignCompliance,
+    CampaignList,
+    ConversationDetail,
+    ConversationPage,
+    DailyReports,
+    Holds,
+    Subscription,
+)
 from nmc_streams.api.settings import ApiSettings
 from producers.db import scratch_database
 
@@ -181,14 +192,16 @@ def seeded_url(stack: Settings) -> Iterator[tuple[str, Seed]]:
 
 @pytest.fixture(scope="module")
 def api_settings() -> ApiSettings:
-    return ApiSettings(jwt_secret=SecretStr(SECRET), page_size_default=20, page_size_max=50)
+    return ApiSettings(jwt_secret=SecretStr(SECRET), page_size_default=20, page_size_max=50,
+                       db_pool_size=2)
 
 
-@pytest.fixture(scope="module")
-def app(seeded_url: tuple[str, Seed], api_settings: ApiSettings) -> Iterator[FastAPI]:
-    engine = make_engine(seeded_url[0], api_settings)
-    yield create_app(api_settings, engine=engine)
-    engine.dispose()
+@pytest.fixture
+async def app(seeded_url: tuple[str, Seed], api_settings: ApiSettings) -> AsyncIterator[FastAPI]:
+    """Per test: the pool lives on the event loop of the test that opened it."""
+    database = make_database(seeded_url[0], api_settings)
+    yield create_app(api_settings, database=database)
+    await database.close()
 
 
 @pytest.fixture(scope="module")
@@ -315,12 +328,12 @@ CROSS_TENANT: dict[str, Check] = {
 }
 
 
-def test_every_v1_route_has_a_cross_tenant_case(app: FastAPI) -> None:
+async def test_every_v1_route_has_a_cross_tenant_case(app: FastAPI) -> None:
     """A new route without a tenancy case fails here, so it cannot escape the check."""
     assert set(_v1_routes(app)) == set(CROSS_TENANT)
 
 
-def test_every_other_route_is_a_known_public_one(app: FastAPI) -> None:
+async def test_every_other_route_is_a_known_public_one(app: FastAPI) -> None:
     paths = route_paths(app)
     assert {p for p in paths if not p.startswith("/v1/")} <= PUBLIC_ROUTES
     assert all(paths[p] <= {"GET", "HEAD"} for p in paths), "the read API only reads"
@@ -343,6 +356,46 @@ async def test_a_tenant_without_data_sees_nothing(app: FastAPI, seed: Seed,
         assert (await client.get("/v1/subscription")).status_code == 404
         r = await client.get(f"/v1/resources/{seed.a.resource_id}/holds", params=WINDOW)
         assert r.json()["items"] == []
+
+
+# --- response shapes ------------------------------------------------------------------------
+
+SHAPES: dict[str, tuple[type[BaseModel], Callable[[Seed], tuple[str, dict[str, Any]]]]] = {
+    "/v1/conversations": (ConversationPage, lambda s: ("/v1/conversations", {"limit": 2})),
+    "/v1/conversations/{conversation_id}": (
+        ConversationDetail, lambda s: (f"/v1/conversations/{s.shared_conversation_id}", {})),
+    "/v1/resources/{resource_id}/appointments": (
+        Appointments, lambda s: (f"/v1/resources/{s.a.resource_id}/appointments", WINDOW)),
+    "/v1/resources/{resource_id}/holds": (
+        Holds, lambda s: (f"/v1/resources/{s.a.resource_id}/holds", WINDOW)),
+    "/v1/reports/daily": (DailyReports, lambda s: ("/v1/reports/daily", {
+        "from": str(DAY0 - timedelta(1)), "to": str(DAY0 + timedelta(1))})),
+    "/v1/compliance/campaigns": (CampaignList, lambda s: ("/v1/compliance/campaigns", {})),
+    "/v1/compliance/campaigns/{campaign_id}": (
+        CampaignCompliance, lambda s: (f"/v1/compliance/campaigns/{s.a.campaigns[0]}", {})),
+    "/v1/subscription": (Subscription, lambda s: ("/v1/subscription", {})),
+}
+
+
+@pytest.mark.parametrize("path", sorted(SHAPES))
+async def test_bodies_are_exactly_what_the_response_model_gives(
+        app: FastAPI, seed: Seed, api_settings: ApiSettings, path: str) -> None:
+    """Routes serialise driver rows once, without building the model: the body must still
+    be the model's own JSON (same fields, types, formats: a round trip changes nothing)."""
+    assert set(SHAPES) == set(_v1_routes(app))
+    model, request = SHAPES[path]
+    url, params = request(seed)
+    async with client_for(app, seed.a.tenant_id, api_settings) as client:
+        r = await client.get(url, params=params)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    body = r.json()
+    # `from`/`to` are serialisation aliases of `start`/`end`
+    names = {"from": "start", "to": "end"}
+    again = model.model_validate({names.get(k, k): v for k, v in body.items()}
+                                 ).model_dump(mode="json", by_alias=True)
+    assert again == body
+    assert json.dumps(again) != "{}"
 
 
 # --- authentication -------------------------------------------------------------------------
@@ -391,9 +444,9 @@ async def test_audience_and_issuer_are_enforced_when_configured(seeded_url: tupl
                                                                 ) -> None:
     strict = ApiSettings(jwt_secret=SecretStr(SECRET), jwt_audience="nmc-read",
                          jwt_issuer="https://id.example")
-    engine = make_engine(seeded_url[0], strict)
+    database = make_database(seeded_url[0], strict)
     try:
-        app = create_app(strict, engine=engine)
+        app = create_app(strict, database=database)
         tenant = seeded_url[1].a.tenant_id
         good = issue_token(strict, uuid.UUID(tenant))
         bare = _token({"tenant_id": tenant, "exp": _NOW + 600})
@@ -403,7 +456,7 @@ async def test_audience_and_issuer_are_enforced_when_configured(seeded_url: tupl
             r = await client.get("/v1/subscription", headers={"Authorization": f"Bearer {bare}"})
             assert r.status_code == 401
     finally:
-        engine.dispose()
+        await database.close()
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -505,20 +558,41 @@ async def test_readyz_is_503_with_a_reason_when_postgresql_is_down(
             r = await client.get("/readyz")
             assert (await client.get("/healthz")).status_code == 200
     finally:
-        app.state.engine.dispose()
+        await app.state.db.close()
     assert r.status_code == 503
     body = r.json()
     assert body["status"] == "unavailable" and "database unavailable" in body["reason"]
     assert "nmc:nmc" not in body["reason"]
 
 
+async def test_pooled_connections_killed_under_the_api_cost_no_request(
+        app: FastAPI, seed: Seed, seeded_url: tuple[str, Seed], api_settings: ApiSettings
+) -> None:
+    """No pre-ping: a dead pooled connection is found by the query itself, discarded, and
+    the read retried, so a PostgreSQL restart (here: every API backend terminated) is not an
+    error for the client."""
+    import psycopg
+
+    from nmc_streams.api.database import conninfo
+
+    async with client_for(app, seed.a.tenant_id, api_settings) as client:
+        assert (await client.get("/v1/subscription")).status_code == 200  # pool is open
+        async with await psycopg.AsyncConnection.connect(conninfo(seeded_url[0]),
+                                                         autocommit=True) as admin:
+            cur = await admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = 'nmc-read-api'")
+            row = await cur.fetchone()
+            assert row is not None and row[0] == api_settings.db_pool_size
+        for _ in range(2 * api_settings.db_pool_size):
+            r = await client.get("/v1/subscription")
+            assert r.status_code == 200, r.text
+
+
 async def test_the_api_cannot_write(app: FastAPI) -> None:
     """Defence in depth: the API's sessions are read-only at the database."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import InternalError
+    import psycopg
 
-    def _write(conn: Any) -> None:
-        conn.execute(text("DELETE FROM conv_conversations"))
-
-    with pytest.raises(InternalError, match="read-only"):
-        await app.state.db.run(_write)
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction, match="read-only"):
+        async with app.state.db.connection() as conn:
+            await conn.execute("DELETE FROM conv_conversations")

@@ -1,17 +1,17 @@
 """The app without a database: authentication and parameter checks answer before any query,
-OpenAPI documents every route. (The engine never connects: nothing reaches PostgreSQL.)"""
+OpenAPI documents every route. (The pool is never opened: nothing reaches PostgreSQL.)"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from nmc_streams.api.app import create_app, make_engine, route_paths
+from nmc_streams.api.app import create_app, make_database, route_paths
 from nmc_streams.api.auth import issue_token
 from nmc_streams.api.settings import ApiSettings
 
@@ -25,10 +25,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def app() -> Iterator[FastAPI]:
-    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", SETTINGS)
-    yield create_app(SETTINGS, engine=engine)
-    engine.dispose()
+async def app() -> AsyncIterator[FastAPI]:
+    database = make_database("postgresql+psycopg://nobody@127.0.0.1:1/none", SETTINGS)
+    yield create_app(SETTINGS, database=database)
+    await database.close()
 
 
 @pytest.fixture

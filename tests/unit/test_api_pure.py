@@ -5,18 +5,24 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import jwt
 import pytest
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 
 from nmc_streams.api import cursor as cursors
-from nmc_streams.api.auth import authenticate, issue_token
+from nmc_streams.api.auth import TokenVerifier, authenticate, issue_token
 from nmc_streams.api.errors import ApiError
+from nmc_streams.api.models import DailyReport
+from nmc_streams.api.params import Params, openapi_parameters, parse
+from nmc_streams.api.queries import DAILY_COUNTS
 from nmc_streams.api.settings import ApiSettings
 from nmc_streams.api.validators import date_range, page_limit, time_range
 
@@ -153,3 +159,101 @@ def test_expired_and_foreign_tokens_are_refused() -> None:
     other = ApiSettings(jwt_secret=SecretStr("x" * 40))
     with pytest.raises(ApiError, match="invalid token"):
         authenticate(f"Bearer {issue_token(other, uuid.uuid4())}", settings)
+
+
+# --- token cache ----------------------------------------------------------------------------
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_verifier_remembers_a_valid_token_until_its_exp_and_leeway(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = ApiSettings(jwt_secret=SECRET, jwt_leeway_s=5)
+    clock = _Clock(time.time())
+    verifier = TokenVerifier(settings, clock)
+    tenant = uuid.uuid4()
+    header = f"Bearer {issue_token(settings, tenant, ttl_s=60, now=clock.now)}"
+    assert verifier.authenticate(header).tenant_id == tenant
+    decoded: list[str] = []
+    real = jwt.decode
+
+    def counting(*args: object, **kwargs: object) -> dict[str, object]:
+        decoded.append("x")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    for _ in range(3):
+        assert verifier.authenticate(header).tenant_id == tenant
+    assert decoded == [], "a remembered token is not verified again"
+    clock.now += 60 + 5 - 1  # still inside exp + leeway: remembered
+    verifier.authenticate(header)
+    assert decoded == []
+    clock.now += 2  # past exp + leeway: forgotten, so verified again (PyJWT has the last word)
+    verifier.authenticate(header)
+    assert decoded == ["x"]
+
+
+def test_token_verifier_never_remembers_a_refused_token_and_is_bounded() -> None:
+    settings = ApiSettings(jwt_secret=SECRET, jwt_cache_size=2)
+    verifier = TokenVerifier(settings)
+    good = issue_token(settings, uuid.uuid4())
+    forged = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
+    assert verifier.authenticate(f"Bearer {good}")
+    for _ in range(2):  # the same forged token twice: refused both times
+        with pytest.raises(ApiError, match="invalid token"):
+            verifier.authenticate(f"Bearer {forged}")
+    for _ in range(3):
+        verifier.authenticate(f"Bearer {issue_token(settings, uuid.uuid4())}")
+    assert len(verifier._known) == 2
+
+
+def test_token_cache_can_be_disabled() -> None:
+    settings = ApiSettings(jwt_secret=SECRET, jwt_cache_size=0)
+    verifier = TokenVerifier(settings)
+    verifier.authenticate(f"Bearer {issue_token(settings, uuid.uuid4())}")
+    assert verifier._known == {}
+
+
+# --- parameter models -----------------------------------------------------------------------
+
+class _Window(Params):
+    path = frozenset({"resource_id"})
+    resource_id: uuid.UUID
+    start: date = Field(alias="from")
+    limit: int | None = None
+
+
+def _request(query: str, path: dict[str, str]) -> Request:
+    return Request({"type": "http", "query_string": query.encode(), "path_params": path,
+                    "headers": []})
+
+
+def test_params_validate_query_and_path_in_one_model() -> None:
+    got = parse(_Window, _request("from=2026-01-02&limit=3&other=1&resource_id=x",
+                                  {"resource_id": str(uuid.UUID(int=7))}))
+    assert got == _Window.model_validate(
+        {"resource_id": uuid.UUID(int=7), "from": date(2026, 1, 2), "limit": 3})
+
+
+def test_params_errors_carry_fastapis_loc() -> None:
+    with pytest.raises(RequestValidationError) as exc:
+        parse(_Window, _request("limit=ten", {"resource_id": "nope"}))
+    locs = sorted(tuple(e["loc"]) for e in exc.value.errors())
+    assert locs == [("path", "resource_id"), ("query", "from"), ("query", "limit")]
+
+
+def test_params_are_documented_from_the_same_model() -> None:
+    doc = {p["name"]: p for p in openapi_parameters(_Window)["parameters"]}
+    assert doc["resource_id"]["in"] == "path" and doc["resource_id"]["required"]
+    assert doc["from"]["in"] == "query" and doc["from"]["schema"]["format"] == "date"
+    assert not doc["limit"]["required"]
+
+
+def test_daily_counts_are_the_report_models_counts() -> None:
+    assert [*DAILY_COUNTS] == [f for f in DailyReport.model_fields
+                               if f not in ("day", "conversion_rate")]

@@ -7,6 +7,7 @@ from a path or query parameter, so a token for tenant A cannot name tenant B.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -35,8 +36,8 @@ def unauthorized(reason: str, error: str = "invalid_token") -> ApiError:
     return ApiError(401, "Authorization", reason, "header", {"WWW-Authenticate": challenge})
 
 
-def authenticate(authorization: str | None, settings: ApiSettings) -> Principal:
-    """Verify ``Authorization: Bearer <jwt>``; 401 (with the reason) on any defect."""
+def _verify(authorization: str | None, settings: ApiSettings) -> tuple[Principal, float]:
+    """The caller and the time (epoch seconds) its token stops being accepted."""
     if not authorization:
         raise unauthorized("missing bearer token", "invalid_request")
     scheme, _, token = authorization.partition(" ")
@@ -67,7 +68,45 @@ def authenticate(authorization: str | None, settings: ApiSettings) -> Principal:
     except ValueError:
         raise unauthorized("tenant_id claim is not a uuid") from None
     sub = claims.get("sub")
-    return Principal(tenant_id, None if sub is None else str(sub))
+    # PyJWT accepts the token while now < exp + leeway (`exp` is an int, checked above)
+    return Principal(tenant_id, None if sub is None else str(sub)), \
+        float(claims["exp"]) + settings.jwt_leeway_s
+
+
+def authenticate(authorization: str | None, settings: ApiSettings) -> Principal:
+    """Verify ``Authorization: Bearer <jwt>``; 401 (with the reason) on any defect."""
+    return _verify(authorization, settings)[0]
+
+
+class TokenVerifier:
+    """`authenticate` with a memory: the one JWT verifier of the API.
+
+    A client sends the same token with every request until it expires; checking its HMAC and
+    claims each time is the largest CPU cost of a small read. A token that verified once is
+    remembered, keyed by the whole header (any other byte is another key, so a forged or
+    altered token never hits), until its own `exp` (+ leeway): the only claim that can turn a
+    valid token invalid later. `nbf`/`iat` only go from invalid to valid, and an invalid
+    token is never stored. At most `jwt_cache_size` entries; the oldest goes first."""
+
+    def __init__(self, settings: ApiSettings, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._size = settings.jwt_cache_size
+        self._known: dict[str, tuple[Principal, float]] = {}
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        if authorization is not None:
+            known = self._known.get(authorization)
+            if known is not None:
+                if self._clock() < known[1]:
+                    return known[0]
+                del self._known[authorization]
+        principal, until = _verify(authorization, self.settings)
+        if self._size and authorization is not None:
+            if len(self._known) >= self._size:
+                del self._known[next(iter(self._known))]
+            self._known[authorization] = (principal, until)
+        return principal
 
 
 def issue_token(settings: ApiSettings, tenant_id: UUID, ttl_s: float = 3600.0,

@@ -58,6 +58,12 @@ async def api_error_handler(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_body([exc.problem]), status_code=exc.status, headers=exc.headers)
 
 
+async def unavailable_handler(_: Request, exc: Exception) -> JSONResponse:
+    """No pooled connection in time (database down or saturated): 503, try again later."""
+    problem = FieldProblem(field="database", reason="temporarily unavailable, retry later")
+    return JSONResponse(_body([problem]), status_code=503, headers={"Retry-After": "1"})
+
+
 async def validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
     """FastAPI's own 422s, reshaped: `loc` ("query", "limit") becomes field `limit`."""
     assert isinstance(exc, RequestValidationError)

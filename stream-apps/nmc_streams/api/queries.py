@@ -2,34 +2,25 @@
 and every statement filters on it: there is no query here that can return another tenant's
 row, whatever the other arguments say.
 
-The tables are the stream apps' own definitions (`nmc_streams.db`), so a renamed column breaks
-mypy/tests here instead of silently at run time. `rpt_daily` is a view, declared locally.
+Plain SQL strings, built once at import: psycopg prepares each on the server at its first use
+per connection, and no statement is compiled per request. The column lists come from the
+stream apps' own table definitions (`nmc_streams.db`), so a renamed column fails the tests
+here instead of drifting silently. `rpt_daily` is a view (migration rm0001).
+
+Rows come back as dicts of JSON-ready values (uuid as text, timestamps as aware datetimes):
+the routes serialise them once, without building a model per row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Date,
-    Integer,
-    MetaData,
-    Numeric,
-    Row,
-    Table,
-    Uuid,
-    literal,
-    select,
-    text,
-    tuple_,
-)
+from sqlalchemy import Table
 
 from nmc_streams.api.cursor import ConversationKey
+from nmc_streams.api.database import Conn, Rows
 from nmc_streams.db import (
     conv_conversations,
     conv_messages,
@@ -39,155 +30,140 @@ from nmc_streams.db import (
     sched_holds,
 )
 
-_views = MetaData()
-_DAILY_COUNTS = (
+DAILY_COUNTS: Final = (
     "missed_calls", "missed_calls_no_answer", "missed_calls_busy", "missed_calls_failed",
     "converted_calls", "conversations_started", "messages_in", "messages_out", "delivered",
     "failed", "holds", "bookings", "releases", "cancellations", "cancellations_user",
     "cancellations_tenant", "cancellations_system", "cancellations_conflict", "catalog_changes",
 )
-rpt_daily = Table(
-    "rpt_daily",
-    _views,
-    Column("tenant_id", Uuid(as_uuid=False)),
-    Column("day", Date),
-    *(Column(name, Integer) for name in _DAILY_COUNTS),
-    Column("conversion_rate", Numeric(asdecimal=False)),
+
+
+def _columns(table: Table, *hidden: str, prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{c.name}" for c in table.c if c.name not in hidden)
+
+
+CONVERSATION_COLUMNS: Final = _columns(conv_conversations, "tenant_id", "version")
+MESSAGE_COLUMNS: Final = _columns(conv_messages, "tenant_id", "version", "conversation_id",
+                                  "correlation_id", "provider_ref")
+_SLOT_HIDDEN = ("tenant_id", "correlation_id", "version")
+
+# keyset pagination: (last_activity_at, conversation_id) DESC, `limit + 1` rows so the caller
+# knows whether a next page exists without a COUNT; index conv_conversations_page(_status)
+_LIST = {
+    (status, after): (
+        f"SELECT {CONVERSATION_COLUMNS} FROM conv_conversations WHERE tenant_id = %(t)s"
+        + (" AND status = %(status)s" if status else "")
+        + (" AND (last_activity_at, conversation_id) < (%(at)s, %(id)s)" if after else "")
+        + " ORDER BY last_activity_at DESC, conversation_id DESC LIMIT %(n)s"
+    )
+    for status in (False, True) for after in (False, True)
+}
+# the conversation and the reactions' auto-reply decision in one statement (a conversation
+# is its thread: same id as the reactions' correlation_id)
+_CONVERSATION = (
+    f"SELECT {_columns(conv_conversations, 'tenant_id', 'version', prefix='c.')}, "
+    "r.auto_reply AS auto_reply_decision, r.auto_reply_reason, r.auto_reply_message_id "
+    "FROM conv_conversations c LEFT JOIN conversation_reactions r "
+    "ON r.tenant_id = c.tenant_id AND r.correlation_id = c.conversation_id "
+    "AND r.auto_reply IS NOT NULL "
+    "WHERE c.tenant_id = %(t)s AND c.conversation_id = %(c)s"
+)
+_MESSAGES = (
+    f"SELECT {MESSAGE_COLUMNS} FROM conv_messages "
+    "WHERE tenant_id = %(t)s AND conversation_id = %(c)s ORDER BY first_seen_at, message_id"
 )
 
-_CONVERSATION_COLUMNS = [c for c in conv_conversations.c if c.name not in ("tenant_id", "version")]
-_MESSAGE_COLUMNS = [
-    c for c in conv_messages.c
-    if c.name not in ("tenant_id", "version", "conversation_id", "correlation_id", "provider_ref")
-]
+
+def _overlapping(table: Table, id_column: str) -> dict[bool, str]:
+    base = (f"SELECT {_columns(table, *_SLOT_HIDDEN)} FROM {table.name} "
+            "WHERE tenant_id = %(t)s AND resource_id = %(r)s "
+            "AND start_at < %(end)s AND end_at > %(start)s")
+    order = f" ORDER BY start_at, {id_column}"
+    return {False: base + order, True: base + " AND status = %(status)s" + order}
 
 
-def _t(tenant_id: UUID) -> str:
-    return str(tenant_id)
+_HOLDS = _overlapping(sched_holds, "hold_id")
+_APPOINTMENTS = _overlapping(sched_appointments, "appointment_id")
+_DAILY = (
+    f"SELECT day, {', '.join(DAILY_COUNTS)}, conversion_rate::float8 AS conversion_rate "
+    "FROM rpt_daily WHERE tenant_id = %(t)s AND day >= %(start)s AND day <= %(end)s"
+)
+_CAMPAIGN_COLUMNS = "campaign_id, status, changed_at"
+_CAMPAIGNS = (f"SELECT {_CAMPAIGN_COLUMNS} FROM rpt_compliance WHERE tenant_id = %(t)s "
+              "ORDER BY campaign_id")
+_CAMPAIGN = (f"SELECT {_CAMPAIGN_COLUMNS} FROM rpt_compliance "
+             "WHERE tenant_id = %(t)s AND campaign_id = %(c)s")
+_SUBSCRIPTION = (f"SELECT {_columns(rpt_subscriptions, 'tenant_id', 'event_id')} "
+                 "FROM rpt_subscriptions WHERE tenant_id = %(t)s")
+assert {c.name for c in rpt_compliance.c} >= set(_CAMPAIGN_COLUMNS.split(", "))
 
 
-def ping(conn: Connection) -> None:
-    """Readiness: the database answers a trivial query."""
-    conn.execute(text("SELECT 1")).scalar_one()
+async def _all(conn: Conn, query: str, params: dict[str, Any]) -> Rows:
+    cur = await conn.execute(query, params)
+    return await cur.fetchall()
 
 
-def list_conversations(
-    conn: Connection, tenant_id: UUID, status: str | None, after: ConversationKey | None,
-    limit: int,
-) -> Sequence[Row[Any]]:
-    """One page, newest activity first; fetches `limit + 1` rows so the caller knows whether
-    a next page exists without a COUNT."""
-    c = conv_conversations.c
-    stmt = select(*_CONVERSATION_COLUMNS).where(c.tenant_id == _t(tenant_id))
-    if status is not None:
-        stmt = stmt.where(c.status == status)
+async def _one(conn: Conn, query: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    cur = await conn.execute(query, params)
+    return await cur.fetchone()
+
+
+async def list_conversations(
+    conn: Conn, tenant_id: UUID, status: str | None, after: ConversationKey | None, limit: int,
+) -> Rows:
+    """One page, newest activity first, `limit + 1` rows at most."""
+    params: dict[str, Any] = {"t": tenant_id, "n": limit + 1, "status": status}
     if after is not None:
-        # typed binds: a bare tuple would bind the id as varchar (no uuid < varchar operator)
-        key = tuple_(
-            literal(after.last_activity_at, c.last_activity_at.type),
-            literal(str(after.conversation_id), c.conversation_id.type),
-        )
-        stmt = stmt.where(tuple_(c.last_activity_at, c.conversation_id) < key)
-    stmt = stmt.order_by(c.last_activity_at.desc(), c.conversation_id.desc()).limit(limit + 1)
-    return conn.execute(stmt).all()
+        params |= {"at": after.last_activity_at, "id": after.conversation_id}
+    return await _all(conn, _LIST[status is not None, after is not None], params)
 
 
-def get_conversation(conn: Connection, tenant_id: UUID, conversation_id: UUID) -> Row[Any] | None:
-    c = conv_conversations.c
-    stmt = select(*_CONVERSATION_COLUMNS).where(
-        c.tenant_id == _t(tenant_id), c.conversation_id == str(conversation_id)
-    )
-    return conn.execute(stmt).first()
+async def get_conversation(
+    conn: Conn, tenant_id: UUID, conversation_id: UUID,
+) -> tuple[dict[str, Any], Rows] | None:
+    """The conversation (with `auto_reply_*` columns) and its messages, oldest first.
+
+    Both statements go out in one pipeline: one network round trip for the pair."""
+    params = {"t": tenant_id, "c": conversation_id}
+    async with conn.pipeline():
+        head = await conn.execute(_CONVERSATION, params)
+        body = await conn.execute(_MESSAGES, params)
+    row = await head.fetchone()
+    if row is None:
+        return None
+    return row, await body.fetchall()
 
 
-def auto_reply_decision(
-    conn: Connection, tenant_id: UUID, conversation_id: UUID
-) -> Row[Any] | None:
-    """The reactions' auto-reply decision (a conversation is its thread: same id)."""
-    return conn.execute(
-        text("SELECT auto_reply AS decision, auto_reply_reason AS reason, "
-             "auto_reply_message_id AS message_id FROM conversation_reactions "
-             "WHERE tenant_id = :t AND correlation_id = :c AND auto_reply IS NOT NULL"),
-        {"t": str(tenant_id), "c": str(conversation_id)},
-    ).first()
-
-
-def conversation_messages(
-    conn: Connection, tenant_id: UUID, conversation_id: UUID
-) -> Sequence[Row[Any]]:
-    m = conv_messages.c
-    stmt = (
-        select(*_MESSAGE_COLUMNS)
-        .where(m.tenant_id == _t(tenant_id), m.conversation_id == str(conversation_id))
-        .order_by(m.first_seen_at, m.message_id)
-    )
-    return conn.execute(stmt).all()
-
-
-def _overlapping(
-    table: Table, id_column: str, conn: Connection, tenant_id: UUID, resource_id: UUID,
-    start: datetime, end: datetime, status: str | None,
-) -> Sequence[Row[Any]]:
-    """A resource's rows of `table` overlapping [start, end), tenant-scoped."""
-    t = table.c
-    stmt = select(*[col for col in t if col.name not in
-                    ("tenant_id", "correlation_id", "version")]).where(
-        t.tenant_id == _t(tenant_id), t.resource_id == str(resource_id),
-        t.start_at < end, t.end_at > start,
-    )
-    if status is not None:
-        stmt = stmt.where(t.status == status)
-    return conn.execute(stmt.order_by(t.start_at, t[id_column])).all()
-
-
-def resource_holds(
-    conn: Connection, tenant_id: UUID, resource_id: UUID, start: datetime, end: datetime,
-    status: str | None,
-) -> Sequence[Row[Any]]:
+async def resource_holds(conn: Conn, tenant_id: UUID, resource_id: UUID, start: datetime,
+                         end: datetime, status: str | None) -> Rows:
     """Holds overlapping [start, end)."""
-    return _overlapping(sched_holds, "hold_id", conn, tenant_id, resource_id, start, end, status)
+    return await _all(conn, _HOLDS[status is not None],
+                      {"t": tenant_id, "r": resource_id, "start": start, "end": end,
+                       "status": status})
 
 
-def resource_appointments(
-    conn: Connection, tenant_id: UUID, resource_id: UUID, start: datetime, end: datetime,
-    status: str | None,
-) -> Sequence[Row[Any]]:
+async def resource_appointments(conn: Conn, tenant_id: UUID, resource_id: UUID,
+                                start: datetime, end: datetime, status: str | None) -> Rows:
     """Appointments overlapping [start, end)."""
-    return _overlapping(sched_appointments, "appointment_id", conn, tenant_id, resource_id,
-                        start, end, status)
+    return await _all(conn, _APPOINTMENTS[status is not None],
+                      {"t": tenant_id, "r": resource_id, "start": start, "end": end,
+                       "status": status})
 
 
-def daily_reports(
-    conn: Connection, tenant_id: UUID, start: date, end: date
-) -> dict[date, dict[str, Any]]:
+async def daily_reports(conn: Conn, tenant_id: UUID, start: date,
+                        end: date) -> dict[date, dict[str, Any]]:
     """Days in [start, end] that have facts, keyed by day (the route fills the gaps)."""
-    d = rpt_daily.c
-    stmt = select(*[col for col in rpt_daily.c if col.name != "tenant_id"]).where(
-        d.tenant_id == _t(tenant_id), d.day >= start, d.day <= end
-    )
-    return {row.day: dict(row._mapping) for row in conn.execute(stmt)}
+    rows = await _all(conn, _DAILY, {"t": tenant_id, "start": start, "end": end})
+    return {row["day"]: row for row in rows}
 
 
-def list_campaigns(conn: Connection, tenant_id: UUID) -> Sequence[Row[Any]]:
-    r = rpt_compliance.c
-    stmt = (
-        select(r.campaign_id, r.status, r.changed_at)
-        .where(r.tenant_id == _t(tenant_id))
-        .order_by(r.campaign_id)
-    )
-    return conn.execute(stmt).all()
+async def list_campaigns(conn: Conn, tenant_id: UUID) -> Rows:
+    return await _all(conn, _CAMPAIGNS, {"t": tenant_id})
 
 
-def get_campaign(conn: Connection, tenant_id: UUID, campaign_id: UUID) -> Row[Any] | None:
-    r = rpt_compliance.c
-    stmt = select(r.campaign_id, r.status, r.changed_at).where(
-        r.tenant_id == _t(tenant_id), r.campaign_id == str(campaign_id)
-    )
-    return conn.execute(stmt).first()
+async def get_campaign(conn: Conn, tenant_id: UUID, campaign_id: UUID) -> dict[str, Any] | None:
+    return await _one(conn, _CAMPAIGN, {"t": tenant_id, "c": campaign_id})
 
 
-def get_subscription(conn: Connection, tenant_id: UUID) -> Row[Any] | None:
-    s = rpt_subscriptions.c
-    stmt = select(*[col for col in rpt_subscriptions.c if col.name not in
-                    ("tenant_id", "event_id")]).where(s.tenant_id == _t(tenant_id))
-    return conn.execute(stmt).first()
+async def get_subscription(conn: Conn, tenant_id: UUID) -> dict[str, Any] | None:
+    return await _one(conn, _SUBSCRIPTION, {"t": tenant_id})

@@ -58,8 +58,21 @@ class ApiSettings(BaseSettings):
     max_report_days: int = Field(
         default=366, ge=1, description="Longest from..to window of daily reports (inclusive)."
     )
-    db_pool_size: int = Field(default=8, ge=1, description="SQLAlchemy pool size per process.")
-    db_max_overflow: int = Field(default=4, ge=0)
+    jwt_cache_size: int = Field(
+        default=4096, ge=0, description="Verified tokens remembered per process (until their "
+        "`exp`), so a client's repeated requests skip the signature check; 0 disables.",
+    )
+    db_pool_size: int = Field(
+        default=16, ge=1, description="PostgreSQL connections per process, all opened at "
+        "start-up (size it to the expected concurrency: a request waits for a free one).",
+    )
+    db_pool_timeout_s: float = Field(
+        default=5.0, gt=0, description="Longest wait for a free pooled connection (-> 503).",
+    )
+    db_prepared_statements: bool = Field(
+        default=True, description="Prepare every query on the server at its first use per "
+        "connection (parse and plan once); false behind a pooler that cannot keep them.",
+    )
     db_connect_timeout_s: int = Field(
         default=3, ge=1, description="libpq connect_timeout: bounds how long /readyz waits."
     )

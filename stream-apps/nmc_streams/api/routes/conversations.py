@@ -3,24 +3,19 @@ messages."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
-from sqlalchemy import Connection
+from fastapi import APIRouter, Request
+from pydantic import Field
 
 from nmc_streams.api import cursor as cursors
 from nmc_streams.api import queries
-from nmc_streams.api.deps import CurrentTenant, DbDep, SettingsDep
+from nmc_streams.api.deps import CurrentTenant, database, settings_of
 from nmc_streams.api.errors import ERROR_RESPONSES, NOT_FOUND, invalid, not_found
-from nmc_streams.api.models import (
-    AutoReply,
-    Conversation,
-    ConversationDetail,
-    ConversationPage,
-    ConversationStatus,
-    Message,
-)
+from nmc_streams.api.models import ConversationDetail, ConversationPage, ConversationStatus
+from nmc_streams.api.params import Params, openapi_parameters, parse
+from nmc_streams.api.responses import JsonBody
 from nmc_streams.api.validators import page_limit
 
 # Full paths, no router prefix: `scope["route"].path` is then the whole template, which the
@@ -28,52 +23,59 @@ from nmc_streams.api.validators import page_limit
 router = APIRouter(tags=["conversations"], responses=ERROR_RESPONSES)
 
 
-@router.get("/v1/conversations", summary="List conversations (keyset pagination)")
-async def list_conversations(
-    who: CurrentTenant,
-    db: DbDep,
-    settings: SettingsDep,
-    status: Annotated[ConversationStatus | None, Query(description="Only this status.")] = None,
-    limit: Annotated[int | None, Query(description="Page size (default and maximum are "
-                                       "NMC_API_PAGE_SIZE_DEFAULT / _MAX).")] = None,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.",
-                                        max_length=cursors.MAX_CURSOR_LENGTH)] = None,
-) -> ConversationPage:
-    size = page_limit(limit, settings.page_size_default, settings.page_size_max)
+class ListQuery(Params):
+    status: ConversationStatus | None = Field(default=None, description="Only this status.")
+    limit: int | None = Field(default=None, description="Page size (default and maximum are "
+                              "NMC_API_PAGE_SIZE_DEFAULT / _MAX).")
+    cursor: str | None = Field(default=None, max_length=cursors.MAX_CURSOR_LENGTH,
+                               description="`next_cursor` of the previous page.")
+
+
+class ConversationPath(Params):
+    path = frozenset({"conversation_id"})
+    conversation_id: UUID
+
+
+@router.get("/v1/conversations", summary="List conversations (keyset pagination)",
+            response_model=ConversationPage, openapi_extra=openapi_parameters(ListQuery))
+async def list_conversations(request: Request, who: CurrentTenant) -> JsonBody:
+    q = parse(ListQuery, request)
+    settings = settings_of(request)
+    size = page_limit(q.limit, settings.page_size_default, settings.page_size_max)
     try:
-        after = None if cursor is None else cursors.decode(cursor)
+        after = None if q.cursor is None else cursors.decode(q.cursor)
     except cursors.InvalidCursor as exc:
         raise invalid("cursor", str(exc)) from None
-    rows = await db.run(queries.list_conversations, who.tenant_id, status, after, size)
-    items = [Conversation.model_validate(r) for r in rows[:size]]
+    rows = await database(request).run(queries.list_conversations, who.tenant_id, q.status,
+                                       after, size)
     next_cursor = None
     if len(rows) > size:
-        last = items[-1]
-        next_cursor = cursors.encode(
-            cursors.ConversationKey(last.last_activity_at, last.conversation_id))
-    return ConversationPage(items=items, next_cursor=next_cursor)
+        del rows[size:]
+        last = rows[-1]
+        next_cursor = cursors.encode(cursors.ConversationKey(
+            last["last_activity_at"], UUID(last["conversation_id"])))
+    return JsonBody({"items": rows, "next_cursor": next_cursor})
 
 
-def _detail(conn: Connection, tenant_id: UUID,
-            conversation_id: UUID) -> ConversationDetail | None:
-    row = queries.get_conversation(conn, tenant_id, conversation_id)
-    if row is None:
-        return None
-    messages = queries.conversation_messages(conn, tenant_id, conversation_id)
-    decision = queries.auto_reply_decision(conn, tenant_id, conversation_id)
-    return ConversationDetail(
-        **Conversation.model_validate(row).model_dump(),
-        messages=[Message.model_validate(m) for m in messages],
-        auto_reply=None if decision is None else AutoReply.model_validate(decision),
-    )
+def _detail(found: tuple[dict[str, Any], list[dict[str, Any]]]) -> dict[str, Any]:
+    """ConversationDetail: the conversation's columns, its messages, the auto-reply."""
+    row, messages = found
+    decision = row.pop("auto_reply_decision")
+    reason = row.pop("auto_reply_reason")
+    message_id = row.pop("auto_reply_message_id")
+    row["messages"] = messages
+    row["auto_reply"] = None if decision is None else {
+        "decision": decision, "reason": reason, "message_id": message_id}
+    return row
 
 
 @router.get("/v1/conversations/{conversation_id}", summary="One conversation with its messages",
-            responses=NOT_FOUND)
-async def get_conversation(
-    who: CurrentTenant, db: DbDep, conversation_id: Annotated[UUID, Path()]
-) -> ConversationDetail:
-    found = await db.run(_detail, who.tenant_id, conversation_id)
+            responses=NOT_FOUND, response_model=ConversationDetail,
+            openapi_extra=openapi_parameters(ConversationPath))
+async def get_conversation(request: Request, who: CurrentTenant) -> JsonBody:
+    p = parse(ConversationPath, request)
+    found = await database(request).run(queries.get_conversation, who.tenant_id,
+                                        p.conversation_id)
     if found is None:
         raise not_found("conversation", "conversation_id")
-    return found
+    return JsonBody(_detail(found))

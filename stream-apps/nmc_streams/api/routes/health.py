@@ -9,8 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from nmc_streams.api import queries
-from nmc_streams.api.deps import DbDep
+from nmc_streams.api.deps import DbDep, SettingsDep
 from nmc_streams.api.models import Health
 
 router = APIRouter(tags=["operations"])
@@ -25,11 +24,12 @@ async def healthz() -> Health:
 @router.get("/readyz", summary="Readiness: PostgreSQL answers `SELECT 1`",
             response_model=Health, response_model_exclude_none=True,
             responses={503: {"model": Health}})
-async def readyz(db: DbDep) -> Health | JSONResponse:
+async def readyz(db: DbDep, settings: SettingsDep) -> Health | JSONResponse:
     try:
-        await db.run(queries.ping)
+        await db.ping(settings.db_connect_timeout_s)
     except Exception as exc:  # any failure means "do not route traffic here"
-        reason = f"database unavailable: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        first = (str(exc).splitlines() or ["no answer in time"])[0][:200]
+        reason = f"database unavailable: {type(exc).__name__}: {first}"
         return JSONResponse(Health(status="unavailable", reason=reason).model_dump(),
                             status_code=503)
     return Health(status="ok")
