@@ -119,6 +119,52 @@ def outbox_skip(ids: list[int] = typer.Argument(..., help="Row ids to give up on
     console.print(f"skipped {len(moved)} rows: {moved}")
 
 
+@app.command("tail")
+def tail_command(
+    target: str = typer.Argument(..., help="A domain (telephony, ...) or a topic name."),
+    from_beginning: bool = typer.Option(False, "--from-beginning",
+                                        help="Start at the oldest record of every partition."),
+    last: int = typer.Option(10, "--last", min=0,
+                             help="Without --from-beginning: start this many records before"
+                                  " the end of every partition."),
+    key: str | None = typer.Option(None, "--key", help="Only this record key (one partition)."),
+    event_name: str | None = typer.Option(
+        None, "--event-name", help="Only events whose name equals, starts with or matches"
+                                   " (glob) this, e.g. nmc.scheduling. or '*Booked'."),
+    follow: bool = typer.Option(False, "--follow", "-f",
+                                help="Keep waiting for new records (Ctrl-C stops)."),
+    max_records: int | None = typer.Option(None, "--max", min=1,
+                                           help="Stop after this many records."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per record and line."),
+) -> None:
+    """Decoded records of a topic with partition, offset, key and headers (a console consumer
+    that reads Avro through the Schema Registry; joins no group, commits nothing)."""
+    import json
+
+    from nmc.tail import TailError, TailSpec, resolve_topic, tail
+    from nmc.tail_view import render_record
+
+    logging.basicConfig(level=logging.WARNING)
+    spec = TailSpec(resolve_topic(target), from_beginning=from_beginning, last=last, key=key,
+                    event_name=event_name, follow=follow, max_records=max_records)
+    shown = 0
+    try:
+        for record in tail(get_settings(), spec):
+            shown += 1
+            if as_json:
+                typer.echo(json.dumps(record.as_json(), separators=(",", ":")))
+            else:
+                console.print(render_record(record))
+    except TailError as exc:
+        typer.echo(f"nmc tail: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except KeyboardInterrupt:
+        pass
+    if not as_json:
+        err_console = Console(stderr=True)
+        err_console.print(f"[dim]{shown} record(s) from {spec.topic}[/]")
+
+
 @app.command()
 def demo(
     catalog: bool = typer.Option(
