@@ -9,46 +9,13 @@ import threading
 import uuid
 from typing import Any
 
-from confluent_kafka import Producer
-from confluent_kafka.serialization import MessageField, SerializationContext
+from kafka_support import produce, telephony_events
 from typer.testing import CliRunner
 
 from nmc.cli import app
-from nmc.contract.examples import example_envelopes
-from nmc.contract.headers import event_headers
 from nmc.contract.keys import java_partition
-from nmc.contract.schemas import default_catalog
-from nmc.kafka import producer_config
-from nmc.registry import registry_client, value_serializer
 from nmc.settings import Settings
 from nmc.tail import TailRecord, TailSpec, tail
-from producers.envelope import Envelope, parse_event
-
-
-def telephony_events() -> tuple[str, list[Envelope]]:
-    """CallDetected then InboundSmsReceived of one fresh conversation, and its key."""
-    events = [parse_event(e) for e in example_envelopes(uuid.uuid4(), uuid.uuid4())
-              if e["event_name"].startswith("nmc.telephony.")]
-    assert [e.event_name for e in events] == ["nmc.telephony.CallDetected",
-                                              "nmc.telephony.InboundSmsReceived"]
-    return events[0].key, events
-
-
-def produce(settings: Settings, events: list[Envelope]) -> None:
-    producer = Producer(producer_config(settings))
-    registry = registry_client(settings)
-    try:
-        for event in events:
-            schema = default_catalog().get(event.event_name, event.major)
-            assert schema is not None
-            value = value_serializer(registry, schema)(
-                event.to_avro(schema), SerializationContext(schema.topic, MessageField.VALUE))
-            producer.produce(schema.topic, key=event.key.encode(), value=value,
-                             headers=event_headers(event.to_json()),
-                             timestamp=int(event.occurred_at.timestamp() * 1000))
-        assert producer.flush(30) == 0
-    finally:
-        registry.close()
 
 
 def run_json(*args: str) -> list[dict[str, Any]]:

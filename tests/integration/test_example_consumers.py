@@ -1,0 +1,59 @@
+"""The runnable consumer examples under examples/ read the real stack as another team would:
+every domain topic by pattern (and nothing else), decoded through the registry, duplicates
+dropped by event_id, each key on the partition Java's formula predicts."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+from kafka_support import produce, telephony_events
+
+from nmc.contract.dead_letter import dlq_topic
+from nmc.contract.keys import java_partition
+from nmc.kafka import admin_config, ensure_topics, producer_config
+from nmc.settings import PROJECT_ROOT, Settings
+
+
+@pytest.fixture
+def group(stack: Settings) -> Iterator[str]:
+    """A unique group and a dead-letter topic holding one record; both removed after."""
+    name = f"example-test-{uuid.uuid4().hex[:8]}"
+    ensure_topics(stack, [dlq_topic(name)])
+    producer = Producer(producer_config(stack))
+    producer.produce(dlq_topic(name), key=b"k", value=b"\x00not for consumers")
+    assert producer.flush(30) == 0
+    yield name
+    admin = AdminClient(admin_config(stack))
+    for future in [*admin.delete_consumer_groups([name], request_timeout=30).values(),
+                   *admin.delete_topics([dlq_topic(name)]).values()]:
+        with contextlib.suppress(Exception):
+            future.result()
+
+
+def test_python_example_consumer(stack: Settings, group: str) -> None:
+    key, events = telephony_events()
+    produce(stack, [events[0], events[1], events[0]])      # the first one delivered twice
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "examples" / "python" / "consume.py"),
+         "--bootstrap", stack.kafka, "--registry", stack.registry, "--group", group,
+         "--from-beginning", "--idle-exit", "15"],
+        capture_output=True, text=True, timeout=240, check=True)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines, result.stderr
+    assert all(re.match(r"^nmc\.[a-z]+$", r["topic"]) for r in lines)   # no DLQ, no changelog
+    assert dlq_topic(group) not in {r["topic"] for r in lines}
+    mine = [r for r in lines if r["key"] == key]
+    assert [(r["event_id"], "duplicate" in r) for r in mine] == [
+        (str(events[0].event_id), False), (str(events[1].event_id), False),
+        (str(events[0].event_id), True)]
+    assert {r["partition"] for r in mine} == {java_partition(key, stack.nmc_topic_partitions)}
+    assert "payload_fields" in mine[0] and "call_id" in mine[0]["payload_fields"]
