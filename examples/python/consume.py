@@ -98,10 +98,14 @@ def main() -> None:
             if headers.get("schema_version", "").split(".")[0] not in MAJORS:
                 out["skipped"] = "unknown major"  # count these: a new major has arrived
             elif seen.first_time(headers["event_id"]):
-                event = decode(msg.value(), SerializationContext(msg.topic() or "",
-                                                                 MessageField.VALUE))
-                handle(event)
-                out["payload_fields"] = sorted(event["payload"])
+                try:
+                    event = decode(msg.value(), SerializationContext(msg.topic() or "",
+                                                                     MessageField.VALUE))
+                except Exception as exc:  # never block the partition: dead-letter it (§11)
+                    out["error"] = " ".join(f"{type(exc).__name__}: {exc}".split())
+                else:
+                    handle(event)
+                    out["payload_fields"] = sorted(event["payload"])
             else:
                 out["duplicate"] = True
             print(json.dumps(out), flush=True)
