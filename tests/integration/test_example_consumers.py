@@ -1,7 +1,7 @@
-"""The runnable consumer examples under examples/ (Python; Node with kafkajs) read the real stack
-as another team would: every domain topic by pattern (and nothing else), LZ4 batches included,
-decoded through the registry, duplicates dropped by event_id, each key on the partition Java's
-formula predicts. A toolchain the machine lacks skips its example."""
+"""The runnable consumer examples under examples/ (Python; Node with kafkajs; Go with franz-go)
+read the real stack as another team would: every domain topic by pattern (and nothing else), LZ4
+batches included, decoded through the registry, duplicates dropped by event_id, each key on the
+partition Java's formula predicts. A toolchain the machine lacks skips its example."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
@@ -43,9 +44,17 @@ def group(stack: Settings) -> Iterator[str]:
             future.result()
 
 
-def _command(language: str) -> list[str]:
+def _command(language: str, tmp_path: Path) -> list[str]:
     if language == "python":
         return [sys.executable, str(EXAMPLES / "python" / "consume.py")]
+    if language == "go":
+        go = shutil.which("go")
+        if go is None:
+            pytest.skip("no Go toolchain on this machine")
+        binary = tmp_path / "consume"
+        subprocess.run([go, "build", "-o", str(binary), "."], cwd=EXAMPLES / "go", check=True,
+                       capture_output=True, timeout=600)
+        return [str(binary)]
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("no Node toolchain on this machine")
@@ -55,9 +64,9 @@ def _command(language: str) -> list[str]:
     return [node, str(EXAMPLES / "node" / "consume.js")]
 
 
-@pytest.mark.parametrize("language", ["python", "node"])
-def test_example_consumer(stack: Settings, group: str, language: str) -> None:
-    command = _command(language)
+@pytest.mark.parametrize("language", ["python", "node", "go"])
+def test_example_consumer(stack: Settings, group: str, language: str, tmp_path: Path) -> None:
+    command = _command(language, tmp_path)
     key, events = telephony_events()
     produce(stack, [events[0], events[1], events[0]])      # the first one delivered twice
     result = subprocess.run(
