@@ -1,7 +1,8 @@
-"""The runnable consumer examples under examples/ (Python; Node with kafkajs; Go with franz-go)
-read the real stack as another team would: every domain topic by pattern (and nothing else), LZ4
-batches included, decoded through the registry, duplicates dropped by event_id, each key on the
-partition Java's formula predicts. A toolchain the machine lacks skips its example."""
+"""The runnable consumer examples under examples/ (Python; Node with kafkajs; Go with franz-go;
+Java with kafka-clients and Apache Avro) read the real stack as another team would: every domain
+topic by pattern (and nothing else), LZ4 batches included, decoded through the registry,
+duplicates dropped by event_id, each key on the partition Java's formula predicts. A toolchain
+the machine lacks skips its example."""
 
 from __future__ import annotations
 
@@ -47,6 +48,16 @@ def group(stack: Settings) -> Iterator[str]:
 def _command(language: str, tmp_path: Path) -> list[str]:
     if language == "python":
         return [sys.executable, str(EXAMPLES / "python" / "consume.py")]
+    if language == "java":
+        java, mvn = shutil.which("java"), shutil.which("mvn")
+        if java is None or mvn is None:
+            pytest.skip("no Java toolchain (java, mvn) on this machine")
+        lib = EXAMPLES / "java" / "target" / "lib"
+        if not lib.is_dir():
+            subprocess.run([mvn, "-B", "-q", "dependency:copy-dependencies",
+                            f"-DoutputDirectory={lib}"], cwd=EXAMPLES / "java", check=True,
+                           capture_output=True, timeout=600)
+        return [java, "-cp", f"{lib}/*", str(EXAMPLES / "java" / "Consume.java")]
     if language == "go":
         go = shutil.which("go")
         if go is None:
@@ -64,7 +75,7 @@ def _command(language: str, tmp_path: Path) -> list[str]:
     return [node, str(EXAMPLES / "node" / "consume.js")]
 
 
-@pytest.mark.parametrize("language", ["python", "node", "go"])
+@pytest.mark.parametrize("language", ["python", "node", "go", "java"])
 def test_example_consumer(stack: Settings, group: str, language: str, tmp_path: Path) -> None:
     command = _command(language, tmp_path)
     key, events = telephony_events()
