@@ -119,6 +119,125 @@ def outbox_skip(ids: list[int] = typer.Argument(..., help="Row ids to give up on
     console.print(f"skipped {len(moved)} rows: {moved}")
 
 
+@app.command("tail")
+def tail_command(
+    target: str = typer.Argument(..., help="A domain (telephony, ...) or a topic name."),
+    from_beginning: bool = typer.Option(False, "--from-beginning",
+                                        help="Start at the oldest record of every partition."),
+    last: int = typer.Option(10, "--last", min=0,
+                             help="Without --from-beginning: start this many records before"
+                                  " the end of every partition."),
+    key: str | None = typer.Option(None, "--key", help="Only this record key (one partition)."),
+    event_name: str | None = typer.Option(
+        None, "--event-name", help="Only events whose name equals, starts with or matches"
+                                   " (glob) this, e.g. nmc.scheduling. or '*Booked'."),
+    follow: bool = typer.Option(False, "--follow", "-f",
+                                help="Keep waiting for new records (Ctrl-C stops)."),
+    max_records: int | None = typer.Option(None, "--max", min=1,
+                                           help="Stop after this many records."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per record and line."),
+) -> None:
+    """Decoded records of a topic with partition, offset, key and headers (a console consumer
+    that reads Avro through the Schema Registry; joins no group, commits nothing)."""
+    import json
+
+    from nmc.tail import TailError, TailSpec, resolve_topic, tail
+    from nmc.tail_view import render_record
+
+    logging.basicConfig(level=logging.WARNING)
+    spec = TailSpec(resolve_topic(target), from_beginning=from_beginning, last=last, key=key,
+                    event_name=event_name, follow=follow, max_records=max_records)
+    shown = 0
+    try:
+        for record in tail(get_settings(), spec):
+            shown += 1
+            if as_json:
+                typer.echo(json.dumps(record.as_json(), separators=(",", ":")))
+            else:
+                console.print(render_record(record))
+    except TailError as exc:
+        typer.echo(f"nmc tail: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except KeyboardInterrupt:
+        pass
+    if not as_json:
+        err_console = Console(stderr=True)
+        err_console.print(f"[dim]{shown} record(s) from {spec.topic}[/]")
+
+
+@app.command("status")
+def status_command(
+    watch: float = typer.Option(0.0, "--watch", "-w", min=0.0,
+                                help="Refresh every this many seconds until Ctrl-C (0: once)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object (per refresh)."),
+    max_outbox_age: float = typer.Option(60.0, "--max-outbox-age",
+                                         help="Seconds the oldest pending row may wait."),
+    max_lag: int = typer.Option(1000, "--max-lag", help="Records a group may be behind."),
+    max_unprocessed_age: float = typer.Option(
+        300.0, "--max-unprocessed-age",
+        help="Event-time age of the oldest unprocessed record (read-model staleness)."),
+    dead_letter_window: float = typer.Option(
+        3600.0, "--dead-letter-window", help="Dead letters newer than this are unhealthy."),
+    expect_group: list[str] = typer.Option(  # noqa: B008
+        None, "--expect-group",
+        help="Consumer groups that must exist and keep up (default: the stream apps' and the"
+             " reactions consumer's)."),
+) -> None:
+    """The whole pipeline on one screen: outbox, relays and lanes, publish rate, consumer
+    group lag per topic, dead letters, read-model freshness. Exit code 1 when unhealthy,
+    2 when a service cannot be reached."""
+    import json
+    import time
+    from datetime import UTC, datetime
+
+    from rich.console import RenderableType
+    from rich.live import Live
+
+    from nmc.status.model import Thresholds, assess
+    from nmc.status.probe import collect
+    from nmc.status.view import render
+    from nmc_streams.settings import StreamSettings
+
+    logging.basicConfig(level=logging.ERROR)
+    settings = get_settings()
+    limits = Thresholds(max_outbox_age, max_lag, max_unprocessed_age, dead_letter_window)
+    streams = StreamSettings()
+    expected = expect_group or [*(streams.app_id(a) for a in ("conversation", "scheduling",
+                                                                "reporting")),
+                                settings.nmc_reactions_group]
+
+    def once() -> tuple[int, RenderableType]:
+        snapshot = collect(settings, limits, expected)
+        problems = assess(snapshot, limits)
+        when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        code = 2 if snapshot.errors else (1 if problems else 0)
+        if as_json:
+            return code, json.dumps({**snapshot.as_json(problems), "at": when})
+        return code, render(snapshot, problems, when)
+
+    code, view = once()
+    if not watch:
+        if as_json:
+            typer.echo(str(view))
+        else:
+            console.print(view)
+        raise typer.Exit(code)
+    try:
+        if as_json:
+            while True:
+                typer.echo(str(view))
+                time.sleep(watch)
+                code, view = once()
+        with Live(view, console=console, refresh_per_second=4, screen=False) as live:
+            while True:
+                time.sleep(watch)
+                code, view = once()
+                live.update(view)
+    except KeyboardInterrupt:
+        pass
+    raise typer.Exit(code)
+
+
 @app.command()
 def demo(
     catalog: bool = typer.Option(

@@ -9,21 +9,25 @@ catalog type through outbox -> relay -> Kafka, printed as a plain consumer decod
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
+from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from sqlalchemy.orm import Session
 
 from nmc.bootstrap import prepare
-from nmc.consume import end_offsets, read_records
+from nmc.consume import DecodedRecord, end_offsets, read_records
 from nmc.contract.examples import example_envelopes
 from nmc.contract.keys import java_partition
 from nmc.contract.payload import to_json_value
+from nmc.demo_cleanup import remove_run
 from nmc.kafka import domain_topics
 from nmc.settings import Settings
 from nmc.stack import StackError, ensure_up
@@ -44,16 +48,17 @@ def _stack(settings: Settings, console: Console) -> bool:
 
 
 def run_story(settings: Settings, console: Console) -> int:
-    from nmc.local_platform import LocalPlatform
+    from nmc.local_platform import STREAM_APPS, LocalPlatform
     from nmc.scenario import ProviderSimulator, new_tenant, play, wait_for_story
 
+    log_dir = settings.nmc_home / "logs" / "demo"
+    log_to_file(log_dir)
     if not _stack(settings, console):
         return 1
-    log_dir = settings.nmc_home / "logs" / "demo"
-    with console.status("starting the platform's processes") as status:
-        platform = LocalPlatform(settings, log_dir).start(
-            lambda m: console.print(f"[green]✓[/] {m}"))
+    platform = LocalPlatform(settings, log_dir)
     try:
+        with console.status("starting the platform's processes"):
+            platform.start(lambda m: console.print(f"[green]✓[/] {m}"))
         story = new_tenant(platform)
         console.print(f"[green]✓[/] tenant 'Ace Plumbing', business number "
                       f"{story.business_number}")
@@ -74,6 +79,29 @@ def run_story(settings: Settings, console: Console) -> int:
     finally:
         with console.status("stopping the platform's processes"):
             platform.stop()
+        with console.status("removing this run's topics, consumer groups and table state"):
+            removed = remove_run(settings, platform.streams.app_id_prefix, [
+                settings.nmc_home / "streams" / app / f"demo-{platform.run_id}"
+                for app in STREAM_APPS])
+        console.print(f"[green]✓[/] {removed.summary()}" if not removed.failed
+                      else f"[yellow]![/] {removed.summary()}")
+
+
+def log_to_file(log_dir: Path) -> Path:
+    """Every log line of this process — ours, the libraries', librdkafka's (routed through
+    `logging` by nmc.kafka) — goes to `<log_dir>/demo.log`, never into the story."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "demo.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return path
 
 
 def _print_story(console: Console, state: dict[str, Any]) -> None:
@@ -101,6 +129,7 @@ def _print_story(console: Console, state: dict[str, Any]) -> None:
 
 
 def run_catalog(settings: Settings, console: Console) -> int:
+    log_to_file(settings.nmc_home / "logs" / "demo")
     if not _stack(settings, console):
         return 1
     tenant_id, correlation_id = uuid.uuid4(), uuid.uuid4()
@@ -110,8 +139,7 @@ def run_catalog(settings: Settings, console: Console) -> int:
     with Session(engine) as session, session.begin():
         OutboxWriter().append_all(session, events)
     engine.dispose()
-    console.print(f"[green]✓[/] wrote {len(events)} events to outbox_events in one transaction "
-                  f"(tenant {tenant_id}, conversation {correlation_id})")
+    console.print(f"[green]✓[/] wrote {len(events)} events to outbox_events in one transaction")
     stop = threading.Event()
     relay = threading.Thread(target=run_relay, args=(settings, stop), name="relay", daemon=True)
     relay.start()
@@ -123,15 +151,32 @@ def run_catalog(settings: Settings, console: Console) -> int:
     finally:
         stop.set()
         relay.join(timeout=30)
-    table = Table(title="Decoded from Kafka (Avro via the Schema Registry)")
-    for column in ("topic", "p", "offset", "event", "payload"):
-        table.add_column(column, overflow="fold")
-    for r in records:
-        expected = java_partition(r.key, settings.nmc_topic_partitions)
-        mark = "" if expected == r.partition else f" [red](java says {expected})[/]"
-        payload = json.dumps(to_json_value(r.value["payload"]), separators=(",", ":"))
-        table.add_row(r.topic, f"{r.partition}{mark}", str(r.offset),
-                      r.headers["event_name"], payload)
-    console.print(table)
-    console.print(f"key of every record: [bold]{records[0].key}[/] (tenant:correlation)")
+    console.print(catalog_table(records, settings.nmc_topic_partitions))
+    console.print("key of every record (tenant:correlation):")
+    console.print(f"  [bold]{records[0].key}[/]", overflow="fold")
     return 0
+
+
+def catalog_table(records: list[DecodedRecord], partitions: int) -> Table:
+    """Each record as a plain consumer sees it, narrow enough for an 80-column terminal:
+    topic, partition and offset (the partition checked against the Java formula) beside the
+    event name and one payload field per line."""
+    table = Table(title="Decoded from Kafka (Avro via the Schema Registry)",
+                  box=box.SIMPLE_HEAD, show_lines=True, pad_edge=False)
+    table.add_column("record", no_wrap=True)
+    table.add_column("event and payload", overflow="fold")
+    for r in records:
+        expected = java_partition(r.key, partitions)
+        check = "[green]= java[/]" if expected == r.partition else f"[red]java: {expected}[/]"
+        where = f"{r.topic}\np{r.partition} @{r.offset}\n{check}"
+        short = r.headers["event_name"].rsplit(".", 1)[-1]
+        fields = [f"[dim]{k}[/] {_field_text(v)}"
+                  for k, v in to_json_value(r.value["payload"]).items()]
+        table.add_row(where, "\n".join([f"[bold]{short}[/]", *fields]))
+    return table
+
+
+def _field_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -9,6 +10,10 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from nmc.contract.schemas import DOMAINS, topic_for
 from nmc.settings import Settings
+
+# librdkafka writes its own log lines (`%4|...|GETPID|...`) straight to stderr unless a logger is
+# configured; through `logging` they land wherever the process sends its logs (the demo: a file).
+LIBRDKAFKA_LOG = logging.getLogger("nmc.librdkafka")
 
 
 class TopicLayoutError(RuntimeError):
@@ -25,6 +30,7 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "linger.ms": settings.nmc_producer_linger_ms,
         "compression.type": "lz4",
         "delivery.timeout.ms": int(settings.nmc_relay_flush_timeout_s * 1000),
+        "logger": LIBRDKAFKA_LOG,
     }
     config.update(overrides)
     return config
@@ -37,13 +43,14 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
+        "logger": LIBRDKAFKA_LOG,
     }
     config.update(overrides)
     return config
 
 
 def admin_config(settings: Settings) -> dict[str, Any]:
-    return {"bootstrap.servers": settings.kafka}
+    return {"bootstrap.servers": settings.kafka, "logger": LIBRDKAFKA_LOG}
 
 
 def domain_topics() -> list[str]:

@@ -146,6 +146,27 @@ def deref(node: Any, names: Names) -> Any:
     return node
 
 
+def decimal_of(node: Mapping[str, Any]) -> tuple[int, int] | None:
+    """`(precision, scale)` of a decimal (on bytes or fixed), None for anything else.
+
+    The specification: "two schemas that are decimal logical types match if their scales and
+    precisions match" (scale defaults to 0).
+    """
+    if node.get("logicalType") != "decimal":
+        return None
+    attrs = node.get("attrs", {})
+    return int(attrs.get("precision", 0)), int(attrs.get("scale", 0))
+
+
+def plain_attrs(node: Mapping[str, Any]) -> dict[str, Any]:
+    """A node's custom attributes, without the decimal parameters (compared as a type)."""
+    attrs: dict[str, Any] = dict(node.get("attrs", {}))
+    if decimal_of(node) is not None:
+        attrs.pop("precision", None)
+        attrs.pop("scale", None)
+    return attrs
+
+
 def describe(node: Any, names: Names) -> str:
     """Short human form of a type for reasons: `long`, `["null", string]`, `nmc.x.Foo`."""
     if "ref" in node:
@@ -159,6 +180,9 @@ def describe(node: Any, names: Names) -> str:
         return f"map<{describe(node['values'], names)}>"
     if kind in NAMED:
         return f"{kind} {node['name']}"
+    decimal = decimal_of(node)
+    if decimal is not None:
+        return f"{kind} (decimal({decimal[0]},{decimal[1]}))"
     if node.get("logicalType"):
         return f"{kind} ({node['logicalType']})"
     return str(kind)

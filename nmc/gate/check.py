@@ -19,7 +19,7 @@ from nmc.gate import git
 from nmc.gate.avro import normalize
 from nmc.gate.compat import full_errors
 from nmc.gate.diff import Change, Impact, diff_schemas
-from nmc.gate.policy import Verdict, classify_bump, decide, decide_new
+from nmc.gate.policy import Verdict, classify_bump, decide, decide_new, namespace_errors
 from nmc.gate.registry import RegisteredVersion, Registry
 
 REQUIRED_LEVEL = "FULL_TRANSITIVE"
@@ -148,6 +148,8 @@ def check_file(
         return result, None
     subject = subject_prefix + schema.subject
     result = Result(subject, display)
+    for error in namespace_errors(schema.raw, schema.full_name.rsplit(".", 1)[0]):
+        result.fail(error)
     current = canonical(schema.raw)
 
     if base_raw is not None:

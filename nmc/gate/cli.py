@@ -35,6 +35,7 @@ NO_REGISTRY_OPT = typer.Option(False, "--no-registry",
 BASE_OPT = typer.Option(None, "--base",
                         help="Git ref of the previous versions; default merge-base HEAD main.")
 FORMAT_OPT = typer.Option("text", "--format", help="text or json.")
+WHEEL_OUT_OPT = typer.Option(Path("dist"), "--out", help="Directory for the wheel.")
 PREFIX_OPT = typer.Option("", "--subject-prefix", hidden=True,
                           help="Prefix every subject (test isolation).")
 
@@ -119,3 +120,48 @@ def register(
     else:
         _out.print(f"nothing to do: all {len(done)} subjects already registered at"
                    f" {get_settings().nmc_compatibility_level}")
+
+
+@schemas_app.command("codegen")
+def codegen(
+    schemas: Path = SCHEMAS_OPT,
+    version: str | None = typer.Option(
+        None, "--version", help="New package version; required when the schemas changed."),
+    check: bool = typer.Option(False, "--check",
+                               help="Write nothing; exit 1 when the committed models are stale."),
+) -> None:
+    """Regenerate the typed Python models of clients/python/nmc_event_schemas (commit them)."""
+    from nmc.schema_package.build import PACKAGE_SRC, PackageError, stale, write_generated
+
+    if check:
+        problems = stale(schemas, PACKAGE_SRC)
+        for problem in problems:
+            _err.print(problem)
+        if problems:
+            _err.print("run `nmc schemas codegen` (with --version when the schemas changed)"
+                       " and commit clients/python/")
+            raise typer.Exit(1)
+        _out.print("models up to date")
+        return
+    try:
+        generated = write_generated(schemas, PACKAGE_SRC, version)
+    except PackageError as exc:
+        _err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from exc
+    _out.print(f"wrote {PACKAGE_SRC}/models.py and _version.py (version {generated.version})")
+
+
+@schemas_app.command("package")
+def package(
+    schemas: Path = SCHEMAS_OPT,
+    out: Path = WHEEL_OUT_OPT,
+) -> None:
+    """Build the reproducible wheel nmc-event-schemas: .avsc files, catalog, typed models."""
+    from nmc.schema_package.build import PackageError, build
+
+    try:
+        wheel = build(schemas, out)
+    except PackageError as exc:
+        _err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from exc
+    _out.print(str(wheel))

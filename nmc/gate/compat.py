@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nmc.gate.avro import PROMOTIONS, Names, deref, describe, normalize
+from nmc.gate.avro import PROMOTIONS, Names, decimal_of, deref, describe, normalize
 
 
 def _short(name: str) -> str:
@@ -29,6 +29,25 @@ def _names_match(reader: dict[str, Any], writer: dict[str, Any]) -> bool:
         or writer["name"] in reader.get("aliases", [])
         or _short(writer["name"]) in {_short(a) for a in reader.get("aliases", [])}
     )
+
+
+def branch_reads(reader: Any, r_names: Names, writer: Any, w_names: Names) -> bool:
+    """Whether a reader's union branch matches a writer's branch, as the specification's
+    resolution picks one: the same primitive or a promotion (int -> long, string -> bytes, ...),
+    the same unqualified name (or a reader alias) for named types, the same container kind.
+
+    Shallow on purpose: a record matched by name but with an incompatible field is a matched
+    pair whose field is the problem, not a missing branch.
+    """
+    r, w = deref(reader, r_names), deref(writer, w_names)
+    rk, wk = r["type"], w["type"]
+    if "union" in (rk, wk):
+        return False
+    if rk != wk:
+        return rk in PROMOTIONS.get(wk, frozenset())
+    if rk in ("record", "enum", "fixed"):
+        return _names_match(r, w)
+    return True
 
 
 def reader_errors(
@@ -80,6 +99,13 @@ def reader_errors(
         if rk == "record" and key in seen:
             return []
         seen.add(key)
+    r_dec, w_dec = decimal_of(reader), decimal_of(writer)
+    if r_dec is not None and w_dec is not None and r_dec != w_dec:
+        return [
+            f"{where}: written as decimal({w_dec[0]},{w_dec[1]}), read as"
+            f" decimal({r_dec[0]},{r_dec[1]}); decimals match only with equal precision and"
+            " scale (Avro specification, Logical Types: Decimal)"
+        ]
     if rk == "fixed" and reader["size"] != writer["size"]:
         return [f"{where}: fixed size {writer['size']} written, {reader['size']} expected"]
     if rk == "enum":

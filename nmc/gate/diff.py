@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass
 from enum import IntEnum
 from typing import Any
 
-from nmc.gate.avro import PROMOTIONS, Names, deref, describe, normalize
-from nmc.gate.compat import compatibility_errors
+from fastavro.schema import to_parsing_canonical_form
+
+from nmc.gate.avro import PROMOTIONS, Names, decimal_of, deref, describe, normalize, plain_attrs
+from nmc.gate.compat import branch_reads, compatibility_errors
 
 
 class Impact(IntEnum):
@@ -103,14 +105,28 @@ class _Differ:
             self.types(old["items"], new["items"], f"{path}[]")
         elif ok == "map":
             self.types(old["values"], new["values"], f"{path}{{}}")
+        if ok not in ("record", "enum"):
+            self.logical(old, new, path)
         if ok not in ("record", "enum", "fixed"):
-            if old.get("logicalType") != new.get("logicalType"):
-                self.add(path, "logical_type_changed",
-                         f"logical type {old.get('logicalType')} -> {new.get('logicalType')}",
-                         Impact.MAJOR,
-                         "same bytes, different meaning: readers would misinterpret old or new"
-                         " values")
-            self.attrs(old.get("attrs", {}), new.get("attrs", {}), path)
+            self.attrs(plain_attrs(old), plain_attrs(new), path)
+
+    def logical(self, old: dict[str, Any], new: dict[str, Any], path: str) -> None:
+        """Logical types change what the same bytes mean: any change is breaking, and two
+        decimals match only with equal precision and scale (Avro specification)."""
+        if old.get("logicalType") != new.get("logicalType"):
+            self.add(path, "logical_type_changed",
+                     f"logical type {old.get('logicalType')} -> {new.get('logicalType')}",
+                     Impact.MAJOR,
+                     "same bytes, different meaning: readers would misinterpret old or new"
+                     " values")
+            return
+        o_dec, n_dec = decimal_of(old), decimal_of(new)
+        if o_dec is not None and n_dec is not None and o_dec != n_dec:
+            self.add(path, "decimal_changed",
+                     f"decimal(precision, scale) {o_dec} -> {n_dec}", Impact.MAJOR,
+                     f"{OLD_READERS} and {NEW_READERS}: the specification lets decimals match"
+                     " only with equal precision and scale (the unscaled integer would be read"
+                     " at another scale)")
 
     def type_changed(self, old: dict[str, Any], new: dict[str, Any], path: str) -> None:
         ok, nk = old["type"], new["type"]
@@ -132,35 +148,65 @@ class _Differ:
                      f"{OLD_READERS} and {NEW_READERS}: no Avro promotion between {ok} and {nk}")
 
     def unions(self, old: dict[str, Any], new: dict[str, Any], path: str) -> None:
+        """Union branches are resolved as Avro does: an exact match (same type, or same
+        unqualified name) first, else the first branch the value promotes to."""
         ob = old["branches"] if old["type"] == "union" else [old]
         nb = new["branches"] if new["type"] == "union" else [new]
         okeys = {self.key(b, False): b for b in ob}
         nkeys = {self.key(b, True): b for b in nb}
-        widened = okeys.keys() <= nkeys.keys()
-        narrowed = nkeys.keys() <= okeys.keys()
-        if old["type"] != "union" and "null" in nkeys and len(nb) == 2 and widened:
-            self.add(path, "made_nullable",
-                     f"made nullable: {self.d(old, False)} -> {self.d(new, True)}", Impact.MAJOR,
-                     f"{OLD_READERS}: an old reader expects a non-null {self.d(old, False)} and"
-                     " cannot read a null")
-        elif new["type"] != "union" and "null" in okeys and len(ob) == 2 and narrowed:
-            self.add(path, "made_required",
-                     f"no longer nullable: {self.d(old, False)} -> {self.d(new, True)}",
+        # branches no branch of the other side can read, exactly or by promotion
+        unread_old = [k for k, b in okeys.items()
+                      if k not in nkeys and not any(self.reads(n, True, b) for n in nb)]
+        unread_new = [k for k, b in nkeys.items()
+                      if k not in okeys and not any(self.reads(o, False, b) for o in ob)]
+        promoted_old = [k for k in okeys if k not in nkeys and k not in unread_old]
+        promoted_new = [k for k in nkeys if k not in okeys and k not in unread_new]
+        before, after = self.d(old, False), self.d(new, True)
+        if old["type"] != "union" and unread_new == ["null"] and not unread_old:
+            self.add(path, "made_nullable", f"made nullable: {before} -> {after}", Impact.MAJOR,
+                     f"{OLD_READERS}: an old reader expects a non-null {before} and cannot read"
+                     " a null")
+        elif new["type"] != "union" and unread_old == ["null"] and not unread_new:
+            self.add(path, "made_required", f"no longer nullable: {before} -> {after}",
                      Impact.MAJOR, f"{NEW_READERS}: old data may hold null")
         else:
-            added = [k for k in nkeys if k not in okeys]
-            removed = [k for k in okeys if k not in nkeys]
-            if added:
-                self.add(path, "union_branch_added", f"union branches added: {added}",
-                         Impact.MAJOR, f"{OLD_READERS}: old readers have no branch for {added}")
-            if removed:
-                self.add(path, "union_branch_removed", f"union branches removed: {removed}",
-                         Impact.MAJOR, f"{NEW_READERS}: old data may hold {removed}")
-            if not added and not removed and list(okeys) != list(nkeys):
-                self.add(path, "union_reordered", "union branches reordered", Impact.MINOR)
+            if unread_new:
+                self.add(path, "union_branch_added", f"union branches added: {unread_new}",
+                         Impact.MAJOR,
+                         f"{OLD_READERS}: no branch of the old {before} reads {unread_new},"
+                         " exactly or by promotion")
+            if unread_old:
+                self.add(path, "union_branch_removed", f"union branches removed: {unread_old}",
+                         Impact.MAJOR,
+                         f"{NEW_READERS}: old data may hold {unread_old} and no branch of the new"
+                         f" {after} reads it, exactly or by promotion")
+        if (promoted_old or promoted_new) and not (unread_old or unread_new):
+            parts = []
+            if promoted_old:
+                parts.append(f"{promoted_old} removed (new readers promote old values)")
+            if promoted_new:
+                parts.append(f"{promoted_new} added (old readers promote new values)")
+            self.add(path, "union_branches_promoted",
+                     f"union branches {before} -> {after}: " + ", ".join(parts)
+                     + "; readable both ways, the encoding changes", Impact.MINOR)
+        elif (old["type"] == "union") != (new["type"] == "union") and not (
+            unread_old or unread_new or promoted_old or promoted_new
+        ):
+            what = "wrapped in a union" if new["type"] == "union" else "unwrapped from a union"
+            self.add(path, "union_wrapping", f"{what}: {before} -> {after}; readable both ways,"
+                     " but the binary encoding changes (a union writes a branch index)",
+                     Impact.MINOR)
+        elif [k for k in okeys if k in nkeys] != [k for k in nkeys if k in okeys]:
+            self.add(path, "union_reordered", "union branches reordered", Impact.MINOR)
         for k, b in okeys.items():
             if k in nkeys:
                 self.types(b, nkeys[k], path)
+
+    def reads(self, reader: Any, reader_is_new: bool, writer: Any) -> bool:
+        """Whether one union branch reads values of another (shallow; see `branch_reads`)."""
+        if reader_is_new:
+            return branch_reads(reader, self.new_names, writer, self.old_names)
+        return branch_reads(reader, self.old_names, writer, self.new_names)
 
     def key(self, branch: Any, new: bool) -> str:
         node = deref(branch, self.new_names if new else self.old_names)
@@ -193,7 +239,7 @@ class _Differ:
         if old.get("aliases") != new.get("aliases"):
             self.add(path, "aliases_changed",
                      f"aliases {old.get('aliases')} -> {new.get('aliases')}", Impact.PATCH)
-        self.attrs(old.get("attrs", {}), new.get("attrs", {}), path)
+        self.attrs(plain_attrs(old), plain_attrs(new), path)
 
     def attrs(self, old: dict[str, Any], new: dict[str, Any], path: str) -> None:
         for k in sorted(set(old) | set(new)):
@@ -326,8 +372,16 @@ class _Differ:
                      f"enum default {old['default']!r} -> {new['default']!r}", Impact.MINOR)
 
 
+def parsing_canonical_form(raw: Any) -> str:
+    """The specification's Parsing Canonical Form: full names, no docs/defaults/attributes."""
+    return str(to_parsing_canonical_form(json.loads(json.dumps(raw))))
+
+
 def diff_schemas(old_raw: Any, new_raw: Any) -> list[Change]:
     """Field-level changes from `old_raw` to `new_raw`, cross-checked with Avro resolution.
+
+    Any change of the Parsing Canonical Form the structural rules did not already rank minor or
+    above is added as a minor change, so a version number never names two encodings.
 
     If the resolution check finds an incompatibility the structural rules did not classify as
     major (a gap in the rules), it is added as a major change, so the verdict never under-states.
@@ -337,6 +391,14 @@ def diff_schemas(old_raw: Any, new_raw: Any) -> list[Change]:
     differ = _Differ(old_names, new_names)
     differ.types(old, new, "")
     changes = differ.changes
+    if required_bump(changes) < Impact.MINOR and parsing_canonical_form(
+        old_raw
+    ) != parsing_canonical_form(new_raw):
+        # e.g. "string" -> ["string"]: readable both ways, but another encoding; one version
+        # number must never name two encodings
+        changes.append(Change("", "canonical_form_changed",
+                              "the schema's Parsing Canonical Form (what the encoding depends on)"
+                              " changed", Impact.MINOR))
     errors = compatibility_errors(old_raw, new_raw)
     if (errors["backward"] or errors["forward"]) and not any(
         c.impact is Impact.MAJOR for c in changes

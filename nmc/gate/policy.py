@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from nmc.contract.schemas import parse_semver
+from nmc.gate.avro import defined_names
 from nmc.gate.diff import Change, Impact, required_bump
 
 
@@ -135,3 +136,22 @@ def decide_new(version: str, major: int) -> Verdict:
             (f"new subject must start at {major}.0.0, found {version}",),
         )
     return Verdict(True, (f"new subject at {version}",))
+
+
+def namespace_errors(raw: object, namespace: str) -> list[str]:
+    """Every named type a file defines must live in the file's `nmc.<domain>.v<major>` namespace.
+
+    A v2 file whose payload record keeps `nmc.<domain>.v1` would put a second, different
+    `nmc.<domain>.v1.<Event>Payload` on the same topic: readers generated from either file would
+    decode the other's records under the wrong shape.
+    """
+    errors = []
+    for name in sorted(defined_names(raw)):
+        own = name.rsplit(".", 1)[0] if "." in name else ""
+        if own != namespace:
+            errors.append(
+                f"named type {name} is defined in namespace {own or '<none>'}; every named type"
+                f" of this file must live in {namespace} (two different records of one name on"
+                " one topic otherwise)"
+            )
+    return errors

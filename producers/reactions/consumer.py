@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from tenacity import Retrying, stop_after_attempt, wait_random_exponential
 
+from nmc.contract.dead_letter import dlq_headers, dlq_topic
 from nmc.contract.headers import decode_headers
 from nmc.contract.payload import to_json_value
 from nmc.contract.schemas import topic_for
@@ -111,11 +112,11 @@ class ConversationReactor:
 
     def _dead_letter(self, msg: Message, headers: dict[str, str], error: str,
                      attempts: int) -> str:
-        dlq_headers = {**headers, "dlq_error": error[:1000], "dlq_attempts": str(attempts),
-                       "dlq_group": self._group_id,
-                       "dlq_source": f"{msg.topic()}:{msg.partition()}:{msg.offset()}"}
-        self._dlq.produce(f"nmc.dlq.{self._group_id}", key=msg.key(), value=msg.value(),
-                          headers=list(dlq_headers.items()))
+        extra = dlq_headers(headers, error=error, attempts=attempts, group_id=self._group_id,
+                            topic=msg.topic() or "", partition=msg.partition() or 0,
+                            offset=msg.offset() or 0)
+        self._dlq.produce(dlq_topic(self._group_id), key=msg.key(), value=msg.value(),
+                          headers=list(extra.items()))
         if self._dlq.flush(30) != 0:
             raise RuntimeError("dead-letter topic did not acknowledge; not skipping the record")
         dead_letter(self._engine, {

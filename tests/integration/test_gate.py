@@ -41,6 +41,12 @@ def base_schema() -> dict[str, Any]:
             {"name": "size", "type": {"type": "enum", "name": "Size", "doc": "with default",
                                       "symbols": ["S", "M", "UNKNOWN"], "default": "UNKNOWN"},
              "doc": "Enum with default."},
+            {"name": "ref", "type": ["null", "string"], "default": None, "doc": "Union."},
+            {"name": "ticks", "type": ["null", "int", "long"], "default": None, "doc": "Union."},
+            {"name": "serial", "type": ["null", "long"], "default": None, "doc": "Union."},
+            {"name": "code", "type": "string", "default": "", "doc": "Plain string."},
+            {"name": "price", "type": {"type": "bytes", "logicalType": "decimal",
+                                       "precision": 9, "scale": 2}, "doc": "Decimal."},
             {"name": "payload", "doc": "Nested record.", "type": {
                 "type": "record", "name": "GateFooPayload", "namespace": NS, "doc": "Payload.",
                 "fields": [{"name": "call_id", "type": "string", "doc": "Id."}]}},
@@ -74,6 +80,10 @@ def rename_with_alias(s: dict[str, Any]) -> None:
     f = field(s, "phone")
     f["name"], f["aliases"] = "caller_phone", ["phone"]
 
+
+# Avro Java's SchemaCompatibility (which the registries run) ignores decimal parameters
+# (AVRO-2078); the specification does not, and neither does the gate.
+DECIMAL_REJECTED = False
 
 # (id, mutation, verdict, reason substring, registry rejects it)
 CASES: list[tuple[str, Mut, str, str, bool]] = [
@@ -116,6 +126,31 @@ CASES: list[tuple[str, Mut, str, str, bool]] = [
     ("doc-only-labelled-minor",
      both(lambda s: field(s, "count").__setitem__("doc", "Better doc."), version("1.3.0")),
      "FAIL", "at most a patch", False),
+    # issue #12 items 10-12: union branches resolve by promotion, any change of the canonical
+    # form needs a bump, decimals match only with equal precision and scale
+    ("union-string-to-bytes",
+     both(lambda s: field(s, "ref").__setitem__("type", ["null", "bytes"]), version("1.3.0")),
+     "PASS", "minor bump", False),
+    ("union-int-long-to-long",
+     both(lambda s: field(s, "ticks").__setitem__("type", ["null", "long"]), version("1.3.0")),
+     "PASS", "minor bump", False),
+    ("union-long-to-int-long",
+     both(lambda s: field(s, "serial").__setitem__("type", ["null", "int", "long"]),
+          version("1.3.0")), "PASS", "minor bump", False),
+    ("union-long-to-int",
+     both(lambda s: field(s, "serial").__setitem__("type", ["null", "int"]), version("1.3.0")),
+     "FAIL", "serial: union branches removed: ['long']", True),
+    ("singleton-union-unbumped", lambda s: field(s, "code").__setitem__("type", ["string"]),
+     "FAIL", "1.2.0 reused for different content: a minor change", False),
+    ("singleton-union-minor",
+     both(lambda s: field(s, "code").__setitem__("type", ["string"]), version("1.3.0")),
+     "PASS", "minor bump", False),
+    ("decimal-scale-labelled-patch",
+     both(lambda s: field(s, "price")["type"].__setitem__("scale", 3), version("1.2.1")),
+     "FAIL", "price: decimal(precision, scale) (9, 2) -> (9, 3)", DECIMAL_REJECTED),
+    ("decimal-precision-labelled-patch",
+     both(lambda s: field(s, "price")["type"].__setitem__("precision", 12), version("1.2.1")),
+     "FAIL", "price: decimal(precision, scale) (9, 2) -> (12, 2)", DECIMAL_REJECTED),
     ("unchanged-but-bumped", version("1.2.1"), "FAIL", "unchanged but version bumped", False),
     ("version-down", version("1.1.0"), "FAIL", "went down", False),
     ("same-version-different-content",
@@ -220,6 +255,38 @@ def test_major_version_side_by_side_is_a_new_subject(stack: Settings, tmp_path: 
     assert not any(r.created or r.level_set for r in again)
     with Registry(stack.registry) as reg:
         assert reg.own_level(prefix + SUBJECT_V2) == "FULL_TRANSITIVE"
+
+
+def v2_keeping_v1_payload() -> dict[str, Any]:
+    """A major version whose payload record still says nmc.telephony.v1 (issue #12, item 13)."""
+    v2 = base_schema()
+    v2["namespace"] = "nmc.telephony.v2"
+    v2["nmc.version"] = "2.0.0"
+    field(v2, "count")["type"] = "long"
+    assert field(v2, "payload")["type"]["namespace"] == NS
+    return v2
+
+
+@pytest.mark.parametrize("against", ["registry", "nothing"])
+def test_major_version_keeping_the_old_payload_namespace_is_refused(
+    stack: Settings, tmp_path: Path, prefix: str, against: str
+) -> None:
+    register_v1(stack, tmp_path, prefix)
+    d = tmp_path / "work"
+    write(d, base_schema())
+    write(d, v2_keeping_v1_payload(), major=2)
+    registry = stack.registry if against == "registry" else None
+    report = run_check(d, registry, use_git=False, subject_prefix=prefix)
+    r2 = result_for(report, SUBJECT_V2)
+    assert r2.verdict == "FAIL", r2.reasons
+    assert ("named type nmc.telephony.v1.GateFooPayload is defined in namespace"
+            " nmc.telephony.v1; every named type of this file must live in nmc.telephony.v2"
+            in "\n".join(r2.reasons)), r2.reasons
+    result = CliRunner().invoke(schemas_app, ["register", "--schemas", str(d), "--registry",
+                                              stack.registry, "--subject-prefix", prefix])
+    assert result.exit_code == 1, result.output
+    with Registry(stack.registry) as reg:
+        assert reg.versions(prefix + SUBJECT_V2) == []
 
 
 def test_register_refuses_what_the_gate_refuses(stack: Settings, tmp_path: Path,

@@ -1,0 +1,43 @@
+"""Producing events as the relay does (Avro through the registry, murmur2, headers, event-time
+timestamps), for tests that read them back with consumers."""
+
+from __future__ import annotations
+
+import uuid
+
+from confluent_kafka import Producer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from nmc.contract.examples import example_envelopes
+from nmc.contract.headers import event_headers
+from nmc.contract.schemas import default_catalog
+from nmc.kafka import producer_config
+from nmc.registry import registry_client, value_serializer
+from nmc.settings import Settings
+from producers.envelope import Envelope, parse_event
+
+
+def telephony_events() -> tuple[str, list[Envelope]]:
+    """CallDetected then InboundSmsReceived of one fresh conversation, and its key."""
+    events = [parse_event(e) for e in example_envelopes(uuid.uuid4(), uuid.uuid4())
+              if e["event_name"].startswith("nmc.telephony.")]
+    assert [e.event_name for e in events] == ["nmc.telephony.CallDetected",
+                                              "nmc.telephony.InboundSmsReceived"]
+    return events[0].key, events
+
+
+def produce(settings: Settings, events: list[Envelope]) -> None:
+    producer = Producer(producer_config(settings))
+    registry = registry_client(settings)
+    try:
+        for event in events:
+            schema = default_catalog().get(event.event_name, event.major)
+            assert schema is not None
+            value = value_serializer(registry, schema)(
+                event.to_avro(schema), SerializationContext(schema.topic, MessageField.VALUE))
+            producer.produce(schema.topic, key=event.key.encode(), value=value,
+                             headers=event_headers(event.to_json()),
+                             timestamp=int(event.occurred_at.timestamp() * 1000))
+        assert producer.flush(30) == 0
+    finally:
+        registry.close()
