@@ -7,6 +7,7 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from nmc.connection import librdkafka_security
 from nmc.contract.schemas import DOMAINS, topic_for
 from nmc.settings import Settings
 
@@ -15,10 +16,19 @@ class TopicLayoutError(RuntimeError):
     """Existing topics do not have the partition count the co-partitioning contract needs."""
 
 
+def client_config(settings: Settings) -> dict[str, Any]:
+    """What every librdkafka client shares: where the brokers are and how to authenticate.
+
+    The one place the connection settings become librdkafka properties; producer, consumer
+    and admin configurations all start from it. Holds secrets: never log it.
+    """
+    return {"bootstrap.servers": settings.kafka, **librdkafka_security(settings.connection)}
+
+
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """Idempotent, acks=all, Java-compatible partitioning (DESIGN.md §2)."""
     config: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka,
+        **client_config(settings),
         "enable.idempotence": True,
         "acks": "all",
         "partitioner": "murmur2_random",
@@ -32,7 +42,7 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
 
 def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka,
+        **client_config(settings),
         "group.id": group_id,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
@@ -43,7 +53,7 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
 
 
 def admin_config(settings: Settings) -> dict[str, Any]:
-    return {"bootstrap.servers": settings.kafka}
+    return client_config(settings)
 
 
 def domain_topics() -> list[str]:

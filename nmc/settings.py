@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nmc.connection import ConnectionSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 LOCAL_KAFKA = "127.0.0.1:9092"
@@ -49,6 +51,11 @@ class Settings(BaseSettings):
     )
     database_url: SecretStr | None = Field(
         default=None, description="SQLAlchemy URL (postgresql+psycopg://...); unset = local stack."
+    )
+
+    connection: ConnectionSettings = Field(
+        default_factory=ConnectionSettings,
+        description="TLS/SASL of Kafka and registry credentials (KAFKA_SECURITY_PROTOCOL, ...).",
     )
 
     # --- local stack ------------------------------------------------------------------------

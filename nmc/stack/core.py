@@ -8,6 +8,8 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.markup import escape
 
+from nmc.connection import registry_http_auth
+from nmc.kafka import admin_config
 from nmc.settings import Settings, get_versions
 from nmc.stack import health, kafka, pidfile, postgres, registry
 from nmc.stack.errors import StackError
@@ -68,8 +70,10 @@ def _check_external(settings: Settings, name: ServiceName, say: Say) -> None:
     address = address_of(settings, name)
     probes: dict[ServiceName, Callable[[], bool]] = {
         "postgres": lambda: health.postgres_ok(settings.database, EXTERNAL_CHECK_TIMEOUT_S),
-        "kafka": lambda: health.kafka_ok(settings.kafka, EXTERNAL_CHECK_TIMEOUT_S),
-        "registry": lambda: health.registry_ok(settings.registry, EXTERNAL_CHECK_TIMEOUT_S),
+        "kafka": lambda: health.kafka_ok(admin_config(settings), EXTERNAL_CHECK_TIMEOUT_S),
+        "registry": lambda: health.registry_ok(
+            settings.registry, EXTERNAL_CHECK_TIMEOUT_S, registry_http_auth(settings.connection)
+        ),
     }
     if not probes[name]():
         raise StackError(name, f"external service at {address} is not reachable")

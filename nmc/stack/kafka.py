@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nmc.kafka import admin_config
 from nmc.settings import Settings, StackVersions
 from nmc.stack import health, maven, pidfile, render
 from nmc.stack.layout import Layout
@@ -26,7 +27,7 @@ def _job(settings: Settings, layout: Layout, record: pidfile.PidRecord) -> Start
     return Starting(
         name=NAME,
         record=record,
-        healthy=lambda: health.kafka_ok(settings.kafka, timeout_s=2.0),
+        healthy=lambda: health.kafka_ok(admin_config(settings), timeout_s=2.0),
         logs=(layout.log(NAME), layout.out(NAME)),
     )
 
