@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     nmc_kafka_heap: str = "768m"
     nmc_registry_heap: str = "512m"
     nmc_start_timeout_s: float = 180.0
+    nmc_stack_brokers: int = Field(
+        default=1, ge=1, le=5, description="Local KRaft nodes (combined broker+controller); "
+        "node i listens on NMC_KAFKA_PORT + 2(i-1) and NMC_KAFKA_CONTROLLER_PORT + 2(i-1)."
+    )
+    nmc_stack_secure: bool = Field(
+        default=False, description="Local broker with a SASL_SSL (SCRAM-SHA-512) listener only."
+    )
 
     # --- topics -----------------------------------------------------------------------------
     nmc_topic_partitions: int = Field(
@@ -112,7 +119,14 @@ class Settings(BaseSettings):
 
     @property
     def kafka(self) -> str:
-        return self.kafka_bootstrap_servers or LOCAL_KAFKA.replace("9092", str(self.nmc_kafka_port))
+        if self.kafka_bootstrap_servers:
+            return self.kafka_bootstrap_servers
+        return ",".join(f"127.0.0.1:{port}" for port in self.local_kafka_ports)
+
+    @property
+    def local_kafka_ports(self) -> list[int]:
+        """Client ports of the local stack's nodes (one per `nmc_stack_brokers`)."""
+        return [self.nmc_kafka_port + 2 * i for i in range(self.nmc_stack_brokers)]
 
     @property
     def registry(self) -> str:

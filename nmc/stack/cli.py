@@ -32,18 +32,30 @@ def up(
     bare: Annotated[
         bool, typer.Option("--bare", help="Only start services: no migrations, topics, schemas.")
     ] = False,
+    secure: Annotated[
+        bool, typer.Option("--secure", help="Kafka with a SASL_SSL (SCRAM-SHA-512) listener.")
+    ] = False,
+    brokers: Annotated[
+        int, typer.Option("--brokers", min=0, max=5, help="KRaft nodes (3: RF 3, min ISR 2).")
+    ] = 0,
 ) -> None:
     """Provision and start the local services (idempotent), then migrate the database,
     create the domain topics and register the schemas (a local convenience)."""
     from nmc.bootstrap import prepare
+    from nmc.stack.shape import client_settings, shaped
 
-    settings = get_settings()
+    settings = shaped(get_settings(), secure=secure, brokers=brokers)
     try:
         ensure_up(settings, err_console)
+        clients, exports = client_settings(settings)
     except StackError as exc:
         raise _fail(exc) from None
     if not bare:
-        prepare(settings, err_console)
+        prepare(clients, err_console)
+    if exports:
+        console.print("# client settings for this stack (eval or copy into your shell):")
+        for key, value in exports.items():
+            console.print(f"export {key}={value}", markup=False, highlight=False)
 
 
 @stack_app.command("down")

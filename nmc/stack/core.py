@@ -54,7 +54,7 @@ def ensure_up(settings: Settings, console: Console | None = None) -> None:
         postgres.ensure(settings, layout, say)
     jobs: list[tuple[Starting, float]] = []
     if local["kafka"]:
-        jobs.append((kafka.start(settings, versions, layout, say), time.monotonic()))
+        jobs += [(job, time.monotonic()) for job in kafka.start(settings, versions, layout, say)]
     if local["registry"]:
         jobs.append((registry.start(settings, versions, layout, say), time.monotonic()))
     for job, started in jobs:
@@ -85,10 +85,13 @@ def down(settings: Settings, console: Console | None = None) -> None:
     say = _sayer(console or Console(stderr=True))
     layout = Layout.of(settings)
     local = local_services(settings)
-    for name in ("registry", "kafka"):
+    kafka_nodes = sorted(p.stem for p in layout.run.glob("kafka*.pid"))
+    targets: list[tuple[ServiceName, str]] = [("registry", "registry")]
+    targets += [("kafka", node) for node in kafka_nodes]
+    for service, name in targets:
         path = layout.pidfile(name)
         record = pidfile.read(path)
-        if local[name] and record is not None:
+        if local[service] and record is not None:
             if pidfile.is_alive(record):
                 say(f"stopping {name} (pid {record.pid})...")
                 stop_process(record, STOP_TIMEOUT_S)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -105,35 +106,91 @@ def render_log4j2(log_file: Path) -> str:
 """
 
 
-def render_server_properties(settings: Settings, log_dir: Path) -> str:
-    """Single combined KRaft broker+controller on loopback, sized for one node."""
+def render_server_properties(
+    settings: Settings,
+    log_dir: Path,
+    node: int = 1,
+    secure: SecureBroker | None = None,
+) -> str:
+    """One combined KRaft broker+controller on loopback (node `node` of `nmc_stack_brokers`).
+
+    One node: a standalone quorum, every replication factor 1. Several: a static quorum of all
+    nodes, internal topics with replication factor min(3, n) and `min.insync.replicas=2` from
+    three nodes on. `secure`: the client and inter-broker listener is SASL_SSL (SCRAM-SHA-512)
+    and there is no plaintext client listener; the controller listener stays plaintext on
+    loopback.
+    """
     host = "127.0.0.1"
-    port, ctl = settings.nmc_kafka_port, settings.nmc_kafka_controller_port
+    nodes = settings.nmc_stack_brokers
+    port = settings.nmc_kafka_port + 2 * (node - 1)
+    ctl = settings.nmc_kafka_controller_port + 2 * (node - 1)
+    controllers = [settings.nmc_kafka_controller_port + 2 * i for i in range(nodes)]
+    replication = min(3, nodes)
+    min_isr = 2 if nodes >= 3 else 1
+    listener = "SASL_SSL" if secure else "PLAINTEXT"
     props: dict[str, object] = {
         "process.roles": "broker,controller",
-        "node.id": 1,
-        "controller.quorum.bootstrap.servers": f"{host}:{ctl}",
-        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctl}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "node.id": node,
+    }
+    if nodes == 1:
+        props["controller.quorum.bootstrap.servers"] = f"{host}:{ctl}"
+    else:
+        props["controller.quorum.voters"] = ",".join(
+            f"{i + 1}@{host}:{c}" for i, c in enumerate(controllers)
+        )
+    props |= {
+        "listeners": f"{listener}://{host}:{port},CONTROLLER://{host}:{ctl}",
+        "advertised.listeners": f"{listener}://{host}:{port}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "inter.broker.listener.name": listener,
+        "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,{listener}:{listener}",
         "log.dirs": str(log_dir),
         "num.partitions": settings.nmc_topic_partitions,
-        "default.replication.factor": 1,
-        "min.insync.replicas": 1,
-        "offsets.topic.replication.factor": 1,
-        "transaction.state.log.replication.factor": 1,
-        "transaction.state.log.min.isr": 1,
-        "share.coordinator.state.topic.replication.factor": 1,
-        "share.coordinator.state.topic.min.isr": 1,
+        "default.replication.factor": replication,
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": replication,
+        "transaction.state.log.replication.factor": replication,
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": replication,
+        "share.coordinator.state.topic.min.isr": min_isr,
         "group.initial.rebalance.delay.ms": 0,
         "auto.create.topics.enable": "false",
         "log.retention.hours": 168,
     }
+    if nodes > 1:
+        props["unclean.leader.election.enable"] = "false"
+    if secure is not None:
+        jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required"
+            f' username="{secure.admin_user}" password="{secure.admin_password}";'
+        )
+        props |= {
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(secure.keystore),
+            "ssl.keystore.password": secure.keystore_password,
+            "ssl.key.password": secure.keystore_password,
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(secure.ca_cert),
+            "ssl.endpoint.identification.algorithm": "https",
+            "ssl.client.auth": "none",
+        }
     lines = ["# Written by nmc.stack on every start; edit nmc/stack/render.py instead."]
     lines += [f"{key}={value}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class SecureBroker:
+    """What a secured broker's properties need (paths and the inter-broker admin login)."""
+
+    admin_user: str
+    admin_password: str
+    keystore: Path
+    keystore_password: str
+    ca_cert: Path
 
 
 def new_cluster_id() -> str:
