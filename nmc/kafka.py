@@ -10,6 +10,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from nmc.connection import librdkafka_security
 from nmc.contract.schemas import DOMAINS, topic_for
 from nmc.settings import Settings
+from nmc.topics import layout_problem
 
 
 class TopicLayoutError(RuntimeError):
@@ -66,15 +67,11 @@ def ensure_topics(settings: Settings, topics: Iterable[str] | None = None) -> li
     admin = AdminClient(admin_config(settings))
     existing = admin.list_topics(timeout=15).topics
     partitions = settings.nmc_topic_partitions
-    wrong = {
-        t: len(existing[t].partitions)
-        for t in wanted
-        if t in existing and len(existing[t].partitions) != partitions
-    }
-    if wrong:
-        raise TopicLayoutError(
-            f"topics must all have {partitions} partitions to stay co-partitioned; found {wrong}"
-        )
+    problem = layout_problem(
+        {t: len(existing[t].partitions) for t in wanted if t in existing}, partitions
+    )
+    if problem:
+        raise TopicLayoutError(problem)
     missing = [t for t in wanted if t not in existing]
     if not missing:
         return []
