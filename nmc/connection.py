@@ -16,6 +16,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -191,7 +192,6 @@ def registry_auth(conn: ConnectionSettings) -> dict[str, str]:
     """The confluent-kafka `SchemaRegistryClient` properties for credentials and TLS."""
     config: dict[str, str] = {}
     if conn.schema_registry_username is not None and conn.schema_registry_password is not None:
-        config["basic.auth.credentials.source"] = "USER_INFO"
         config["basic.auth.user.info"] = (
             f"{conn.schema_registry_username}:"
             f"{conn.schema_registry_password.get_secret_value()}"
@@ -210,6 +210,22 @@ def registry_http_auth(conn: ConnectionSettings) -> tuple[str, str] | None:
     if conn.schema_registry_username is None or conn.schema_registry_password is None:
         return None
     return conn.schema_registry_username, conn.schema_registry_password.get_secret_value()
+
+
+def url_with_userinfo(url: str, conn: ConnectionSettings) -> str:
+    """`url` carrying the registry's basic-auth login as percent-encoded userinfo.
+
+    For HTTP clients that take only a URL (the schema gate's `httpx` client applies userinfo as
+    basic auth). The result holds a secret: pass it on, never print it.
+    """
+    login = registry_http_auth(conn)
+    if login is None:
+        return url
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    user, password = (quote(part, safe="") for part in login)
+    return f"{scheme}://{user}:{password}@{rest}"
 
 
 def ssl_context(conn: ConnectionSettings) -> ssl.SSLContext | None:

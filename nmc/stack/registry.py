@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from nmc.settings import Settings, StackVersions
-from nmc.stack import health, javas, maven, pidfile, render
+from nmc.stack import health, javas, maven, pidfile, render, secure
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say, ServiceName, Starting, registry_uses_sql
@@ -16,13 +16,21 @@ from nmc.stack.procs import require_free, require_tool, spawn_detached
 NAME: ServiceName = "registry"
 
 
+def stack_auth(settings: Settings, layout: Layout) -> tuple[str, str] | None:
+    """The basic-auth login of a secured local registry (None when it is open)."""
+    if not settings.nmc_stack_secure:
+        return None
+    return secure.REGISTRY_USER, secure.ensure_material(layout.home).registry_password
+
+
 def _job(settings: Settings, layout: Layout, record: pidfile.PidRecord, say: Say) -> Starting:
+    auth = stack_auth(settings, layout)
     return Starting(
         name=NAME,
         record=record,
-        healthy=lambda: health.registry_ok(settings.registry, timeout_s=2.0),
+        healthy=lambda: health.registry_ok(settings.registry, timeout_s=2.0, auth=auth),
         logs=(layout.log(NAME),),
-        after=[lambda: ensure_compatibility(settings, say)],
+        after=[lambda: ensure_compatibility(settings, say, auth)],
     )
 
 
@@ -43,6 +51,16 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
     require_free(NAME, [settings.nmc_registry_port, render.registry_management_port(settings)])
     say(f"starting registry on {settings.registry}...")
     props = render.registry_properties(settings, sql_storage=sql_storage)
+    auth = stack_auth(settings, layout)
+    if auth is not None:
+        material = secure.ensure_material(layout.home)
+        file = material.folder / "registry.properties"
+        file.write_text("".join(
+            f"{k}={v}\n" for k, v in render.registry_basic_auth_properties(*auth).items()
+        ))
+        file.chmod(0o600)
+        props["quarkus.config.locations"] = str(file)
+        say("registry: basic auth on (secured stack)")
     cmd = render.registry_command(java, settings.nmc_registry_heap, props)
     popen = spawn_detached(cmd, out=layout.log(NAME), cwd=app)
     record = pidfile.record_for(popen.pid)
@@ -78,7 +96,9 @@ def _java_for(app: Path, choice: str = "auto") -> str:
     return str(java)
 
 
-def ensure_compatibility(settings: Settings, say: Say) -> None:
+def ensure_compatibility(
+    settings: Settings, say: Say, auth: tuple[str, str] | None = None
+) -> None:
     """Set the global compatibility level (Apicurio enforces nothing until one is set).
 
     Apicurio answers PUT with `compatibility` and GET with `compatibilityLevel`; we verify by GET.
@@ -86,10 +106,11 @@ def ensure_compatibility(settings: Settings, say: Say) -> None:
     wanted = settings.nmc_compatibility_level
     url = f"{settings.registry}/config"
     try:
-        current = httpx.get(url, timeout=10).json().get("compatibilityLevel")
+        current = httpx.get(url, timeout=10, auth=auth).json().get("compatibilityLevel")
         if current != wanted:
-            httpx.put(url, json={"compatibility": wanted}, timeout=10).raise_for_status()
-            current = httpx.get(url, timeout=10).json().get("compatibilityLevel")
+            httpx.put(url, json={"compatibility": wanted}, timeout=10,
+                      auth=auth).raise_for_status()
+            current = httpx.get(url, timeout=10, auth=auth).json().get("compatibilityLevel")
     except (httpx.HTTPError, ValueError) as exc:
         raise StackError(NAME, f"setting global compatibility failed: {exc}") from exc
     if current != wanted:

@@ -294,6 +294,24 @@ def registry_properties(settings: Settings, *, sql_storage: bool) -> dict[str, s
     return props
 
 
+def registry_basic_auth_properties(user: str, password: str) -> dict[str, str]:
+    """Quarkus properties putting the registry's APIs behind HTTP basic auth (one user).
+
+    Apicurio 3.x ships Quarkus' properties-file realm; its own authorization stays off, so the
+    user may read and write. Written to a 0600 file passed by `quarkus.config.locations`,
+    never on the command line (which `ps` shows).
+    """
+    return {
+        "quarkus.http.auth.basic": "true",
+        "quarkus.security.users.embedded.enabled": "true",
+        "quarkus.security.users.embedded.plain-text": "true",
+        f"quarkus.security.users.embedded.users.{user}": password,
+        f"quarkus.security.users.embedded.roles.{user}": "sr-admin",
+        "quarkus.http.auth.permission.nmc-apis.paths": "/apis/*",
+        "quarkus.http.auth.permission.nmc-apis.policy": "authenticated",
+    }
+
+
 def registry_management_port(settings: Settings) -> int:
     """Quarkus' management interface (health/metrics) port; its default 9000 clashes too often."""
     return settings.nmc_registry_port + 1000

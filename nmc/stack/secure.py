@@ -56,7 +56,9 @@ class SecureMaterial:
             for arg in ("--add-scram", f"{MECHANISM}=[name={user},password={password}]")
         ]
 
-    def connection(self, user: str = CLIENT_USER, password: str | None = None) -> Connection:
+    def connection(
+        self, user: str = CLIENT_USER, password: str | None = None, registry_auth: bool = False
+    ) -> Connection:
         """Client settings for this stack (the admin's for the stack's own probes)."""
         return Connection(
             kafka_security_protocol="SASL_SSL",
@@ -64,6 +66,8 @@ class SecureMaterial:
             kafka_sasl_username=user,
             kafka_sasl_password=SecretStr(password or self.client_password),
             kafka_ssl_ca_location=self.ca_cert,
+            schema_registry_username=REGISTRY_USER if registry_auth else None,
+            schema_registry_password=SecretStr(self.registry_password) if registry_auth else None,
         )
 
     def admin_connection(self) -> Connection:

@@ -31,8 +31,11 @@ def client_settings(settings: Settings) -> tuple[Settings, dict[str, str]]:
     clients = settings
     if settings.uses_local_kafka and settings.nmc_stack_secure:
         material = secure.ensure_material(Layout.of(settings).home)
-        clients = settings.model_copy(update={"connection": material.connection()})
-        exports |= secure.client_env(material, registry_auth=False)
+        registry_auth = settings.uses_local_registry
+        clients = settings.model_copy(
+            update={"connection": material.connection(registry_auth=registry_auth)}
+        )
+        exports |= secure.client_env(material, registry_auth=registry_auth)
     if settings.uses_local_kafka and settings.nmc_stack_brokers > 1:
         exports["NMC_STACK_BROKERS"] = str(settings.nmc_stack_brokers)
         exports["NMC_TOPIC_REPLICATION"] = str(settings.nmc_topic_replication)

@@ -1,8 +1,8 @@
 """A second local Kafka for the cluster tests: secured and/or several nodes, on its own ports.
 
 It lives in its own stack home (`.nmc-test/<name>`, sharing the main stack's download cache),
-listens on the main stack's Kafka ports + 2 onwards, and uses the main stack's PostgreSQL and
-registry as external services, so only Kafka processes are added and stopped afterwards.
+listens on the main stack's Kafka ports + 2 onwards, and uses the main stack's PostgreSQL (and,
+unless asked for its own, registry) as external services; what it started is stopped afterwards.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from nmc.stack.shape import client_settings, shaped
 
 @contextmanager
 def extra_kafka(base: Settings, name: str, *, secure: bool = False,
-                brokers: int = 1) -> Iterator[Settings]:
-    """Start the extra Kafka; yield the settings a platform process uses against it."""
+                brokers: int = 1, registry: bool = False) -> Iterator[Settings]:
+    """Start the extra Kafka (and with `registry` an own registry on the main port + 2, in-memory
+    storage); yield the settings a platform process uses against them."""
     home = PROJECT_ROOT / ".nmc-test" / name
     home.mkdir(parents=True, exist_ok=True)
     cache = home / "cache"
@@ -33,7 +34,8 @@ def extra_kafka(base: Settings, name: str, *, secure: bool = False,
             "nmc_home": home,
             "nmc_kafka_port": base.nmc_kafka_port + 2,
             "nmc_kafka_controller_port": base.nmc_kafka_controller_port + 2,
-            "schema_registry_url": base.registry,
+            "schema_registry_url": None if registry else base.registry,
+            "nmc_registry_port": base.nmc_registry_port + 2,
             "database_url": SecretStr(base.database),
             "kafka_bootstrap_servers": None,
         }),

@@ -1,5 +1,6 @@
-"""`nmc stack up --secure`: SASL_SSL + SCRAM-SHA-512 only; wrong clients refused, the right
-one carries an event outbox -> relay -> topic -> consumer."""
+"""`nmc stack up --secure`: SASL_SSL + SCRAM-SHA-512 only and a registry behind basic auth;
+wrong clients refused, the right one carries events outbox -> relay -> topic -> consumer
+(the relay encoding through the authenticated registry, the consumer decoding through it)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from cluster_support import extra_kafka
 from confluent_kafka import KafkaException
@@ -16,9 +18,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from nmc.bootstrap import prepare
-from nmc.connection import ConnectionSettings
+from nmc.connection import ConnectionSettings, registry_http_auth
 from nmc.consume import end_offsets, read_records
 from nmc.contract.examples import example_envelopes
+from nmc.contract.schemas import default_catalog
 from nmc.kafka import admin_config, domain_topics
 from nmc.settings import Settings
 from producers.envelope import parse_event
@@ -27,8 +30,8 @@ from producers.outbox import OutboxWriter
 
 @pytest.fixture(scope="module")
 def secured(stack: Settings) -> Iterator[Settings]:
-    with extra_kafka(stack, "secure", secure=True) as settings:
-        prepare(settings, register=False)
+    with extra_kafka(stack, "secure", secure=True, registry=True) as settings:
+        prepare(settings)  # registers the schemas through the gate, with basic auth
         yield settings
 
 
@@ -61,6 +64,16 @@ def test_a_client_that_does_not_trust_the_ca_is_refused(secured: Settings) -> No
     untrusting = secured.connection.model_copy(update={"kafka_ssl_ca_location": None})
     with pytest.raises(KafkaException):
         _metadata(secured.model_copy(update={"connection": untrusting}))
+
+
+def test_the_registry_refuses_missing_or_wrong_credentials(secured: Settings) -> None:
+    login = registry_http_auth(secured.connection)
+    assert login is not None
+    url = f"{secured.registry}/subjects"
+    assert httpx.get(url, timeout=10).status_code == 401
+    assert httpx.get(url, timeout=10, auth=(login[0], "nope")).status_code == 401
+    answer = httpx.get(url, timeout=10, auth=login)
+    assert answer.status_code == 200 and len(answer.json()) == len(default_catalog())
 
 
 def test_relay_to_consumer_end_to_end_over_sasl_ssl(

@@ -169,7 +169,6 @@ def test_registry_basic_and_bearer() -> None:
              schema_registry_ca_location=Path("/ca.pem"))
     )
     assert basic == {
-        "basic.auth.credentials.source": "USER_INFO",
         "basic.auth.user.info": "key:sec",
         "ssl.ca.location": "/ca.pem",
     }
@@ -188,3 +187,23 @@ def test_faust_gets_the_same_security() -> None:
     assert creds.protocol.value == "SASL_SSL"  # type: ignore[attr-defined]
     assert creds.mechanism.value == "SCRAM-SHA-512"  # type: ignore[attr-defined]
     assert ssl_context(settings.connection) is not None
+
+
+def test_the_registry_client_accepts_what_we_build() -> None:
+    """confluent-kafka refuses unknown keys at construction (no request is made)."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    for values in (
+        {"schema_registry_username": "k", "schema_registry_password": SecretStr("s")},
+        {"schema_registry_bearer_token": SecretStr("t")},
+    ):
+        SchemaRegistryClient({"url": "https://sr.example", **registry_auth(conn(**values))})
+
+
+def test_url_with_userinfo_percent_encodes_the_login() -> None:
+    from nmc.connection import url_with_userinfo
+
+    plain = conn()
+    assert url_with_userinfo("http://h/x", plain) == "http://h/x"
+    login = conn(schema_registry_username="a@b", schema_registry_password=SecretStr("p:/w"))
+    assert url_with_userinfo("http://h/x", login) == "http://a%40b:p%3A%2Fw@h/x"
