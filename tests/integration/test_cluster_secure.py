@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,6 +25,9 @@ from nmc.contract.examples import example_envelopes
 from nmc.contract.schemas import default_catalog
 from nmc.kafka import admin_config, domain_topics
 from nmc.settings import Settings
+from nmc.stack.layout import Layout
+from nmc.stack.secure import client_env, ensure_material
+from nmc_streams.testing import start_worker, stop_worker, wait_caught_up
 from producers.envelope import parse_event
 from producers.outbox import OutboxWriter
 
@@ -77,8 +81,10 @@ def test_the_registry_refuses_missing_or_wrong_credentials(secured: Settings) ->
 
 
 def test_relay_to_consumer_end_to_end_over_sasl_ssl(
-    secured: Settings, database_url: str, engine: Engine, wait_until: Callable[..., None]
+    secured: Settings, database_url: str, engine: Engine, wait_until: Callable[..., None],
+    tmp_path: Path,
 ) -> None:
+    """Relay (librdkafka) and a Faust conversation worker (aiokafka), both on SASL_SSL."""
     from producers.relay.app import run_relay
 
     settings = secured.model_copy(update={"database_url": SecretStr(database_url)})
@@ -90,6 +96,16 @@ def test_relay_to_consumer_end_to_end_over_sasl_ssl(
     stop = threading.Event()
     relay = threading.Thread(target=run_relay, args=(settings, stop), daemon=True)
     relay.start()
+    prefix = f"test-secure-{uuid.uuid4().hex[:8]}"
+    worker = start_worker(
+        "conversation", database_url=database_url, topic_suffix="", app_id_prefix=prefix,
+        nmc_home=tmp_path, worker_id="w1", log_path=tmp_path / "worker.log",
+        extra_env={
+            **client_env(ensure_material(Layout.of(secured).home), registry_auth=True),
+            "KAFKA_BOOTSTRAP_SERVERS": secured.kafka,
+            "SCHEMA_REGISTRY_URL": secured.registry,
+        },
+    )
     try:
         def pending() -> int:
             with engine.connect() as conn:
@@ -98,11 +114,20 @@ def test_relay_to_consumer_end_to_end_over_sasl_ssl(
                 )).scalar_one())
 
         wait_until(lambda: pending() == 0, "the relay to publish over SASL_SSL")
+        records = read_records(
+            settings, start, until=lambda rs: {r.headers["event_id"] for r in rs} >= ids,
+            keep=lambda h: h.get("event_id") in ids,
+        )
+        assert {r.headers["event_id"] for r in records} == ids
+        wait_caught_up(settings, f"{prefix}-conversation", ["nmc.telephony", "nmc.conversation"])
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM stream_dead_letters")).scalar() == 0
+            tenant = envelopes[0]["tenant_id"]
+            assert conn.execute(
+                text("SELECT count(*) FROM conv_conversations WHERE tenant_id::text = :t"),
+                {"t": tenant},
+            ).scalar() == 1
     finally:
         stop.set()
         relay.join(timeout=30)
-    records = read_records(
-        settings, start, until=lambda rs: {r.headers["event_id"] for r in rs} >= ids,
-        keep=lambda h: h.get("event_id") in ids,
-    )
-    assert {r.headers["event_id"] for r in records} == ids
+        stop_worker(worker)
