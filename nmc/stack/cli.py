@@ -88,12 +88,14 @@ def status_cmd() -> None:
 
 @stack_app.command()
 def logs(
-    service: Annotated[str, typer.Argument(help="postgres, kafka or registry")] = "kafka",
+    service: Annotated[
+        str, typer.Argument(help="postgres, kafka (kafka-2, kafka-3: other nodes) or registry")
+    ] = "kafka",
     lines: Annotated[int, typer.Option("-n", "--lines", help="Lines to show.")] = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
 ) -> None:
     """Print the end of a service's log."""
-    if service not in SERVICES:
+    if service not in SERVICES and not service.removeprefix("kafka-").isdigit():
         err_console.print(f"[red]error:[/] unknown service {service!r}; one of {SERVICES}")
         raise typer.Exit(code=1)
     path = Layout.of(get_settings()).log(service)

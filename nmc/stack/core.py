@@ -112,6 +112,9 @@ def status(settings: Settings) -> list[ServiceStatus]:
             rows.append(ServiceStatus(name, "external", address))
             continue
         pid: int | None
+        if name == "kafka":
+            rows += _kafka_rows(settings, layout)
+            continue
         if name == "postgres":
             pid = postgres.running_pid(layout)
         else:
@@ -125,4 +128,19 @@ def status(settings: Settings) -> list[ServiceStatus]:
                 name, "running" if pid else "stopped", address, pid, layout.log(name), detail
             )
         )
+    return rows
+
+
+def _kafka_rows(settings: Settings, layout: Layout) -> list[ServiceStatus]:
+    """One row per local Kafka node, with the shape (security, node count) as detail."""
+    detail = ("SASL_SSL" if settings.nmc_stack_secure else "PLAINTEXT") + (
+        f", {settings.nmc_stack_brokers}-node quorum" if settings.nmc_stack_brokers > 1 else ""
+    )
+    rows: list[ServiceStatus] = []
+    for node, port in enumerate(settings.local_kafka_ports, start=1):
+        name = layout.kafka_node(node)
+        record = pidfile.read(layout.pidfile(name))
+        pid = record.pid if record is not None and pidfile.is_alive(record) else None
+        rows.append(ServiceStatus(name, "running" if pid else "stopped", f"127.0.0.1:{port}",
+                                  pid, layout.log(name), detail))
     return rows

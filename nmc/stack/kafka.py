@@ -11,6 +11,7 @@ from typing import Any
 from nmc.kafka import admin_config
 from nmc.settings import Settings, StackVersions
 from nmc.stack import health, maven, pidfile, render, secure
+from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say, ServiceName, Starting
 from nmc.stack.procs import require_free, require_tool, run_checked, spawn_detached
@@ -54,6 +55,25 @@ def _job(settings: Settings, layout: Layout, node: int, record: pidfile.PidRecor
     )
 
 
+def _require_same_shape(layout: Layout) -> None:
+    """Refuse to mix shapes: a running secured or three-node Kafka answers no other probe."""
+    running = [
+        record
+        for path in layout.run.glob("kafka*.pid")
+        if (record := pidfile.read(path)) is not None and pidfile.is_alive(record)
+    ]
+    try:
+        shape = layout.kafka_shape_file.read_text().strip()
+    except OSError:
+        return
+    if running and shape != layout.kafka_dir:
+        raise StackError(
+            NAME,
+            f"a Kafka of another shape ({shape}) is running; `nmc stack down` first, or pass the"
+            " same --secure/--brokers flags (or NMC_STACK_SECURE / NMC_STACK_BROKERS)",
+        )
+
+
 def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say) -> list[Starting]:
     """Download, configure, format once and launch every node; or hand back running ones."""
     java: str | None = None
@@ -71,6 +91,7 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
         else None
     )
     jobs: list[Starting] = []
+    _require_same_shape(layout)
     for node in range(1, settings.nmc_stack_brokers + 1):
         name = layout.kafka_node(node)
         record = pidfile.read(layout.pidfile(name))
@@ -112,6 +133,7 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
         popen = spawn_detached(cmd, out=layout.out(name), cwd=layout.kafka_home)
         record = pidfile.record_for(popen.pid)
         pidfile.write(layout.pidfile(name), record)
+        layout.kafka_shape_file.write_text(layout.kafka_dir + "\n")
         job = _job(settings, layout, node, record)
         job.popen = popen
         jobs.append(job)

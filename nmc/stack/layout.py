@@ -63,6 +63,11 @@ class Layout:
     def kafka_cluster_id(self) -> Path:
         return self.kafka_home / "cluster.id"
 
+    @property
+    def kafka_shape_file(self) -> Path:
+        """Which Kafka folder (shape) the running nodes belong to."""
+        return self.run / "kafka.shape"
+
     def kafka_node(self, node: int) -> str:
         """Service name of a Kafka node: `kafka` for node 1, `kafka-<n>` for the others."""
         return "kafka" if node == 1 else f"kafka-{node}"

@@ -99,3 +99,23 @@ def test_broker_certificate_is_signed_by_the_ca_for_loopback() -> None:
     assert sign[sign.index("-extfile") + 1] == "/s/san.cnf"
     export = next(c for c in cmds if c[1] == "pkcs12")
     assert export[export.index("-out") + 1] == "/s/broker.p12"
+
+
+def test_a_running_kafka_of_another_shape_is_refused(tmp_path: Path) -> None:
+    import os
+
+    import pytest
+
+    from nmc.stack import pidfile
+    from nmc.stack.errors import StackError
+    from nmc.stack.kafka import _require_same_shape
+
+    layout = Layout(tmp_path, "kafka-secure")
+    layout.run.mkdir(parents=True)
+    _require_same_shape(layout)  # nothing running: fine
+    pidfile.write(layout.pidfile("kafka"), pidfile.record_for(os.getpid()))
+    layout.kafka_shape_file.write_text("kafka\n")
+    with pytest.raises(StackError, match=r"another shape \(kafka\) is running"):
+        _require_same_shape(layout)
+    layout.kafka_shape_file.write_text("kafka-secure\n")
+    _require_same_shape(layout)
