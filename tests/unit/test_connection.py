@@ -207,3 +207,28 @@ def test_url_with_userinfo_percent_encodes_the_login() -> None:
     assert url_with_userinfo("http://h/x", plain) == "http://h/x"
     login = conn(schema_registry_username="a@b", schema_registry_password=SecretStr("p:/w"))
     assert url_with_userinfo("http://h/x", login) == "http://a%40b:p%3A%2Fw@h/x"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"kafka_sasl_mechanism": "SCRAM-SHA-256", "kafka_sasl_username": "u",
+         "kafka_sasl_password": SecretStr("p")},
+        {"kafka_sasl_mechanism": "PLAIN", "kafka_sasl_username": "u",
+         "kafka_sasl_password": SecretStr("p")},
+        {"kafka_sasl_mechanism": "OAUTHBEARER", "kafka_oauth_token_endpoint_url": "https://i/t",
+         "kafka_oauth_client_id": "c", "kafka_oauth_client_secret": SecretStr("s"),
+         "kafka_oauth_scope": "kafka"},
+    ],
+)
+def test_librdkafka_accepts_every_property_we_build(values: dict[str, Any]) -> None:
+    """librdkafka validates names and values when a client is constructed (no connection
+    is needed for that), so a misspelt property fails here, not in production."""
+    import certifi
+    from confluent_kafka import Producer
+
+    settings = Settings(kafka_bootstrap_servers="127.0.0.1:1").model_copy(update={
+        "connection": conn(kafka_security_protocol="SASL_SSL",
+                           kafka_ssl_ca_location=Path(certifi.where()), **values),
+    })
+    Producer(producer_config(settings)).flush(0)
