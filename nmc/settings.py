@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     nmc_stack_secure: bool = Field(
         default=False, description="Local broker with a SASL_SSL (SCRAM-SHA-512) listener only."
     )
+    nmc_stack_oauth_jwks_url: str | None = Field(
+        default=None, description="Secured local broker: also accept OAUTHBEARER tokens "
+        "signed by the keys at this JWKS URL (your OIDC provider's)."
+    )
 
     # --- topics -----------------------------------------------------------------------------
     nmc_topic_partitions: int = Field(

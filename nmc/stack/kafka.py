@@ -86,6 +86,7 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
             keystore=material.keystore,
             keystore_password=material.keystore_password,
             ca_cert=material.ca_cert,
+            oauth_jwks_url=settings.nmc_stack_oauth_jwks_url,
         )
         if material is not None
         else None
@@ -129,6 +130,9 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
         cmd = render.kafka_jvm_command(
             java, libs, "kafka.Kafka", [str(config)],
             heap=settings.nmc_kafka_heap, log4j2=log4j,
+            system_props=render.oauth_system_properties(
+                settings.nmc_stack_oauth_jwks_url if material is not None else None
+            ),
         )
         popen = spawn_detached(cmd, out=layout.out(name), cwd=layout.kafka_home)
         record = pidfile.record_for(popen.pid)

@@ -165,7 +165,8 @@ def render_server_properties(
             f' username="{secure.admin_user}" password="{secure.admin_password}";'
         )
         props |= {
-            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512"
+            + (",OAUTHBEARER" if secure.oauth_jwks_url else ""),
             "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
             "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
             "ssl.keystore.type": "PKCS12",
@@ -177,6 +178,17 @@ def render_server_properties(
             "ssl.endpoint.identification.algorithm": "https",
             "ssl.client.auth": "none",
         }
+        if secure.oauth_jwks_url:
+            # OIDC tokens (client credentials) verified against the provider's JWKS; the
+            # JVM must also allow the URL (`oauth_system_properties`).
+            oauth = "listener.name.sasl_ssl.oauthbearer."
+            props |= {
+                f"{oauth}sasl.jaas.config": "org.apache.kafka.common.security.oauthbearer."
+                "OAuthBearerLoginModule required;",
+                f"{oauth}sasl.server.callback.handler.class": "org.apache.kafka.common.security."
+                "oauthbearer.OAuthBearerValidatorCallbackHandler",
+                "sasl.oauthbearer.jwks.endpoint.url": secure.oauth_jwks_url,
+            }
     lines = ["# Written by nmc.stack on every start; edit nmc/stack/render.py instead."]
     lines += [f"{key}={value}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
@@ -191,6 +203,7 @@ class SecureBroker:
     keystore: Path
     keystore_password: str
     ca_cert: Path
+    oauth_jwks_url: str | None = None
 
 
 def new_cluster_id() -> str:
@@ -198,8 +211,14 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
 
 
+def oauth_system_properties(jwks_url: str | None) -> dict[str, str]:
+    """Kafka 4 refuses OAuth endpoints not listed in this JVM system property."""
+    return {"org.apache.kafka.sasl.oauthbearer.allowed.urls": jwks_url} if jwks_url else {}
+
+
 def kafka_jvm_command(
-    java: str, libs: Path, main: str, args: list[str], *, heap: str, log4j2: Path
+    java: str, libs: Path, main: str, args: list[str], *, heap: str, log4j2: Path,
+    system_props: dict[str, str] | None = None,
 ) -> list[str]:
     """`java ... <main> <args>` on the cached jars, with our log4j2 config."""
     return [
@@ -209,6 +228,7 @@ def kafka_jvm_command(
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={log4j2}",
+        *(f"-D{k}={v}" for k, v in (system_props or {}).items()),
         "-cp",
         f"{libs}/*",
         main,

@@ -21,7 +21,8 @@ from nmc.stack.shape import client_settings, shaped
 
 @contextmanager
 def extra_kafka(base: Settings, name: str, *, secure: bool = False,
-                brokers: int = 1, registry: bool = False) -> Iterator[Settings]:
+                brokers: int = 1, registry: bool = False,
+                oauth_jwks_url: str | None = None) -> Iterator[Settings]:
     """Start the extra Kafka (and with `registry` an own registry on the main port + 2, in-memory
     storage); yield the settings a platform process uses against them."""
     home = PROJECT_ROOT / ".nmc-test" / name
@@ -38,6 +39,7 @@ def extra_kafka(base: Settings, name: str, *, secure: bool = False,
             "nmc_registry_port": base.nmc_registry_port + 2,
             "database_url": SecretStr(base.database),
             "kafka_bootstrap_servers": None,
+            "nmc_stack_oauth_jwks_url": oauth_jwks_url,
         }),
         secure=secure, brokers=brokers,
     )

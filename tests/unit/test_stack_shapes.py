@@ -119,3 +119,19 @@ def test_a_running_kafka_of_another_shape_is_refused(tmp_path: Path) -> None:
         _require_same_shape(layout)
     layout.kafka_shape_file.write_text("kafka-secure\n")
     _require_same_shape(layout)
+
+
+def test_secure_node_can_also_verify_oidc_tokens() -> None:
+    from dataclasses import replace
+
+    oauth = replace(SECURE, oauth_jwks_url="http://127.0.0.1:1/jwks")
+    props = _props(render.render_server_properties(_settings(), Path("/d"), secure=oauth))
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512,OAUTHBEARER"
+    assert props["sasl.oauthbearer.jwks.endpoint.url"] == "http://127.0.0.1:1/jwks"
+    assert props["listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class"].endswith(
+        "OAuthBearerValidatorCallbackHandler"
+    )
+    assert render.oauth_system_properties("http://127.0.0.1:1/jwks") == {
+        "org.apache.kafka.sasl.oauthbearer.allowed.urls": "http://127.0.0.1:1/jwks"
+    }
+    assert render.oauth_system_properties(None) == {}
