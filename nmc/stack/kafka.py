@@ -65,7 +65,7 @@ def _require_same_shape(layout: Layout) -> None:
     try:
         shape = layout.kafka_shape_file.read_text().strip()
     except OSError:
-        return
+        shape = "kafka"  # started before shapes were recorded: the default single node
     if running and shape != layout.kafka_dir:
         raise StackError(
             NAME,

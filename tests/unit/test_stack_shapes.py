@@ -114,6 +114,8 @@ def test_a_running_kafka_of_another_shape_is_refused(tmp_path: Path) -> None:
     layout.run.mkdir(parents=True)
     _require_same_shape(layout)  # nothing running: fine
     pidfile.write(layout.pidfile("kafka"), pidfile.record_for(os.getpid()))
+    with pytest.raises(StackError, match="another shape"):  # unrecorded = the default shape
+        _require_same_shape(layout)
     layout.kafka_shape_file.write_text("kafka\n")
     with pytest.raises(StackError, match=r"another shape \(kafka\) is running"):
         _require_same_shape(layout)
