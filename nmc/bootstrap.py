@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from nmc.connection import url_with_userinfo
 from nmc.contract.schemas import SCHEMA_DIR
 from nmc.gate.check import run_check
 from nmc.gate.register import register_checked
@@ -31,11 +32,13 @@ def prepare(settings: Settings, console: Console | None = None, register: bool =
     )
     if register:
         # Through the gate: what it refuses is never registered, even locally.
-        report = run_check(SCHEMA_DIR, settings.registry, use_git=False)
+        # The gate's client takes a URL only: registry credentials travel as its userinfo.
+        registry = url_with_userinfo(settings.registry, settings.connection)
+        report = run_check(SCHEMA_DIR, registry, use_git=False)
         if not report.ok:
             raise SchemaGateError(
                 "the schema gate refuses schemas-avro/; run `nmc schemas check` for the reasons"
             )
-        done = register_checked(report, settings.registry, settings.nmc_compatibility_level)
+        done = register_checked(report, registry, settings.nmc_compatibility_level)
         new = sum(r.created for r in done)
         console.print(f"[green]✓[/] {len(done)} schemas registered ({new} new)")

@@ -12,6 +12,7 @@ from nmc.catalog_docs.cli import catalog_app
 from nmc.gate.cli import schemas_app
 from nmc.settings import get_settings
 from nmc.stack.cli import stack_app
+from nmc.topics_cli import topics_command
 from nmc_streams.api.cli import api_command
 from nmc_streams.cli import worker_app
 from producers.edges.cli import edge_app
@@ -25,6 +26,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(edge_app, name="edge")
 app.add_typer(sender_app, name="sender")
 app.command("api")(api_command)
+app.command("topics")(topics_command)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(catalog_app, name="catalog")
 outbox_app = typer.Typer(help="Inspect and unblock the outbox.", no_args_is_help=True)

@@ -8,8 +8,10 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from nmc.connection import librdkafka_security
 from nmc.contract.schemas import DOMAINS, topic_for
 from nmc.settings import Settings
+from nmc.topics import layout_problem
 
 # librdkafka writes its own log lines (`%4|...|GETPID|...`) straight to stderr unless a logger is
 # configured; through `logging` they land wherever the process sends its logs (the demo: a file).
@@ -20,17 +22,29 @@ class TopicLayoutError(RuntimeError):
     """Existing topics do not have the partition count the co-partitioning contract needs."""
 
 
+def client_config(settings: Settings) -> dict[str, Any]:
+    """What every librdkafka client shares: where the brokers are and how to authenticate.
+
+    The one place the connection settings become librdkafka properties; producer, consumer
+    and admin configurations all start from it. Holds secrets: never log it.
+    """
+    return {
+        "bootstrap.servers": settings.kafka,
+        "logger": LIBRDKAFKA_LOG,
+        **librdkafka_security(settings.connection),
+    }
+
+
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """Idempotent, acks=all, Java-compatible partitioning (DESIGN.md §2)."""
     config: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka,
+        **client_config(settings),
         "enable.idempotence": True,
         "acks": "all",
         "partitioner": "murmur2_random",
         "linger.ms": settings.nmc_producer_linger_ms,
         "compression.type": "lz4",
         "delivery.timeout.ms": int(settings.nmc_relay_flush_timeout_s * 1000),
-        "logger": LIBRDKAFKA_LOG,
     }
     config.update(overrides)
     return config
@@ -38,19 +52,18 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
 
 def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka,
+        **client_config(settings),
         "group.id": group_id,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
-        "logger": LIBRDKAFKA_LOG,
     }
     config.update(overrides)
     return config
 
 
 def admin_config(settings: Settings) -> dict[str, Any]:
-    return {"bootstrap.servers": settings.kafka, "logger": LIBRDKAFKA_LOG}
+    return client_config(settings)
 
 
 def domain_topics() -> list[str]:
@@ -63,15 +76,11 @@ def ensure_topics(settings: Settings, topics: Iterable[str] | None = None) -> li
     admin = AdminClient(admin_config(settings))
     existing = admin.list_topics(timeout=15).topics
     partitions = settings.nmc_topic_partitions
-    wrong = {
-        t: len(existing[t].partitions)
-        for t in wanted
-        if t in existing and len(existing[t].partitions) != partitions
-    }
-    if wrong:
-        raise TopicLayoutError(
-            f"topics must all have {partitions} partitions to stay co-partitioned; found {wrong}"
-        )
+    problem = layout_problem(
+        {t: len(existing[t].partitions) for t in wanted if t in existing}, partitions
+    )
+    if problem:
+        raise TopicLayoutError(problem)
     missing = [t for t in wanted if t not in existing]
     if not missing:
         return []

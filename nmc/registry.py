@@ -9,6 +9,7 @@ from confluent_kafka.schema_registry import (
 )
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 
+from nmc.connection import registry_auth
 from nmc.contract.schemas import EventSchema
 from nmc.settings import Settings
 
@@ -17,7 +18,11 @@ def registry_client(settings: Settings) -> SchemaRegistryClient:
     # A timeout, because a registry that accepts a connection and never answers would
     # otherwise hang a relay, a worker or a consumer forever.
     return SchemaRegistryClient(
-        {"url": settings.registry, "timeout": settings.nmc_registry_timeout_s}
+        {
+            "url": settings.registry,
+            "timeout": settings.nmc_registry_timeout_s,
+            **registry_auth(settings.connection),
+        }
     )
 
 

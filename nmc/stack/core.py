@@ -8,6 +8,8 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.markup import escape
 
+from nmc.connection import registry_http_auth
+from nmc.kafka import admin_config
 from nmc.settings import Settings, get_versions
 from nmc.stack import health, kafka, pidfile, postgres, registry
 from nmc.stack.errors import StackError
@@ -52,7 +54,7 @@ def ensure_up(settings: Settings, console: Console | None = None) -> None:
         postgres.ensure(settings, layout, say)
     jobs: list[tuple[Starting, float]] = []
     if local["kafka"]:
-        jobs.append((kafka.start(settings, versions, layout, say), time.monotonic()))
+        jobs += [(job, time.monotonic()) for job in kafka.start(settings, versions, layout, say)]
     if local["registry"]:
         jobs.append((registry.start(settings, versions, layout, say), time.monotonic()))
     for job, started in jobs:
@@ -68,8 +70,10 @@ def _check_external(settings: Settings, name: ServiceName, say: Say) -> None:
     address = address_of(settings, name)
     probes: dict[ServiceName, Callable[[], bool]] = {
         "postgres": lambda: health.postgres_ok(settings.database, EXTERNAL_CHECK_TIMEOUT_S),
-        "kafka": lambda: health.kafka_ok(settings.kafka, EXTERNAL_CHECK_TIMEOUT_S),
-        "registry": lambda: health.registry_ok(settings.registry, EXTERNAL_CHECK_TIMEOUT_S),
+        "kafka": lambda: health.kafka_ok(admin_config(settings), EXTERNAL_CHECK_TIMEOUT_S),
+        "registry": lambda: health.registry_ok(
+            settings.registry, EXTERNAL_CHECK_TIMEOUT_S, registry_http_auth(settings.connection)
+        ),
     }
     if not probes[name]():
         raise StackError(name, f"external service at {address} is not reachable")
@@ -81,10 +85,13 @@ def down(settings: Settings, console: Console | None = None) -> None:
     say = _sayer(console or Console(stderr=True))
     layout = Layout.of(settings)
     local = local_services(settings)
-    for name in ("registry", "kafka"):
+    kafka_nodes = sorted(p.stem for p in layout.run.glob("kafka*.pid"))
+    targets: list[tuple[ServiceName, str]] = [("registry", "registry")]
+    targets += [("kafka", node) for node in kafka_nodes]
+    for service, name in targets:
         path = layout.pidfile(name)
         record = pidfile.read(path)
-        if local[name] and record is not None:
+        if local[service] and record is not None:
             if pidfile.is_alive(record):
                 say(f"stopping {name} (pid {record.pid})...")
                 stop_process(record, STOP_TIMEOUT_S)
@@ -105,6 +112,9 @@ def status(settings: Settings) -> list[ServiceStatus]:
             rows.append(ServiceStatus(name, "external", address))
             continue
         pid: int | None
+        if name == "kafka":
+            rows += _kafka_rows(settings, layout)
+            continue
         if name == "postgres":
             pid = postgres.running_pid(layout)
         else:
@@ -118,4 +128,19 @@ def status(settings: Settings) -> list[ServiceStatus]:
                 name, "running" if pid else "stopped", address, pid, layout.log(name), detail
             )
         )
+    return rows
+
+
+def _kafka_rows(settings: Settings, layout: Layout) -> list[ServiceStatus]:
+    """One row per local Kafka node, with the shape (security, node count) as detail."""
+    detail = ("SASL_SSL" if settings.nmc_stack_secure else "PLAINTEXT") + (
+        f", {settings.nmc_stack_brokers}-node quorum" if settings.nmc_stack_brokers > 1 else ""
+    )
+    rows: list[ServiceStatus] = []
+    for node, port in enumerate(settings.local_kafka_ports, start=1):
+        name = layout.kafka_node(node)
+        record = pidfile.read(layout.pidfile(name))
+        pid = record.pid if record is not None and pidfile.is_alive(record) else None
+        rows.append(ServiceStatus(name, "running" if pid else "stopped", f"127.0.0.1:{port}",
+                                  pid, layout.log(name), detail))
     return rows

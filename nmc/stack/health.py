@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import psycopg
 from confluent_kafka.admin import AdminClient
@@ -9,9 +11,13 @@ from confluent_kafka.admin import AdminClient
 from nmc.stack.render import libpq_url
 
 
-def kafka_ok(bootstrap: str, timeout_s: float = 5.0) -> bool:
-    """The broker answers a metadata request (what every client does first)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+def kafka_ok(config: dict[str, Any], timeout_s: float = 5.0) -> bool:
+    """The broker answers a metadata request (what every client does first).
+
+    `config` is a librdkafka client configuration (`nmc.kafka.admin_config`), so a secured
+    cluster is probed with the same credentials the platform uses.
+    """
+    admin = AdminClient({**config, "log_level": 0})
     try:
         admin.list_topics(timeout=timeout_s)
     except Exception:
@@ -19,10 +25,12 @@ def kafka_ok(bootstrap: str, timeout_s: float = 5.0) -> bool:
     return True
 
 
-def registry_ok(url: str, timeout_s: float = 5.0) -> bool:
+def registry_ok(
+    url: str, timeout_s: float = 5.0, auth: tuple[str, str] | None = None
+) -> bool:
     """`GET /subjects` answers 200 (the ccompat API is up, storage included)."""
     try:
-        return httpx.get(f"{url}/subjects", timeout=timeout_s).status_code == 200
+        return httpx.get(f"{url}/subjects", timeout=timeout_s, auth=auth).status_code == 200
     except httpx.HTTPError:
         return False
 

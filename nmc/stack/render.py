@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -105,35 +106,104 @@ def render_log4j2(log_file: Path) -> str:
 """
 
 
-def render_server_properties(settings: Settings, log_dir: Path) -> str:
-    """Single combined KRaft broker+controller on loopback, sized for one node."""
+def render_server_properties(
+    settings: Settings,
+    log_dir: Path,
+    node: int = 1,
+    secure: SecureBroker | None = None,
+) -> str:
+    """One combined KRaft broker+controller on loopback (node `node` of `nmc_stack_brokers`).
+
+    One node: a standalone quorum, every replication factor 1. Several: a static quorum of all
+    nodes, internal topics with replication factor min(3, n) and `min.insync.replicas=2` from
+    three nodes on. `secure`: the client and inter-broker listener is SASL_SSL (SCRAM-SHA-512)
+    and there is no plaintext client listener; the controller listener stays plaintext on
+    loopback.
+    """
     host = "127.0.0.1"
-    port, ctl = settings.nmc_kafka_port, settings.nmc_kafka_controller_port
+    nodes = settings.nmc_stack_brokers
+    port = settings.nmc_kafka_port + 2 * (node - 1)
+    ctl = settings.nmc_kafka_controller_port + 2 * (node - 1)
+    controllers = [settings.nmc_kafka_controller_port + 2 * i for i in range(nodes)]
+    replication = min(3, nodes)
+    min_isr = 2 if nodes >= 3 else 1
+    listener = "SASL_SSL" if secure else "PLAINTEXT"
     props: dict[str, object] = {
         "process.roles": "broker,controller",
-        "node.id": 1,
-        "controller.quorum.bootstrap.servers": f"{host}:{ctl}",
-        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctl}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "node.id": node,
+    }
+    if nodes == 1:
+        props["controller.quorum.bootstrap.servers"] = f"{host}:{ctl}"
+    else:
+        props["controller.quorum.voters"] = ",".join(
+            f"{i + 1}@{host}:{c}" for i, c in enumerate(controllers)
+        )
+    props |= {
+        "listeners": f"{listener}://{host}:{port},CONTROLLER://{host}:{ctl}",
+        "advertised.listeners": f"{listener}://{host}:{port}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "inter.broker.listener.name": listener,
+        "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,{listener}:{listener}",
         "log.dirs": str(log_dir),
         "num.partitions": settings.nmc_topic_partitions,
-        "default.replication.factor": 1,
-        "min.insync.replicas": 1,
-        "offsets.topic.replication.factor": 1,
-        "transaction.state.log.replication.factor": 1,
-        "transaction.state.log.min.isr": 1,
-        "share.coordinator.state.topic.replication.factor": 1,
-        "share.coordinator.state.topic.min.isr": 1,
+        "default.replication.factor": replication,
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": replication,
+        "transaction.state.log.replication.factor": replication,
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": replication,
+        "share.coordinator.state.topic.min.isr": min_isr,
         "group.initial.rebalance.delay.ms": 0,
         "auto.create.topics.enable": "false",
         "log.retention.hours": 168,
     }
+    if nodes > 1:
+        props["unclean.leader.election.enable"] = "false"
+    if secure is not None:
+        jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required"
+            f' username="{secure.admin_user}" password="{secure.admin_password}";'
+        )
+        props |= {
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512"
+            + (",OAUTHBEARER" if secure.oauth_jwks_url else ""),
+            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(secure.keystore),
+            "ssl.keystore.password": secure.keystore_password,
+            "ssl.key.password": secure.keystore_password,
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(secure.ca_cert),
+            "ssl.endpoint.identification.algorithm": "https",
+            "ssl.client.auth": "none",
+        }
+        if secure.oauth_jwks_url:
+            # OIDC tokens (client credentials) verified against the provider's JWKS; the
+            # JVM must also allow the URL (`oauth_system_properties`).
+            oauth = "listener.name.sasl_ssl.oauthbearer."
+            props |= {
+                f"{oauth}sasl.jaas.config": "org.apache.kafka.common.security.oauthbearer."
+                "OAuthBearerLoginModule required;",
+                f"{oauth}sasl.server.callback.handler.class": "org.apache.kafka.common.security."
+                "oauthbearer.OAuthBearerValidatorCallbackHandler",
+                "sasl.oauthbearer.jwks.endpoint.url": secure.oauth_jwks_url,
+            }
     lines = ["# Written by nmc.stack on every start; edit nmc/stack/render.py instead."]
     lines += [f"{key}={value}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class SecureBroker:
+    """What a secured broker's properties need (paths and the inter-broker admin login)."""
+
+    admin_user: str
+    admin_password: str
+    keystore: Path
+    keystore_password: str
+    ca_cert: Path
+    oauth_jwks_url: str | None = None
 
 
 def new_cluster_id() -> str:
@@ -141,8 +211,14 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
 
 
+def oauth_system_properties(jwks_url: str | None) -> dict[str, str]:
+    """Kafka 4 refuses OAuth endpoints not listed in this JVM system property."""
+    return {"org.apache.kafka.sasl.oauthbearer.allowed.urls": jwks_url} if jwks_url else {}
+
+
 def kafka_jvm_command(
-    java: str, libs: Path, main: str, args: list[str], *, heap: str, log4j2: Path
+    java: str, libs: Path, main: str, args: list[str], *, heap: str, log4j2: Path,
+    system_props: dict[str, str] | None = None,
 ) -> list[str]:
     """`java ... <main> <args>` on the cached jars, with our log4j2 config."""
     return [
@@ -152,6 +228,7 @@ def kafka_jvm_command(
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={log4j2}",
+        *(f"-D{k}={v}" for k, v in (system_props or {}).items()),
         "-cp",
         f"{libs}/*",
         main,
@@ -235,6 +312,24 @@ def registry_properties(settings: Settings, *, sql_storage: bool) -> dict[str, s
             "apicurio.datasource.jdbc.max-size": "20",
         }
     return props
+
+
+def registry_basic_auth_properties(user: str, password: str) -> dict[str, str]:
+    """Quarkus properties putting the registry's APIs behind HTTP basic auth (one user).
+
+    Apicurio 3.x ships Quarkus' properties-file realm; its own authorization stays off, so the
+    user may read and write. Written to a 0600 file passed by `quarkus.config.locations`,
+    never on the command line (which `ps` shows).
+    """
+    return {
+        "quarkus.http.auth.basic": "true",
+        "quarkus.security.users.embedded.enabled": "true",
+        "quarkus.security.users.embedded.plain-text": "true",
+        f"quarkus.security.users.embedded.users.{user}": password,
+        f"quarkus.security.users.embedded.roles.{user}": "sr-admin",
+        "quarkus.http.auth.permission.nmc-apis.paths": "/apis/*",
+        "quarkus.http.auth.permission.nmc-apis.policy": "authenticated",
+    }
 
 
 def registry_management_port(settings: Settings) -> int:

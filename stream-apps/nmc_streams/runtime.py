@@ -28,6 +28,7 @@ from typing import Any
 import faust
 from sqlalchemy import Engine
 
+from nmc.faust_broker import faust_broker, faust_credentials
 from nmc.kafka import ensure_topics
 from nmc.registry import registry_client
 from nmc.settings import Settings
@@ -123,7 +124,8 @@ def build_app(
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,
-        broker=f"kafka://{platform.kafka}",
+        broker=faust_broker(platform),
+        broker_credentials=faust_credentials(platform),
         datadir=str(datadir),
         topic_partitions=platform.nmc_topic_partitions,
         processing_guarantee="at_least_once",

@@ -1,0 +1,222 @@
+"""`nmc stack up --brokers 3`: kill -9 the partition leader's broker under steady outbox load.
+
+Three combined KRaft nodes on loopback, topics with replication factor 3 and
+`min.insync.replicas=2`. A writer commits events through the outbox at a steady rate, one relay
+publishes them and a conversation stream worker projects them; mid-load the broker leading the
+busiest partition is SIGKILLed and later started again. Nothing may be lost, every key keeps its
+order, the relay thread never stops, and the stream app's read models equal a clean in-order
+projection. The figures are printed (README.md "Three brokers" records one run).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster_support import extra_kafka
+from confluent_kafka.admin import AdminClient, ConfigResource
+from pydantic import SecretStr
+from rich.console import Console
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from nmc.bootstrap import prepare
+from nmc.consume import end_offsets, read_records
+from nmc.contract.keys import java_partition
+from nmc.kafka import admin_config, domain_topics
+from nmc.settings import Settings
+from nmc.stack import ensure_up, pidfile
+from nmc.stack.layout import Layout
+from nmc_streams.testing import (
+    dump,
+    fresh_database,
+    history,
+    project_in_order,
+    start_worker,
+    stop_worker,
+    wait_caught_up,
+)
+from producers.db import make_engine
+from producers.envelope import Envelope
+from producers.outbox import OutboxWriter
+
+RATE = 100  # events/s committed by the writer
+KILL_AT_S = 10.0
+RESTART_AT_S = 25.0
+APP = "conversation"
+
+
+@pytest.fixture(scope="module")
+def cluster(stack: Settings) -> Iterator[Settings]:
+    with extra_kafka(stack, "three", brokers=3) as settings:
+        prepare(settings, register=False)
+        yield settings
+
+
+def _leader_and_isr(settings: Settings, topic: str, partition: int) -> tuple[int, list[int]]:
+    admin = AdminClient({**admin_config(settings), "log_level": 0})
+    meta = admin.list_topics(topic, timeout=10).topics[topic].partitions[partition]
+    return meta.leader, list(meta.isrs)
+
+
+def _recent(events: list[Envelope]) -> list[Envelope]:
+    """The history moved to end minutes ago: record timestamps are event times, and records
+    older than the broker's retention (168 h) would be deleted while the test reads them."""
+    shift = datetime.now(UTC) - timedelta(minutes=5) - max(e.occurred_at for e in events)
+    return [e.model_copy(update={"occurred_at": e.occurred_at + shift}) for e in events]
+
+
+def _pending(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(
+            "SELECT count(*) FROM outbox_events WHERE state <> 'published'")).scalar_one())
+
+
+def _write_steadily(engine: Engine, events: list[Envelope], written: list[Envelope],
+                    stop: threading.Event) -> None:
+    """One transaction per event at RATE events/s: per key, commit order = list order."""
+    began = time.monotonic()
+    for i, event in enumerate(events):
+        if stop.is_set():
+            return
+        with Session(engine) as session, session.begin():
+            OutboxWriter().append(session, event)
+        written.append(event)
+        delay = began + (i + 1) / RATE - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+
+def test_topics_are_replicated_three_times_with_min_isr_2(cluster: Settings) -> None:
+    admin = AdminClient({**admin_config(cluster), "log_level": 0})
+    for topic in domain_topics():
+        partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
+        assert {len(p.replicas) for p in partitions.values()} == {3}
+    resource = ConfigResource("broker", "1")
+    config = admin.describe_configs([resource])[resource].result()
+    assert config["min.insync.replicas"].value == "2"
+
+
+def test_leader_killed_mid_load_loses_nothing_and_keeps_order(
+    cluster: Settings, database_url: str, engine: Engine, tmp_path: Path,
+) -> None:
+    from producers.relay.app import run_relay
+
+    settings = cluster.model_copy(update={"database_url": SecretStr(database_url)})
+    tenants = [str(uuid.uuid4()) for _ in range(40)]
+    events = _recent(history(11, tenants, 6))
+    first_key = events[0].key
+    topic = events[0].topic
+    partition = java_partition(first_key, settings.nmc_topic_partitions)
+    start = end_offsets(settings, domain_topics())
+
+    prefix = f"test-3b-{uuid.uuid4().hex[:8]}"
+    worker = start_worker(
+        APP, database_url=database_url, topic_suffix="", app_id_prefix=prefix,
+        nmc_home=tmp_path, worker_id="w1", log_path=tmp_path / "worker.log",
+        extra_env={
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka,
+            "NMC_TOPIC_REPLICATION": "3",
+            "SCHEMA_REGISTRY_URL": settings.registry,
+        },
+    )
+    relay_stop, writer_stop = threading.Event(), threading.Event()
+    relay = threading.Thread(target=run_relay, args=(settings, relay_stop), daemon=True)
+    written: list[Envelope] = []
+    writer = threading.Thread(
+        target=_write_steadily, args=(engine, events, written, writer_stop), daemon=True
+    )
+    figures: dict[str, Any] = {}
+    try:
+        relay.start()
+        writer.start()
+        time.sleep(KILL_AT_S)
+        leader, _ = _leader_and_isr(settings, topic, partition)
+        layout = Layout.of(settings)
+        record = pidfile.read(layout.pidfile(layout.kafka_node(leader)))
+        assert record is not None and pidfile.is_alive(record)
+        killed_at = time.monotonic()
+        os.kill(record.pid, signal.SIGKILL)
+        written_at_kill = len(written)
+        while True:  # a new leader is elected among the surviving replicas
+            try:
+                new_leader, _ = _leader_and_isr(settings, topic, partition)
+            except Exception:
+                new_leader = leader
+            if new_leader not in (leader, -1):
+                break
+            assert time.monotonic() - killed_at < 60, "no new leader within 60 s"
+            time.sleep(0.1)
+        figures["new leader after (s)"] = round(time.monotonic() - killed_at, 2)
+        time.sleep(max(0.0, RESTART_AT_S - KILL_AT_S - (time.monotonic() - killed_at)))
+        assert relay.is_alive(), "the relay stopped while a broker was down"
+        restarted_at = time.monotonic()
+        ensure_up(settings, Console(stderr=True))
+        while len(_leader_and_isr(settings, topic, partition)[1]) < 3:
+            assert time.monotonic() - restarted_at < 120, "killed broker never rejoined the ISR"
+            time.sleep(0.2)
+        figures["back in ISR after restart (s)"] = round(time.monotonic() - restarted_at, 2)
+        writer.join(timeout=120)
+        assert not writer.is_alive()
+        drain_began = time.monotonic()
+        while _pending(engine):
+            assert relay.is_alive(), "the relay stopped"
+            assert time.monotonic() - drain_began < 120, "outbox not drained"
+            time.sleep(0.2)
+        assert relay.is_alive(), "the relay stopped"
+
+        ids = {str(e.event_id) for e in written}
+        records = read_records(
+            settings, start, until=lambda rs: {r.headers["event_id"] for r in rs} >= ids,
+            keep=lambda h: h.get("event_id") in ids,
+        )
+        seen: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for r in sorted(records, key=lambda r: (r.topic, r.partition, r.offset)):
+            if r.headers["event_id"] not in seen[(r.topic, r.key)]:
+                seen[(r.topic, r.key)].append(r.headers["event_id"])
+        expected: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for e in written:
+            expected[(e.topic, e.key)].append(str(e.event_id))
+        lost = ids - {r.headers["event_id"] for r in records}
+        violations = sum(1 for k, order in expected.items() if seen.get(k) != order)
+        figures |= {
+            "events written": len(written),
+            "written before the kill": written_at_kill,
+            "records read": len(records),
+            "duplicates": len(records) - len(ids) + len(lost),
+            "lost": len(lost),
+            "keys with order violations": violations,
+        }
+
+        wait_caught_up(settings, f"{prefix}-{APP}", ["nmc.telephony", "nmc.conversation"],
+                       timeout=300)
+        with fresh_database(settings) as ref_url:
+            ref = make_engine(ref_url)
+            try:
+                project_in_order(ref, APP, sorted(written, key=lambda e: (e.occurred_at,
+                                                                       str(e.event_id))))
+                reference = dump(ref, APP, tenants)
+            finally:
+                ref.dispose()
+        with engine.connect() as conn:
+            dead = conn.execute(text("SELECT count(*) FROM stream_dead_letters")).scalar_one()
+        figures["stream dead letters"] = int(dead)
+        print("\nthree-broker kill figures:", figures)
+        assert lost == set()
+        assert violations == 0
+        assert dead == 0
+        assert dump(engine, APP, tenants) == reference
+    finally:
+        writer_stop.set()
+        relay_stop.set()
+        relay.join(timeout=30)
+        stop_worker(worker)

@@ -1,0 +1,139 @@
+"""Stack shapes (pure): multi-node and secured server.properties, secure material, exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nmc.settings import Settings
+from nmc.stack import render
+from nmc.stack.layout import Layout
+from nmc.stack.secure import SecureMaterial, client_env, openssl_commands
+from nmc.stack.shape import shaped
+
+
+def _props(text: str) -> dict[str, str]:
+    return dict(
+        line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#")
+    )
+
+
+def _settings(**kw: object) -> Settings:
+    return Settings(nmc_home=Path("/srv/nmc"), nmc_kafka_port=9592,  # type: ignore[arg-type]
+                    nmc_kafka_controller_port=9593, **kw)
+
+
+SECURE = render.SecureBroker(
+    admin_user="admin", admin_password="pw", keystore=Path("/s/broker.p12"),
+    keystore_password="ks", ca_cert=Path("/s/ca.crt"),
+)
+
+
+def test_three_nodes_form_a_static_quorum_with_rf3_and_min_isr_2() -> None:
+    settings = _settings(nmc_stack_brokers=3)
+    assert settings.kafka == "127.0.0.1:9592,127.0.0.1:9594,127.0.0.1:9596"
+    props = _props(render.render_server_properties(settings, Path("/d"), node=2))
+    assert props["node.id"] == "2"
+    assert props["controller.quorum.voters"] == (
+        "1@127.0.0.1:9593,2@127.0.0.1:9595,3@127.0.0.1:9597"
+    )
+    assert "controller.quorum.bootstrap.servers" not in props
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9594,CONTROLLER://127.0.0.1:9595"
+    for key in ("default.replication.factor", "offsets.topic.replication.factor",
+                "transaction.state.log.replication.factor"):
+        assert props[key] == "3"
+    assert props["min.insync.replicas"] == "2"
+    assert props["transaction.state.log.min.isr"] == "2"
+    assert props["unclean.leader.election.enable"] == "false"
+
+
+def test_single_node_is_unchanged() -> None:
+    props = _props(render.render_server_properties(_settings(), Path("/d")))
+    assert props["controller.quorum.bootstrap.servers"] == "127.0.0.1:9593"
+    assert props["min.insync.replicas"] == "1"
+    assert "sasl.enabled.mechanisms" not in props
+
+
+def test_secure_node_has_only_a_sasl_ssl_client_listener() -> None:
+    props = _props(render.render_server_properties(_settings(), Path("/d"), secure=SECURE))
+    assert props["listeners"] == "SASL_SSL://127.0.0.1:9592,CONTROLLER://127.0.0.1:9593"
+    assert "PLAINTEXT://" not in props["listeners"]
+    assert props["listener.security.protocol.map"] == "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL"
+    assert props["inter.broker.listener.name"] == "SASL_SSL"
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert 'username="admin" password="pw";' in (
+        props["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"]
+    )
+    assert props["ssl.keystore.location"] == "/s/broker.p12"
+    assert props["ssl.truststore.location"] == "/s/ca.crt"
+
+
+def test_each_shape_has_its_own_kafka_folder() -> None:
+    base = _settings()
+    assert Layout.of(base).kafka_home == Path("/srv/nmc/kafka")
+    assert Layout.of(shaped(base, secure=True, brokers=0)).kafka_home.name == "kafka-secure"
+    three = shaped(base, secure=False, brokers=3)
+    assert Layout.of(three).kafka_home.name == "kafka-3"
+    assert three.nmc_topic_replication == 3
+    assert shaped(base, secure=False, brokers=0) is base
+
+
+def test_secure_material_flags_and_exports() -> None:
+    material = SecureMaterial(Path("/s"), "a", "c", "r", "k")
+    assert material.scram_args() == [
+        "--add-scram", "SCRAM-SHA-512=[name=admin,password=a]",
+        "--add-scram", "SCRAM-SHA-512=[name=nmc,password=c]",
+    ]
+    env = client_env(material, registry_auth=True)
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert env["KAFKA_SSL_CA_LOCATION"] == "/s/ca.crt"
+    assert env["SCHEMA_REGISTRY_PASSWORD"] == "r"
+    conn = material.connection(registry_auth=True)
+    assert conn.kafka_sasl_password is not None
+    assert conn.kafka_sasl_password.get_secret_value() == "c"
+
+
+def test_broker_certificate_is_signed_by_the_ca_for_loopback() -> None:
+    cmds = openssl_commands("openssl", Path("/s"), "ks")
+    sign = next(c for c in cmds if c[1] == "x509")
+    assert sign[sign.index("-CA") + 1] == "/s/ca.crt"
+    assert sign[sign.index("-extfile") + 1] == "/s/san.cnf"
+    export = next(c for c in cmds if c[1] == "pkcs12")
+    assert export[export.index("-out") + 1] == "/s/broker.p12"
+
+
+def test_a_running_kafka_of_another_shape_is_refused(tmp_path: Path) -> None:
+    import os
+
+    import pytest
+
+    from nmc.stack import pidfile
+    from nmc.stack.errors import StackError
+    from nmc.stack.kafka import _require_same_shape
+
+    layout = Layout(tmp_path, "kafka-secure")
+    layout.run.mkdir(parents=True)
+    _require_same_shape(layout)  # nothing running: fine
+    pidfile.write(layout.pidfile("kafka"), pidfile.record_for(os.getpid()))
+    with pytest.raises(StackError, match="another shape"):  # unrecorded = the default shape
+        _require_same_shape(layout)
+    layout.kafka_shape_file.write_text("kafka\n")
+    with pytest.raises(StackError, match=r"another shape \(kafka\) is running"):
+        _require_same_shape(layout)
+    layout.kafka_shape_file.write_text("kafka-secure\n")
+    _require_same_shape(layout)
+
+
+def test_secure_node_can_also_verify_oidc_tokens() -> None:
+    from dataclasses import replace
+
+    oauth = replace(SECURE, oauth_jwks_url="http://127.0.0.1:1/jwks")
+    props = _props(render.render_server_properties(_settings(), Path("/d"), secure=oauth))
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512,OAUTHBEARER"
+    assert props["sasl.oauthbearer.jwks.endpoint.url"] == "http://127.0.0.1:1/jwks"
+    assert props["listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class"].endswith(
+        "OAuthBearerValidatorCallbackHandler"
+    )
+    assert render.oauth_system_properties("http://127.0.0.1:1/jwks") == {
+        "org.apache.kafka.sasl.oauthbearer.allowed.urls": "http://127.0.0.1:1/jwks"
+    }
+    assert render.oauth_system_properties(None) == {}
