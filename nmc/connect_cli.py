@@ -61,7 +61,7 @@ def down(
     connect.stop(layout, _say)
     if drop_slot:
         try:
-            dropped = connect.drop_slot(settings, cs.slot)
+            dropped = connect.drop_slot(settings, cs, cs.slot)
         except StackError as exc:
             err_console.print(f"[red]error:[/] {exc}", highlight=False)
             raise typer.Exit(code=1) from None

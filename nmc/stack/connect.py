@@ -339,7 +339,9 @@ def provision_database(settings: Settings, cs: ConnectSettings, layout: Layout, 
 
     Done as the local stack's superuser over its socket; with an external database an operator
     does the same (connectors/README.md)."""
-    if not settings.uses_local_database:
+    db = make_url(settings.database)
+    ours = db.host in ("127.0.0.1", "localhost") and db.port == settings.nmc_postgres_port
+    if not (settings.uses_local_database or (ours and layout.pg_socket_dir.exists())):
         return
     try:
         with psycopg.connect(host=str(layout.pg_socket_dir), port=settings.nmc_postgres_port,
@@ -383,10 +385,16 @@ def slot_lags(settings: Settings) -> list[SlotLag]:
     return [SlotLag(str(r[0]), str(r[1]), bool(r[2]), int(r[3])) for r in rows]
 
 
-def drop_slot(settings: Settings, slot: str, timeout_s: float = 30.0) -> bool:
+def cdc_url(settings: Settings, cs: ConnectSettings) -> str:
+    """libpq URL of the application database as the CDC role (which may drop its slots)."""
+    url = make_url(settings.database).set(username=cs.role, password=cs.password)
+    return render.libpq_url(url.render_as_string(hide_password=False))
+
+
+def drop_slot(settings: Settings, cs: ConnectSettings, slot: str, timeout_s: float = 30.0) -> bool:
     """Drop a replication slot once nothing streams from it; False when there is none."""
     deadline = time.monotonic() + timeout_s
-    with psycopg.connect(render.libpq_url(settings.database), autocommit=True) as conn:
+    with psycopg.connect(cdc_url(settings, cs), autocommit=True) as conn:
         while True:
             row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
                                (slot,)).fetchone()

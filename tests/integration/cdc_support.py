@@ -49,7 +49,7 @@ def cdc_connector(settings: Settings, cs: connect.ConnectSettings) -> Iterator[C
         yield CdcConnector(name, slot, config)
     finally:
         connect.delete_connector(cs, name)
-        connect.drop_slot(settings, slot, timeout_s=60)
+        connect.drop_slot(settings, cs, slot, timeout_s=60)
 
 
 @pytest.fixture(scope="session")
