@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import typer
@@ -93,6 +94,29 @@ def status() -> None:
         err_console.print(f"[red]error:[/] cannot read slots: {exc}", highlight=False)
         raise typer.Exit(code=1) from None
     console.print(slots)
+
+
+@connect_app.command()
+def prune(
+    older_than: Annotated[
+        float | None, typer.Option(help="Seconds; default NMC_CONNECT_RETENTION_S.")
+    ] = None,
+    every: Annotated[
+        float, typer.Option(help="Repeat every N seconds until Ctrl-C; 0 = once.")
+    ] = 0.0,
+) -> None:
+    """CDC-mode retention: delete outbox rows by age only (run instead of the relay's job)."""
+    settings, cs = get_settings(), connect.get_connect_settings()
+    age = cs.retention_s if older_than is None else older_than
+    while True:
+        deleted = connect.prune_by_age(settings.database, age, cs.retention_batch)
+        _say(f"deleted {deleted} outbox rows older than {age:.0f} s")
+        if every <= 0:
+            return
+        try:
+            time.sleep(every)
+        except KeyboardInterrupt:
+            return
 
 
 @connect_app.command()

@@ -70,6 +70,12 @@ class ConnectSettings(BaseSettings):
         default=1000, ge=100, description="How often the worker stores its WAL position."
     )
     start_timeout_s: float = 180.0
+    retention_s: float = Field(
+        default=3600.0, ge=0,
+        description="CDC mode retention: outbox rows older than this are deleted by age only "
+        "(Debezium neither marks nor deletes rows; the WAL already holds what it streams).",
+    )
+    retention_batch: int = Field(default=5000, ge=1)
 
 
 @lru_cache(maxsize=1)
@@ -406,6 +412,26 @@ def drop_slot(settings: Settings, cs: ConnectSettings, slot: str, timeout_s: flo
             if time.monotonic() > deadline:
                 raise StackError(NAME, f"slot {slot} is still in use after {timeout_s:.0f} s")
             time.sleep(0.5)
+
+
+def prune_by_age(database_url: str, older_than_s: float, batch: int) -> int:
+    """CDC-mode retention: delete outbox rows created more than `older_than_s` ago, whatever
+    their state (nothing marks them under CDC), in batches; returns how many were deleted.
+
+    Safe while the connector lags or is stopped: logical decoding reads the insert from the WAL
+    that the slot retains, not from the table. The connector skips the deletes (`d`)."""
+    total = 0
+    with psycopg.connect(render.libpq_url(database_url), autocommit=True) as conn:
+        while True:
+            cur = conn.execute(
+                "DELETE FROM outbox_events WHERE id IN (SELECT id FROM outbox_events"
+                " WHERE created_at < clock_timestamp() - make_interval(secs => %s)"
+                " ORDER BY id LIMIT %s)",
+                (older_than_s, batch),
+            )
+            total += cur.rowcount
+            if cur.rowcount < batch:
+                return total
 
 
 # --- REST ------------------------------------------------------------------------------------

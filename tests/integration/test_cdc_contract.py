@@ -144,3 +144,30 @@ def test_kill_9_of_the_connect_worker_loses_nothing_and_keeps_key_order(
     for e in events:
         expected[f"{e['tenant_id']}:{e['correlation_id']}"].append(e["event_id"])
     assert order == expected, "per key, first deliveries follow commit order"
+
+
+def test_cdc_mode_retention_deletes_by_age_only_and_the_stream_is_unaffected(
+    test_settings: Settings, engine: Engine, connect_worker: connect.ConnectSettings,  # noqa: F811
+) -> None:
+    from sqlalchemy import text
+
+    old = _events([(uuid.uuid4(), uuid.uuid4())], per_key=5)
+    new = _events([(uuid.uuid4(), uuid.uuid4())], per_key=5)
+    ids = {e["event_id"] for e in old + new}
+    start = end_offsets(test_settings, domain_topics())
+    with cdc_connector(test_settings, connect_worker):
+        with Session(engine) as session, session.begin():
+            OutboxWriter().append_all(session, [parse_event(e) for e in old])
+        with engine.begin() as conn:  # age them: pending or not, CDC never marks rows
+            conn.execute(text("UPDATE outbox_events SET created_at = now() - interval '2 hours'"))
+        with Session(engine) as session, session.begin():
+            OutboxWriter().append_all(session, [parse_event(e) for e in new])
+        assert connect.prune_by_age(test_settings.database, 3600, batch=2) == 5
+        records = read_records(test_settings, start,
+                               until=lambda rs: {r.headers["event_id"] for r in rs} >= ids,
+                               keep=lambda h: h.get("event_id") in ids, timeout_s=120)
+    with engine.connect() as conn:
+        left = {str(r[0]) for r in conn.execute(text("SELECT event_id FROM outbox_events"))}
+    assert left == {e["event_id"] for e in new}
+    # Updates and deletes are not events: exactly one record per insert.
+    assert sorted(r.headers["event_id"] for r in records) == sorted(ids)
