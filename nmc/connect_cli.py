@@ -40,7 +40,7 @@ def up(
     try:
         connect.start(settings, cs, get_versions(), layout, _say, with_connector=not no_connector)
         if not no_connector:
-            connect.wait_running(cs, cs.connector)
+            connect.ensure_running(cs, cs.connector)
             _say(f"connector {cs.connector} running (slot {cs.slot})")
     except StackError as exc:
         err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
@@ -60,6 +60,7 @@ def down(
     if connect.running(layout) is not None and connect.delete_connector(cs, cs.connector):
         _say(f"connector {cs.connector} stopped")
     connect.stop(layout, _say)
+    connect.ConnectLayout.of(layout).connector_properties.unlink(missing_ok=True)
     if drop_slot:
         try:
             dropped = connect.drop_slot(settings, cs, cs.slot)

@@ -39,7 +39,13 @@ from nmc.stack import maven, pidfile, render
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say
-from nmc.stack.procs import require_free, require_tool, run_checked, spawn_detached
+from nmc.stack.procs import (
+    port_open,
+    require_free,
+    require_tool,
+    run_checked,
+    spawn_detached,
+)
 from nmc.stack.procs import stop as stop_process
 
 NAME = "connect"
@@ -400,6 +406,17 @@ def cdc_url(settings: Settings, cs: ConnectSettings) -> str:
     return render.libpq_url(url.render_as_string(hide_password=False))
 
 
+def wait_slot_released(settings: Settings, slot: str, timeout_s: float = 30.0) -> None:
+    """Wait until no walsender holds `slot` (a killed worker's lingers until PostgreSQL sees the
+    connection gone); a task started before that fails to acquire the slot."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(lag.slot == slot and lag.active for lag in slot_lags(settings)):
+            return
+        time.sleep(0.5)
+    raise StackError(NAME, f"slot {slot} still held by another connection after {timeout_s:.0f} s")
+
+
 def drop_slot(settings: Settings, cs: ConnectSettings, slot: str, timeout_s: float = 30.0) -> bool:
     """Drop a replication slot once nothing streams from it; False when there is none."""
     deadline = time.monotonic() + timeout_s
@@ -501,6 +518,23 @@ def wait_running(cs: ConnectSettings, name: str, timeout_s: float = 120.0) -> No
     raise StackError(NAME, f"connector {name} not running: {json.dumps(status)[:600]}")
 
 
+def ensure_running(cs: ConnectSettings, name: str, timeout_s: float = 120.0,
+                   restarts: int = 2) -> None:
+    """`wait_running`, restarting failed tasks up to `restarts` times: right after a worker
+    crash Debezium can misread its own slot as missing and fail creating it; a restart reads
+    it again and resumes from the stored position."""
+    for attempt in range(restarts + 1):
+        try:
+            wait_running(cs, name, timeout_s)
+            return
+        except StackError:
+            if attempt == restarts:
+                raise
+            httpx.post(f"{base_url(cs)}/connectors/{name}/restart",
+                       params={"includeTasks": "true", "onlyFailed": "true"}, timeout=60.0)
+            time.sleep(2.0)
+
+
 # --- process ---------------------------------------------------------------------------------
 
 
@@ -542,13 +576,20 @@ def start(settings: Settings, cs: ConnectSettings, versions: StackVersions, layo
     os.chmod(cl.secrets, 0o600)
     cl.log4j.write_text(render_log4j2(layout.log(NAME)))
     connectors: list[Path] = []
+    cl.connector_properties.unlink(missing_ok=True)
     if with_connector:
         dbname = make_url(settings.database).database or render.APP_DB
         provision_database(settings, cs, layout, dbname, cs.publication)
+        wait_slot_released(settings, cs.slot)
         config = {"name": cs.connector, **connector_config(
             settings, cs, cl, dbname=dbname, slot=cs.slot, publication=cs.publication)}
         cl.connector_properties.write_text(render_properties(config))
         connectors.append(cl.connector_properties)
+    # A worker just killed can hold its listener a moment after its pid reads as dead (the
+    # thread group leader turns zombie before the other threads have exited).
+    deadline = time.monotonic() + 15.0
+    while port_open(cs.port) and time.monotonic() < deadline:
+        time.sleep(0.2)
     require_free(NAME, [cs.port])
     say(f"starting kafka connect on {base_url(cs)}...")
     popen = spawn_detached(worker_command(java, libs, cs, cl, connectors),

@@ -24,9 +24,15 @@ class CdcConnector:
 
 
 def ensure_worker(settings: Settings) -> connect.ConnectSettings:
+    """The running worker, or a new one; one that `nmc connect up` started with the platform's
+    connector gets it back after a restart (its properties file stays until `down`)."""
     cs = connect.get_connect_settings()
     say = Console(stderr=True).print
-    connect.start(settings, cs, get_versions(), Layout.of(settings), say, with_connector=False)
+    layout = Layout.of(settings)
+    with_connector = connect.ConnectLayout.of(layout).connector_properties.exists()
+    connect.start(settings, cs, get_versions(), layout, say, with_connector=with_connector)
+    if with_connector:
+        connect.ensure_running(cs, cs.connector)
     return cs
 
 

@@ -40,13 +40,17 @@ def test_every_event_type_through_debezium_is_what_the_relay_writes(
     ids = {e["event_id"] for e in envelopes}
     start = end_offsets(test_settings, domain_topics())
 
-    with cdc_connector(test_settings, connect_worker):
+    with cdc_connector(test_settings, connect_worker) as connector:
         with Session(engine) as session, session.begin():
             assert OutboxWriter().append_all(session, [parse_event(e) for e in envelopes]) == 13
         records = read_records(
             test_settings, start, until=lambda rs: {r.headers["event_id"] for r in rs} >= ids,
             keep=lambda h: h.get("event_id") in ids, timeout_s=120,
         )
+        lags = {lag.slot: lag for lag in connect.slot_lags(test_settings)}
+        assert lags[connector.slot].active and lags[connector.slot].lag_bytes >= 0
+    # Stopping the connector and dropping its slot releases the WAL it held.
+    assert connector.slot not in {lag.slot for lag in connect.slot_lags(test_settings)}
 
     by_id = {r.headers["event_id"]: r for r in records}
     assert len(records) == len(ids), "each event exactly once in a run without faults"
@@ -91,7 +95,8 @@ def _events(keys: list[tuple[uuid.UUID, uuid.UUID]], per_key: int) -> list[dict[
 
 
 def test_kill_9_of_the_connect_worker_loses_nothing_and_keeps_key_order(
-    test_settings: Settings, engine: Engine, connect_worker: connect.ConnectSettings,  # noqa: F811
+    stack: Settings, test_settings: Settings, engine: Engine,
+    connect_worker: connect.ConnectSettings,  # noqa: F811
 ) -> None:
     keys = [(uuid.uuid4(), uuid.uuid4()) for _ in range(24)]
     events = _events(keys, per_key=125)  # 3,000 events
@@ -118,9 +123,12 @@ def test_kill_9_of_the_connect_worker_loses_nothing_and_keeps_key_order(
         while pidfile.is_alive(record):
             time.sleep(0.05)
         assert not done.is_set(), "the kill must land while events are still being written"
-        ensure_worker(test_settings)  # same offsets file: resumes from the stored WAL position
+        # Same offsets file: resumes from the stored WAL position (the platform's own connector,
+        # when `nmc connect up` had started one, comes back on the stack's database).
+        ensure_worker(stack)
+        connect.wait_slot_released(test_settings, connector.slot)
         connect.put_connector(connect_worker, connector.name, connector.config)
-        connect.wait_running(connect_worker, connector.name)
+        connect.ensure_running(connect_worker, connector.name)
         writer.join(timeout=120)
         assert done.is_set()
         seen: set[str] = set()
