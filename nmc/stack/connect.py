@@ -230,6 +230,9 @@ def connector_config(
         # Heartbeats let the slot's confirmed position advance while other databases write WAL
         # (the SMT drops the heartbeat records themselves).
         "heartbeat.interval.ms": "10000",
+        # ...and the driver confirms WAL that holds nothing for us (other databases' writes), so
+        # an idle outbox does not make the slot retain the whole cluster's WAL.
+        "lsn.flush.mode": "connector_and_driver",
         # Debezium waits up to poll.interval.ms (500) for a full batch; 100 keeps commit -> Kafka
         # latency near the relay's at a small CPU cost.
         "poll.interval.ms": "100",
