@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nmc.catalog_docs.cli import catalog_app
+from nmc.connect_cli import connect_app
 from nmc.gate.cli import schemas_app
 from nmc.settings import get_settings
 from nmc.stack.cli import stack_app
@@ -21,6 +22,7 @@ from producers.tenants.cli import tenants_app
 
 app = typer.Typer(help="NeverMissCall event platform.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+app.add_typer(connect_app, name="connect")
 app.add_typer(worker_app, name="worker")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(edge_app, name="edge")
