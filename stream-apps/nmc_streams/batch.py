@@ -31,6 +31,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from nmc.contract import dead_letter
 from nmc_streams.events import Fact, PoisonEvent, to_fact
 from nmc_streams.flows import FlowModel, KeyPlan, needed, plan_key, state_version
 from nmc_streams.metrics import StreamMetrics
@@ -97,9 +98,8 @@ def is_transient(exc: BaseException, stage: str) -> bool:
 
 
 def one_line(exc: BaseException) -> str:
-    """`Type: message` on one line, short enough for a header."""
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return text[:1000]
+    """`Type: message` on one line (the dead-letter contract's `dlq_error`)."""
+    return dead_letter.one_line(f"{type(exc).__name__}: {exc}")
 
 
 class BatchProjector:

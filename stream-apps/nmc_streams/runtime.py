@@ -28,6 +28,7 @@ from typing import Any
 import faust
 from sqlalchemy import Engine
 
+from nmc.contract.dead_letter import dlq_headers, dlq_topic
 from nmc.faust_broker import faust_broker, faust_credentials
 from nmc.kafka import ensure_topics
 from nmc.registry import registry_client
@@ -38,7 +39,7 @@ from nmc_streams.batch import BatchProjector, Record, Rows, StateWrite
 from nmc_streams.events import Fact
 from nmc_streams.flows import MODELS
 from nmc_streams.metrics import StreamMetrics
-from nmc_streams.settings import StreamSettings, dlq_topic
+from nmc_streams.settings import StreamSettings
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +150,11 @@ def build_app(
     codec = avro_codec.register(registry_client(platform))
 
     async def dead_letter(record: Record, fact: Fact | None, error: str, attempts: int) -> None:
-        extra = {
-            "dlq_error": error,
-            "dlq_attempts": str(attempts),
-            "dlq_group": app_id,
-            "dlq_source": f"{record.topic}:{record.partition}:{record.offset}",
-        }
-        headers = [(k, v.encode()) for k, v in {**record.headers, **extra}.items()]
+        all_headers = dlq_headers(
+            record.headers, error=error, attempts=attempts, group_id=app_id,
+            topic=record.topic, partition=record.partition, offset=record.offset,
+        )
+        headers = [(k, v.encode()) for k, v in all_headers.items()]
         fut = await dlq.send(key=record.key, value=record.value or b"", headers=headers)
         await fut
         row = dead_letter_row(app_id, app_name, record, fact, error, attempts)

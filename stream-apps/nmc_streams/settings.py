@@ -62,8 +62,3 @@ class StreamSettings(BaseSettings):
 
     def source_topic(self, domain: str) -> str:
         return f"nmc.{domain}{self.topic_suffix}"
-
-
-def dlq_topic(group_id: str) -> str:
-    """DESIGN.md §2: `nmc.dlq.<consumer group>`."""
-    return f"nmc.dlq.{group_id}"
