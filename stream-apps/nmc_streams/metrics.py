@@ -39,6 +39,12 @@ class StreamMetrics:
             ["app"],
             registry=self.registry,
         )
+        self.stalls = Counter(
+            "nmc_streams_stalls",
+            "Times the watchdog found the worker behind with no batch for a whole interval",
+            ["app"],
+            registry=self.registry,
+        )
         self.dead_lettered = Counter(
             "nmc_streams_dead_lettered",
             "Events sent to the dead-letter path",

@@ -106,6 +106,11 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def behind(positions: Mapping[Any, int | None], ends: Mapping[Any, int]) -> list[Any]:
+    """Assigned partitions whose fetch position is short of their end offset (pure)."""
+    return sorted((tp for tp, end in ends.items() if end > (positions.get(tp) or 0)), key=str)
+
+
 def _crash_here(settings: StreamSettings, point: str, batches: int) -> None:
     """Fault injection for the kill tests: a real SIGKILL at a chosen point of a batch."""
     if settings.crash_after_batches == batches and settings.crash_point == point:
@@ -171,19 +176,24 @@ def build_app(
         retry_max_s=settings.retry_max_s,
     )
     batches = 0
+    last_batch_at = time.monotonic()
+    in_batch = False
 
     @app.agent(source, concurrency=1, name=f"{app_name}-batches")
     async def process(stream: Any) -> None:
-        nonlocal batches
+        nonlocal batches, last_batch_at, in_batch
         within = settings.batch_within_ms / 1000
         async for events in stream.noack_take(settings.batch_max_events, within):
             started = time.perf_counter()
             batches += 1
+            in_batch = True
             _crash_here(settings, "before-write", batches)
             await projector.handle([_record(event) for event in events])
             _crash_here(settings, "after-commit", batches)
             for event in events:
                 await stream.ack(event)
+            in_batch = False
+            last_batch_at = time.monotonic()
             _crash_here(settings, "after-ack", batches)
             metrics.batch_events.labels(app_name).observe(len(events))
             metrics.batch_seconds.labels(app_name).observe(time.perf_counter() - started)
@@ -196,6 +206,38 @@ def build_app(
                     metrics.lag.labels(app_name, tp.topic, str(tp.partition)).set(
                         max(highwater - offset - 1, 0)
                     )
+
+    @app.timer(interval=settings.stall_check_s)  # type: ignore[untyped-decorator]
+    async def watchdog() -> None:
+        """A worker that holds partitions with records it has not fetched, and has processed
+        nothing for a whole interval, is stalled (seen rarely, under heavy load, right after
+        an assignment): say so with what the consumer holds, then seek its partitions to the
+        committed offsets and resume them, which restarts fetching (replays are idempotent)."""
+        consumer = app.consumer
+        assignment = consumer.assignment()
+        idle_s = time.monotonic() - last_batch_at
+        if not assignment or in_batch or idle_s < settings.stall_check_s:
+            return  # an outage being waited out inside a batch is not a stall
+        ends = await consumer.highwaters(*assignment)
+        positions = {tp: await consumer.position(tp) for tp in assignment}
+        stuck = behind(positions, ends)
+        if not stuck:
+            return
+        metrics.stalls.labels(app_name).inc()
+        log.warning(
+            "%s: no batch for %.0fs while behind on %s (positions %s, ends %s, paused %s); "
+            "seeking to committed offsets and resuming",
+            app_name, idle_s,
+            [f"{tp.topic}:{tp.partition}" for tp in stuck],
+            {tp.partition: positions.get(tp) for tp in stuck},
+            {tp.partition: ends.get(tp) for tp in stuck},
+            sorted(tp.partition for tp in getattr(consumer, "_paused_partitions", ())),
+        )
+        try:
+            consumer.resume_partitions(assignment)
+            await consumer.perform_seek()
+        except Exception:  # a failed remedy must not end the worker; the next check retries
+            log.exception("%s: seeking after a stall failed", app_name)
 
     return app, engine
 

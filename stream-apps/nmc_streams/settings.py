@@ -36,6 +36,12 @@ class StreamSettings(BaseSettings):
     retry_max_s: float = Field(
         default=10.0, gt=0, description="Backoff ceiling cap; transient failures retry forever."
     )
+    stall_check_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often a worker checks that it is not stalled (behind on a partition "
+        "with no batch for this long); a stalled worker logs it, seeks and resumes.",
+    )
     crash_after_batches: int = Field(
         default=0,
         ge=0,

@@ -301,3 +301,11 @@ def test_plan_is_pure() -> None:
     loaded = {FLOW: Entity()}
     plan_key(MODELS["reporting"], fact.key, [fact], loaded)
     assert loaded[FLOW].facts == {}
+
+
+def test_watchdog_sees_partitions_short_of_their_end() -> None:
+    from nmc_streams.runtime import behind
+
+    ends = {"p0": 10, "p1": 5, "p2": 0, "p3": 7}
+    positions = {"p0": 10, "p1": 3, "p2": None, "p3": None}
+    assert behind(positions, ends) == ["p1", "p3"]
