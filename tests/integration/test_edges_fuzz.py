@@ -43,7 +43,7 @@ from sqlalchemy import Engine, create_engine
 from nmc.settings import Settings
 from nmc_streams import db as read_models
 from nmc_streams.api.app import create_app as create_read_api
-from nmc_streams.api.app import make_engine as make_read_engine
+from nmc_streams.api.app import make_database as make_read_database
 from nmc_streams.api.auth import issue_token
 from nmc_streams.api.settings import ApiSettings
 from producers.db import make_engine, scratch_database
@@ -93,11 +93,16 @@ def edge_client(edge_app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="module")
-def read_api(fuzz_url: str) -> Iterator[tuple[FastAPI, ApiSettings]]:
-    api_settings = ApiSettings(jwt_secret=SecretStr(API_SECRET))
-    engine = make_read_engine(fuzz_url, api_settings)
-    yield create_read_api(api_settings, engine=engine), api_settings
-    engine.dispose()
+def read_api(fuzz_url: str, stack: Settings) -> Iterator[tuple[Any, ApiSettings]]:
+    """The read API on the module's database behind one in-process client: its lifespan (the
+    async pool, bound to the client's event loop) runs once for every case of the module."""
+    from schemathesis.python import asgi
+
+    api_settings = ApiSettings(jwt_secret=SecretStr(API_SECRET), db_pool_size=2)
+    app = create_read_api(api_settings, stack.model_copy(
+        update={"database_url": SecretStr(fuzz_url)}))
+    with asgi.get_client(app) as client:
+        yield client, api_settings
 
 
 # --- schemathesis over the OpenAPI documents ---------------------------------------------
@@ -112,8 +117,9 @@ def _openapi(app: FastAPI) -> Any:
 # to the module's database (`case.call(app=...)`).
 _UNUSED = create_engine("postgresql+psycopg://schema-only@127.0.0.1:1/unused")
 edge_schema = _openapi(create_edge_app(make_settings(), _UNUSED))
-read_api_schema = _openapi(create_read_api(ApiSettings(jwt_secret=SecretStr(API_SECRET)),
-                                           engine=_UNUSED))
+_READ_SETTINGS = ApiSettings(jwt_secret=SecretStr(API_SECRET))
+read_api_schema = _openapi(create_read_api(_READ_SETTINGS, database=make_read_database(
+    "postgresql://schema-only@127.0.0.1:1/unused", _READ_SETTINGS)))
 
 
 @edge_schema.parametrize()
@@ -129,9 +135,9 @@ def test_edge_openapi_never_5xx(case: Any, fuzz_tenant: Tenant, edge_app: FastAP
 @read_api_schema.parametrize()
 @FUZZ
 def test_read_api_openapi_never_5xx(case: Any, fuzz_tenant: Tenant,
-                                    read_api: tuple[FastAPI, ApiSettings]) -> None:
+                                    read_api: tuple[Any, ApiSettings]) -> None:
     token = issue_token(read_api[1], fuzz_tenant.tenant_id, 300)
-    response = case.call(headers={"Authorization": f"Bearer {token}"}, app=read_api[0])
+    response = case.call(headers={"Authorization": f"Bearer {token}"}, session=read_api[0])
     case.validate_response(response, checks=[not_a_server_error])
 
 
@@ -273,9 +279,8 @@ _EXTREME_READS = [
 
 @pytest.mark.parametrize("path", _EXTREME_READS)
 def test_read_api_extreme_query_values_are_never_5xx(
-        path: str, fuzz_tenant: Tenant, read_api: tuple[FastAPI, ApiSettings]) -> None:
+        path: str, fuzz_tenant: Tenant, read_api: tuple[Any, ApiSettings]) -> None:
     token = issue_token(read_api[1], fuzz_tenant.tenant_id, 300)
-    with TestClient(read_api[0]) as client:
-        response = client.get(path.format(rid=uuid.uuid4()),
-                              headers={"Authorization": f"Bearer {token}"})
+    response = read_api[0].get(path.format(rid=uuid.uuid4()),
+                               headers={"Authorization": f"Bearer {token}"})
     assert response.status_code < 500, response.text
