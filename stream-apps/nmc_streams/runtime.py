@@ -111,9 +111,14 @@ def behind(positions: Mapping[Any, int | None], ends: Mapping[Any, int]) -> list
     return sorted((tp for tp, end in ends.items() if end > (positions.get(tp) or 0)), key=str)
 
 
-def _crash_here(settings: StreamSettings, point: str, batches: int) -> None:
-    """Fault injection for the kill tests: a real SIGKILL at a chosen point of a batch."""
-    if settings.crash_after_batches == batches and settings.crash_point == point:
+def _crash_here(settings: StreamSettings, point: str, batches: int, consumer: Any) -> None:
+    """Fault injection for the kill tests: a real SIGKILL at a chosen point of a batch, or
+    (`pause`) fetching stopped on every partition, the stall the watchdog must heal."""
+    if settings.crash_after_batches != batches or settings.crash_point != point:
+        return
+    if point == "pause":
+        consumer.pause_partitions(consumer.assignment())
+    else:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -187,14 +192,15 @@ def build_app(
             started = time.perf_counter()
             batches += 1
             in_batch = True
-            _crash_here(settings, "before-write", batches)
+            _crash_here(settings, "before-write", batches, app.consumer)
             await projector.handle([_record(event) for event in events])
-            _crash_here(settings, "after-commit", batches)
+            _crash_here(settings, "after-commit", batches, app.consumer)
             for event in events:
                 await stream.ack(event)
             in_batch = False
             last_batch_at = time.monotonic()
-            _crash_here(settings, "after-ack", batches)
+            _crash_here(settings, "after-ack", batches, app.consumer)
+            _crash_here(settings, "pause", batches, app.consumer)
             metrics.batch_events.labels(app_name).observe(len(events))
             metrics.batch_seconds.labels(app_name).observe(time.perf_counter() - started)
             last: dict[Any, int] = {}

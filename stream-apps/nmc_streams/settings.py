@@ -50,9 +50,10 @@ class StreamSettings(BaseSettings):
     )
     crash_point: str = Field(
         default="after-commit",
-        pattern="^(before-write|after-commit|after-ack)$",
-        description="Where `crash_after_batches` kills: before-write, after-commit (before "
-        "the acknowledgement) or after-ack.",
+        pattern="^(before-write|after-commit|after-ack|pause)$",
+        description="Where `crash_after_batches` strikes: SIGKILL before-write, after-commit "
+        "(before the acknowledgement) or after-ack; `pause` stops fetching every partition "
+        "(a stall, for the watchdog test).",
     )
     metrics_port: int = Field(default=0, ge=0, description="Prometheus port; 0 disables it.")
     commit_interval_s: float = Field(default=1.0, gt=0, description="Offset commit interval.")

@@ -280,3 +280,34 @@ def test_a_conversation_of_2000_messages(
         for w in workers:
             stop_worker(w)
         engine.dispose()
+
+
+def test_a_stalled_worker_heals_itself(
+    stack: Settings, database_url: str, topics: IsolatedTopics, tmp_path: Path
+) -> None:
+    """A worker whose partitions stop fetching (injected after its 2nd batch) is found by its
+    watchdog, which seeks and resumes them: every event is processed, nothing dead-lettered."""
+    tenants = [str(uuid.uuid4()) for _ in range(3)]
+    events = history(24, tenants, 30)
+    first, later = events[: len(events) // 2], events[len(events) // 2 :]
+    topics.publish(first)
+    prefix = f"test-stall-{uuid.uuid4().hex[:8]}"
+    worker = start_worker("scheduling", database_url=database_url, topic_suffix=topics.suffix,
+                          app_id_prefix=prefix, nmc_home=tmp_path, worker_id="w1",
+                          log_path=tmp_path / "scheduling.log",
+                          extra_env={"NMC_STREAMS_BATCH_MAX_EVENTS": "20",
+                                     "NMC_STREAMS_CRASH_AFTER_BATCHES": "2",
+                                     "NMC_STREAMS_CRASH_POINT": "pause",
+                                     "NMC_STREAMS_STALL_CHECK_S": "3"})
+    engine = make_engine(database_url)
+    try:
+        wait_caught_up(stack, f"{prefix}-scheduling", [topics.topics["scheduling"]], timeout=120)
+        topics.publish(later)  # arrives while the worker fetches nothing
+        wait_caught_up(stack, f"{prefix}-scheduling", [topics.topics["scheduling"]], timeout=120)
+        expected, _ = _reference(stack, ("scheduling",), events, tenants)
+        assert dump(engine, "scheduling", tenants) == expected["scheduling"]
+        assert _dead_letters(engine) == []
+        assert "no batch for" in (tmp_path / "scheduling.log").read_text()
+    finally:
+        stop_worker(worker)
+        engine.dispose()
