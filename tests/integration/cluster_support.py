@@ -23,8 +23,9 @@ from nmc.stack.shape import client_settings, shaped
 def extra_kafka(base: Settings, name: str, *, secure: bool = False,
                 brokers: int = 1, registry: bool = False,
                 oauth_jwks_url: str | None = None) -> Iterator[Settings]:
-    """Start the extra Kafka (and with `registry` an own registry on the main port + 2, in-memory
-    storage); yield the settings a platform process uses against them."""
+    """Start the extra Kafka (and with `registry` an own registry on the main port + 3, in-memory
+    storage: + 2 is Kafka Connect's default REST port 8083, which the CDC tests may hold); yield
+    the settings a platform process uses against them."""
     home = PROJECT_ROOT / ".nmc-test" / name
     home.mkdir(parents=True, exist_ok=True)
     cache = home / "cache"
@@ -36,7 +37,7 @@ def extra_kafka(base: Settings, name: str, *, secure: bool = False,
             "nmc_kafka_port": base.nmc_kafka_port + 2,
             "nmc_kafka_controller_port": base.nmc_kafka_controller_port + 2,
             "schema_registry_url": None if registry else base.registry,
-            "nmc_registry_port": base.nmc_registry_port + 2,
+            "nmc_registry_port": base.nmc_registry_port + 3,
             "database_url": SecretStr(base.database),
             "kafka_bootstrap_servers": None,
             "nmc_stack_oauth_jwks_url": oauth_jwks_url,
