@@ -1,5 +1,6 @@
-"""A worker SIGKILLed mid-stream and restarted recovers its table from the changelog: no count
-is doubled or lost, and later events of the same flows build on the recovered state."""
+"""A worker SIGKILLed mid-stream and replaced by one with an empty local directory continues from
+the entity states committed with the read models: no count is doubled or lost, and later events
+of the same flows build on the state the first worker kept."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def test_sigkill_mid_stream_then_restart(
             worker.wait(30)
             assert _facts(engine, tenants) < partial, "the worker finished before the kill"
 
-            # a new worker id = an empty local store: the table must come from the changelog
+            # a new worker id = an empty local directory: the state must come from PostgreSQL
             worker = start_worker("reporting", worker_id="w2", **common)  # type: ignore[arg-type]
             try:
                 topics.publish(later)
