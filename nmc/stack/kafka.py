@@ -118,7 +118,7 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
             scram = material.scram_args() if material is not None else []
             cmd = render.kafka_jvm_command(
                 java, libs, "kafka.tools.StorageTool",
-                ["format", *quorum, "--cluster-id", cluster_id(layout),
+                ["format", *quorum, f"--cluster-id={cluster_id(layout)}",
                  "--config", str(config), *scram],
                 heap="256m", log4j2=log4j,
             )

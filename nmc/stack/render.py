@@ -207,8 +207,15 @@ class SecureBroker:
 
 
 def new_cluster_id() -> str:
-    """A Kafka cluster id: a random UUID in url-safe base64 without padding (22 chars)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+    """A Kafka cluster id: a random UUID in url-safe base64 without padding (22 chars).
+
+    Never one that starts with `-` (1 in 64 would): kafka-storage's argument parser reads it
+    as an option ("argument --cluster-id/-t: expected one argument"); Kafka's own
+    `Uuid.randomUuid()` skips those for the same reason."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+        if not cid.startswith("-"):
+            return cid
 
 
 def oauth_system_properties(jwks_url: str | None) -> dict[str, str]:

@@ -145,3 +145,8 @@ def test_registry_command_passes_system_properties() -> None:
 def test_libpq_url() -> None:
     assert render.libpq_url("postgresql+psycopg://u:p@h:1/d") == "postgresql://u:p@h:1/d"
     assert render.libpq_url("postgresql://u@h/d") == "postgresql://u@h/d"
+
+
+def test_cluster_id_never_reads_as_an_option() -> None:
+    # 1 in 64 random ids start with "-", which kafka-storage's parser takes for an option
+    assert not any(render.new_cluster_id().startswith("-") for _ in range(2000))
