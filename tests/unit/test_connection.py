@@ -16,7 +16,7 @@ from nmc.connection import (
     ssl_context,
 )
 from nmc.faust_broker import faust_broker, faust_credentials
-from nmc.kafka import admin_config, consumer_config, producer_config
+from nmc.kafka import LIBRDKAFKA_LOG, admin_config, consumer_config, producer_config
 from nmc.settings import Settings
 
 SECURITY_ENV = [
@@ -52,7 +52,7 @@ def scram(**extra: Any) -> ConnectionSettings:
 def test_default_is_plaintext_and_adds_nothing() -> None:
     settings = Settings(kafka_bootstrap_servers="k:9092")
     assert librdkafka_security(settings.connection) == {}
-    assert admin_config(settings) == {"bootstrap.servers": "k:9092"}
+    assert admin_config(settings) == {"bootstrap.servers": "k:9092", "logger": LIBRDKAFKA_LOG}
     assert "security.protocol" not in producer_config(settings)
     assert registry_auth(settings.connection) == {}
     assert faust_credentials(settings) is None
