@@ -51,7 +51,8 @@ def _command(language: str, tmp_path: Path) -> list[str]:
     if language == "java":
         java, mvn = shutil.which("java"), shutil.which("mvn")
         if java is None or mvn is None:
-            pytest.skip("no Java toolchain (java, mvn) on this machine")
+            pytest.skip("the Java example needs java and mvn on PATH (apt-get install "
+                        "openjdk-17-jdk-headless maven); every other example still runs")
         lib = EXAMPLES / "java" / "target" / "lib"
         if not lib.is_dir():
             subprocess.run([mvn, "-B", "-q", "dependency:copy-dependencies",
@@ -61,14 +62,16 @@ def _command(language: str, tmp_path: Path) -> list[str]:
     if language == "go":
         go = shutil.which("go")
         if go is None:
-            pytest.skip("no Go toolchain on this machine")
+            pytest.skip("the Go example needs go on PATH (apt-get install golang); "
+                        "every other example still runs")
         binary = tmp_path / "consume"
         subprocess.run([go, "build", "-o", str(binary), "."], cwd=EXAMPLES / "go", check=True,
                        capture_output=True, timeout=600)
         return [str(binary)]
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip("no Node toolchain on this machine")
+        pytest.skip("the Node example needs node and npm on PATH (apt-get install nodejs npm); "
+                    "every other example still runs")
     if not (EXAMPLES / "node" / "node_modules").is_dir():
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=EXAMPLES / "node",
                        check=True, capture_output=True, timeout=300)

@@ -86,7 +86,8 @@ def test_relay_survives_pg_terminate_backend_of_its_session(
 
 def _local(stack: Settings, service: str) -> None:
     if not local_services(stack)[service]:
-        pytest.skip(f"{service} is external: this test stops and starts the local one")
+        pytest.skip(f"stops and restarts {service}, which it may only do to the local stack; "
+                    "the environment points at an external one")
 
 
 def _probe(port: int) -> tuple[int, object]:

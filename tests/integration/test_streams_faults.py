@@ -169,7 +169,8 @@ def test_fresh_app_ids_on_a_busy_broker_dead_letter_nothing(
 def _local_only(stack: Settings) -> None:
     local = local_services(stack)
     if not (local["postgres"] and local["registry"]):
-        pytest.skip("restarts services: needs the local stack, not external ones")
+        pytest.skip("stops and restarts PostgreSQL and the registry, which it may only do to "
+                    "the local stack; DATABASE_URL / SCHEMA_REGISTRY_URL point at external ones")
 
 
 def test_postgres_restart_and_registry_outage_lose_and_dead_letter_nothing(
