@@ -100,8 +100,21 @@ class IsolatedTopics:
             raise RuntimeError("records not acknowledged within 60s")
 
     def close(self) -> None:
+        """Flush, then delete the copies, so a long-lived stack does not collect them."""
+        from confluent_kafka.admin import AdminClient
+
+        from nmc.kafka import admin_config
+
         self.producer.flush(10)
         self.registry.close()
+        admin = AdminClient(admin_config(self.platform))  # held until the futures resolve
+        deleting = admin.delete_topics(list(self.topics.values()), operation_timeout=30)
+        for future in deleting.values():
+            try:
+                future.result()
+            except Exception as exc:  # already gone is fine; anything else is worth a look
+                if "UNKNOWN_TOPIC" not in str(exc):
+                    raise
 
 
 # --- event histories --------------------------------------------------------------------------
@@ -264,6 +277,11 @@ def history(seed: int, tenants: Sequence[str], flows_per_tenant: int) -> list[En
 # --- workers ----------------------------------------------------------------------------------
 
 
+STARTED_PREFIXES: set[str] = set()
+"""App id prefixes workers were started with: their groups and DLQ topics, removed by the
+integration suite at the end of its session (`nmc.demo_cleanup.remove_run`)."""
+
+
 def start_worker(
     app: str,
     *,
@@ -277,6 +295,7 @@ def start_worker(
     extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """A real worker process (`python -m nmc_streams <app>`), so SIGKILL is a real crash."""
+    STARTED_PREFIXES.add(app_id_prefix)
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url,

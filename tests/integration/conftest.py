@@ -61,6 +61,20 @@ def stack(request: pytest.FixtureRequest) -> Settings:
     return settings
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _remove_stream_runs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """At the end of the session: the consumer groups and DLQ topics of every stream worker
+    the tests started, so a long-lived stack does not collect them."""
+    yield
+    from nmc.demo_cleanup import remove_run
+    from nmc_streams.testing import STARTED_PREFIXES
+
+    if STARTED_PREFIXES:
+        settings = get_settings()
+        for prefix in sorted(STARTED_PREFIXES):
+            remove_run(settings, prefix)
+
+
 @pytest.fixture
 def database_url(stack: Settings) -> Iterator[str]:
     """A fresh database for one test, migrated to head, dropped afterwards."""
