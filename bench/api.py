@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -42,6 +41,7 @@ from rich.table import Table
 from sqlalchemy import insert, text
 
 from bench.common import percentile, ready_settings, scratch_database
+from nmc.infra.net import free_port
 from nmc_streams import db as read_models
 from nmc_streams.api.auth import issue_token
 from nmc_streams.api.cursor import ConversationKey, encode
@@ -139,11 +139,6 @@ def seed(url: str, n: int) -> Seeded:
     measured.conversations.sort(reverse=True)
     return measured
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(database_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:

@@ -40,13 +40,13 @@ from sqlalchemy.engine import make_url
 
 from bench.common import percentile, ready_settings, scratch_database
 from bench.relay import make_events, raw_ceiling, write_backlog
-from nmc.consume import end_offsets
-from nmc.kafka import consumer_config
-from nmc.settings import Settings, get_versions
+from nmc.contract.envelope import Envelope
+from nmc.infra.consume import end_offsets
+from nmc.infra.db import make_engine
+from nmc.infra.kafka_clients import consumer_config
+from nmc.infra.settings import Settings, get_versions
 from nmc.stack import connect
 from nmc.stack.layout import Layout
-from producers.db import make_engine
-from producers.envelope import Envelope
 from producers.outbox import OutboxWriter
 
 console = Console()

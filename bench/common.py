@@ -9,9 +9,9 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from nmc.bootstrap import prepare
-from nmc.settings import Settings, get_settings
+from nmc.infra.settings import Settings, get_settings
 from nmc.stack import ensure_up
-from producers.db import scratch_database as fresh_database
+from tests.support.databases import scratch_database as fresh_database
 
 
 def ready_settings(console: Console) -> Settings:

@@ -24,9 +24,9 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from bench.common import percentile, ready_settings, scratch_database
-from nmc.local_platform import LocalPlatform
-from producers.db import make_engine
-from producers.envelope import new_event
+from nmc.contract.envelope import new_event
+from nmc.demo.local_platform import LocalPlatform
+from nmc.infra.db import make_engine
 from producers.outbox import OutboxWriter
 
 console = Console()

@@ -37,13 +37,13 @@ from rich.table import Table
 from sqlalchemy import text
 
 from bench.common import percentile, ready_settings, scratch_database
+from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.payload import format_rfc3339_utc
 from nmc.contract.schemas import default_catalog
-from nmc.kafka import producer_config
-from nmc.registry import registry_client
-from nmc.settings import Settings
-from producers.db import make_engine, psycopg_dsn
-from producers.envelope import Envelope, new_event
+from nmc.infra.db import make_engine, psycopg_dsn
+from nmc.infra.kafka_clients import producer_config
+from nmc.infra.schema_registry import registry_client
+from nmc.infra.settings import Settings
 from producers.outbox import OUTBOX_LANES, OutboxWriter
 from producers.relay.publisher import KafkaPublisher
 from producers.relay.store import LANE_LOCK_CLASS, OutboxRow

@@ -25,24 +25,24 @@ from confluent_kafka import Consumer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from sqlalchemy import Engine
 
-from nmc.kafka import consumer_config
-from nmc.registry import registry_client, value_deserializer
-from nmc.settings import get_settings
+from nmc.contract.envelope import new_event
+from nmc.infra.db import make_engine, upgrade
+from nmc.infra.kafka_clients import consumer_config
+from nmc.infra.net import free_port
+from nmc.infra.schema_registry import registry_client, value_deserializer
+from nmc.infra.settings import get_settings
 from nmc_streams.batch import BatchProjector, Record
-from nmc_streams.db import make_engine, upgrade
 from nmc_streams.flows import MODELS
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.runtime import DOMAINS, PostgresStateStore
-from nmc_streams.testing import (
+from tests.support.streams import (
     IsolatedTopics,
-    free_port,
     fresh_database,
     history,
     start_worker,
     stop_worker,
     wait_for,
 )
-from producers.envelope import new_event
 
 BATCH = 1000
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from nmc.connection import url_with_userinfo
 from nmc.contract.schemas import SCHEMA_DIR
-from nmc.gate.check import run_check
-from nmc.gate.register import register_checked
-from nmc.kafka import ensure_topics
-from nmc.settings import Settings
-from producers.db import upgrade
+from nmc.infra.connection import url_with_userinfo
+from nmc.infra.db import upgrade
+from nmc.infra.kafka_clients import ensure_topics
+from nmc.infra.settings import Settings
+from nmc.schema_gate.check import run_check
+from nmc.schema_gate.register import register_checked
 
 
 class SchemaGateError(RuntimeError):

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from nmc.catalog_docs.cli import catalog_app
 from nmc.connect_cli import connect_app
-from nmc.gate.cli import schemas_app
-from nmc.settings import get_settings
+from nmc.infra.settings import get_settings
+from nmc.schema_gate.cli import schemas_app
 from nmc.stack.cli import stack_app
 from nmc.topics_cli import topics_command
 from nmc_streams.api.cli import api_command
@@ -51,7 +51,7 @@ def _logging(verbose: bool) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply Alembic migrations to DATABASE_URL (or the local stack's database)."""
-    from producers.db import upgrade
+    from nmc.infra.db import upgrade
 
     upgrade(get_settings().database)
     console.print("[green]✓[/] database at head")
@@ -69,7 +69,7 @@ def relay(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
 @app.command()
 def reactor(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """React to missed calls and texts: start conversations, queue the auto-reply."""
-    from producers.reactions.app import run_reactor
+    from producers.conversation.reactions.app import run_reactor
 
     _logging(verbose)
     run_reactor(get_settings())
@@ -78,7 +78,7 @@ def reactor(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
 @outbox_app.command("parked")
 def outbox_parked() -> None:
     """List parked rows and how many events of the same key wait behind each."""
-    from producers.db import make_engine
+    from nmc.infra.db import make_engine
     from producers.outbox.operator import list_parked
 
     rows = list_parked(make_engine(get_settings().database))
@@ -104,7 +104,7 @@ def outbox_retry(
     all_: bool = typer.Option(False, "--all", help="Retry every parked row."),
 ) -> None:
     """Put parked rows back in line (after fixing their cause)."""
-    from producers.db import make_engine
+    from nmc.infra.db import make_engine
     from producers.outbox.operator import retry
 
     if not ids and not all_:
@@ -116,7 +116,7 @@ def outbox_retry(
 @outbox_app.command("skip")
 def outbox_skip(ids: list[int] = typer.Argument(..., help="Row ids to give up on.")) -> None:  # noqa: B008
     """Never publish these parked rows; later events of their keys flow again."""
-    from producers.db import make_engine
+    from nmc.infra.db import make_engine
     from producers.outbox.operator import skip
 
     moved = skip(make_engine(get_settings().database), ids)
@@ -249,7 +249,7 @@ def demo(
 ) -> None:
     """Run the platform on the local stack: a missed call becomes a text back, a
     conversation and a booking, through signed webhooks; prints what the read API returns."""
-    from nmc.demo import run_catalog, run_story
+    from nmc.demo.run import run_catalog, run_story
 
     logging.basicConfig(level=logging.WARNING)
     run = run_catalog if catalog else run_story

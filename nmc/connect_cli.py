@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nmc.settings import get_settings, get_versions
+from nmc.infra.settings import get_settings, get_versions
 from nmc.stack import connect
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout

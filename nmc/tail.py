@@ -24,9 +24,9 @@ from nmc.contract.headers import decode_headers
 from nmc.contract.keys import java_partition
 from nmc.contract.payload import to_json_value
 from nmc.contract.schemas import DOMAINS, topic_for
-from nmc.kafka import consumer_config
-from nmc.registry import registry_client, value_deserializer
-from nmc.settings import Settings
+from nmc.infra.kafka_clients import consumer_config
+from nmc.infra.schema_registry import registry_client, value_deserializer
+from nmc.infra.settings import Settings
 
 
 class TailError(RuntimeError):

@@ -8,9 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nmc.kafka import domain_topics
-from nmc.settings import get_settings
-from nmc.topics import SHOWN_CONFIG, layout_problem, topics_for
+from nmc.infra.kafka_clients import admin_config, domain_topics
+from nmc.infra.settings import get_settings
+from nmc.infra.topics import SHOWN_CONFIG, describe_topics, layout_problem
 
 
 def topics_command(
@@ -20,7 +20,8 @@ def topics_command(
     exit 1 when the domain topics break the partition-count contract."""
     settings = get_settings()
     console = Console()
-    rows = [r for r in topics_for(settings) if r.name.startswith(prefix)]
+    described = describe_topics({**admin_config(settings), "log_level": 0})
+    rows = [r for r in described if r.name.startswith(prefix)]
     table = Table(title=f"topics on {settings.kafka}")
     for column in ("topic", "partitions", "replication", "under-replicated", *SHOWN_CONFIG):
         table.add_column(column, overflow="fold")

@@ -8,7 +8,7 @@ import typer
 
 from nmc.catalog_docs.build import build, stale_pages
 from nmc.contract.schemas import SCHEMA_DIR
-from nmc.settings import PROJECT_ROOT
+from nmc.infra.settings import PROJECT_ROOT
 
 catalog_app = typer.Typer(help="The browsable event catalog under docs/catalog/.",
                           no_args_is_help=True)

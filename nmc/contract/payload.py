@@ -82,6 +82,14 @@ def find_secret(value: str) -> str | None:
     return None
 
 
+def redact_secrets(text: str) -> str:
+    """The credential-shaped parts of `text` (the patterns `find_secret` refuses) replaced
+    by ``[redacted]``: for free text a customer wrote, where refusing would lose the message."""
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub("[redacted]", text)
+    return text
+
+
 def _is_nullable(avro_type: Any) -> bool:
     return isinstance(avro_type, list) and "null" in avro_type
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from fastavro.schema import parse_schema
 
-from nmc.settings import PROJECT_ROOT
-
-SCHEMA_DIR = PROJECT_ROOT / "schemas-avro"
+# `avro` is `schemas-avro/` shipped as package data (a symlink in the source tree, copied into
+# the wheel), so an installed platform finds its contract without a checkout.
+SCHEMA_DIR = (Path(__file__).parent / "avro").resolve()
 DOMAINS = ("telephony", "conversation", "catalog", "scheduling", "compliance", "billing")
 _FILE_RE = re.compile(r"^(?P<event>[A-Z][A-Za-z0-9]*)\.v(?P<major>[1-9][0-9]*)\.avsc$")
 _SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")

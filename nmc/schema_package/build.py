@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nmc.contract.schemas import load_catalog
+from nmc.infra.settings import PROJECT_ROOT
 from nmc.schema_package.codegen import generate_models
 from nmc.schema_package.version import (
     fingerprint,
@@ -14,7 +15,6 @@ from nmc.schema_package.version import (
     version_module,
 )
 from nmc.schema_package.wheel import package_files, write_wheel
-from nmc.settings import PROJECT_ROOT
 
 CLIENT_DIR = PROJECT_ROOT / "clients" / "python"
 PACKAGE_SRC = CLIENT_DIR / "nmc_event_schemas"

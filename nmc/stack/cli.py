@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nmc.settings import get_settings
+from nmc.infra.settings import get_settings
 from nmc.stack.core import down, ensure_up, status
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout

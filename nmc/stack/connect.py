@@ -34,7 +34,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-from nmc.settings import PROJECT_ROOT, Settings, StackVersions
+from nmc.infra.settings import PROJECT_ROOT, Settings, StackVersions
 from nmc.stack import maven, pidfile, render
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout

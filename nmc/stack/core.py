@@ -8,10 +8,10 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.markup import escape
 
-from nmc.connection import registry_http_auth
-from nmc.kafka import admin_config
-from nmc.settings import Settings, get_versions
-from nmc.stack import health, kafka, pidfile, postgres, registry
+from nmc.infra.connection import registry_http_auth
+from nmc.infra.kafka_clients import admin_config
+from nmc.infra.settings import Settings, get_versions
+from nmc.stack import apicurio, health, kafka_broker, pidfile, postgres
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import (
@@ -54,9 +54,9 @@ def ensure_up(settings: Settings, console: Console | None = None) -> None:
         postgres.ensure(settings, layout, say)
     jobs: list[tuple[Starting, float]] = []
     if local["kafka"]:
-        jobs += [(job, time.monotonic()) for job in kafka.start(settings, versions, layout, say)]
+        jobs += [(job, time.monotonic()) for job in kafka_broker.start(settings, versions, layout, say)]
     if local["registry"]:
-        jobs.append((registry.start(settings, versions, layout, say), time.monotonic()))
+        jobs.append((apicurio.start(settings, versions, layout, say), time.monotonic()))
     for job, started in jobs:
         until_healthy(job, settings.nmc_start_timeout_s, say, started)
 

@@ -14,8 +14,8 @@ from nmc.stack.render import libpq_url
 def kafka_ok(config: dict[str, Any], timeout_s: float = 5.0) -> bool:
     """The broker answers a metadata request (what every client does first).
 
-    `config` is a librdkafka client configuration (`nmc.kafka.admin_config`), so a secured
-    cluster is probed with the same credentials the platform uses.
+    `config` is a librdkafka client configuration (`nmc.infra.kafka_clients.admin_config`), so
+    a secured cluster is probed with the same credentials the platform uses.
     """
     admin = AdminClient({**config, "log_level": 0})
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from nmc.settings import Settings
+from nmc.infra.settings import Settings
 
 
 @dataclass(frozen=True)

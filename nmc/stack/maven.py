@@ -11,7 +11,7 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-from nmc.settings import StackVersions
+from nmc.infra.settings import StackVersions
 from nmc.stack import render
 from nmc.stack.errors import StackError
 from nmc.stack.procs import require_tool, run_checked

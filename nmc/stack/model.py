@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from nmc.settings import Settings
+from nmc.infra.settings import Settings
 from nmc.stack.pidfile import PidRecord
 
 State = Literal["running", "stopped", "external"]

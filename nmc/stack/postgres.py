@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from nmc.settings import Settings
+from nmc.infra.settings import Settings
 from nmc.stack import pidfile, render
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from nmc.settings import Settings, StackVersions
+from nmc.infra.settings import Settings, StackVersions
 
 KAFKA_LIBS_POM_ARTIFACT = "nmc-kafka-libs"
 

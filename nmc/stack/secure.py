@@ -15,7 +15,7 @@ from typing import Final
 
 from pydantic import SecretStr
 
-from nmc.connection import ConnectionSettings as Connection
+from nmc.infra.connection import ConnectionSettings as Connection
 from nmc.stack.errors import StackError
 from nmc.stack.procs import require_tool, run_checked
 

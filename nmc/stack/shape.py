@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nmc.settings import Settings
+from nmc.infra.settings import Settings
 from nmc.stack import secure
 from nmc.stack.layout import Layout
 

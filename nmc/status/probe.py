@@ -18,10 +18,10 @@ import psycopg
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from nmc.kafka import admin_config, consumer_config
-from nmc.settings import Settings
+from nmc.infra.db import psycopg_dsn
+from nmc.infra.kafka_clients import admin_config, consumer_config
+from nmc.infra.settings import Settings
 from nmc.status.model import DeadLetters, GroupLag, Outbox, Relay, Snapshot, Thresholds
-from producers.db import psycopg_dsn
 from producers.outbox.table import OUTBOX_LANES
 from producers.relay.store import LANE_LOCK_CLASS, MEMBER_LOCK_CLASS
 

@@ -24,17 +24,19 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from nmc.contract.errors import FieldError, InvalidEvent
-from producers.edges import commands, decisions
-from producers.edges.auth import Principal, authenticate
-from producers.edges.bounds import (
+from nmc.infra.retry import is_transient, retry_transient
+from producers.bounds import (
     INTEGER_MAX,
     Cents,
     StoredText,
     WindowedDatetime,
     check_texts,
 )
-from producers.edges.errors import EdgeError, Replayed
-from producers.edges.retry import is_transient, retry_transient
+from producers.catalog import items as catalog
+from producers.compliance import campaigns
+from producers.conversation import takeover
+from producers.edges import decisions
+from producers.edges.auth import Principal, authenticate
 from producers.edges.settings import EdgeSettings
 from producers.edges.stripe_hooks import (
     read_subscription_event,
@@ -48,6 +50,8 @@ from producers.edges.twilio_hooks import (
     verify_twilio,
     voice_status,
 )
+from producers.errors import EdgeError, Replayed
+from producers.scheduling import holds
 from producers.tenants import UnknownTenant, get_tenant
 
 log = logging.getLogger(__name__)
@@ -70,7 +74,7 @@ def _tx_once(engine: Engine, fn: Callable[[Session], T]) -> T:
 
 
 def _tx(engine: Engine, settings: EdgeSettings, fn: Callable[[Session], T]) -> T:
-    """`_tx_once`, run again on a deadlock / serialization failure (`producers.edges.retry`);
+    """`_tx_once`, run again on a deadlock / serialization failure (`nmc.infra.retry`);
     `fn` must therefore be re-runnable: everything it does happens inside the transaction.
     A conflict that outlives the bounded retries answers 503 + Retry-After, never a 500."""
     try:
@@ -237,42 +241,42 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
 
     @app.put("/v1/catalog/items/{item_id}")
     def put_catalog_item(item_id: UUID, body: CatalogItemIn, who: Caller) -> dict[str, Any]:
-        item = commands.CatalogItem(item_id, body.name, body.price_cents,
+        item = catalog.CatalogItem(item_id, body.name, body.price_cents,
                                     body.duration_minutes, body.active)
-        event = _tx(engine, settings, lambda s: commands.upsert_catalog_items(
+        event = _tx(engine, settings, lambda s: catalog.upsert_catalog_items(
             s, who.tenant_id, [item], _now()))
         return {"item_id": str(item_id), "changed": event is not None, "event": _event(event)}
 
     @app.post("/v1/holds", status_code=201)
     def post_hold(body: HoldIn, who: Caller) -> dict[str, Any]:
-        req = commands.HoldRequest(body.resource_id, body.start, body.end, body.ttl_seconds,
+        req = holds.HoldRequest(body.resource_id, body.start, body.end, body.ttl_seconds,
                                    body.customer_phone, body.correlation_id, body.causation_id)
-        row, event = _tx(engine, settings, lambda s: commands.place_hold(
+        row, event = _tx(engine, settings, lambda s: holds.place_hold(
             s, who.tenant_id, req, _now(), settings.max_hold_ttl_s))
         return {"hold_id": str(row.hold_id), "expires_at": row.expires_at.isoformat(),
                 "event": _event(event)}
 
     @app.post("/v1/holds/{hold_id}/book")
     def post_book(hold_id: UUID, body: BookIn, who: Caller) -> dict[str, Any]:
-        row, event = _tx(engine, settings, lambda s: commands.book_hold(
+        row, event = _tx(engine, settings, lambda s: holds.book_hold(
             s, who.tenant_id, hold_id, body.service_item_id, body.customer_phone, _now()))
         return {"appointment_id": str(row.appointment_id), "event": _event(event)}
 
     @app.post("/v1/holds/{hold_id}/release")
     def post_release(hold_id: UUID, who: Caller) -> dict[str, Any]:
         event = _tx(engine, settings,
-                    lambda s: commands.release_hold(s, who.tenant_id, hold_id, _now()))
+                    lambda s: holds.release_hold(s, who.tenant_id, hold_id, _now()))
         return {"hold_id": str(hold_id), "event": _event(event)}
 
     @app.post("/v1/appointments/{appointment_id}/cancel")
     def post_cancel(appointment_id: UUID, body: CancelIn, who: Caller) -> dict[str, Any]:
-        event = _tx(engine, settings, lambda s: commands.cancel_appointment(
+        event = _tx(engine, settings, lambda s: holds.cancel_appointment(
             s, who.tenant_id, appointment_id, body.reason, _now()))
         return {"appointment_id": str(appointment_id), "event": _event(event)}
 
     @app.put("/v1/compliance/campaigns/{campaign_id}")
     def put_campaign(campaign_id: UUID, body: CampaignIn, who: Caller) -> dict[str, Any]:
-        event = _tx(engine, settings, lambda s: commands.set_campaign_status(
+        event = _tx(engine, settings, lambda s: campaigns.set_campaign_status(
             s, who.tenant_id, campaign_id, body.status, _now()))
         return {"campaign_id": str(campaign_id), "changed": event is not None,
                 "event": _event(event)}
@@ -284,7 +288,7 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
             raise EdgeError(403, "token has no user (sub claim)", "Authorization")
         user = who.user_id
         causation = None if body is None else body.causation_id
-        event = _tx(engine, settings, lambda s: commands.request_takeover(
+        event = _tx(engine, settings, lambda s: takeover.request_takeover(
             s, who.tenant_id, conversation_id, user, _now(), causation))
         return {"conversation_id": str(conversation_id), "event": _event(event)}
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import jwt
 
-from producers.edges.errors import EdgeError
+from producers.errors import EdgeError
 
 ALGORITHM = "HS256"
 

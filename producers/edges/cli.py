@@ -21,8 +21,8 @@ console = Console()
 
 
 def _engine() -> Engine:
-    from nmc.settings import get_settings
-    from producers.db import make_engine
+    from nmc.infra.db import make_engine
+    from nmc.infra.settings import get_settings
 
     return make_engine(get_settings().database)
 
@@ -53,7 +53,7 @@ def serve_cmd() -> None:
 
 def expire_holds_once(engine: Engine, now: datetime | None = None) -> int:
     """Release every expired hold (AppointmentReleased each); returns how many."""
-    from producers.edges.commands import release_expired_holds
+    from producers.scheduling.holds import release_expired_holds
 
     total = 0
     while True:

@@ -1,4 +1,4 @@
-"""Configuration of the edge HTTP service and the SMS sender (env prefix ``NMC_EDGE_``)."""
+"""Configuration of the edge HTTP service (env prefix ``NMC_EDGE_``)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,16 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nmc.infra.settings import require
+
 Plan = Literal["basic", "pro"]
 
 
-class MissingSetting(RuntimeError):
-    """A component started without a setting it cannot work without."""
-
-
 class EdgeSettings(BaseSettings):
-    """Edge service and SMS sender settings.
+    """Edge service settings (the sender's are `producers.sender.settings.SenderSettings`).
 
-    Secrets are optional at construction so that each process checks only what it needs
-    (`require`): the sender needs no Stripe secret, the webhooks need no REST credentials.
+    Secrets are optional at construction so that each route checks only what it needs
+    (`require`): a Twilio-only deployment needs no Stripe secret.
     """
 
     model_config = SettingsConfigDict(env_prefix="NMC_EDGE_", frozen=True, extra="ignore")
@@ -44,13 +42,6 @@ class EdgeSettings(BaseSettings):
     jwt_secret: SecretStr | None = Field(
         default=None, description="HS256 secret of the command endpoints' bearer tokens."
     )
-    twilio_api_base: str = Field(
-        default="https://api.twilio.com", description="Twilio REST base URL (tests: a fake)."
-    )
-    twilio_account_sid: str | None = Field(default=None, description="Sender: account SID.")
-    twilio_api_auth_token: SecretStr | None = Field(
-        default=None, description="Sender: REST auth token; defaults to twilio_auth_token."
-    )
     host: str = "127.0.0.1"
     port: int = Field(default=8090, ge=0, le=65535)
     thread_idle_s: float = Field(
@@ -69,10 +60,8 @@ class EdgeSettings(BaseSettings):
         default=0.5, gt=0, le=10,
         description="Cap of one backoff wait between those tries, seconds.",
     )
-    sender_poll_interval_s: float = Field(default=1.0, gt=0)
-    sender_http_timeout_s: float = Field(default=15.0, gt=0)
 
-    @field_validator("public_base_url", "twilio_api_base")
+    @field_validator("public_base_url")
     @classmethod
     def _no_trailing_slash(cls, value: str | None) -> str | None:
         return None if value is None else value.rstrip("/")
@@ -87,11 +76,4 @@ class EdgeSettings(BaseSettings):
 
     def require(self, *names: str) -> None:
         """Fail with one message naming every missing setting (checked at start-up)."""
-        missing = [n for n in names if getattr(self, n) in (None, "")]
-        if missing:
-            env = ", ".join(f"NMC_EDGE_{n.upper()}" for n in missing)
-            raise MissingSetting(f"missing settings: {env}")
-
-    @property
-    def sender_token(self) -> SecretStr | None:
-        return self.twilio_api_auth_token or self.twilio_auth_token
+        require(self, "NMC_EDGE_", *names)

@@ -18,15 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from nmc.contract.envelope import new_event
 from nmc.contract.errors import FieldError
-from producers.edges import decisions
-from producers.edges.bounds import text_problem, unix_time
-from producers.edges.errors import EdgeError, Replayed
-from producers.edges.ids import stable_id
-from producers.edges.tables import stripe_events, subscriptions
+from nmc.contract.ids import stable_id
+from producers.billing import subscriptions as billing
+from producers.bounds import text_problem, unix_time
 from producers.edges.twilio_hooks import HookResult
-from producers.envelope import new_event
+from producers.errors import EdgeError, Replayed
 from producers.outbox import OutboxWriter
+from producers.tables import stripe_events, subscriptions
 from producers.tenants import UnknownTenant, tenant_for_stripe_customer
 
 MAX_ID_CHARS = 255  # Stripe ids, types and statuses are short; bound what we store and echo
@@ -130,11 +130,11 @@ def subscription_event(
     except UnknownTenant:
         raise EdgeError(404, f"unknown tenant: no tenant has Stripe customer "
                         f"{data['customer']}", "data.object.customer") from None
-    plan = decisions.plan_for(data["price_ids"], price_plans)
+    plan = billing.plan_for(data["price_ids"], price_plans)
     if plan is None:
         raise EdgeError(422, f"no configured plan for prices {data['price_ids']} "
                         "(NMC_EDGE_PRICE_PLANS)", "data.object.items.data.price.id")
-    status = decisions.subscription_status(data["status"])
+    status = billing.subscription_status(data["status"])
     if status is None:
         raise EdgeError(422, f"unknown subscription status {data['status']!r}",
                         "data.object.status")

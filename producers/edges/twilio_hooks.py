@@ -19,15 +19,17 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
+from nmc.contract.envelope import new_event
 from nmc.contract.errors import FieldError
+from nmc.contract.ids import stable_id
 from nmc.contract.payload import check_e164
+from producers.conversation import message_status as statuses
+from producers.conversation.outbound import delivery_event
+from producers.conversation.threads import touch_thread
 from producers.edges import decisions
-from producers.edges.errors import EdgeError, Replayed
-from producers.edges.ids import stable_id
-from producers.edges.tables import calls, inbound_messages, outbound_messages
-from producers.edges.threads import touch_thread
-from producers.envelope import Envelope, new_event
+from producers.errors import EdgeError, Replayed
 from producers.outbox import OutboxWriter
+from producers.tables import calls, inbound_messages, outbound_messages
 from producers.tenants import Tenant, UnknownTenant, tenant_for_number
 
 # The outcome vocabulary of the webhooks (the X-NMC-Outcome header, the Stripe answer):
@@ -185,11 +187,11 @@ def message_status(
     ).first()
     if row is None:
         raise EdgeError(404, f"unknown message {sid} for this tenant", "MessageSid")
-    new = decisions.delivery_status(params["MessageStatus"])
+    new = statuses.delivery_status(params["MessageStatus"])
     if new is None:
         return HookResult("ignored-message-status",
                           detail=f"message status {params['MessageStatus']!r}")
-    if not decisions.advances(row.status, new):
+    if not statuses.advances(row.status, new):
         return HookResult("ignored-not-forward",
                           detail=f"{row.status} -> {new} does not move forward")
     error_code = (params.get("ErrorCode") or None) if new == "failed" else None
@@ -206,21 +208,3 @@ def message_status(
     )
     OutboxWriter().append(session, event)
     return HookResult("delivery-updated", event.event_id, detail=new)
-
-
-def delivery_event(
-    *, tenant_id: UUID, correlation_id: UUID, causation_id: UUID | None, message_id: UUID,
-    status: str, provider_ref: str, error_code: str | None, now: datetime,
-) -> Envelope:
-    """DeliveryUpdated with a deterministic id per (message, status): the webhook and the
-    sender reporting the same step produce one event."""
-    return new_event(
-        "nmc.conversation.DeliveryUpdated",
-        event_id=stable_id("event", "DeliveryUpdated", message_id, status),
-        tenant_id=tenant_id,
-        correlation_id=correlation_id,
-        causation_id=causation_id,
-        occurred_at=now,
-        payload={"message_id": str(message_id), "status": status,
-                 "provider_ref": provider_ref, "error_code": error_code},
-    )

@@ -1,6 +1,6 @@
 """The transactional outbox: table, writer (in the business transaction), operator actions."""
 
 from producers.outbox.table import OUTBOX_LANES, outbox_events
-from producers.outbox.writer import OutboxWriter
+from producers.outbox.writer import OutboxWriter, emit
 
-__all__ = ["OUTBOX_LANES", "OutboxWriter", "outbox_events"]
+__all__ = ["OUTBOX_LANES", "OutboxWriter", "emit", "outbox_events"]

@@ -22,10 +22,10 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.errors import FieldError, InvalidEvent
 from nmc.contract.keys import record_key
-from nmc.settings import get_settings
-from producers.envelope import Envelope
+from nmc.infra.settings import get_settings
 from producers.outbox.table import outbox_events
 
 _KEY_LOCKS = text(
@@ -122,3 +122,14 @@ class OutboxWriter:
             .returning(outbox_events.c.id)
         )
         return len(db.execute(stmt).all())
+
+
+def emit(session: Session, name: str, tenant_id: UUID, correlation_id: UUID,
+         payload: dict[str, Any], now: datetime, causation_id: UUID | None = None,
+         event_id: UUID | None = None) -> Envelope:
+    """Build one event and append it in the caller's transaction (the domain commands' step)."""
+    event = new_event(name, tenant_id=tenant_id, correlation_id=correlation_id,
+                      causation_id=causation_id, occurred_at=now, payload=payload,
+                      event_id=event_id)
+    OutboxWriter().append(session, event)
+    return event

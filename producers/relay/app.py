@@ -11,10 +11,10 @@ from types import FrameType
 from confluent_kafka import KafkaException, Producer
 
 from nmc.contract.schemas import default_catalog
-from nmc.kafka import ensure_topics, producer_config
-from nmc.registry import registry_client
-from nmc.settings import Settings
-from producers.db import psycopg_dsn
+from nmc.infra.db import psycopg_dsn
+from nmc.infra.kafka_clients import ensure_topics, producer_config
+from nmc.infra.schema_registry import registry_client
+from nmc.infra.settings import Settings
 from producers.relay.backoff import until_done
 from producers.relay.http import serve
 from producers.relay.metrics import RelayMetrics

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from tenacity import RetryError
 
-from nmc.settings import Settings
+from nmc.infra.settings import Settings
 from producers.outbox.table import OUTBOX_LANES as LANES
 from producers.relay import leases
 from producers.relay.backoff import retrying, until_done

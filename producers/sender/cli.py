@@ -18,8 +18,8 @@ console = Console()
 
 
 def _engine() -> Engine:
-    from nmc.settings import get_settings
-    from producers.db import make_engine
+    from nmc.infra.db import make_engine
+    from nmc.infra.settings import get_settings
 
     return make_engine(get_settings().database)
 
@@ -27,8 +27,8 @@ def _engine() -> Engine:
 @sender_app.command("run")
 def run() -> None:
     """Send queued messages until SIGTERM / SIGINT."""
-    from producers.edges.settings import EdgeSettings
     from producers.sender.sender import run_sender
+    from producers.sender.settings import SenderSettings
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -41,7 +41,7 @@ def run() -> None:
     signal.signal(signal.SIGINT, _stop)
     engine = _engine()
     try:
-        run_sender(engine, EdgeSettings(), stop)
+        run_sender(engine, SenderSettings(), stop)
     finally:
         engine.dispose()
 
@@ -50,7 +50,7 @@ def run() -> None:
 def unknown() -> None:
     """Messages whose fate is unknown (crash between claim and answer): reconcile these
     with the Twilio console / API before doing anything else; they are never resent."""
-    from producers.edges.tables import outbound_messages as t
+    from producers.tables import outbound_messages as t
 
     engine = _engine()
     try:

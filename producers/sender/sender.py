@@ -24,11 +24,12 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from producers.edges.settings import EdgeSettings
-from producers.edges.tables import outbound_messages
-from producers.edges.twilio_hooks import delivery_event
+from producers.conversation.message_status import can_transition
+from producers.conversation.outbound import delivery_event
 from producers.outbox import OutboxWriter
-from producers.sender.state import SendOutcome, can_transition, classify_error
+from producers.sender.settings import SenderSettings
+from producers.sender.state import SendOutcome, classify_error
+from producers.tables import outbound_messages
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class Claimed:
     body: str
 
 
-def twilio_client(settings: EdgeSettings) -> tuple[Client, TwilioHttpClient]:
+def twilio_client(settings: SenderSettings) -> tuple[Client, TwilioHttpClient]:
     """A REST client pointed at `twilio_api_base` (the real API or a local fake)."""
     settings.require("twilio_account_sid", "sender_token")
     assert settings.twilio_account_sid and settings.sender_token
@@ -78,7 +79,7 @@ class SmsSender:
     point of the tests (and nothing else).
     """
 
-    def __init__(self, engine: Engine, settings: EdgeSettings, *,
+    def __init__(self, engine: Engine, settings: SenderSettings, *,
                  after_claim: Callable[[Claimed], None] | None = None) -> None:
         self.engine = engine
         self.settings = settings
@@ -207,7 +208,7 @@ class SmsSender:
                 stop.wait(self.settings.sender_poll_interval_s)
 
 
-def run_sender(engine: Engine, settings: EdgeSettings, stop: threading.Event) -> None:
+def run_sender(engine: Engine, settings: SenderSettings, stop: threading.Event) -> None:
     """Composition root of `nmc sender run`."""
     with SmsSender(engine, settings) as sender:
         sender.run(stop)

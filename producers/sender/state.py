@@ -1,32 +1,9 @@
-"""The sender's claim state machine and outcome classification (pure, unit-tested).
-
-    queued --claim (committed before the API call)--> sending
-    sending --API answered with a message--> sent
-    sending --provider refused (4xx with a code)--> failed
-    sending --no usable answer (timeout, 5xx, transport error)--> unknown
-    sending --its sender died (claim lock free)--> unknown
-    unknown --status callback / reconciliation--> sent | delivered | failed
-
-Nothing ever goes back to `queued`: a message is handed to the API at most once. `unknown`
-means "the provider may or may not have it" and is for reconciliation, never a blind resend.
-"""
+"""The sender's outcome classification (pure, unit-tested); the claim state machine it
+follows is `producers.conversation.message_status`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "queued": frozenset({"sending"}),
-    "sending": frozenset({"sent", "failed", "unknown", "delivered"}),
-    "unknown": frozenset({"sent", "delivered", "failed"}),
-    "sent": frozenset({"delivered", "failed"}),
-    "delivered": frozenset(),
-    "failed": frozenset(),
-}
-
-
-def can_transition(current: str, new: str) -> bool:
-    return new in TRANSITIONS[current]
 
 
 @dataclass(frozen=True)

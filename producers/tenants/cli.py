@@ -20,8 +20,8 @@ console = Console()
 
 
 def _engine() -> Engine:
-    from nmc.settings import get_settings
-    from producers.db import make_engine
+    from nmc.infra.db import make_engine
+    from nmc.infra.settings import get_settings
 
     return make_engine(get_settings().database)
 

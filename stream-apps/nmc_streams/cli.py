@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from nmc.settings import get_settings
+from nmc.infra.settings import get_settings
 from nmc_streams.settings import StreamSettings
 
 worker_app = typer.Typer(help="Run a stream-processing worker (conversation|scheduling|reporting).")

@@ -14,7 +14,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from faust.serializers import codecs
 
-from nmc.registry import DESERIALIZER_CONF
+from nmc.infra.schema_registry import DESERIALIZER_CONF
 
 CODEC_NAME = "avro_confluent"
 

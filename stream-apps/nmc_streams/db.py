@@ -1,4 +1,4 @@
-"""PostgreSQL side of the stream apps: migrations, idempotent upserts, dead letters.
+"""PostgreSQL side of the stream apps: read-model tables and their idempotent upserts.
 
 Every write is an upsert of rows derived from a whole flow state, so writing twice is
 harmless. Rows owned by one flow carry `version` (distinct events that built the state) and an
@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     ARRAY,
-    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -26,17 +22,13 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Integer,
-    LargeBinary,
     MetaData,
     Table,
     Text,
     Uuid,
-    create_engine,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
-
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
@@ -172,26 +164,6 @@ rpt_catalog_changes = Table(
     Column("updated_item_ids", ARRAY(Text)),
     Column("full_refresh", Boolean),
 )
-stream_dead_letters = Table(
-    "stream_dead_letters",
-    metadata,
-    Column("id", BigInteger, primary_key=True),
-    Column("group_id", Text),
-    Column("app", Text),
-    Column("topic", Text),
-    Column("partition", Integer),
-    Column("offset", BigInteger),
-    Column("record_key", Text),
-    Column("event_id", Text),
-    Column("event_name", Text),
-    Column("tenant_id", Text),
-    Column("event", JSONB),
-    Column("raw_value", LargeBinary),
-    Column("headers", JSONB),
-    Column("error", Text),
-    Column("attempts", Integer),
-    _ts("created_at"),
-)
 
 stream_state = Table(
     "stream_state",
@@ -218,23 +190,6 @@ READ_MODELS = {
     "scheduling": ["sched_holds", "sched_appointments"],
     "reporting": ["rpt_facts", "rpt_compliance", "rpt_subscriptions", "rpt_catalog_changes"],
 }
-
-
-def make_engine(url: str) -> Engine:
-    # pre-ping: a batch after a PostgreSQL restart gets a fresh connection instead of an error
-    return create_engine(url, pool_pre_ping=True, pool_size=2, connect_args={"connect_timeout": 5})
-
-
-def alembic_config(url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return config
-
-
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Apply the read-model migrations (own version table, coexists with the outbox's)."""
-    command.upgrade(alembic_config(database_url), revision)
 
 
 _PK = {
@@ -362,14 +317,3 @@ def write_batch(
             conn.execute(_STATE_UPSERT, {"app": app, "states": _json(payload)})
         for name in sorted(rows_by_table):
             upsert(conn, name, rows_by_table[name])
-
-
-def dead_letter(engine: Engine, row: Mapping[str, Any]) -> None:
-    """Record a dead letter once per (group, topic, partition, offset), even on redelivery."""
-    values = dict(row)
-    values["headers"] = json.loads(json.dumps(values.get("headers") or {}))
-    stmt = insert(stream_dead_letters).values(values)
-    with engine.begin() as conn:
-        conn.execute(
-            stmt.on_conflict_do_nothing(index_elements=["group_id", "topic", "partition", "offset"])
-        )

@@ -29,10 +29,12 @@ import faust
 from sqlalchemy import Engine
 
 from nmc.contract.dead_letter import dlq_headers, dlq_topic
-from nmc.faust_broker import faust_broker, faust_credentials
-from nmc.kafka import ensure_topics
-from nmc.registry import registry_client
-from nmc.settings import Settings
+from nmc.infra.db import make_engine
+from nmc.infra.dead_letters import record_dead_letter
+from nmc.infra.faust_broker import faust_broker, faust_credentials
+from nmc.infra.kafka_clients import ensure_topics
+from nmc.infra.schema_registry import registry_client
+from nmc.infra.settings import Settings
 from nmc_streams import codec as avro_codec
 from nmc_streams import db
 from nmc_streams.batch import BatchProjector, Record, Rows, StateWrite
@@ -156,7 +158,7 @@ def build_app(
         value_serializer="raw",
     )
     dlq = app.topic(dlq_topic(app_id), key_serializer="raw", value_serializer="raw")
-    engine = db.make_engine(platform.database)
+    engine = make_engine(platform.database, pool_size=2, connect_timeout_s=5)
     codec = avro_codec.register(registry_client(platform))
 
     async def dead_letter(record: Record, fact: Fact | None, error: str, attempts: int) -> None:
@@ -168,7 +170,7 @@ def build_app(
         fut = await dlq.send(key=record.key, value=record.value or b"", headers=headers)
         await fut
         row = dead_letter_row(app_id, app_name, record, fact, error, attempts)
-        await asyncio.to_thread(db.dead_letter, engine, row)
+        await asyncio.to_thread(record_dead_letter, engine, row)
 
     projector = BatchProjector(
         app_name,

@@ -1,5 +1,5 @@
 """Settings of the stream apps (env prefix ``NMC_STREAMS_``); the platform's own `Settings`
-(Kafka, registry, database, nmc_home, partition count) is read through `nmc.settings`."""
+(Kafka, registry, database, nmc_home, partition count) is read through `nmc.infra.settings`."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
-from nmc.settings import Settings, get_versions
+from nmc.infra.settings import Settings, get_versions
 from nmc.stack import connect
 from nmc.stack.layout import Layout
 

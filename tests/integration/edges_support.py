@@ -18,8 +18,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
+from nmc.demo.twilio_standin import LocalTwilio
 from producers.edges.settings import EdgeSettings
-from producers.sender.local_twilio import LocalTwilio
+from producers.sender.settings import SenderSettings
 from producers.tenants import Tenant, add_tenant
 
 BASE_URL = "https://edge.example.test"
@@ -39,10 +40,21 @@ def make_settings(**overrides: Any) -> EdgeSettings:
         "stripe_webhook_secret": SecretStr(STRIPE_SECRET),
         "jwt_secret": SecretStr(JWT_SECRET),
         "price_plans": PRICE_PLANS,
-        "twilio_account_sid": "AC" + "0" * 32,
     }
     values.update(overrides)
     return EdgeSettings(**values)
+
+
+def make_sender_settings(twilio_api_base: str, **overrides: Any) -> SenderSettings:
+    """The sender's settings beside `make_settings`' edges: same public URL and auth token."""
+    values: dict[str, Any] = {
+        "public_base_url": BASE_URL,
+        "twilio_auth_token": SecretStr(TWILIO_TOKEN),
+        "twilio_api_base": twilio_api_base,
+        "twilio_account_sid": "AC" + "0" * 32,
+    }
+    values.update(overrides)
+    return SenderSettings(**values)
 
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -18,11 +17,11 @@ from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from nmc.consume import end_offsets
+from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.headers import decode_headers
-from nmc.kafka import consumer_config, domain_topics
-from nmc.settings import Settings
-from producers.envelope import Envelope, new_event
+from nmc.infra.consume import end_offsets
+from nmc.infra.kafka_clients import consumer_config, domain_topics
+from nmc.infra.settings import Settings
 from producers.outbox import OutboxWriter
 
 WRITER = OutboxWriter()
@@ -42,11 +41,6 @@ def states(engine: Engine) -> dict[str, int]:
         rows = conn.execute(text("SELECT state, count(*) FROM outbox_events GROUP BY state"))
         return {state: int(n) for state, n in rows}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def spawn_relay(database_url: str, log: Path, **env: str) -> subprocess.Popen[bytes]:

@@ -32,8 +32,9 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import insert
+from support.databases import scratch_database
 
-from nmc.settings import Settings
+from nmc.infra.settings import Settings
 from nmc_streams import db as read_models
 from nmc_streams.api.app import create_app, make_database, route_paths
 from nmc_streams.api.auth import issue_token
@@ -48,7 +49,6 @@ from nmc_streams.api.models import (
     Subscription,
 )
 from nmc_streams.api.settings import ApiSettings
-from producers.db import scratch_database
 
 pytestmark = pytest.mark.anyio
 

@@ -19,16 +19,16 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from test_relay_contract import _all_events
 
-from nmc.consume import DecodedRecord, end_offsets, read_records
+from nmc.contract.envelope import parse_event
 from nmc.contract.keys import java_partition
 from nmc.contract.payload import to_json_value
 from nmc.contract.schemas import default_catalog
-from nmc.kafka import domain_topics
-from nmc.registry import registry_client
-from nmc.settings import Settings
+from nmc.infra.consume import DecodedRecord, end_offsets, read_records
+from nmc.infra.kafka_clients import domain_topics
+from nmc.infra.schema_registry import registry_client
+from nmc.infra.settings import Settings
 from nmc.stack import connect, pidfile
 from nmc.stack.layout import Layout
-from producers.envelope import parse_event
 from producers.outbox import OutboxWriter
 
 

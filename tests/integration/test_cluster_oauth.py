@@ -23,9 +23,9 @@ from confluent_kafka.admin import AdminClient
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
-from nmc.connection import ConnectionSettings
-from nmc.kafka import admin_config, producer_config
-from nmc.settings import Settings
+from nmc.infra.connection import ConnectionSettings
+from nmc.infra.kafka_clients import admin_config, producer_config
+from nmc.infra.settings import Settings
 
 CLIENT_ID, CLIENT_SECRET = "nmc-relay", "oidc-s3cret"
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -118,7 +118,7 @@ def test_the_faust_credentials_authenticate_aiokafka(oauth_kafka: Settings, idp:
     from aiokafka import AIOKafkaProducer
     from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-    from nmc.faust_broker import faust_credentials
+    from nmc.infra.faust_broker import faust_credentials
 
     good = _oauth(oauth_kafka, idp, CLIENT_SECRET)
     auth = credentials_to_aiokafka_auth(faust_credentials(good))

@@ -17,18 +17,18 @@ from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.streams import start_worker, stop_worker, wait_caught_up
 
 from nmc.bootstrap import prepare
-from nmc.connection import ConnectionSettings, registry_http_auth
-from nmc.consume import end_offsets, read_records
+from nmc.contract.envelope import parse_event
 from nmc.contract.examples import example_envelopes
 from nmc.contract.schemas import default_catalog
-from nmc.kafka import admin_config, domain_topics
-from nmc.settings import Settings
+from nmc.infra.connection import ConnectionSettings, registry_http_auth
+from nmc.infra.consume import end_offsets, read_records
+from nmc.infra.kafka_clients import admin_config, domain_topics
+from nmc.infra.settings import Settings
 from nmc.stack.layout import Layout
 from nmc.stack.secure import client_env, ensure_material
-from nmc_streams.testing import start_worker, stop_worker, wait_caught_up
-from producers.envelope import parse_event
 from producers.outbox import OutboxWriter
 
 

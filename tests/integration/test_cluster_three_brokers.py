@@ -28,15 +28,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
-
-from nmc.bootstrap import prepare
-from nmc.consume import end_offsets, read_records
-from nmc.contract.keys import java_partition
-from nmc.kafka import admin_config, domain_topics
-from nmc.settings import Settings
-from nmc.stack import ensure_up, pidfile
-from nmc.stack.layout import Layout
-from nmc_streams.testing import (
+from support.streams import (
     dump,
     fresh_database,
     history,
@@ -45,8 +37,16 @@ from nmc_streams.testing import (
     stop_worker,
     wait_caught_up,
 )
-from producers.db import make_engine
-from producers.envelope import Envelope
+
+from nmc.bootstrap import prepare
+from nmc.contract.envelope import Envelope
+from nmc.contract.keys import java_partition
+from nmc.infra.consume import end_offsets, read_records
+from nmc.infra.db import make_engine
+from nmc.infra.kafka_clients import admin_config, domain_topics
+from nmc.infra.settings import Settings
+from nmc.stack import ensure_up, pidfile
+from nmc.stack.layout import Layout
 from producers.outbox import OutboxWriter
 
 RATE = 100  # events/s committed by the writer

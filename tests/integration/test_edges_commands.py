@@ -23,9 +23,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from producers.edges import commands
-from producers.edges.errors import EdgeError
-from producers.edges.gate import messaging_gate
+from producers.conversation.messaging_gate import messaging_gate
+from producers.errors import EdgeError
+from producers.scheduling import holds
 
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
 
@@ -171,12 +171,12 @@ def test_concurrent_overlapping_holds_exactly_one_wins(engine, tenant):
     lock = threading.Lock()
 
     def attempt(i: int) -> None:
-        req = commands.HoldRequest(resource, T0 + timedelta(minutes=i),
+        req = holds.HoldRequest(resource, T0 + timedelta(minutes=i),
                                    T0 + timedelta(hours=2, minutes=i), 600)
         barrier.wait()
         try:
             with Session(engine) as s, s.begin():
-                commands.place_hold(s, tenant.tenant_id, req, datetime.now(UTC), 3600)
+                holds.place_hold(s, tenant.tenant_id, req, datetime.now(UTC), 3600)
             outcome = "held"
         except EdgeError as exc:
             outcome = str(exc.status)
@@ -199,12 +199,12 @@ def test_concurrent_disjoint_holds_all_win(engine, tenant):
     errors: list[Exception] = []
 
     def attempt(i: int) -> None:
-        req = commands.HoldRequest(resource, T0 + timedelta(hours=i),
+        req = holds.HoldRequest(resource, T0 + timedelta(hours=i),
                                    T0 + timedelta(hours=i + 1), 600)
         barrier.wait()
         try:
             with Session(engine) as s, s.begin():
-                commands.place_hold(s, tenant.tenant_id, req, datetime.now(UTC), 3600)
+                holds.place_hold(s, tenant.tenant_id, req, datetime.now(UTC), 3600)
         except Exception as exc:
             errors.append(exc)
 

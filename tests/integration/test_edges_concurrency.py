@@ -31,10 +31,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from nmc.contract.ids import stable_id
+from producers.conversation.reactions.apply import react
+from producers.conversation.reactions.decide import Fact, auto_reply_message_id
 from producers.edges.app import create_edge_app
-from producers.edges.ids import stable_id
-from producers.reactions.apply import react
-from producers.reactions.decide import Fact, auto_reply_message_id
 from producers.tenants import Tenant
 
 CALLERS = 24

@@ -39,14 +39,15 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 from schemathesis.checks import not_a_server_error
 from sqlalchemy import Engine, create_engine
+from support.databases import scratch_database
 
-from nmc.settings import Settings
+from nmc.infra.db import make_engine
+from nmc.infra.settings import Settings
 from nmc_streams import db as read_models
 from nmc_streams.api.app import create_app as create_read_api
 from nmc_streams.api.app import make_database as make_read_database
 from nmc_streams.api.auth import issue_token
 from nmc_streams.api.settings import ApiSettings
-from producers.db import make_engine, scratch_database
 from producers.edges.app import create_edge_app
 from producers.edges.twilio_hooks import Outcome
 from producers.tenants import Tenant

@@ -18,7 +18,7 @@ from edges_support import (
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from producers.edges.gate import messaging_gate
+from producers.conversation.messaging_gate import messaging_gate
 
 
 def _nothing_written(engine) -> None:

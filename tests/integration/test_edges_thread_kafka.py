@@ -13,18 +13,18 @@ from edges_support import (
     ACCOUNT,
     CALLER,
     bearer,
-    make_settings,
+    make_sender_settings,
     outbox,
     twilio_post,
 )
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from nmc.consume import end_offsets, read_records
 from nmc.contract.keys import java_partition
-from nmc.kafka import domain_topics
-from producers.edges.threads import open_thread_for
-from producers.sender import queue_outbound
+from nmc.infra.consume import end_offsets, read_records
+from nmc.infra.kafka_clients import domain_topics
+from producers.conversation.outbound import queue_outbound
+from producers.conversation.threads import open_thread_for
 from producers.sender.sender import SmsSender
 
 
@@ -44,7 +44,7 @@ def test_a_thread_lands_on_one_key_in_order(
         queued = queue_outbound(s, tenant_id=tenant.tenant_id, correlation_id=correlation,
                                 to_phone=CALLER, body="Sorry we missed you!",
                                 causation_id=call.event_id)
-    settings = make_settings(twilio_api_base=fake_twilio.url, twilio_account_sid=ACCOUNT)
+    settings = make_sender_settings(fake_twilio.url, twilio_account_sid=ACCOUNT)
     with SmsSender(engine, settings) as sender:
         assert sender.send_one()
     mid = queued.payload["message_id"]

@@ -17,7 +17,7 @@ from edges_support import (
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from producers.sender import queue_outbound
+from producers.conversation.outbound import queue_outbound
 
 VOICE = "/twilio/voice/status"
 SMS = "/twilio/sms"
@@ -223,7 +223,7 @@ def test_status_unsigned_unknown_message_unknown_tenant(client, engine, tenant):
 
 
 def test_idle_thread_is_closed_and_a_new_one_opened(engine, tenant):
-    from producers.edges.threads import touch_thread
+    from producers.conversation.threads import touch_thread
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     with Session(engine) as s, s.begin():
@@ -241,8 +241,8 @@ def test_concurrent_retries_and_first_contacts_converge(engine, tenant):
     caller's first contacts end up in one thread."""
     import threading
 
-    from producers.edges.errors import Replayed
     from producers.edges.twilio_hooks import inbound_sms, voice_status
+    from producers.errors import Replayed
 
     barrier = threading.Barrier(6)
     outcomes: list[str] = []

@@ -23,8 +23,8 @@ from kafka_support import produce, telephony_events
 
 from nmc.contract.dead_letter import dlq_topic
 from nmc.contract.keys import java_partition
-from nmc.kafka import admin_config, ensure_topics, producer_config
-from nmc.settings import PROJECT_ROOT, Settings
+from nmc.infra.kafka_clients import admin_config, ensure_topics, producer_config
+from nmc.infra.settings import PROJECT_ROOT, Settings
 
 EXAMPLES = PROJECT_ROOT / "examples"
 

@@ -17,11 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 from nmc.contract.schemas import SCHEMA_DIR
-from nmc.gate.check import Report, run_check
-from nmc.gate.cli import schemas_app
-from nmc.gate.register import register_checked
-from nmc.gate.registry import Registry
-from nmc.settings import Settings
+from nmc.infra.settings import Settings
+from nmc.schema_gate.check import Report, run_check
+from nmc.schema_gate.cli import schemas_app
+from nmc.schema_gate.register import register_checked
+from nmc.schema_gate.registry_api import Registry
 
 NS = "nmc.telephony.v1"
 SUBJECT_V1 = "nmc.telephony-nmc.telephony.v1.GateFoo"

@@ -18,8 +18,8 @@ from urllib.parse import parse_qs
 import pytest
 from pydantic import SecretStr
 
-from nmc.connection import ConnectionSettings
-from nmc.faust_broker import ClientCredentialsTokenProvider
+from nmc.infra.connection import ConnectionSettings
+from nmc.infra.faust_broker import ClientCredentialsTokenProvider
 
 
 class _Idp(BaseHTTPRequestHandler):

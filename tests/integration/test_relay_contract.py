@@ -12,15 +12,15 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from nmc.consume import end_offsets, read_records
+from nmc.contract.envelope import parse_event
 from nmc.contract.examples import example_envelopes
 from nmc.contract.keys import java_partition
 from nmc.contract.payload import to_json_value
 from nmc.contract.schemas import default_catalog
-from nmc.kafka import domain_topics
-from nmc.registry import registry_client
-from nmc.settings import Settings
-from producers.envelope import parse_event
+from nmc.infra.consume import end_offsets, read_records
+from nmc.infra.kafka_clients import domain_topics
+from nmc.infra.schema_registry import registry_client
+from nmc.infra.settings import Settings
 from producers.outbox import OutboxWriter
 
 EXAMPLES = json.loads(
@@ -98,7 +98,7 @@ def test_production_serializer_refuses_unregistered_subjects(test_settings: Sett
     """The relay looks schemas up; it never registers one (DESIGN.md §3)."""
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    from nmc.registry import value_serializer
+    from nmc.infra.schema_registry import value_serializer
 
     schema = default_catalog().get("nmc.telephony.CallDetected", 1)
     assert schema is not None

@@ -13,7 +13,6 @@ from relay_support import (
     Writers,
     assert_complete_and_in_order,
     commit_order,
-    free_port,
     healthz,
     kafka_events,
     message,
@@ -26,9 +25,10 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from nmc.consume import end_offsets
-from nmc.kafka import domain_topics
-from nmc.settings import Settings
+from nmc.infra.consume import end_offsets
+from nmc.infra.kafka_clients import domain_topics
+from nmc.infra.net import free_port
+from nmc.infra.settings import Settings
 from nmc.stack import ensure_up, pidfile
 from nmc.stack import postgres as pg_service
 from nmc.stack.layout import Layout

@@ -24,11 +24,11 @@ from relay_support import (
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from nmc.consume import end_offsets, read_records
-from nmc.kafka import domain_topics
-from nmc.settings import Settings
-from producers.db import psycopg_dsn
-from producers.envelope import Envelope, new_event
+from nmc.contract.envelope import Envelope, new_event
+from nmc.infra.consume import end_offsets, read_records
+from nmc.infra.db import psycopg_dsn
+from nmc.infra.kafka_clients import domain_topics
+from nmc.infra.settings import Settings
 from producers.outbox import OUTBOX_LANES, OutboxWriter
 from producers.outbox.operator import list_parked, retry, skip
 from producers.relay.leases import fair_share

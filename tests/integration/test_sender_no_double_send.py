@@ -18,22 +18,22 @@ from edges_support import (
     BROKEN_TO,
     CALLER,
     INVALID_TO,
-    make_settings,
+    make_sender_settings,
     outbox,
     twilio_post,
 )
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from producers.edges.settings import EdgeSettings
-from producers.sender import queue_outbound
-from producers.sender.local_twilio import LocalTwilio
+from nmc.demo.twilio_standin import LocalTwilio
+from producers.conversation.outbound import queue_outbound
 from producers.sender.sender import SmsSender
+from producers.sender.settings import SenderSettings
 
 
 @pytest.fixture
-def sender_settings(fake_twilio: LocalTwilio) -> EdgeSettings:
-    return make_settings(twilio_api_base=fake_twilio.url, twilio_account_sid=ACCOUNT)
+def sender_settings(fake_twilio: LocalTwilio) -> SenderSettings:
+    return make_sender_settings(fake_twilio.url, twilio_account_sid=ACCOUNT)
 
 
 def _queue(engine: Engine, tenant_id: uuid.UUID, to: str = CALLER,
@@ -51,7 +51,7 @@ def _status(engine: Engine, message_id: uuid.UUID) -> str:
                                 {"m": message_id}).scalar_one())
 
 
-def _drain(engine: Engine, settings: EdgeSettings) -> int:
+def _drain(engine: Engine, settings: SenderSettings) -> int:
     sent = 0
     with SmsSender(engine, settings) as sender:
         while sender.send_one():
@@ -62,12 +62,12 @@ def _drain(engine: Engine, settings: EdgeSettings) -> int:
 _CRASHING_SENDER = """
 import os, signal, sys
 from pydantic import SecretStr
-from producers.db import make_engine
-from producers.edges.settings import EdgeSettings
+from nmc.infra.db import make_engine
 from producers.sender.sender import SmsSender
+from producers.sender.settings import SenderSettings
 
 db, api, account = sys.argv[1:4]
-settings = EdgeSettings(twilio_api_base=api, twilio_account_sid=account,
+settings = SenderSettings(twilio_api_base=api, twilio_account_sid=account,
                         twilio_auth_token=SecretStr("t"), public_base_url="https://edge.test")
 sender = SmsSender(make_engine(db), settings,
                    after_claim=lambda claimed: os.kill(os.getpid(), signal.SIGKILL))

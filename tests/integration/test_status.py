@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from nmc.cli import app
-from nmc.consume import end_offsets
+from nmc.contract.envelope import parse_event
 from nmc.contract.examples import example_envelopes
-from nmc.kafka import admin_config, consumer_config, domain_topics
-from nmc.settings import Settings
+from nmc.infra.consume import end_offsets
+from nmc.infra.dead_letters import record_dead_letter
+from nmc.infra.kafka_clients import admin_config, consumer_config, domain_topics
+from nmc.infra.settings import Settings
 from nmc.status.model import Thresholds, assess
 from nmc.status.probe import collect
-from nmc_streams.db import dead_letter
-from producers.envelope import parse_event
 from producers.outbox import OutboxWriter
 
 
@@ -103,7 +103,7 @@ def test_parked_rows_lag_and_dead_letters_make_it_unhealthy(
     with engine.begin() as conn:
         conn.execute(text("UPDATE outbox_events SET state = 'parked', last_error = 'x'"
                           " WHERE id = (SELECT min(id) FROM outbox_events)"))
-    dead_letter(engine, {"group_id": group, "app": "test", "topic": "nmc.telephony",
+    record_dead_letter(engine, {"group_id": group, "app": "test", "topic": "nmc.telephony",
                          "partition": 0, "offset": 0, "record_key": "k", "event_id": None,
                          "event_name": None, "tenant_id": None, "event": None,
                          "raw_value": b"x", "headers": {}, "error": "boom", "attempts": 1})

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 
-from nmc.local_platform import LocalPlatform
-from nmc.scenario import ProviderSimulator, new_tenant, play, wait_for_story
-from nmc.settings import Settings
+from nmc.demo.local_platform import LocalPlatform
+from nmc.demo.scenario import ProviderSimulator, new_tenant, play, wait_for_story
+from nmc.infra.settings import Settings
 
 
 def test_missed_call_to_booking_through_every_process(

@@ -19,16 +19,7 @@ import pytest
 from confluent_kafka import Producer
 from rich.console import Console
 from sqlalchemy import Engine, text
-
-from nmc.kafka import producer_config
-from nmc.settings import Settings
-from nmc.stack import ensure_up, pidfile, postgres
-from nmc.stack.layout import Layout
-from nmc.stack.model import local_services
-from nmc.stack.procs import stop as stop_process
-from nmc_streams.db import make_engine
-from nmc_streams.runtime import DOMAINS
-from nmc_streams.testing import (
+from support.streams import (
     IsolatedTopics,
     dump,
     fresh_database,
@@ -38,7 +29,16 @@ from nmc_streams.testing import (
     stop_worker,
     wait_caught_up,
 )
-from producers.envelope import Envelope, new_event
+
+from nmc.contract.envelope import Envelope, new_event
+from nmc.infra.db import make_engine
+from nmc.infra.kafka_clients import producer_config
+from nmc.infra.settings import Settings
+from nmc.stack import ensure_up, pidfile, postgres
+from nmc.stack.layout import Layout
+from nmc.stack.model import local_services
+from nmc.stack.procs import stop as stop_process
+from nmc_streams.runtime import DOMAINS
 
 APPS = ("conversation", "scheduling", "reporting")
 

@@ -7,11 +7,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer
 from sqlalchemy import text
-
-from nmc.kafka import consumer_config
-from nmc.settings import Settings
-from nmc_streams.db import make_engine
-from nmc_streams.testing import (
+from support.streams import (
     IsolatedTopics,
     dump,
     fresh_database,
@@ -21,6 +17,10 @@ from nmc_streams.testing import (
     stop_worker,
     wait_for,
 )
+
+from nmc.infra.db import make_engine
+from nmc.infra.kafka_clients import consumer_config
+from nmc.infra.settings import Settings
 
 
 def test_poison_event_is_dead_lettered_and_partition_keeps_flowing(

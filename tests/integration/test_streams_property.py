@@ -12,14 +12,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from nmc.settings import Settings
-from nmc_streams.db import make_engine
-from nmc_streams.runtime import DOMAINS
-from nmc_streams.testing import (
+from support.streams import (
     IsolatedTopics,
     dump,
-    free_port,
     fresh_database,
     history,
     project_in_order,
@@ -28,6 +23,11 @@ from nmc_streams.testing import (
     wait_caught_up,
     wait_for,
 )
+
+from nmc.infra.db import make_engine
+from nmc.infra.net import free_port
+from nmc.infra.settings import Settings
+from nmc_streams.runtime import DOMAINS
 
 APPS = ("conversation", "scheduling", "reporting")
 

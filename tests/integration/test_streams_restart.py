@@ -9,10 +9,7 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import text
-
-from nmc.settings import Settings
-from nmc_streams.db import make_engine
-from nmc_streams.testing import (
+from support.streams import (
     IsolatedTopics,
     dump,
     fresh_database,
@@ -22,6 +19,9 @@ from nmc_streams.testing import (
     stop_worker,
     wait_for,
 )
+
+from nmc.infra.db import make_engine
+from nmc.infra.settings import Settings
 
 
 def _facts(engine, tenants: list[str]) -> int:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from nmc.cli import app
 from nmc.contract.keys import java_partition
-from nmc.settings import Settings
+from nmc.infra.settings import Settings
 from nmc.tail import TailRecord, TailSpec, tail
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from nmc.catalog_docs.build import build, render, stale_pages
 from nmc.contract.schemas import SCHEMA_DIR, default_catalog
-from nmc.settings import PROJECT_ROOT
+from nmc.infra.settings import PROJECT_ROOT
 
 
 def test_committed_catalog_is_not_stale() -> None:

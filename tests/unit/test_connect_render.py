@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nmc.settings import Settings, StackVersions
+from nmc.infra.settings import Settings, StackVersions
 from nmc.stack import connect
 
 

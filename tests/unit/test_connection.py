@@ -8,16 +8,16 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from nmc.connection import (
+from nmc.infra.connection import (
     ConnectionSettings,
     librdkafka_security,
     problems,
     registry_auth,
     ssl_context,
 )
-from nmc.faust_broker import faust_broker, faust_credentials
-from nmc.kafka import LIBRDKAFKA_LOG, admin_config, consumer_config, producer_config
-from nmc.settings import Settings
+from nmc.infra.faust_broker import faust_broker, faust_credentials
+from nmc.infra.kafka_clients import LIBRDKAFKA_LOG, admin_config, consumer_config, producer_config
+from nmc.infra.settings import Settings
 
 SECURITY_ENV = [
     "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME",
@@ -201,7 +201,7 @@ def test_the_registry_client_accepts_what_we_build() -> None:
 
 
 def test_url_with_userinfo_percent_encodes_the_login() -> None:
-    from nmc.connection import url_with_userinfo
+    from nmc.infra.connection import url_with_userinfo
 
     plain = conn()
     assert url_with_userinfo("http://h/x", plain) == "http://h/x"

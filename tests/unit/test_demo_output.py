@@ -6,11 +6,11 @@ import uuid
 
 from rich.console import Console
 
-from nmc.consume import DecodedRecord
 from nmc.contract.examples import example_envelopes
 from nmc.contract.keys import java_partition, record_key
-from nmc.demo import catalog_table
-from nmc.demo_cleanup import run_groups, run_topics
+from nmc.demo.cleanup import run_groups, run_topics
+from nmc.demo.run import catalog_table
+from nmc.infra.consume import DecodedRecord
 
 PREFIX = "nmc-demo-1a2b3c4d"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nmc.settings import PROJECT_ROOT
+from nmc.infra.settings import PROJECT_ROOT
 
 DOCS = ["README.md", "schemas-avro/README.md", "docs/consumers/README.md",
         "docs/consumers/CHANGES.md", "clients/python/README.md"]
@@ -33,8 +33,8 @@ def test_no_build_machine_paths(doc: str) -> None:
 
 def test_documented_codec_is_the_producers_codec() -> None:
     """The consumer contract names the codec producers really use."""
-    from nmc.kafka import producer_config
-    from nmc.settings import Settings
+    from nmc.infra.kafka_clients import producer_config
+    from nmc.infra.settings import Settings
 
     codec = producer_config(Settings())["compression.type"]
     text = Path(PROJECT_ROOT / "docs/consumers/README.md").read_text(encoding="utf-8")

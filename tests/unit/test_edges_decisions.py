@@ -12,13 +12,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
+from nmc.contract.ids import stable_id
+from nmc.infra.settings import MissingSetting
+from producers.billing import subscriptions as billing
+from producers.conversation import message_status as statuses
+from producers.conversation.message_status import TRANSITIONS, can_transition
 from producers.edges import decisions
 from producers.edges.auth import authenticate, issue_token
-from producers.edges.errors import EdgeError
-from producers.edges.ids import stable_id
-from producers.edges.settings import EdgeSettings, MissingSetting
+from producers.edges.settings import EdgeSettings
 from producers.edges.stripe_hooks import parse_subscription_event
-from producers.sender.state import TRANSITIONS, can_transition, classify_error
+from producers.errors import EdgeError
+from producers.scheduling import rules
+from producers.sender.state import classify_error
 
 SECRET = "s" * 32
 
@@ -37,25 +42,25 @@ def test_missed_call_reason(status, reason):
     ("failed", "failed"),
 ])
 def test_delivery_status_mapping(twilio, catalog):
-    assert decisions.delivery_status(twilio) == catalog
+    assert statuses.delivery_status(twilio) == catalog
 
 
 def test_status_never_moves_backwards_or_out_of_terminal():
-    assert decisions.advances("queued", "sent")
-    assert decisions.advances("sent", "delivered")
-    assert decisions.advances("sent", "failed")
-    assert decisions.advances("unknown", "delivered")
-    assert not decisions.advances("delivered", "sent")
-    assert not decisions.advances("delivered", "failed")
-    assert not decisions.advances("failed", "delivered")
-    assert not decisions.advances("sent", "sent")
+    assert statuses.advances("queued", "sent")
+    assert statuses.advances("sent", "delivered")
+    assert statuses.advances("sent", "failed")
+    assert statuses.advances("unknown", "delivered")
+    assert not statuses.advances("delivered", "sent")
+    assert not statuses.advances("delivered", "failed")
+    assert not statuses.advances("failed", "delivered")
+    assert not statuses.advances("sent", "sent")
 
 
 @given(st.lists(st.sampled_from(["sent", "delivered", "failed"]), max_size=12))
 def test_any_callback_order_gives_a_monotone_history(updates):
     status, history = "queued", []
     for new in updates:
-        if decisions.advances(status, new):
+        if statuses.advances(status, new):
             status = new
             history.append(new)
     assert len(history) == len(set(history)) <= 2
@@ -76,27 +81,27 @@ def test_secrets_in_sms_bodies_are_redacted():
 
 def test_plan_and_subscription_status():
     plans = {"p_b": "basic", "p_p": "pro"}
-    assert decisions.plan_for(["p_b"], plans) == "basic"
-    assert decisions.plan_for(["p_b", "p_p"], plans) == "pro"
-    assert decisions.plan_for(["other"], plans) is None
-    assert decisions.subscription_status("unpaid") == "past_due"
-    assert decisions.subscription_status("incomplete_expired") == "canceled"
-    assert decisions.subscription_status("weird") is None
+    assert billing.plan_for(["p_b"], plans) == "basic"
+    assert billing.plan_for(["p_b", "p_p"], plans) == "pro"
+    assert billing.plan_for(["other"], plans) is None
+    assert billing.subscription_status("unpaid") == "past_due"
+    assert billing.subscription_status("incomplete_expired") == "canceled"
+    assert billing.subscription_status("weird") is None
 
 
 def test_half_open_ranges():
     t = datetime(2026, 1, 1, tzinfo=UTC)
     h = timedelta(hours=1)
-    assert decisions.overlaps(t, t + 2 * h, t + h, t + 3 * h)
-    assert not decisions.overlaps(t, t + h, t + h, t + 2 * h)  # back to back
+    assert rules.overlaps(t, t + 2 * h, t + h, t + 3 * h)
+    assert not rules.overlaps(t, t + h, t + h, t + 2 * h)  # back to back
 
 
 def test_check_hold_reports_every_problem():
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    errors = decisions.check_hold(now - timedelta(hours=2), now - timedelta(hours=3), 0, 60, now)
+    errors = rules.check_hold(now - timedelta(hours=2), now - timedelta(hours=3), 0, 60, now)
     assert {e.field for e in errors} == {"end", "ttl_seconds"}
-    assert decisions.check_hold(now.replace(tzinfo=None), now, 60, 60, now)[0].field == "start"
-    assert decisions.check_hold(now + timedelta(hours=1), now + timedelta(hours=2), 60, 60,
+    assert rules.check_hold(now.replace(tzinfo=None), now, 60, 60, now)[0].field == "start"
+    assert rules.check_hold(now + timedelta(hours=1), now + timedelta(hours=2), 60, 60,
                                 now) == []
 
 

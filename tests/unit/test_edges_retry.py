@@ -6,7 +6,7 @@ import psycopg.errors
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from producers.edges.retry import TransientConflict, is_transient, retry_transient
+from nmc.infra.retry import TransientConflict, is_transient, retry_transient
 
 
 def _deadlock() -> OperationalError:

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nmc.contract.envelope import InvalidEvent, new_event, parse_event
 from nmc.contract.examples import catalog_metadata, example_envelopes
 from nmc.contract.schemas import default_catalog
-from producers.envelope import InvalidEvent, new_event, parse_event
 
 EXAMPLES = json.loads(
     (Path(__file__).parent.parent / "fixtures" / "catalog_examples.json").read_text()

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from nmc.contract.schemas import EventSchema, default_catalog
-from nmc.gate.compat import full_errors
-from nmc.gate.diff import Impact, diff_schemas, required_bump
-from nmc.gate.policy import Bump, classify_bump, decide, decide_new, namespace_errors
-from nmc.gate.register import CycleError, dependency_order
+from nmc.schema_gate.compat import full_errors
+from nmc.schema_gate.diff import Impact, diff_schemas, required_bump
+from nmc.schema_gate.policy import Bump, classify_bump, decide, decide_new, namespace_errors
+from nmc.schema_gate.register import CycleError, dependency_order
 
 BASE: dict[str, Any] = {
     "type": "record", "name": "Foo", "namespace": "nmc.x.v1", "doc": "d",

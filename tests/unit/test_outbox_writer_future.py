@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.errors import InvalidEvent
-from producers.envelope import Envelope, new_event
 from producers.outbox.writer import OutboxWriter, too_far_ahead
 
 NOW = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)

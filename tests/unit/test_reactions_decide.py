@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from producers.reactions.decide import (
+from producers.conversation.reactions.decide import (
     CALL_DETECTED,
     INBOUND_SMS,
     TAKEOVER,

@@ -9,10 +9,10 @@ import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.payload import format_rfc3339_utc
 from nmc.contract.schemas import default_catalog
-from nmc.registry import value_serializer
-from producers.envelope import Envelope, new_event
+from nmc.infra.schema_registry import value_serializer
 from producers.relay.encoding import SchemaEncoder, confluent_frame
 from producers.relay.store import OutboxRow
 
@@ -75,8 +75,8 @@ def test_encoding_matches_confluent_serializer_byte_for_byte(
 
 def test_every_catalog_event_encodes_like_the_confluent_serializer() -> None:
     """All 13 events, payload timestamps and nested records included."""
+    from nmc.contract.envelope import parse_event
     from nmc.contract.examples import example_envelopes
-    from producers.envelope import parse_event
 
     registry = SchemaRegistryClient.new_client({"url": "mock://relay-encoding-all"})
     catalog = default_catalog()

@@ -16,11 +16,11 @@ from uuid import UUID
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
+from nmc.contract.envelope import parse_event
 from nmc.contract.examples import example_envelopes
 from nmc.contract.schemas import SCHEMA_DIR, default_catalog
 from nmc.schema_package.build import PACKAGE_SRC, PackageError, build, generate, stale
 from nmc.schema_package.version import fingerprint, version_error
-from producers.envelope import parse_event
 
 
 def test_committed_models_are_not_stale() -> None:

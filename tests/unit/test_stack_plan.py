@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nmc.settings import Settings
+from nmc.infra.settings import Settings
 from nmc.stack import javas, pidfile
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from nmc.settings import Settings, StackVersions
+from nmc.infra.settings import Settings, StackVersions
 from nmc.stack import render
 
 NS = {"m": "http://maven.apache.org/POM/4.0.0"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nmc.settings import Settings
+from nmc.infra.settings import Settings
 from nmc.stack import render
 from nmc.stack.layout import Layout
 from nmc.stack.secure import SecureMaterial, client_env, openssl_commands
@@ -108,7 +108,7 @@ def test_a_running_kafka_of_another_shape_is_refused(tmp_path: Path) -> None:
 
     from nmc.stack import pidfile
     from nmc.stack.errors import StackError
-    from nmc.stack.kafka import _require_same_shape
+    from nmc.stack.kafka_broker import _require_same_shape
 
     layout = Layout(tmp_path, "kafka-secure")
     layout.run.mkdir(parents=True)

@@ -18,15 +18,15 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import SerializationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.streams import history
 
+from nmc.contract.envelope import new_event
 from nmc_streams.batch import BatchProjector, Record, Rows, StateWrite, is_transient
 from nmc_streams.db import collapse
 from nmc_streams.events import Fact, to_fact
 from nmc_streams.flows import MODELS, plan_key
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.state import FLOW, Entity
-from nmc_streams.testing import history
-from producers.envelope import new_event
 
 TENANTS = [str(uuid.UUID(int=i + 1, version=4)) for i in range(3)]
 APPS = sorted(MODELS)

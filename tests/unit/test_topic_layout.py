@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nmc.topics import layout_problem
+from nmc.infra.topics import layout_problem
 
 
 def test_no_topics_yet_is_fine() -> None:

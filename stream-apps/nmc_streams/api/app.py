@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from psycopg_pool import PoolTimeout
 
-from nmc.settings import Settings, get_settings
+from nmc.infra.settings import Settings, get_settings
 from nmc_streams.api.auth import TokenVerifier
 from nmc_streams.api.database import Database
 from nmc_streams.api.errors import (

@@ -1,6 +1,6 @@
 """Settings of the read API (env prefix ``NMC_API_``).
 
-The database comes from the platform's `nmc.settings.Settings` (``DATABASE_URL`` or the local
+The database comes from the platform's `nmc.infra.settings.Settings` (``DATABASE_URL`` or the local
 stack), so there is one place that says where PostgreSQL is.
 """
 

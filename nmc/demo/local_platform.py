@@ -1,0 +1,175 @@
+"""`LocalPlatform`: every process of NeverMissCall on the local stack, for the demo and the
+end-to-end test.
+
+Relay, reactions, SMS sender, the webhook/command service and the read API run as threads
+of this process; the three stream apps run as real worker subprocesses (Faust wants its own
+event loop). Twilio's Messages API is the loopback `LocalTwilio`. A run gets its own consumer
+groups, committed at the current end of the topics before anything starts, so it reacts to
+what happens now and never to the topics' history.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+from confluent_kafka import Consumer
+from pydantic import SecretStr
+
+from nmc.demo.twilio_standin import LocalTwilio
+from nmc.infra.consume import end_offsets
+from nmc.infra.db import make_engine
+from nmc.infra.kafka_clients import consumer_config, domain_topics
+from nmc.infra.net import free_port
+from nmc.infra.settings import Settings
+from nmc_streams.api.app import create_app
+from nmc_streams.api.settings import ApiSettings
+from nmc_streams.settings import StreamSettings
+from producers.conversation.reactions.app import run_reactor
+from producers.conversation.reactions.consumer import SOURCE_TOPICS
+from producers.edges.app import create_edge_app
+from producers.edges.settings import EdgeSettings
+from producers.relay.app import run_relay
+from producers.sender.sender import run_sender
+from producers.sender.settings import SenderSettings
+
+STREAM_APPS = ("conversation", "scheduling", "reporting")
+
+
+
+def commit_at_end(settings: Settings, group: str, topics: list[str]) -> None:
+    """Give a new consumer group committed offsets at the current end of `topics`."""
+    consumer = Consumer(consumer_config(settings, group))
+    try:
+        consumer.commit(offsets=end_offsets(settings, topics), asynchronous=False)
+    finally:
+        consumer.close()
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the host process owns the signals
+        pass
+
+
+@dataclass
+class LocalPlatform:
+    """Start with `with LocalPlatform(settings) as platform:`; everything stops on exit."""
+
+    settings: Settings
+    log_dir: Path
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    twilio_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    stripe_secret: str = field(default_factory=lambda: "whsec_" + secrets.token_hex(16))
+    price_plans: dict[str, str] = field(
+        default_factory=lambda: {"price_basic": "basic", "price_pro": "pro"})
+
+    def __post_init__(self) -> None:
+        self.twilio = LocalTwilio("AC" + secrets.token_hex(16))
+        self.edge_port, self.api_port = free_port(), free_port()
+        self.edge_url = f"http://127.0.0.1:{self.edge_port}"
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
+        self.edge_settings = EdgeSettings(
+            public_base_url=self.edge_url, twilio_auth_token=SecretStr(self.twilio_token),
+            stripe_webhook_secret=SecretStr(self.stripe_secret),
+            price_plans=self.price_plans,  # type: ignore[arg-type]
+            jwt_secret=SecretStr(self.jwt_secret),
+        )
+        self.sender_settings = SenderSettings(
+            public_base_url=self.edge_url, twilio_auth_token=SecretStr(self.twilio_token),
+            twilio_api_base=self.twilio.url, twilio_account_sid=self.twilio.account_sid,
+            sender_poll_interval_s=0.2,
+        )
+        self.api_settings = ApiSettings(jwt_secret=SecretStr(self.jwt_secret))
+        self.streams = StreamSettings(app_id_prefix=f"nmc-demo-{self.run_id}")
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._servers: list[_Server] = []
+        self._workers: list[subprocess.Popen[bytes]] = []
+        self.engine = make_engine(self.settings.database)
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def _thread(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _serve(self, name: str, app: Any, port: int) -> None:
+        server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self._servers.append(server)
+        self._thread(name, server.run)
+
+    def start(self, progress: Callable[[str], None] = lambda _m: None) -> LocalPlatform:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        topics = domain_topics()
+        for app in STREAM_APPS:
+            commit_at_end(self.settings, self.streams.app_id(app), topics)
+        reactions = self.settings.model_copy(
+            update={"nmc_reactions_group": f"nmc-demo-{self.run_id}-reactions"})
+        commit_at_end(self.settings, reactions.nmc_reactions_group, list(SOURCE_TOPICS))
+        env = dict(os.environ, NMC_STREAMS_APP_ID_PREFIX=self.streams.app_id_prefix,
+                   DATABASE_URL=self.settings.database)
+        for app in STREAM_APPS:
+            with (self.log_dir / f"worker-{app}.log").open("wb") as log:
+                self._workers.append(subprocess.Popen(
+                    [sys.executable, "-m", "nmc_streams", app, "--worker-id",
+                     f"demo-{self.run_id}"], env=env, stdout=log, stderr=subprocess.STDOUT))
+        progress(f"stream workers started ({', '.join(STREAM_APPS)})")
+        self.twilio.start()
+        self._thread("relay", run_relay, self.settings, self._stop)
+        self._thread("reactor", run_reactor, reactions, self._stop)
+        self._thread("sender", run_sender, self.engine, self.sender_settings, self._stop)
+        self._serve("edge", create_edge_app(self.edge_settings, self.engine), self.edge_port)
+        self._serve("api", create_app(self.api_settings, self.settings), self.api_port)
+        self._wait_for_http()
+        progress(f"relay, reactions, sender, webhooks ({self.edge_url}) and read API "
+                 f"({self.api_url}) running")
+        return self
+
+    def _wait_for_http(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        for server in self._servers:
+            while not server.started:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("an HTTP service did not start; see the log above")
+                time.sleep(0.05)
+
+    def workers_alive(self) -> bool:
+        return all(w.poll() is None for w in self._workers)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for server in self._servers:
+            server.should_exit = True
+        for worker in self._workers:
+            worker.terminate()
+        for worker in self._workers:
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self.twilio.stop()
+        self.engine.dispose()
+
+    def __enter__(self) -> LocalPlatform:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+__all__ = ["STREAM_APPS", "LocalPlatform", "commit_at_end", "free_port"]

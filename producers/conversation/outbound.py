@@ -1,0 +1,93 @@
+"""`queue_outbound`: how the conversation reactions hand a text to the sender."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from nmc.contract.envelope import Envelope, new_event
+from nmc.contract.ids import stable_id
+from nmc.contract.payload import check_e164
+from producers.conversation.threads import record_outbound
+from producers.outbox import OutboxWriter
+from producers.tables import outbound_messages
+from producers.tenants.table import tenant_numbers
+
+
+def queue_outbound(
+    session: Session,
+    *,
+    tenant_id: UUID,
+    correlation_id: UUID,
+    to_phone: str,
+    body: str,
+    from_phone: str | None = None,
+    conversation_id: UUID | None = None,
+    causation_id: UUID | None = None,
+    message_id: UUID | None = None,
+    now: datetime | None = None,
+) -> Envelope:
+    """Insert an outbound message (status queued) and its MessageSent(out, queued) event in
+    the caller's transaction; commits nothing.
+
+    `correlation_id` is the thread's; `conversation_id` defaults to it. `from_phone` defaults
+    to the tenant's first number. Pass a deterministic `message_id` to make a retried
+    reaction idempotent: a second call with the same id inserts nothing and returns the
+    same event (the outbox ignores its id).
+    """
+    check_e164(to_phone)
+    if from_phone is None:
+        row = session.execute(
+            select(tenant_numbers.c.phone).where(tenant_numbers.c.tenant_id == tenant_id)
+            .order_by(tenant_numbers.c.phone).limit(1)
+        ).first()
+        if row is None:
+            raise ValueError(f"tenant {tenant_id} has no number to send from")
+        from_phone = row.phone
+    mid = message_id or uuid.uuid4()
+    conversation = conversation_id or correlation_id
+    event = new_event(
+        "nmc.conversation.MessageSent",
+        event_id=stable_id("event", "MessageSent", mid, "queued"),
+        tenant_id=tenant_id,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        occurred_at=now or datetime.now(UTC),
+        payload={"message_id": str(mid), "conversation_id": str(conversation),
+                 "direction": "out", "status": "queued"},
+    )
+    inserted = session.execute(
+        insert(outbound_messages)
+        .values(message_id=mid, tenant_id=tenant_id, correlation_id=correlation_id,
+                conversation_id=conversation, to_phone=to_phone, from_phone=from_phone,
+                body=body, status="queued", queued_event_id=event.event_id, attempts=0)
+        .on_conflict_do_nothing(index_elements=["message_id"])
+        .returning(outbound_messages.c.message_id)
+    ).first()
+    if inserted is not None:
+        OutboxWriter().append(session, event)
+        record_outbound(session, correlation_id, event.event_id)
+    return event
+
+
+def delivery_event(
+    *, tenant_id: UUID, correlation_id: UUID, causation_id: UUID | None, message_id: UUID,
+    status: str, provider_ref: str, error_code: str | None, now: datetime,
+) -> Envelope:
+    """DeliveryUpdated with a deterministic id per (message, status): the webhook and the
+    sender reporting the same step produce one event."""
+    return new_event(
+        "nmc.conversation.DeliveryUpdated",
+        event_id=stable_id("event", "DeliveryUpdated", message_id, status),
+        tenant_id=tenant_id,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        occurred_at=now,
+        payload={"message_id": str(message_id), "status": status,
+                 "provider_ref": provider_ref, "error_code": error_code},
+    )

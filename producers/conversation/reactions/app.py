@@ -1,0 +1,51 @@
+"""Composition root of `nmc reactor`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from confluent_kafka import Consumer, Producer
+
+from nmc.infra.db import make_engine
+from nmc.infra.kafka_clients import consumer_config, ensure_topics, producer_config
+from nmc.infra.schema_registry import registry_client, value_deserializer
+from nmc.infra.settings import Settings
+from producers.conversation.reactions.consumer import ConversationReactor
+
+log = logging.getLogger(__name__)
+
+
+def run_reactor(
+    settings: Settings,
+    stop: threading.Event | None = None,
+    assigned: threading.Event | None = None,
+) -> None:
+    stop = stop or threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    group = settings.nmc_reactions_group
+    ensure_topics(settings)
+    ensure_topics(settings, [f"nmc.dlq.{group}"])
+    registry = registry_client(settings)
+    engine = make_engine(settings.database)
+    consumer = Consumer(consumer_config(
+        settings, group, **{"enable.auto.commit": True, "enable.auto.offset.store": False,
+                            "auto.offset.reset": settings.nmc_reactions_offset_reset}))
+    reactor = ConversationReactor(
+        consumer, value_deserializer(registry), engine, Producer(producer_config(settings)),
+        group, settings.nmc_reactions_max_attempts, settings.nmc_reactions_retry_max_s,
+    )
+    log.info("reactor started (group %s)", group)
+    try:
+        reactor.run(stop, assigned)
+    finally:
+        engine.dispose()
+        registry.close()

@@ -1,0 +1,153 @@
+"""`ConversationReactor`: consumes telephony and conversation facts and reacts to them.
+
+At-least-once: an offset is stored only after the fact's transaction committed (or after it
+was dead-lettered), and librdkafka commits stored offsets. A redelivered fact is harmless:
+its effects carry deterministic ids and the memory row says what was already decided.
+Failures retry with exponential backoff and full jitter, then go to `nmc.dlq.<group>` and the
+dead-letter table; the partition keeps flowing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from tenacity import Retrying, stop_after_attempt, wait_random_exponential
+
+from nmc.contract.dead_letter import dlq_headers, dlq_topic
+from nmc.contract.headers import decode_headers
+from nmc.contract.payload import to_json_value
+from nmc.contract.schemas import topic_for
+from nmc.infra.dead_letters import record_dead_letter
+from producers.conversation.reactions.apply import react
+from producers.conversation.reactions.decide import HANDLED, Fact
+
+log = logging.getLogger(__name__)
+SOURCE_TOPICS = (topic_for("telephony"), topic_for("conversation"))
+
+
+class PoisonFact(ValueError):
+    """A record that can never be processed (undecodable, not an envelope)."""
+
+
+def to_fact(value: Any) -> Fact:
+    if not isinstance(value, dict):
+        raise PoisonFact("value is not an Avro record")
+    try:
+        return Fact(
+            event_id=UUID(str(value["event_id"])),
+            name=str(value["event_name"]),
+            tenant_id=UUID(str(value["tenant_id"])),
+            correlation_id=UUID(str(value["correlation_id"])),
+            occurred_at=value["occurred_at"] if isinstance(value["occurred_at"], datetime)
+            else datetime.fromisoformat(str(value["occurred_at"])),
+            payload=to_json_value(value["payload"]),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise PoisonFact(f"not an event envelope: {exc}") from exc
+
+
+class ConversationReactor:
+    def __init__(
+        self,
+        consumer: Consumer,
+        deserialize: Callable[[bytes, SerializationContext], Any],
+        engine: Engine,
+        dlq: Producer,
+        group_id: str,
+        max_attempts: int,
+        retry_max_s: float,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self._consumer = consumer
+        self._deserialize = deserialize
+        self._engine = engine
+        self._dlq = dlq
+        self._group_id = group_id
+        self._max_attempts = max_attempts
+        self._retry_max_s = retry_max_s
+        self.registry = registry or CollectorRegistry()
+        self.processed = Counter("nmc_reactions_processed", "Facts handled, by outcome.",
+                                 ["outcome"], registry=self.registry)
+        self.dead_lettered = Counter("nmc_reactions_dead_lettered", "Facts dead-lettered.",
+                                     registry=self.registry)
+
+    def handle(self, msg: Message) -> str:
+        """Process one record; returns applied | ignored | dead-lettered. Never raises."""
+        headers = decode_headers(msg.headers())
+        if headers.get("event_name") not in HANDLED:
+            return "ignored"  # filtered by header, without decoding (DESIGN.md §2)
+        error, attempts, actions = "", 0, []
+        try:
+            value = self._deserialize(msg.value() or b"",
+                                      SerializationContext(msg.topic() or "", MessageField.VALUE))
+            fact = to_fact(value)
+        except Exception as exc:  # undecodable: retrying cannot help
+            return self._dead_letter(msg, headers, f"permanent: {exc}", 1)
+        retrying = Retrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=wait_random_exponential(multiplier=0.1, max=self._retry_max_s),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    with Session(self._engine) as session, session.begin():
+                        actions = react(session, fact)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("fact %s failed %d times: %s", fact.event_id, attempts, error)
+            return self._dead_letter(msg, headers, error, attempts)
+        return "applied" if actions else "ignored"
+
+    def _dead_letter(self, msg: Message, headers: dict[str, str], error: str,
+                     attempts: int) -> str:
+        extra = dlq_headers(headers, error=error, attempts=attempts, group_id=self._group_id,
+                            topic=msg.topic() or "", partition=msg.partition() or 0,
+                            offset=msg.offset() or 0)
+        self._dlq.produce(dlq_topic(self._group_id), key=msg.key(), value=msg.value(),
+                          headers=list(extra.items()))
+        if self._dlq.flush(30) != 0:
+            raise RuntimeError("dead-letter topic did not acknowledge; not skipping the record")
+        record_dead_letter(self._engine, {
+            "group_id": self._group_id, "app": "reactions", "topic": msg.topic(),
+            "partition": msg.partition(), "offset": msg.offset(),
+            "record_key": (msg.key() or b"").decode(errors="replace"),
+            "event_id": headers.get("event_id"), "event_name": headers.get("event_name"),
+            "tenant_id": headers.get("tenant_id"), "event": None, "raw_value": msg.value(),
+            "headers": headers, "error": error, "attempts": attempts,
+        })
+        self.dead_lettered.inc()
+        return "dead-lettered"
+
+    def run(self, stop: threading.Event, assigned: threading.Event | None = None) -> None:
+        """Consume until `stop`; `assigned` is set once partitions are assigned."""
+
+        def on_assign(consumer: Consumer, partitions: list[Any]) -> None:
+            if assigned is not None:
+                assigned.set()
+
+        self._consumer.subscribe(list(SOURCE_TOPICS), on_assign=on_assign)
+        try:
+            while not stop.is_set():
+                msg = self._consumer.poll(0.5)
+                if msg is None:
+                    continue
+                if msg.error():
+                    log.warning("consumer error: %s", msg.error())
+                    continue
+                outcome = self.handle(msg)
+                self.processed.labels(outcome).inc()
+                self._consumer.store_offsets(msg)
+        finally:
+            self._consumer.close()

@@ -1,0 +1,121 @@
+"""The reaction policy as a pure function: facts in, actions out.
+
+A conversation is a thread (tenant, caller) and its id is the thread's correlation_id
+(producers/edges/threads.py). The first fact of a thread starts the conversation; the first
+missed call of a conversation queues the tenant's auto-reply unless the messaging gate is
+closed or a human took the conversation over. Every action carries ids derived from the
+conversation or the causing event, so a replay yields the same ids and downstream dedupe holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from nmc.contract.ids import stable_id
+
+CALL_DETECTED = "nmc.telephony.CallDetected"
+INBOUND_SMS = "nmc.telephony.InboundSmsReceived"
+TAKEOVER = "nmc.conversation.HumanTakeoverRequested"
+HANDLED = frozenset({CALL_DETECTED, INBOUND_SMS, TAKEOVER})
+
+
+@dataclass(frozen=True)
+class Fact:
+    event_id: UUID
+    name: str
+    tenant_id: UUID
+    correlation_id: UUID
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the reactions remember of a conversation (table conversation_reactions)."""
+
+    started: bool = False
+    auto_reply_decided: bool = False
+    takeover: bool = False
+
+
+@dataclass(frozen=True)
+class Gate:
+    allowed: bool
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StartConversation:
+    event_id: UUID
+    caller_phone: str
+
+
+@dataclass(frozen=True)
+class QueueAutoReply:
+    message_id: UUID
+    to_phone: str
+    from_phone: str
+
+
+@dataclass(frozen=True)
+class SuppressAutoReply:
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordInbound:
+    event_id: UUID
+    message_id: UUID
+
+
+@dataclass(frozen=True)
+class RecordTakeover:
+    user_id: UUID
+
+
+Action = StartConversation | QueueAutoReply | SuppressAutoReply | RecordInbound | RecordTakeover
+
+
+def conversation_started_id(tenant_id: UUID, correlation_id: UUID) -> UUID:
+    return stable_id("event", "ConversationStarted", tenant_id, correlation_id)
+
+
+def auto_reply_message_id(tenant_id: UUID, correlation_id: UUID) -> UUID:
+    return stable_id("auto-reply", tenant_id, correlation_id)
+
+
+def decide(fact: Fact, memory: Memory, gate: Gate) -> list[Action]:
+    """Actions for one fact given the conversation's memory and the tenant's messaging gate."""
+    if fact.name == TAKEOVER:
+        return [RecordTakeover(UUID(fact.payload["user_id"]))]
+    if fact.name not in (CALL_DETECTED, INBOUND_SMS):
+        return []
+    caller = fact.payload["from_phone"]
+    actions: list[Action] = []
+    if not memory.started:
+        actions.append(
+            StartConversation(conversation_started_id(fact.tenant_id, fact.correlation_id), caller)
+        )
+    if fact.name == INBOUND_SMS:
+        message_id = UUID(fact.payload["message_id"])
+        actions.append(RecordInbound(stable_id("event", "MessageSent", message_id, "in"),
+                                     message_id))
+        return actions
+    if memory.auto_reply_decided:
+        return actions  # one auto-reply decision per conversation
+    if memory.takeover:
+        actions.append(SuppressAutoReply("a human took the conversation over"))
+    elif not gate.allowed:
+        actions.append(SuppressAutoReply("; ".join(gate.reasons) or "messaging gate closed"))
+    else:
+        actions.append(
+            QueueAutoReply(
+                auto_reply_message_id(fact.tenant_id, fact.correlation_id),
+                to_phone=caller,
+                from_phone=fact.payload["to_phone"],
+            )
+        )
+    return actions

@@ -1,0 +1,1 @@
+"""The scheduling domain: holds and appointments on a resource's calendar."""

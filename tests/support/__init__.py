@@ -1,0 +1,1 @@
+"""Test harness shared by the suites (and the benches): stream workers, scratch databases."""

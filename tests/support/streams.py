@@ -1,0 +1,447 @@
+"""Test and benchmark support: isolated copies of the domain topics, event histories,
+worker subprocesses and read-model dumps. Imported only by tests and bench/, never by apps.
+
+Isolated topics (`nmc.<domain>.<suffix>`) with the catalog's schemas registered under their
+own TopicRecordNameStrategy subjects let each test start its workers from the earliest offset
+without reading what other tests and demos left on the shared topics.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import Schema
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from sqlalchemy import Engine, text
+
+from nmc.contract.envelope import Envelope, new_event
+from nmc.contract.headers import event_headers
+from nmc.contract.schemas import DOMAINS, default_catalog, subject_for
+from nmc.infra.kafka_clients import ensure_topics, producer_config
+from nmc.infra.schema_registry import registry_client, value_serializer
+from nmc.infra.settings import Settings
+from nmc_streams.db import READ_MODELS
+
+
+class IsolatedTopics:
+    """Six domain topics with a unique suffix, schemas registered, and a producer for them."""
+
+    def __init__(self, platform: Settings, suffix: str | None = None) -> None:
+        self.platform = platform
+        self.suffix = suffix or f".t{uuid.uuid4().hex[:10]}"
+        self.topics = {d: f"nmc.{d}{self.suffix}" for d in DOMAINS}
+        ensure_topics(platform, list(self.topics.values()))
+        self.registry = registry_client(platform)
+        self.serializers: dict[str, tuple[AvroSerializer, Any]] = {}
+        for schema in default_catalog():
+            topic = self.topics[schema.domain]
+            self.registry.register_schema(
+                subject_for(topic, schema.full_name), Schema(schema.schema_str, "AVRO")
+            )
+            self.serializers[schema.event_name] = (value_serializer(self.registry, schema), schema)
+        self.producer = Producer(producer_config(platform))
+
+    def encode(self, event: Envelope) -> tuple[str, bytes]:
+        serializer, schema = self.serializers[event.event_name]
+        topic = self.topics[event.domain]
+        value = serializer(event.to_avro(schema), SerializationContext(topic, MessageField.VALUE))
+        assert value is not None
+        return topic, value
+
+    def publish(self, events: Iterable[Envelope]) -> int:
+        """Produce with the relay's key, headers, timestamp and partitioner; flush."""
+        n = 0
+        for event in events:
+            topic, value = self.encode(event)
+            self._produce(
+                topic,
+                event.key.encode(),
+                value,
+                event_headers(event.to_json()),
+                int(event.occurred_at.timestamp() * 1000),
+            )
+            n += 1
+        self.flush()
+        return n
+
+    def publish_raw(self, domain: str, key: str, value: bytes) -> None:
+        self._produce(self.topics[domain], key.encode(), value, [], None)
+        self.flush()
+
+    def _produce(self, topic: str, key: bytes, value: bytes, headers: Any, ts: int | None) -> None:
+        while True:
+            try:
+                if ts is None:
+                    self.producer.produce(topic, key=key, value=value, headers=headers)
+                else:
+                    self.producer.produce(
+                        topic, key=key, value=value, headers=headers, timestamp=ts
+                    )
+                break
+            except BufferError:
+                self.producer.poll(0.1)
+        self.producer.poll(0)
+
+    def flush(self) -> None:
+        if self.producer.flush(60):
+            raise RuntimeError("records not acknowledged within 60s")
+
+    def close(self) -> None:
+        """Flush, then delete the copies, so a long-lived stack does not collect them."""
+        from confluent_kafka.admin import AdminClient
+
+        from nmc.infra.kafka_clients import admin_config
+
+        self.producer.flush(10)
+        self.registry.close()
+        admin = AdminClient(admin_config(self.platform))  # held until the futures resolve
+        deleting = admin.delete_topics(list(self.topics.values()), operation_timeout=30)
+        for future in deleting.values():
+            try:
+                future.result()
+            except Exception as exc:  # already gone is fine; anything else is worth a look
+                if "UNKNOWN_TOPIC" not in str(exc):
+                    raise
+
+
+# --- event histories --------------------------------------------------------------------------
+
+
+def _phone(rng: random.Random) -> str:
+    return f"+1310555{rng.randrange(1000, 9999)}"
+
+
+def _id(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def flow_events(rng: random.Random, tenant: str, start: datetime) -> list[Envelope]:
+    """One plausible conversation flow (one correlation id), covering all 13 events."""
+    corr = _id(rng)
+    t = start
+    out: list[Envelope] = []
+
+    def emit(name: str, payload: dict[str, Any]) -> None:
+        nonlocal t
+        t += timedelta(seconds=rng.randrange(1, 4000))
+        out.append(
+            new_event(
+                name,
+                tenant_id=tenant,
+                correlation_id=corr,
+                payload=payload,
+                occurred_at=t,
+                event_id=_id(rng),
+            )
+        )
+
+    caller, line = _phone(rng), _phone(rng)
+    conversation = _id(rng)
+    emit(
+        "nmc.telephony.CallDetected",
+        {
+            "call_id": _id(rng),
+            "from_phone": caller,
+            "to_phone": line,
+            "reason": rng.choice(["no-answer", "busy", "failed"]),
+            "provider_ref": "CA" + _id(rng)[:8],
+        },
+    )
+    emit(
+        "nmc.conversation.ConversationStarted",
+        {"conversation_id": conversation, "caller_phone": caller},
+    )
+    for _ in range(rng.randrange(1, 4)):
+        message = _id(rng)
+        direction = rng.choice(["in", "out"])
+        if direction == "in":
+            emit(
+                "nmc.telephony.InboundSmsReceived",
+                {
+                    "message_id": message,
+                    "from_phone": caller,
+                    "to_phone": line,
+                    "body": "my sink is clogged",
+                    "provider_ref": "SM1",
+                },
+            )
+        emit(
+            "nmc.conversation.MessageSent",
+            {
+                "message_id": message,
+                "conversation_id": conversation,
+                "direction": direction,
+                "status": "queued",
+            },
+        )
+        if direction == "out":
+            for status in rng.choice([["sent", "delivered"], ["sent", "failed"], ["sent"], []]):
+                emit(
+                    "nmc.conversation.DeliveryUpdated",
+                    {
+                        "message_id": message,
+                        "status": status,
+                        "provider_ref": "SM" + message[:6],
+                        "error_code": "30003" if status == "failed" else None,
+                    },
+                )
+    if rng.random() < 0.3:
+        emit(
+            "nmc.conversation.HumanTakeoverRequested",
+            {"conversation_id": conversation, "user_id": _id(rng)},
+        )
+    resource = _id(rng)
+    slot_start = (start + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    slot = {
+        "resource_id": resource,
+        "start": slot_start.isoformat().replace("+00:00", "Z"),
+        "end": (slot_start + timedelta(hours=2)).isoformat().replace("+00:00", "Z"),
+    }
+    if rng.random() < 0.8:
+        emit("nmc.scheduling.AppointmentHeld", {"hold_id": _id(rng), **slot})
+        fate = rng.choice(["book", "book", "release", "none"])
+        if fate == "release":
+            emit(
+                "nmc.scheduling.AppointmentReleased",
+                {"hold_id": out[-1].payload["hold_id"], **slot},
+            )
+        elif fate == "book":
+            appointment = _id(rng)
+            emit(
+                "nmc.scheduling.AppointmentBooked",
+                {
+                    "appointment_id": appointment,
+                    **slot,
+                    "service_item_id": _id(rng),
+                    "customer_phone": caller,
+                },
+            )
+            if rng.random() < 0.3:
+                emit(
+                    "nmc.scheduling.AppointmentCancelled",
+                    {
+                        "appointment_id": appointment,
+                        **slot,
+                        "cancelled_reason": rng.choice(["user", "tenant", "system", "conflict"]),
+                    },
+                )
+    if rng.random() < 0.2:
+        emit(
+            "nmc.catalog.CatalogUpdated",
+            {"updated_item_ids": [_id(rng)], "full_refresh": rng.random() < 0.5},
+        )
+    if rng.random() < 0.2:
+        emit(
+            "nmc.compliance.ComplianceStatusChanged",
+            {"campaign_id": _id(rng), "status": rng.choice(["pending", "approved", "rejected"])},
+        )
+    if rng.random() < 0.2:
+        emit(
+            "nmc.billing.SubscriptionUpdated",
+            {
+                "stripe_customer_id": "cus_" + _id(rng)[:8],
+                "stripe_subscription_id": "sub_" + _id(rng)[:8],
+                "plan": rng.choice(["basic", "pro"]),
+                "status": rng.choice(["active", "past_due", "canceled", "trialing"]),
+                "current_period_end": "2025-09-30T23:59:59Z",
+            },
+        )
+    return out
+
+
+def history(seed: int, tenants: Sequence[str], flows_per_tenant: int) -> list[Envelope]:
+    """A deterministic multi-tenant history in event-time order."""
+    rng = random.Random(seed)
+    start = datetime(2025, 9, 1, 8, tzinfo=UTC)
+    events: list[Envelope] = []
+    for tenant in tenants:
+        for i in range(flows_per_tenant):
+            events += flow_events(rng, tenant, start + timedelta(hours=7 * i))
+    events.sort(key=lambda e: (e.occurred_at, str(e.event_id)))
+    return events
+
+
+# --- workers ----------------------------------------------------------------------------------
+
+
+STARTED_PREFIXES: set[str] = set()
+"""App id prefixes workers were started with: their groups and DLQ topics, removed by the
+integration suite at the end of its session (`nmc.demo.cleanup.remove_run`)."""
+
+
+def start_worker(
+    app: str,
+    *,
+    database_url: str,
+    topic_suffix: str,
+    app_id_prefix: str,
+    nmc_home: Path,
+    worker_id: str,
+    metrics_port: int = 0,
+    log_path: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """A real worker process (`python -m nmc_streams <app>`), so SIGKILL is a real crash."""
+    STARTED_PREFIXES.add(app_id_prefix)
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        NMC_HOME=str(nmc_home),
+        NMC_STREAMS_TOPIC_SUFFIX=topic_suffix,
+        NMC_STREAMS_APP_ID_PREFIX=app_id_prefix,
+        NMC_STREAMS_METRICS_PORT=str(metrics_port),
+        NMC_STREAMS_RETRY_BASE_S="0.05",
+        NMC_STREAMS_RETRY_MAX_S="0.5",
+        **(extra_env or {}),
+    )
+    if log_path is None:
+        return subprocess.Popen(
+            [sys.executable, "-m", "nmc_streams", app, "--worker-id", worker_id],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    with open(log_path, "ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "nmc_streams", app, "--worker-id", worker_id],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.25)
+
+
+def caught_up(platform: Settings, group: str, topics: Iterable[str]) -> bool:
+    """True when `group` has committed every partition of `topics` up to its end offset, i.e.
+    every record there was processed and acknowledged (not just some of them projected)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from nmc.infra.kafka_clients import consumer_config
+
+    consumer = Consumer(consumer_config(platform, group))
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in range(platform.nmc_topic_partitions)
+        ]
+        for tp in consumer.committed(partitions, timeout=10):
+            _low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            if high > 0 and tp.offset < high:
+                return False
+        return True
+    finally:
+        consumer.close()
+
+
+def wait_caught_up(
+    platform: Settings, group: str, topics: Iterable[str], timeout: float = 180.0
+) -> None:
+    topic_list = list(topics)
+    wait_for(
+        lambda: caught_up(platform, group, topic_list),
+        f"{group} to commit up to the end of {topic_list}",
+        timeout,
+    )
+
+
+def dump(engine: Engine, app: str, tenants: Iterable[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Whole read-model tables of `app`, restricted to `tenants`, in a canonical order."""
+    tenant_list = list(tenants)
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with engine.connect() as conn:
+        for table in READ_MODELS[app]:
+            rows = conn.execute(
+                text(f"SELECT * FROM {table} WHERE tenant_id::text = ANY(:t)"),
+                {"t": tenant_list},
+            ).all()
+            out[table] = sorted(tuple(r) for r in rows)
+    return out
+
+
+def total_version(engine: Engine, app: str, tenants: Iterable[str]) -> int:
+    """Sum of row versions: reaches its final value only when every event is projected."""
+    table = READ_MODELS[app][0]
+    with engine.connect() as conn:
+        value = conn.execute(
+            text(f"SELECT count(*) FROM {table} WHERE tenant_id::text = ANY(:t)"),
+            {"t": list(tenants)},
+        ).scalar_one()
+    return int(value)
+
+
+@contextmanager
+def fresh_database(platform: Settings) -> Iterator[str]:
+    """A throw-away, fully migrated database (the read models among its tables)."""
+    from .databases import scratch_database
+
+    with scratch_database(platform.database, prefix="nmc_streams_ref") as url:
+        yield url
+
+
+def project_in_order(engine: Engine, app: str, events: Iterable[Envelope]) -> None:
+    """The reference: the same model and store, one event per batch, in event-time order."""
+    import asyncio
+
+    from nmc_streams.batch import BatchProjector, Record
+    from nmc_streams.flows import MODELS
+    from nmc_streams.metrics import StreamMetrics
+    from nmc_streams.runtime import PostgresStateStore
+
+    records: list[Record] = []
+
+    async def no_dead_letters(record: Record, fact: Any, error: str, attempts: int) -> None:
+        raise AssertionError(f"reference history has a poison event: {error}")
+
+    projector = BatchProjector(
+        app,
+        MODELS[app],
+        PostgresStateStore(engine, app),
+        lambda raw: raw,
+        no_dead_letters,
+        StreamMetrics(app),
+        run=_inline,
+    )
+    for env in events:
+        record: dict[str, Any] = env.to_json()
+        record["occurred_at"] = env.occurred_at
+        records.append(Record("reference", 0, len(records), None, record, {}))  # type: ignore[arg-type]
+
+    async def _all() -> None:
+        for rec in records:
+            await projector.handle([rec])
+
+    asyncio.run(_all())
+
+
+async def _inline(call: Callable[..., Any], *args: Any) -> Any:
+    return call(*args)
+
+
+
+def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL if the worker has not exited: a test never leaves one behind."""
+    if worker.poll() is None:
+        worker.terminate()
+    try:
+        worker.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(timeout_s)
