@@ -10,6 +10,7 @@ demo: install
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 unit: install
 	.venv/bin/pytest tests/unit -q
