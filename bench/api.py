@@ -41,6 +41,7 @@ from rich.table import Table
 from sqlalchemy import insert, text
 
 from bench.common import percentile, ready_settings, scratch_database
+from nmc.infra.db import make_engine
 from nmc.infra.net import free_port
 from nmc_streams import db as read_models
 from nmc_streams.api.auth import issue_token
@@ -65,7 +66,7 @@ def _u() -> str:
 
 
 def seed(url: str, n: int) -> Seeded:
-    engine = read_models.make_engine(url)
+    engine = make_engine(url)
     measured = Seeded(_u())
     rows: dict[str, list[dict[str, Any]]] = {t: [] for t in (
         "conv_conversations", "conv_messages", "sched_holds", "sched_appointments",

@@ -54,7 +54,8 @@ def ensure_up(settings: Settings, console: Console | None = None) -> None:
         postgres.ensure(settings, layout, say)
     jobs: list[tuple[Starting, float]] = []
     if local["kafka"]:
-        jobs += [(job, time.monotonic()) for job in kafka_broker.start(settings, versions, layout, say)]
+        started = kafka_broker.start(settings, versions, layout, say)
+        jobs += [(job, time.monotonic()) for job in started]
     if local["registry"]:
         jobs.append((apicurio.start(settings, versions, layout, say), time.monotonic()))
     for job, started in jobs:

@@ -134,7 +134,7 @@ def _principal(request: Request,
                authorization: Annotated[str | None, Header()] = None) -> Principal:
     """The authenticated caller, whose tenant must be in the directory."""
     engine: Engine = request.app.state.engine
-    who = authenticate(authorization, request.app.state.jwt_secret)
+    who = authenticate(authorization, request.app.state.token_rules)
     with Session(engine) as session:
         try:
             get_tenant(session, who.tenant_id)
@@ -156,11 +156,10 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
     base_url = settings.public_base_url
     twilio_token = settings.twilio_auth_token.get_secret_value()
     stripe_secret = settings.stripe_webhook_secret.get_secret_value()
-    jwt_secret = settings.jwt_secret.get_secret_value()
 
     app = FastAPI(title="NeverMissCall edges", docs_url=None, redoc_url=None)
     app.state.engine = engine
-    app.state.jwt_secret = jwt_secret
+    app.state.token_rules = settings.token_rules()
 
     @app.exception_handler(EdgeError)
     async def _edge_error(_: Request, exc: EdgeError) -> JSONResponse:

@@ -1,15 +1,17 @@
-"""Bearer JWT authentication of the command endpoints (HS256, `tenant_id` claim)."""
+"""Bearer JWT authentication of the command endpoints (`tenant_id` claim, optional `sub` user).
+
+Verification is the platform's one verifier (`nmc.infra.bearer_tokens`), with the edges'
+rules (`EdgeSettings.token_rules`: HS256, audience/issuer/leeway when configured); this module
+only maps its refusals to the edges' 401 body and reads the user id.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from uuid import UUID
 
-import jwt
-
+from nmc.infra.bearer_tokens import InvalidToken, TokenRules, mint_token, verify_bearer
 from producers.errors import EdgeError
-
-ALGORITHM = "HS256"
 
 
 @dataclass(frozen=True)
@@ -20,35 +22,23 @@ class Principal:
     user_id: UUID | None
 
 
-def authenticate(authorization: str | None, secret: str) -> Principal:
-    """401 unless the header carries a valid, unexpired HS256 token with a uuid tenant_id."""
-    if not authorization:
-        raise EdgeError(401, "missing bearer token", "Authorization")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise EdgeError(401, "expected 'Bearer <token>'", "Authorization")
+def authenticate(authorization: str | None, rules: TokenRules) -> Principal:
+    """401 unless the header carries a valid, unexpired token with a uuid tenant_id (and, when
+    present, a uuid `sub`)."""
     try:
-        claims = jwt.decode(token.strip(), secret, algorithms=[ALGORITHM],
-                            options={"require": ["exp", "tenant_id"]})
-    except jwt.PyJWTError as exc:
-        raise EdgeError(401, f"invalid token: {exc}", "Authorization") from None
-    try:
-        tenant_id = UUID(str(claims["tenant_id"]))
-    except ValueError:
-        raise EdgeError(401, "tenant_id claim is not a uuid", "Authorization") from None
+        token = verify_bearer(authorization, rules)
+    except InvalidToken as exc:
+        raise EdgeError(401, exc.reason, "Authorization") from None
     user_id: UUID | None = None
-    if claims.get("sub") is not None:
+    if token.subject is not None:
         try:
-            user_id = UUID(str(claims["sub"]))
+            user_id = UUID(token.subject)
         except ValueError:
             raise EdgeError(401, "sub claim is not a uuid", "Authorization") from None
-    return Principal(tenant_id, user_id)
+    return Principal(token.tenant_id, user_id)
 
 
-def issue_token(secret: str, tenant_id: UUID, user_id: UUID | None, ttl_s: int,
+def issue_token(rules: TokenRules, tenant_id: UUID, user_id: UUID | None, ttl_s: int,
                 now: int) -> str:
     """A token for tests and operators (`nmc edge token`)."""
-    claims: dict[str, object] = {"tenant_id": str(tenant_id), "exp": now + ttl_s, "iat": now}
-    if user_id is not None:
-        claims["sub"] = str(user_id)
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    return mint_token(rules, tenant_id, ttl_s, None if user_id is None else str(user_id), now)

@@ -92,6 +92,5 @@ def token(
 
     settings = EdgeSettings()
     settings.require("jwt_secret")
-    assert settings.jwt_secret is not None
-    console.print(issue_token(settings.jwt_secret.get_secret_value(), uuid.UUID(tenant_id),
+    console.print(issue_token(settings.token_rules(), uuid.UUID(tenant_id),
                               uuid.UUID(user_id) if user_id else None, ttl, int(time.time())))

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nmc.infra.bearer_tokens import TokenRules
 from nmc.infra.settings import require
 
 Plan = Literal["basic", "pro"]
@@ -42,6 +43,15 @@ class EdgeSettings(BaseSettings):
     jwt_secret: SecretStr | None = Field(
         default=None, description="HS256 secret of the command endpoints' bearer tokens."
     )
+    jwt_audience: str | None = Field(
+        default=None, description="When set, tokens must carry this `aud`."
+    )
+    jwt_issuer: str | None = Field(
+        default=None, description="When set, tokens must carry this `iss`."
+    )
+    jwt_leeway_s: float = Field(
+        default=0.0, ge=0, description="Clock skew allowed on `exp`/`nbf`/`iat`, seconds."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8090, ge=0, le=65535)
     thread_idle_s: float = Field(
@@ -73,6 +83,12 @@ class EdgeSettings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (HS256 key)")
         return value
+
+    def token_rules(self) -> TokenRules:
+        """What a command token must satisfy (`jwt_secret` must be set: `require` it first)."""
+        assert self.jwt_secret is not None
+        return TokenRules(self.jwt_secret.get_secret_value(), "HS256", self.jwt_audience,
+                          self.jwt_issuer, self.jwt_leeway_s)
 
     def require(self, *names: str) -> None:
         """Fail with one message naming every missing setting (checked at start-up)."""

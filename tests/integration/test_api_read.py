@@ -34,6 +34,7 @@ from pydantic import BaseModel, SecretStr
 from sqlalchemy import insert
 from support.databases import scratch_database
 
+from nmc.infra.db import make_engine
 from nmc.infra.settings import Settings
 from nmc_streams import db as read_models
 from nmc_streams.api.app import create_app, make_database, route_paths
@@ -162,7 +163,6 @@ def _seed_tenant(rows: dict[str, list[dict[str, Any]]], seed: TenantSeed, phone:
 @pytest.fixture(scope="module")
 def seeded_url(stack: Settings) -> Iterator[tuple[str, Seed]]:
     with scratch_database(stack.database, prefix="nmc_api_test") as url:
-        read_models.upgrade(url)  # explicit: the API reads the stream apps' tables
         a = TenantSeed(_uid(), _uid())
         b = TenantSeed(_uid(), _uid())
         c = TenantSeed(_uid(), _uid())
@@ -179,7 +179,7 @@ def seeded_url(stack: Settings) -> Iterator[tuple[str, Seed]]:
             rows["conv_conversations"].append(_conv_row(
                 c.tenant_id, cid, T0 + timedelta(minutes=i // 10), random.choice(
                     ["open", "closed"]), "+15553330000"))
-        engine = read_models.make_engine(url)
+        engine = make_engine(url)
         try:
             with engine.begin() as conn:
                 for name, values in rows.items():

@@ -43,7 +43,6 @@ from support.databases import scratch_database
 
 from nmc.infra.db import make_engine
 from nmc.infra.settings import Settings
-from nmc_streams import db as read_models
 from nmc_streams.api.app import create_app as create_read_api
 from nmc_streams.api.app import make_database as make_read_database
 from nmc_streams.api.auth import issue_token
@@ -66,7 +65,6 @@ def fuzz_url(stack: Settings) -> Iterator[str]:
     """One database for the module (platform tables + read models): fuzzing needs state
     to accumulate, not isolation between examples."""
     with scratch_database(stack.database, prefix="nmc_fuzz") as url:
-        read_models.upgrade(url)
         yield url
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
 from nmc.contract.ids import stable_id
+from nmc.infra.bearer_tokens import TokenRules
 from nmc.infra.settings import MissingSetting
 from producers.billing import subscriptions as billing
 from producers.conversation import message_status as statuses
@@ -149,16 +150,41 @@ def test_settings_from_environment(monkeypatch):
 
 def test_jwt_authentication():
     tenant, user = uuid.uuid4(), uuid.uuid4()
-    token = issue_token(SECRET, tenant, user, 60, int(time.time()))
-    who = authenticate(f"Bearer {token}", SECRET)
+    rules = TokenRules(SECRET)
+    token = issue_token(rules, tenant, user, 60, int(time.time()))
+    who = authenticate(f"Bearer {token}", rules)
     assert (who.tenant_id, who.user_id) == (tenant, user)
     for header in (None, "Bearer", f"Token {token}", f"Bearer {token}x"):
         with pytest.raises(EdgeError) as err:
-            authenticate(header, SECRET)
+            authenticate(header, rules)
         assert err.value.status == 401
-    expired = issue_token(SECRET, tenant, None, -10, int(time.time()))
+    expired = issue_token(rules, tenant, None, -10, int(time.time()))
     with pytest.raises(EdgeError, match="expired"):
-        authenticate(f"Bearer {expired}", SECRET)
+        authenticate(f"Bearer {expired}", rules)
+
+
+def test_edge_tokens_are_checked_for_audience_issuer_and_leeway():
+    """The edges use the read API's verifier: a configured audience or issuer is required and
+    must match; the leeway forgives a just-expired token and nothing later."""
+    tenant, now = uuid.uuid4(), int(time.time())
+    strict = EdgeSettings(jwt_secret=SecretStr(SECRET), jwt_audience="nmc-edges",
+                          jwt_issuer="https://idp.test", jwt_leeway_s=30).token_rules()
+    good = issue_token(strict, tenant, None, 60, now)
+    assert authenticate(f"Bearer {good}", strict).tenant_id == tenant
+    bare = issue_token(TokenRules(SECRET), tenant, None, 60, now)
+    with pytest.raises(EdgeError, match="aud"):
+        authenticate(f"Bearer {bare}", strict)
+    other_aud = TokenRules(SECRET, audience="someone-else", issuer="https://idp.test")
+    with pytest.raises(EdgeError, match=r"[Aa]udience"):
+        authenticate(f"Bearer {issue_token(other_aud, tenant, None, 60, now)}", strict)
+    other_iss = TokenRules(SECRET, audience="nmc-edges", issuer="https://evil.test")
+    with pytest.raises(EdgeError, match=r"[Ii]ssuer"):
+        authenticate(f"Bearer {issue_token(other_iss, tenant, None, 60, now)}", strict)
+    just_expired = issue_token(strict, tenant, None, -10, now)
+    assert authenticate(f"Bearer {just_expired}", strict).tenant_id == tenant
+    long_expired = issue_token(strict, tenant, None, -60, now)
+    with pytest.raises(EdgeError, match="expired"):
+        authenticate(f"Bearer {long_expired}", strict)
 
 
 def test_stripe_parse_names_missing_fields():

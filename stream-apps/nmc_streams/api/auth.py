@@ -11,12 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
-import jwt
-
+from nmc.infra.bearer_tokens import InvalidToken, TokenRules, mint_token, verify_bearer
 from nmc_streams.api.errors import ApiError
 from nmc_streams.api.settings import ApiSettings
-
-REQUIRED_CLAIMS = ("exp", "tenant_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,41 +33,19 @@ def unauthorized(reason: str, error: str = "invalid_token") -> ApiError:
     return ApiError(401, "Authorization", reason, "header", {"WWW-Authenticate": challenge})
 
 
+def token_rules(settings: ApiSettings) -> TokenRules:
+    """The API's token rules: its key, pinned algorithm, audience, issuer and leeway."""
+    return TokenRules(settings.secret, settings.jwt_algorithm, settings.jwt_audience,
+                      settings.jwt_issuer, settings.jwt_leeway_s)
+
+
 def _verify(authorization: str | None, settings: ApiSettings) -> tuple[Principal, float]:
     """The caller and the time (epoch seconds) its token stops being accepted."""
-    if not authorization:
-        raise unauthorized("missing bearer token", "invalid_request")
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise unauthorized("expected 'Bearer <token>'", "invalid_request")
     try:
-        claims = jwt.decode(
-            token,
-            settings.secret,
-            algorithms=[settings.jwt_algorithm],  # pinned: never trust the token's `alg`
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
-            leeway=settings.jwt_leeway_s,
-            options={
-                "require": [*REQUIRED_CLAIMS,
-                            *(["aud"] if settings.jwt_audience else []),
-                            *(["iss"] if settings.jwt_issuer else [])],
-                "verify_aud": settings.jwt_audience is not None,
-            },
-        )
-    except jwt.ExpiredSignatureError:
-        raise unauthorized("token expired") from None
-    except jwt.PyJWTError as exc:
-        raise unauthorized(f"invalid token: {exc}") from None
-    try:
-        tenant_id = UUID(str(claims["tenant_id"]))
-    except ValueError:
-        raise unauthorized("tenant_id claim is not a uuid") from None
-    sub = claims.get("sub")
-    # PyJWT accepts the token while now < exp + leeway (`exp` is an int, checked above)
-    return Principal(tenant_id, None if sub is None else str(sub)), \
-        float(claims["exp"]) + settings.jwt_leeway_s
+        token = verify_bearer(authorization, token_rules(settings))
+    except InvalidToken as exc:
+        raise unauthorized(exc.reason, exc.error) from None
+    return Principal(token.tenant_id, token.subject), token.valid_until
 
 
 def authenticate(authorization: str | None, settings: ApiSettings) -> Principal:
@@ -115,14 +90,4 @@ def issue_token(settings: ApiSettings, tenant_id: UUID, ttl_s: float = 3600.0,
 
     Production tokens come from the identity provider that shares the key; this helper
     exists so nobody hand-crafts claims (and forgets `exp`)."""
-    issued = int(time.time() if now is None else now)
-    claims: dict[str, object] = {
-        "tenant_id": str(tenant_id), "iat": issued, "exp": issued + int(ttl_s),
-    }
-    if subject is not None:
-        claims["sub"] = subject
-    if settings.jwt_audience is not None:
-        claims["aud"] = settings.jwt_audience
-    if settings.jwt_issuer is not None:
-        claims["iss"] = settings.jwt_issuer
-    return jwt.encode(claims, settings.secret, algorithm=settings.jwt_algorithm)
+    return mint_token(token_rules(settings), tenant_id, ttl_s, subject, now)
