@@ -18,7 +18,6 @@ import time
 import uuid
 
 import httpx
-import jwt
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
@@ -26,7 +25,9 @@ from sqlalchemy.orm import Session
 from bench.common import percentile, ready_settings, scratch_database
 from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import LocalPlatform
+from nmc.infra.bearer_tokens import mint_token
 from nmc.infra.db import make_engine
+from nmc_streams.api.auth import token_rules as api_token_rules
 from producers.outbox import OutboxWriter
 
 console = Console()
@@ -35,8 +36,7 @@ console = Console()
 def phase(platform: LocalPlatform, rate: int, seconds: float, sample: int,
           drain_s: float) -> dict[str, float]:
     tenant = uuid.uuid4()
-    token = jwt.encode({"tenant_id": str(tenant), "exp": int(time.time()) + 3600},
-                       platform.jwt_secret, algorithm="HS256")
+    token = mint_token(api_token_rules(platform.api_settings), tenant)
     engine = make_engine(platform.settings.database)
     writer = OutboxWriter()
     pending: dict[uuid.UUID, float] = {}

@@ -21,11 +21,12 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-import jwt
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from nmc.demo.local_platform import LocalPlatform
+from nmc.infra.bearer_tokens import mint_token
+from nmc_streams.api.auth import token_rules as api_token_rules
 from producers.tenants.store import add_tenant
 
 CUSTOMER_SAYS = "Hi! My kitchen sink is clogged, can someone come tomorrow morning?"
@@ -63,9 +64,8 @@ class ProviderSimulator:
 
     def staff(self, method: str, path: str, tenant_id: uuid.UUID,
               body: dict[str, Any]) -> httpx.Response:
-        token = jwt.encode({"tenant_id": str(tenant_id), "sub": str(uuid.uuid4()),
-                            "exp": int(time.time()) + 600},
-                           self.platform.jwt_secret, algorithm="HS256")
+        token = mint_token(self.platform.edge_settings.token_rules(), tenant_id, 600,
+                           subject=str(uuid.uuid4()))
         return self.client.request(method, self.platform.edge_url + path, json=body,
                                    headers={"Authorization": f"Bearer {token}"})
 
@@ -178,8 +178,7 @@ def play(sim: ProviderSimulator, story: Story, step: Callable[[str], None],
 
 
 def read_api(platform: LocalPlatform, tenant_id: uuid.UUID) -> Callable[[str], Any]:
-    token = jwt.encode({"tenant_id": str(tenant_id), "exp": int(time.time()) + 3600},
-                       platform.jwt_secret, algorithm="HS256")
+    token = mint_token(api_token_rules(platform.api_settings), tenant_id)
     client = httpx.Client(base_url=platform.api_url,
                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
 

@@ -54,8 +54,8 @@ def ensure_up(settings: Settings, console: Console | None = None) -> None:
         postgres.ensure(settings, layout, say)
     jobs: list[tuple[Starting, float]] = []
     if local["kafka"]:
-        started = kafka_broker.start(settings, versions, layout, say)
-        jobs += [(job, time.monotonic()) for job in started]
+        nodes = kafka_broker.start(settings, versions, layout, say)
+        jobs += [(job, time.monotonic()) for job in nodes]
     if local["registry"]:
         jobs.append((apicurio.start(settings, versions, layout, say), time.monotonic()))
     for job, started in jobs:

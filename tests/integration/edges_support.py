@@ -11,7 +11,6 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-import jwt
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from nmc.demo.twilio_standin import LocalTwilio
+from nmc.infra.bearer_tokens import TokenRules, mint_token
 from producers.edges.settings import EdgeSettings
 from producers.sender.settings import SenderSettings
 from producers.tenants import Tenant, add_tenant
@@ -65,6 +65,13 @@ def new_tenant(engine: Engine, number: str = TENANT_NUMBER,
                           time_zone="America/Los_Angeles",
                           stripe_customer_id=customer or f"cus_{uuid.uuid4().hex[:14]}")
 
+
+
+def twilio_signature(path: str, params: dict[str, str], *, query: str = "",
+                     token: str = TWILIO_TOKEN) -> str:
+    """The X-Twilio-Signature Twilio would send for `params` posted to `path?query`."""
+    url = BASE_URL + path + (f"?{query}" if query else "")
+    return str(RequestValidator(token).compute_signature(url, params))
 
 
 def twilio_post(client: TestClient, path: str, params: dict[str, str], *, query: str = "",
@@ -122,10 +129,9 @@ def stripe_post(client: TestClient, event: dict[str, Any] | str, *,
 
 def bearer(tenant_id: uuid.UUID, user_id: uuid.UUID | None = None,
            secret: str = JWT_SECRET, exp_in: int = 3600) -> dict[str, str]:
-    claims: dict[str, Any] = {"tenant_id": str(tenant_id), "exp": int(time.time()) + exp_in}
-    if user_id is not None:
-        claims["sub"] = str(user_id)
-    return {"Authorization": "Bearer " + jwt.encode(claims, secret, algorithm="HS256")}
+    token = mint_token(TokenRules(secret), tenant_id, exp_in,
+                       None if user_id is None else str(user_id))
+    return {"Authorization": f"Bearer {token}"}
 
 
 def outbox(engine: Engine) -> list[Any]:

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import socket
-import threading
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
-import uvicorn
 from edges_support import (
     BASE_URL,
     CALLER,
+    JWT_SECRET,
+    STRIPE_SECRET,
     TENANT_NUMBER,
-    make_settings,
+    TWILIO_TOKEN,
     outbox,
+    twilio_signature,
 )
 from sqlalchemy import Engine
 from twilio.request_validator import RequestValidator
 from typer.testing import CliRunner
 
-from producers.edges.app import create_edge_app
+from nmc.infra.net import free_port
 from producers.tenants import cli as tenants_cli
 from producers.tenants.cli import tenants_app
 
@@ -43,34 +47,47 @@ def test_tenants_add_and_list(engine: Engine, monkeypatch) -> None:
     assert "Ace Plumbing" in listed.output and "+13105550003" in listed.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def test_real_server_verifies_against_the_public_url(engine: Engine, tenant) -> None:
-    port = _free_port()
-    settings = make_settings(port=port)
-    server = uvicorn.Server(uvicorn.Config(create_edge_app(settings, engine),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+def test_real_server_verifies_against_the_public_url(
+    engine: Engine, database_url: str, tenant, tmp_path: Path
+) -> None:
+    """`nmc edge serve` as operators run it: its own process, settings from NMC_EDGE_* and
+    DATABASE_URL, behind a proxy (Twilio signs the public URL, not the forwarded address)."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "NMC_EDGE_PORT": str(port),
+           "NMC_EDGE_HOST": "127.0.0.1", "NMC_EDGE_PUBLIC_BASE_URL": BASE_URL,
+           "NMC_EDGE_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+           "NMC_EDGE_STRIPE_WEBHOOK_SECRET": STRIPE_SECRET, "NMC_EDGE_JWT_SECRET": JWT_SECRET}
+    log = tmp_path / "edge.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "nmc.cli", "edge", "serve"], env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        params = {"CallSid": "CA77", "CallStatus": "busy", "From": CALLER, "To": TENANT_NUMBER}
-        # Twilio signs the public URL, not the address the proxy forwards to.
-        signature = RequestValidator("twilio-test-auth-token").compute_signature(
-            BASE_URL + "/twilio/voice/status", params)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
-            assert http.get("/healthz").json() == {"status": "ok"}
+            deadline = time.monotonic() + 60
+            while True:
+                assert server.poll() is None, f"edge serve exited: {log.read_text()}"
+                try:
+                    assert http.get("/healthz").json() == {"status": "ok"}
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, f"not serving: {log.read_text()}"
+                    time.sleep(0.2)
+            params = {"CallSid": "CA77", "CallStatus": "busy", "From": CALLER,
+                      "To": TENANT_NUMBER}
+            signature = twilio_signature("/twilio/voice/status", params)
             r = http.post("/twilio/voice/status", data=params,
                           headers={"X-Twilio-Signature": signature})
-        assert r.status_code == 200, r.text
+            assert r.status_code == 200, r.text
+            # Signed over the forwarded address instead of the public URL: refused.
+            local = RequestValidator(TWILIO_TOKEN).compute_signature(
+                f"http://127.0.0.1:{port}/twilio/voice/status", params)
+            assert http.post("/twilio/voice/status", data=params,
+                             headers={"X-Twilio-Signature": local}).status_code == 403
         assert [e.event_name for e in outbox(engine)] == ["nmc.telephony.CallDetected"]
     finally:
-        server.should_exit = True
-        thread.join(20)
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(20)

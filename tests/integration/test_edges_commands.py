@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from edges_support import (
     CALLER,
-    JWT_SECRET,
     OTHER_NUMBER,
     bearer,
     count,
@@ -66,7 +65,6 @@ def test_commands_require_a_valid_token_of_a_known_tenant(client, engine, tenant
     assert stranger.status_code == 403
     assert stranger.json()["errors"][0]["reason"] == "unknown tenant"
     assert outbox(engine) == []
-    assert JWT_SECRET
 
 
 def test_malformed_command_body_is_400_naming_the_field(client, engine, tenant):
@@ -97,11 +95,14 @@ def test_catalog_create_update_and_noop(client, engine, tenant):
 
 def test_a_tenant_cannot_touch_another_tenants_rows(client, engine, tenant):
     other = new_tenant(engine, number=OTHER_NUMBER, name="Other Co")
-    hold = _hold(client, tenant.tenant_id, uuid.uuid4()).json()["hold_id"]
+    resource = uuid.uuid4()
+    hold = _hold(client, tenant.tenant_id, resource).json()["hold_id"]
     r = client.post(f"/v1/holds/{hold}/release", headers=bearer(other.tenant_id))
     assert r.status_code == 404
-    # Same resource id, other tenant: tenants do not share resources.
-    assert _hold(client, other.tenant_id, uuid.uuid4()).status_code == 201
+    # Same resource id, same slot, other tenant: tenants do not share resources (the
+    # exclusion constraint is per tenant), while the same tenant still conflicts.
+    assert _hold(client, other.tenant_id, resource).status_code == 201
+    assert _hold(client, tenant.tenant_id, resource).status_code == 409
 
 
 # --- scheduling -------------------------------------------------------------------------------

@@ -7,15 +7,19 @@ import uuid
 from datetime import UTC, datetime
 
 from edges_support import (
+    BASE_URL,
     CALLER,
     OTHER_NUMBER,
     TENANT_NUMBER,
+    TWILIO_TOKEN,
     count,
     outbox,
     twilio_post,
+    twilio_signature,
 )
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
 
 from producers.conversation.outbound import queue_outbound
 
@@ -90,9 +94,12 @@ def test_voice_unsigned_is_403_and_writes_nothing(client, engine, tenant):
 def test_voice_wrong_signature_is_403(client, engine, tenant):
     assert twilio_post(client, VOICE, _call(), token="not-the-token").status_code == 403
     assert twilio_post(client, VOICE, _call(), signature="AAAA").status_code == 403
-    # A valid signature over other parameters does not cover these ones.
-    tampered = twilio_post(client, VOICE, _call(), signature=None)
-    assert tampered.status_code == 403
+    # A valid signature over other parameters does not cover these ones: sign, then tamper.
+    signed = _call()
+    signature = twilio_signature(VOICE, signed)
+    assert RequestValidator(TWILIO_TOKEN).validate(BASE_URL + VOICE, signed, signature)
+    tampered = dict(signed, From="+13105559999")
+    assert twilio_post(client, VOICE, tampered, signature=signature).status_code == 403
     _nothing_written(engine)
 
 
@@ -210,9 +217,13 @@ def test_status_unsigned_unknown_message_unknown_tenant(client, engine, tenant):
     before = outbox(engine)
     assert twilio_post(client, STATUS, _status("SM1", "sent"), query=q,
                        signature=None).status_code == 403
-    # The query string is signed too: a signature for another mid does not verify.
-    assert twilio_post(client, STATUS, _status("SM1", "sent"), query=f"mid={uuid.uuid4()}",
-                       signature=None).status_code == 403
+    # The query string is signed too: a valid signature for another mid does not verify.
+    other_mid = f"mid={uuid.uuid4()}"
+    signature = twilio_signature(STATUS, _status("SM1", "sent"), query=other_mid)
+    assert RequestValidator(TWILIO_TOKEN).validate(f"{BASE_URL}{STATUS}?{other_mid}",
+                                                   _status("SM1", "sent"), signature)
+    assert twilio_post(client, STATUS, _status("SM1", "sent"), query=q,
+                       signature=signature).status_code == 403
     assert twilio_post(client, STATUS, _status("SMX", "sent")).status_code == 404
     other = _status("SM1", "sent")
     other["From"] = OTHER_NUMBER

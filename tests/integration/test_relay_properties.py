@@ -25,6 +25,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from nmc.contract.envelope import Envelope, new_event
+from nmc.contract.keys import record_key
 from nmc.infra.consume import end_offsets, read_records
 from nmc.infra.db import psycopg_dsn
 from nmc.infra.kafka_clients import domain_topics
@@ -111,10 +112,17 @@ def test_writers_of_one_key_serialize_so_kafka_sees_commit_order(
     blocked.start()
 
     def second_writer_waits_on_the_key_lock() -> bool:
+        # Only this database's lock on this key: other tests' writers wait on their own keys.
+        # A bigint advisory lock shows as classid (high 32 bits) and objid (low 32 bits).
         with engine.connect() as conn:
             return bool(conn.execute(text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            )).scalar_one())
+                "SELECT count(*) FROM pg_locks l, hashtextextended(:key, 0) AS h(k) "
+                "WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objsubid = 1 "
+                "AND l.database = (SELECT oid FROM pg_database "
+                "WHERE datname = current_database()) "
+                "AND l.classid::bigint = ((h.k >> 32) & 4294967295) "
+                "AND l.objid::bigint = (h.k & 4294967295)"
+            ), {"key": record_key(tenant, conversation)}).scalar_one())
 
     wait_until(second_writer_waits_on_the_key_lock, "the second writer to wait for the key")
     holder.commit()
