@@ -4,7 +4,8 @@ Other teams' Java, Go and Kafka Streams consumers must land a conversation's eve
 same partition as we do, so the partition is the Java default for keyed records:
 ``(murmur2(key) & 0x7fffffff) % partitions``. The relay lets librdkafka compute it
 (``partitioner=murmur2_random``); this module is the independent reference the tests check it
-against, and it also hashes outbox rows into relay lanes.
+against. (Relay lanes are not computed here: PostgreSQL's `hashtext` assigns them, in the
+outbox table's generated column `lane`.)
 """
 
 from __future__ import annotations
@@ -53,8 +54,3 @@ def java_partition(key: str | bytes, partitions: int) -> int:
         raise ValueError(f"partitions must be >= 1, got {partitions}")
     raw = key.encode("utf-8") if isinstance(key, str) else key
     return (murmur2(raw) & 0x7FFFFFFF) % partitions
-
-
-def lane_of(key: str, lanes: int) -> int:
-    """Relay lane of a record key: every event of one key is in exactly one lane."""
-    return java_partition(key, lanes)

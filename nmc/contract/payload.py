@@ -42,10 +42,14 @@ def parse_rfc3339_utc(value: object) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def format_rfc3339_utc(value: datetime) -> str:
-    """Millisecond precision, ``Z`` suffix: what Avro timestamp-millis can carry back."""
+def format_rfc3339_utc(value: datetime, *, fixed_millis: bool = False) -> str:
+    """Millisecond precision, ``Z`` suffix: what Avro timestamp-millis can carry back.
+
+    Whole seconds drop their ``.000`` (as the catalog prints them) unless `fixed_millis`:
+    then every timestamp has the same width and strings sort in time order (the stream apps'
+    JSON state)."""
     text = value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return text.replace(".000Z", "Z")
+    return text if fixed_millis else text.replace(".000Z", "Z")
 
 
 def parse_uuid(value: object) -> UUID:
@@ -208,14 +212,15 @@ def to_avro_record(
     return {f["name"]: to_avro_value(f["type"], data.get(f["name"])) for f in fields}
 
 
-def to_json_value(value: Any) -> JsonValue:
-    """Inverse of `to_avro_value` for decoded records (datetimes and UUIDs back to strings)."""
+def to_json_value(value: Any, *, fixed_millis: bool = False) -> JsonValue:
+    """Inverse of `to_avro_value` for decoded records (datetimes and UUIDs back to strings):
+    the one conversion of decoded values to JSON (`fixed_millis`: see `format_rfc3339_utc`)."""
     if isinstance(value, datetime):
-        return format_rfc3339_utc(value)
+        return format_rfc3339_utc(value, fixed_millis=fixed_millis)
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, Mapping):
-        return {k: to_json_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_json_value(v) for v in value]
+        return {str(k): to_json_value(v, fixed_millis=fixed_millis) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json_value(v, fixed_millis=fixed_millis) for v in value]
     return value

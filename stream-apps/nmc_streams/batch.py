@@ -32,7 +32,7 @@ from tenacity import (
 )
 
 from nmc.contract import dead_letter
-from nmc_streams.events import Fact, PoisonEvent, to_fact
+from nmc.contract.facts import Fact, PoisonEvent, to_fact
 from nmc_streams.flows import FlowModel, KeyPlan, needed, plan_key, state_version
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.state import FLOW, Entity

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from nmc.contract.facts import Fact
 from nmc_streams.conversation import state as conversation
-from nmc_streams.events import Fact
 from nmc_streams.reporting import state as reporting
 from nmc_streams.scheduling import state as scheduling
 from nmc_streams.state import FLOW, Entity, items, split_key, view

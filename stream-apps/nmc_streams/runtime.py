@@ -29,6 +29,7 @@ import faust
 from sqlalchemy import Engine
 
 from nmc.contract.dead_letter import dlq_headers, dlq_topic
+from nmc.contract.facts import Fact
 from nmc.infra.db import make_engine
 from nmc.infra.dead_letters import record_dead_letter
 from nmc.infra.faust_broker import faust_broker, faust_credentials
@@ -38,7 +39,6 @@ from nmc.infra.settings import Settings
 from nmc_streams import codec as avro_codec
 from nmc_streams import db
 from nmc_streams.batch import BatchProjector, Record, Rows, StateWrite
-from nmc_streams.events import Fact
 from nmc_streams.flows import MODELS
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.settings import StreamSettings

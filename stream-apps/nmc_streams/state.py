@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nmc_streams.events import Fact
+from nmc.contract.facts import Fact
 
 FLOW = "flow"
 """The entity holding a flow's flow-wide facts and its summary."""

@@ -19,8 +19,8 @@ from nmc.infra.kafka_clients import domain_topics
 from nmc.infra.settings import Settings
 from producers.compliance.campaigns import set_campaign_status
 from producers.conversation.reactions.apply import react
-from producers.conversation.reactions.consumer import SOURCE_TOPICS, to_fact
-from producers.conversation.reactions.decide import Fact
+from producers.conversation.reactions.consumer import SOURCE_TOPICS, to_trigger
+from producers.conversation.reactions.decide import Trigger
 from producers.outbox import OutboxWriter
 from producers.tables import subscriptions
 from producers.tenants.store import add_tenant
@@ -44,12 +44,12 @@ def _tenant(engine: Engine, *, subscribed: bool, approved: bool) -> uuid.UUID:
     return tenant.tenant_id
 
 
-def _call(tenant: uuid.UUID, thread: uuid.UUID) -> Fact:
+def _call(tenant: uuid.UUID, thread: uuid.UUID) -> Trigger:
     event = new_event("nmc.telephony.CallDetected", tenant_id=tenant, correlation_id=thread,
                       occurred_at=NOW, payload={
                           "call_id": str(uuid.uuid4()), "from_phone": CALLER,
                           "to_phone": NUMBER, "reason": "no-answer", "provider_ref": "CA1"})
-    return to_fact(event.to_avro(_schema(event.event_name)))
+    return to_trigger(event.to_avro(_schema(event.event_name)))
 
 
 def _schema(name: str) -> Any:
@@ -58,7 +58,7 @@ def _schema(name: str) -> Any:
     return default_catalog().latest(name)
 
 
-def _react(engine: Engine, fact: Fact) -> list[object]:
+def _react(engine: Engine, fact: Trigger) -> list[object]:
     with Session(engine) as s, s.begin():
         return react(s, fact)
 
@@ -111,7 +111,7 @@ def test_takeover_arriving_first_suppresses_the_auto_reply(engine: Engine) -> No
     takeover = new_event("nmc.conversation.HumanTakeoverRequested", tenant_id=tenant,
                          correlation_id=thread, occurred_at=NOW,
                          payload={"conversation_id": str(thread), "user_id": str(uuid.uuid4())})
-    _react(engine, to_fact(takeover.to_avro(_schema(takeover.event_name))))
+    _react(engine, to_trigger(takeover.to_avro(_schema(takeover.event_name))))
     _react(engine, _call(tenant, thread))
     assert [e[0] for e in _outbox(engine, tenant)] == ["nmc.conversation.ConversationStarted"]
     with engine.connect() as conn:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nmc.contract.keys import java_partition, lane_of, murmur2, record_key
+from nmc.contract.keys import java_partition, murmur2, record_key
 
 # Printed by org.apache.kafka.common.utils.Utils.murmur2 from kafka-clients 4.1.1 on this machine.
 JAVA_VECTORS = [
@@ -44,8 +44,3 @@ def test_partition_is_in_range_and_stable(key: bytes, partitions: int) -> None:
     assert 0 <= p < partitions
     assert p == java_partition(key, partitions)
     assert -(2**31) <= murmur2(key) < 2**31
-
-
-@given(st.text(max_size=80), st.integers(min_value=1, max_value=64))
-def test_lane_is_the_java_partition_over_lanes(key: str, lanes: int) -> None:
-    assert lane_of(key, lanes) == java_partition(key, lanes)

@@ -12,7 +12,6 @@ from producers.conversation.reactions.decide import (
     CALL_DETECTED,
     INBOUND_SMS,
     TAKEOVER,
-    Fact,
     Gate,
     Memory,
     QueueAutoReply,
@@ -20,6 +19,7 @@ from producers.conversation.reactions.decide import (
     RecordTakeover,
     StartConversation,
     SuppressAutoReply,
+    Trigger,
     auto_reply_message_id,
     decide,
 )
@@ -28,9 +28,9 @@ TENANT, THREAD = uuid.uuid4(), uuid.uuid4()
 OPEN = Gate(True)
 
 
-def fact(name: str, **payload: str) -> Fact:
+def fact(name: str, **payload: str) -> Trigger:
     base = {"from_phone": "+13105551212", "to_phone": "+13105550000"}
-    return Fact(uuid.uuid4(), name, TENANT, THREAD, datetime(2025, 9, 1, tzinfo=UTC),
+    return Trigger(uuid.uuid4(), name, TENANT, THREAD, datetime(2025, 9, 1, tzinfo=UTC),
                 {**base, **payload})
 
 

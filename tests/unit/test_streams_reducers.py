@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from support.streams import history
 
 from nmc.contract.envelope import new_event
+from nmc.contract.facts import Fact, to_fact
 from nmc_streams.batch import BatchProjector, Record, Rows, StateWrite, is_transient
 from nmc_streams.db import collapse
-from nmc_streams.events import Fact, to_fact
 from nmc_streams.flows import MODELS, plan_key
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.state import FLOW, Entity

@@ -20,7 +20,6 @@ from producers.conversation.messaging_gate import messaging_gate
 from producers.conversation.outbound import queue_outbound
 from producers.conversation.reactions.decide import (
     HANDLED,
-    Fact,
     Gate,
     Memory,
     QueueAutoReply,
@@ -28,6 +27,7 @@ from producers.conversation.reactions.decide import (
     RecordTakeover,
     StartConversation,
     SuppressAutoReply,
+    Trigger,
     conversation_started_id,
     decide,
 )
@@ -53,7 +53,7 @@ conversation_reactions = Table(
 WRITER = OutboxWriter()
 
 
-def _memory(session: Session, fact: Fact) -> Memory:
+def _memory(session: Session, fact: Trigger) -> Memory:
     row = session.execute(
         select(conversation_reactions)
         .where(conversation_reactions.c.tenant_id == fact.tenant_id,
@@ -66,7 +66,7 @@ def _memory(session: Session, fact: Fact) -> Memory:
                   takeover=row.takeover_at is not None)
 
 
-def _upsert(session: Session, fact: Fact, **values: object) -> None:
+def _upsert(session: Session, fact: Trigger, **values: object) -> None:
     base = {"tenant_id": fact.tenant_id, "correlation_id": fact.correlation_id,
             "started": False,
             "started_event_id": conversation_started_id(fact.tenant_id, fact.correlation_id),
@@ -78,7 +78,7 @@ def _upsert(session: Session, fact: Fact, **values: object) -> None:
     ))
 
 
-def _auto_reply_text(session: Session, fact: Fact) -> str:
+def _auto_reply_text(session: Session, fact: Trigger) -> str:
     row = session.execute(
         select(tenants.c.name, tenants.c.auto_reply_template)
         .where(tenants.c.tenant_id == fact.tenant_id)
@@ -88,7 +88,7 @@ def _auto_reply_text(session: Session, fact: Fact) -> str:
     return str(row.auto_reply_template).replace("{business}", str(row.name))
 
 
-def _known_tenant(session: Session, fact: Fact) -> bool:
+def _known_tenant(session: Session, fact: Trigger) -> bool:
     """Facts of tenants outside this directory (another environment, a deleted tenant) are
     not ours to answer."""
     found = session.execute(
@@ -97,7 +97,7 @@ def _known_tenant(session: Session, fact: Fact) -> bool:
     return found is not None
 
 
-def react(session: Session, fact: Fact) -> list[object]:
+def react(session: Session, fact: Trigger) -> list[object]:
     """Apply one fact inside the caller's transaction; returns the actions taken."""
     if fact.name not in HANDLED or not _known_tenant(session, fact):
         return []

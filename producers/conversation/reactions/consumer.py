@@ -24,36 +24,32 @@ from sqlalchemy.orm import Session
 from tenacity import Retrying, stop_after_attempt, wait_random_exponential
 
 from nmc.contract.dead_letter import dlq_headers, dlq_topic
+from nmc.contract.facts import PoisonEvent, to_fact
 from nmc.contract.headers import decode_headers
-from nmc.contract.payload import to_json_value
 from nmc.contract.schemas import topic_for
 from nmc.infra.dead_letters import record_dead_letter
 from producers.conversation.reactions.apply import react
-from producers.conversation.reactions.decide import HANDLED, Fact
+from producers.conversation.reactions.decide import HANDLED, Trigger
 
 log = logging.getLogger(__name__)
 SOURCE_TOPICS = (topic_for("telephony"), topic_for("conversation"))
 
 
-class PoisonFact(ValueError):
-    """A record that can never be processed (undecodable, not an envelope)."""
-
-
-def to_fact(value: Any) -> Fact:
-    if not isinstance(value, dict):
-        raise PoisonFact("value is not an Avro record")
+def to_trigger(value: Any) -> Trigger:
+    """The typed trigger of a decoded record, read the way every consumer reads one
+    (`nmc.contract.facts.to_fact`); `PoisonEvent` when it is not a usable envelope."""
+    fact = to_fact(value)
     try:
-        return Fact(
-            event_id=UUID(str(value["event_id"])),
-            name=str(value["event_name"]),
-            tenant_id=UUID(str(value["tenant_id"])),
-            correlation_id=UUID(str(value["correlation_id"])),
-            occurred_at=value["occurred_at"] if isinstance(value["occurred_at"], datetime)
-            else datetime.fromisoformat(str(value["occurred_at"])),
-            payload=to_json_value(value["payload"]),
+        return Trigger(
+            event_id=UUID(fact.event_id),
+            name=fact.event_name,
+            tenant_id=UUID(fact.tenant_id),
+            correlation_id=UUID(fact.correlation_id),
+            occurred_at=datetime.fromisoformat(fact.occurred_at.replace("Z", "+00:00")),
+            payload=fact.payload,
         )
-    except (KeyError, ValueError, TypeError) as exc:
-        raise PoisonFact(f"not an event envelope: {exc}") from exc
+    except ValueError as exc:
+        raise PoisonEvent(f"not an event envelope: {exc}") from exc
 
 
 class ConversationReactor:
@@ -90,7 +86,7 @@ class ConversationReactor:
         try:
             value = self._deserialize(msg.value() or b"",
                                       SerializationContext(msg.topic() or "", MessageField.VALUE))
-            fact = to_fact(value)
+            fact = to_trigger(value)
         except Exception as exc:  # undecodable: retrying cannot help
             return self._dead_letter(msg, headers, f"permanent: {exc}", 1)
         retrying = Retrying(

@@ -1,7 +1,7 @@
-"""The reaction policy as a pure function: facts in, actions out.
+"""The reaction policy as a pure function: triggering facts in, actions out.
 
 A conversation is a thread (tenant, caller) and its id is the thread's correlation_id
-(producers/edges/threads.py). The first fact of a thread starts the conversation; the first
+(producers/conversation/threads.py). The first fact of a thread starts the conversation; the first
 missed call of a conversation queues the tenant's auto-reply unless the messaging gate is
 closed or a human took the conversation over. Every action carries ids derived from the
 conversation or the causing event, so a replay yields the same ids and downstream dedupe holds.
@@ -23,7 +23,9 @@ HANDLED = frozenset({CALL_DETECTED, INBOUND_SMS, TAKEOVER})
 
 
 @dataclass(frozen=True)
-class Fact:
+class Trigger:
+    """The fact a reaction answers (`nmc.contract.facts.Trigger`, typed for the database)."""
+
     event_id: UUID
     name: str
     tenant_id: UUID
@@ -87,7 +89,7 @@ def auto_reply_message_id(tenant_id: UUID, correlation_id: UUID) -> UUID:
     return stable_id("auto-reply", tenant_id, correlation_id)
 
 
-def decide(fact: Fact, memory: Memory, gate: Gate) -> list[Action]:
+def decide(fact: Trigger, memory: Memory, gate: Gate) -> list[Action]:
     """Actions for one fact given the conversation's memory and the tenant's messaging gate."""
     if fact.name == TAKEOVER:
         return [RecordTakeover(UUID(fact.payload["user_id"]))]

@@ -1,20 +1,23 @@
-"""Decoded Avro records turned into the small, JSON-safe facts the reducers work on.
+"""Decoded Avro records turned into small, JSON-safe facts: what every consumer of the
+platform works on.
 
-Pure module (no Faust, Kafka or database import): the stream apps, the tests and the benchmark
-baseline all go through `to_fact`, so what is stored in a table is the same everywhere.
+Pure module (no Faust, Kafka or database import): the stream apps, the conversation reactor,
+the tests and the benchmark baseline all go through `to_fact`, so a record is read one way
+everywhere and what is stored in a table is the same everywhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from uuid import UUID
+
+from nmc.contract.payload import format_rfc3339_utc, to_json_value
 
 
 class PoisonEvent(ValueError):
-    """A record that can never be processed as is (retrying will not help)."""
+    """A record that can never be processed as is (retrying will not help): dead-letter it."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Fact:
     correlation_id: str
     occurred_at: str
     payload: dict[str, Any]
+    event_name: str = ""  # the full `nmc.<domain>.<Event>`; `name` is its last part
 
     @property
     def key(self) -> str:
@@ -46,22 +50,14 @@ class Fact:
 
 
 def iso_utc(value: datetime) -> str:
-    """Millisecond ISO form with a Z suffix; naive datetimes are refused."""
+    """Millisecond ISO form with a Z suffix, fixed width; naive datetimes are refused."""
     if value.tzinfo is None:
         raise PoisonEvent("naive datetime in event")
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_rfc3339_utc(value, fixed_millis=True)
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return iso_utc(value)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+    return to_json_value(value, fixed_millis=True)
 
 
 def to_fact(record: Any) -> Fact:
@@ -79,6 +75,7 @@ def to_fact(record: Any) -> Fact:
             correlation_id=str(_plain(record["correlation_id"])),
             occurred_at=iso_utc(occurred) if isinstance(occurred, datetime) else str(occurred),
             payload=_plain(payload) if isinstance(payload, Mapping) else {},
+            event_name=event_name,
         )
     except (KeyError, TypeError) as exc:
         raise PoisonEvent(f"record lacks envelope field {exc}") from exc
