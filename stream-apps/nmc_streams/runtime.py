@@ -33,9 +33,9 @@ from nmc.faust_broker import faust_broker, faust_credentials
 from nmc.kafka import ensure_topics
 from nmc.registry import registry_client
 from nmc.settings import Settings
-from nmc_streams import codec as avro_codec
 from nmc_streams import db
 from nmc_streams.batch import BatchProjector, Record, Rows, StateWrite
+from nmc_streams.codec import registry_decoder
 from nmc_streams.events import Fact
 from nmc_streams.flows import MODELS
 from nmc_streams.metrics import StreamMetrics
@@ -157,7 +157,7 @@ def build_app(
     )
     dlq = app.topic(dlq_topic(app_id), key_serializer="raw", value_serializer="raw")
     engine = db.make_engine(platform.database)
-    codec = avro_codec.register(registry_client(platform))
+    decode = registry_decoder(registry_client(platform))
 
     async def dead_letter(record: Record, fact: Fact | None, error: str, attempts: int) -> None:
         all_headers = dlq_headers(
@@ -174,7 +174,7 @@ def build_app(
         app_name,
         MODELS[app_name],
         PostgresStateStore(engine, app_name),
-        codec.loads,
+        decode,
         dead_letter,
         metrics,
         retry_base_s=settings.retry_base_s,
