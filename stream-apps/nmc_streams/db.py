@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
@@ -221,8 +222,13 @@ READ_MODELS = {
 
 
 def make_engine(url: str) -> Engine:
-    # pre-ping: a batch after a PostgreSQL restart gets a fresh connection instead of an error
-    return create_engine(url, pool_pre_ping=True, pool_size=2, connect_args={"connect_timeout": 5})
+    """The workers' engine. Pre-ping: a batch after a PostgreSQL restart gets a fresh connection
+    instead of an error. jsonb values (entity states) are parsed with orjson: the same values as
+    `json.loads`, a few times faster, and a batch loads thousands of them."""
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=2, connect_args={"connect_timeout": 5},
+        json_deserializer=orjson.loads,
+    )
 
 
 def alembic_config(url: str) -> Config:
@@ -311,7 +317,8 @@ def upsert(conn: Connection, table_name: str, rows: Sequence[Mapping[str, Any]])
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    """Compact JSON text of a batch parameter (orjson: same JSON as `json.dumps`, faster)."""
+    return orjson.dumps(value).decode()
 
 
 def load_states(
