@@ -22,16 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer
-from confluent_kafka.serialization import MessageField, SerializationContext
 from sqlalchemy import Engine
 
 from nmc.contract.envelope import new_event
-from nmc.infra.db import make_engine, upgrade
+from nmc.infra.db import upgrade
 from nmc.infra.kafka_clients import consumer_config
 from nmc.infra.net import free_port
-from nmc.infra.schema_registry import registry_client, value_deserializer
+from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import get_settings
 from nmc_streams.batch import BatchProjector, Record
+from nmc_streams.codec import registry_decoder
+from nmc_streams.db import worker_engine as make_engine
 from nmc_streams.flows import MODELS
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.runtime import DOMAINS, PostgresStateStore
@@ -56,14 +57,12 @@ def baseline(app: str, topics: list[str], expected: int, timeout: float = 600.0)
     settings = get_settings()
     consumer = Consumer(consumer_config(settings, f"bench-baseline-{uuid.uuid4().hex[:8]}"))
     registry = registry_client(settings)
-    deserialize = value_deserializer(registry)
-    ctx = SerializationContext("", MessageField.VALUE)  # what the app's codec passes
     with fresh_database(settings) as url:
         upgrade(url)
         engine = make_engine(url)
         projector = BatchProjector(
             app, MODELS[app], PostgresStateStore(engine, app),
-            lambda raw: deserialize(raw, ctx), _never, StreamMetrics(app),
+            registry_decoder(registry), _never, StreamMetrics(app),
         )
         consumer.subscribe(topics)
         n, first = 0, 0.0

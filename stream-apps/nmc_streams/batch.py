@@ -97,6 +97,13 @@ def is_transient(exc: BaseException, stage: str) -> bool:
     return not names.intersection(_PERMANENT_DB_ERRORS)
 
 
+@dataclass(frozen=True)
+class Undecodable:
+    """A record's decode failure that retrying cannot mend (it goes to the dead-letter path)."""
+
+    error: Exception
+
+
 def one_line(exc: BaseException) -> str:
     """`Type: message` on one line (the dead-letter contract's `dlq_error`)."""
     return dead_letter.one_line(f"{type(exc).__name__}: {exc}")
@@ -161,21 +168,34 @@ class BatchProjector:
                 result: T = await self.run(call, *args)
         return result
 
-    async def _decode(self, record: Record) -> Fact:
-        if record.value is None:
-            raise PoisonEvent("record has no value (tombstone)")
-        decoded = await self._until_done("decode", self.decode, record.value)
-        return to_fact(decoded)
+    def _decode_all(self, records: Sequence[Record]) -> list[Any]:
+        """Every record's decoded value, or the `Undecodable` it is. One call per batch (one
+        worker-thread hop, not one per record); a transient failure is raised, so the whole
+        decode is retried, and already-fetched schemas make the retry cheap."""
+        out: list[Any] = []
+        for record in records:
+            try:
+                if record.value is None:
+                    raise PoisonEvent("record has no value (tombstone)")
+                out.append(self.decode(record.value))
+            except Exception as exc:
+                if is_transient(exc, "decode"):
+                    raise
+                out.append(Undecodable(exc))
+        return out
 
     async def handle(self, records: Sequence[Record]) -> list[str]:
         """Outcome per record: applied | duplicate | ignored | dead-lettered."""
         outcomes: dict[int, str] = {}
         facts: list[tuple[int, Fact]] = []
         poison: list[tuple[int, Fact | None, str]] = []
-        for i, record in enumerate(records):
+        decoded = await self._until_done("decode", self._decode_all, records)
+        for i, value in enumerate(decoded):
             try:
-                fact = await self._decode(record)
-            except Exception as exc:  # _decode raises only what is not transient
+                if isinstance(value, Undecodable):
+                    raise value.error
+                fact = to_fact(value)
+            except Exception as exc:
                 poison.append((i, None, f"permanent: {one_line(exc)}"))
                 continue
             if fact.name not in self.model.events:

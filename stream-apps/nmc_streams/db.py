@@ -9,10 +9,10 @@ campaign, subscription per tenant) are last-writer-wins on (event time, event_id
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ARRAY,
     Boolean,
@@ -29,6 +29,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from nmc.infra.db import make_engine
 
 metadata = MetaData()
 
@@ -192,6 +194,13 @@ READ_MODELS = {
 }
 
 
+def worker_engine(url: str) -> Engine:
+    """The workers' engine (`nmc.infra.db.make_engine`): two connections, a 5 s connect
+    timeout, and jsonb values (entity states) parsed with orjson — the same values as
+    `json.loads`, a few times faster, and a batch loads thousands of them."""
+    return make_engine(url, connect_timeout_s=5, pool_size=2, json_deserializer=orjson.loads)
+
+
 _PK = {
     name: tuple(c.name for c in table.primary_key.columns)
     for name, table in metadata.tables.items()
@@ -266,7 +275,8 @@ def upsert(conn: Connection, table_name: str, rows: Sequence[Mapping[str, Any]])
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    """Compact JSON text of a batch parameter (orjson: same JSON as `json.dumps`, faster)."""
+    return orjson.dumps(value).decode()
 
 
 def load_states(

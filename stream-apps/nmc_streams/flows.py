@@ -200,12 +200,18 @@ def plan_key(
     if not touched:
         return plan
     flow.meta["events"] = int(flow.meta.get("events", 0)) + len(plan.applied)
-    before = {name: entity.copy().to_json() for name, entity in entities.items()}
+    # derive may update the bookkeeping of an entity whose facts were all duplicates: only
+    # those need a snapshot to tell whether they changed (touched ones and the flow are written)
+    before = {
+        name: entity.copy().to_json()
+        for name, entity in entities.items()
+        if name not in touched and name != FLOW
+    }
     plan.rows = model.derive(key, entities, touched)
     plan.entities = {
         name: entity
         for name, entity in entities.items()
-        if name in touched or name == FLOW or entity.to_json() != before[name]
+        if name not in before or entity.to_json() != before[name]
     }
     return plan
 

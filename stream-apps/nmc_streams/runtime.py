@@ -30,15 +30,14 @@ from sqlalchemy import Engine
 
 from nmc.contract.dead_letter import dlq_headers, dlq_topic
 from nmc.contract.facts import Fact
-from nmc.infra.db import make_engine
 from nmc.infra.dead_letters import record_dead_letter
 from nmc.infra.faust_broker import faust_broker, faust_credentials
 from nmc.infra.kafka_clients import ensure_topics
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
-from nmc_streams import codec as avro_codec
 from nmc_streams import db
 from nmc_streams.batch import BatchProjector, Record, Rows, StateWrite
+from nmc_streams.codec import registry_decoder
 from nmc_streams.flows import MODELS
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.settings import StreamSettings
@@ -158,8 +157,8 @@ def build_app(
         value_serializer="raw",
     )
     dlq = app.topic(dlq_topic(app_id), key_serializer="raw", value_serializer="raw")
-    engine = make_engine(platform.database, pool_size=2, connect_timeout_s=5)
-    codec = avro_codec.register(registry_client(platform))
+    engine = db.worker_engine(platform.database)
+    decode = registry_decoder(registry_client(platform))
 
     async def dead_letter(record: Record, fact: Fact | None, error: str, attempts: int) -> None:
         all_headers = dlq_headers(
@@ -176,7 +175,7 @@ def build_app(
         app_name,
         MODELS[app_name],
         PostgresStateStore(engine, app_name),
-        codec.loads,
+        decode,
         dead_letter,
         metrics,
         retry_base_s=settings.retry_base_s,
