@@ -5,7 +5,7 @@ batched projection** into PostgreSQL (the app's `BatchProjector`, one transactio
 the ratio says what Faust costs on top of the work itself. A last table shows the cost per
 event at the start and at the end of one 2,000-message conversation (it must not grow).
 
-    .venv/bin/python bench/streams_bench.py --tenants 10 --flows 100
+    .venv/bin/python -m bench.streams_bench --tenants 10 --flows 100
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The `outbox_events` table (created by the Alembic migration in producers/migrations).
+"""The `outbox_events` table (created by the Alembic migration in nmc/infra/migrations/platform).
 
 Rows move ``pending -> published`` (or ``parked -> pending | skipped`` through an operator).
 There is no cursor: the relay selects pending rows, so a transaction that commits late is
