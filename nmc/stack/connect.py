@@ -189,8 +189,8 @@ def render_worker_properties(
         "header.converter": BYTES,
         "config.providers": "file",
         "config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
-        # Same producer as `nmc relay` (nmc/infra/kafka_clients.py): idempotent, acks=all, lz4, linger; the
-        # Java client's default partitioner is the contract's murmur2.
+        # Same producer as `nmc relay` (nmc/infra/kafka_clients.py): idempotent, acks=all, lz4,
+        # linger; the Java client's default partitioner is the contract's murmur2.
         "producer.acks": "all",
         "producer.enable.idempotence": "true",
         "producer.compression.type": "lz4",

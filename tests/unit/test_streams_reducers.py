@@ -22,51 +22,14 @@ from support.streams import history
 
 from nmc.contract.envelope import new_event
 from nmc.contract.facts import Fact, to_fact
-from nmc_streams.batch import BatchProjector, Record, Rows, StateWrite, is_transient
-from nmc_streams.db import collapse
+from nmc_streams.batch import BatchProjector, Record, Rows, is_transient
 from nmc_streams.flows import MODELS, plan_key
+from nmc_streams.memory import InMemoryStateStore
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.state import FLOW, Entity
 
 TENANTS = [str(uuid.UUID(int=i + 1, version=4)) for i in range(3)]
 APPS = sorted(MODELS)
-
-
-class MemoryStore:
-    """`StateStore` in memory with PostgreSQL's upsert guards; can fail on demand."""
-
-    def __init__(self) -> None:
-        self.states: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
-        self.tables: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
-        self.fail: Callable[[Rows], None] | None = None
-        self.writes = 0
-        self.rows_written = 0
-
-    def load(self, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        return {k: self.states[k][0] for k in wanted if k in self.states}
-
-    def write(self, states: StateWrite, rows: Rows) -> None:
-        if self.fail is not None:
-            self.fail(rows)
-        self.writes += 1
-        for key, (state, version) in states.items():
-            if key not in self.states or self.states[key][1] <= version:
-                self.states[key] = (state, version)
-        from nmc_streams.db import _PK
-
-        for table, table_rows in rows.items():
-            self.rows_written += len(table_rows)
-            target = self.tables.setdefault(table, {})
-            for row in table_rows:
-                pk = tuple(row[c] for c in _PK[table])
-                old = target.get(pk)
-                target[pk] = dict(row) if old is None else dict(collapse(table, [old, row])[0])
-
-    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
-        return {
-            t: sorted((tuple(sorted(r.items())) for r in rows.values()), key=repr)
-            for t, rows in self.tables.items()
-        }
 
 
 def _record(value: Any, offset: int = 0, topic: str = "nmc.x") -> Record:
@@ -88,7 +51,7 @@ async def _inline(call: Callable[..., Any], *args: Any) -> Any:
 
 
 def _projector(
-    app: str, store: MemoryStore, dead: list[Any] | None = None, decode: Any = None
+    app: str, store: InMemoryStateStore, dead: list[Any] | None = None, decode: Any = None
 ) -> BatchProjector:
     async def sink(record: Record, fact: Fact | None, error: str, attempts: int) -> None:
         if dead is None:
@@ -101,8 +64,8 @@ def _projector(
     )
 
 
-def run_batches(app: str, batches: Sequence[Sequence[Any]]) -> MemoryStore:
-    store = MemoryStore()
+def run_batches(app: str, batches: Sequence[Sequence[Any]]) -> InMemoryStateStore:
+    store = InMemoryStateStore()
     projector = _projector(app, store)
 
     async def go() -> None:
@@ -170,7 +133,7 @@ def _conversation(n_messages: int) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("app", ["conversation", "reporting"])
 def test_work_per_event_does_not_grow_with_the_conversation(app: str) -> None:
     events = _conversation(2000)
-    store = MemoryStore()
+    store = InMemoryStateStore()
     projector = _projector(app, store)
     sizes: list[tuple[int, int]] = []  # (rows written, facts held by the entities touched)
 
@@ -215,7 +178,7 @@ def test_a_rejected_payload_is_dead_lettered_alone_and_the_batch_proceeds() -> N
     bad["payload"] = {"nonsense": True}  # the model cannot read it (KeyError)
     bad["event_id"] = str(uuid.uuid4())
     dead: list[Any] = []
-    store = MemoryStore()
+    store = InMemoryStateStore()
     projector = _projector("reporting", store, dead)
     outcomes = asyncio.run(projector.handle([_record(v, i) for i, v in enumerate([*good, bad])]))
     assert outcomes[-1] == "dead-lettered" and "KeyError" in dead[0][1]
@@ -234,7 +197,7 @@ def test_a_value_postgresql_refuses_is_isolated() -> None:
     events = decoded_history(12)
     i = next(i for i, e in enumerate(events) if e["event_name"].endswith("CallDetected"))
     poison = {**events[i], "payload": {**events[i]["payload"], "provider_ref": "CA\x00"}}
-    store = MemoryStore()
+    store = InMemoryStateStore()
     store.fail = refuse_nul
     dead: list[Any] = []
     batch = [*events[:i], poison, *events[i + 1 :]]
@@ -257,7 +220,7 @@ def test_an_outage_is_retried_until_it_ends_and_nothing_is_dead_lettered() -> No
         if next(failures, None) is not None:
             raise psycopg.OperationalError("server closed the connection unexpectedly")
 
-    store = MemoryStore()
+    store = InMemoryStateStore()
     store.fail = flaky
     projector = _projector("scheduling", store, dead=[])
     outcomes = asyncio.run(projector.handle([_record(v, i) for i, v in enumerate(events)]))
@@ -291,7 +254,7 @@ def test_undecodable_and_unknown_schema_are_dead_lettered_without_retry() -> Non
         raise SchemaRegistryError(404, 40403, "Schema 99 not found")
 
     dead: list[Any] = []
-    projector = _projector("conversation", MemoryStore(), dead, decode)
+    projector = _projector("conversation", InMemoryStateStore(), dead, decode)
     outcomes = asyncio.run(projector.handle([_record(b"garbage", 0), _record(b"\0id99", 1)]))
     assert outcomes == ["dead-lettered", "dead-lettered"] and len(calls) == 2
 
