@@ -1,4 +1,5 @@
-"""Errors of the edges: each maps to an HTTP status and names the field and the reason."""
+"""Refusals of a command or webhook: each names the field and the reason and carries the HTTP
+status the edges answer with (the domain packages raise them, the edges turn them into bodies)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from nmc.contract.errors import FieldError
 
 
-class EdgeError(Exception):
+class Refused(Exception):
     """A refused request: nothing was written (the transaction rolls back)."""
 
     def __init__(self, status: int, reason: str, field: str | None = None,
@@ -20,7 +21,7 @@ class EdgeError(Exception):
         super().__init__(f"{status}: {field or 'request'}: {reason}")
 
     @classmethod
-    def fields(cls, status: int, errors: list[FieldError]) -> EdgeError:
+    def fields(cls, status: int, errors: list[FieldError]) -> Refused:
         err = cls(status, "invalid")
         err.errors = errors
         return err

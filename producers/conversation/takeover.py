@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from nmc.contract.envelope import Envelope
 from producers.conversation.threads import thread_exists
-from producers.errors import EdgeError
+from producers.errors import Refused
 from producers.outbox import emit
 
 
@@ -19,7 +19,7 @@ def request_takeover(
 ) -> Envelope:
     """HumanTakeoverRequested in the conversation's thread (thread id = conversation id)."""
     if not thread_exists(session, tenant_id, conversation_id):
-        raise EdgeError(404, "unknown conversation for this tenant", "conversation_id")
+        raise Refused(404, "unknown conversation for this tenant", "conversation_id")
     return emit(session, "nmc.conversation.HumanTakeoverRequested", tenant_id,
                  conversation_id, {"conversation_id": str(conversation_id),
                                    "user_id": str(user_id)}, now, causation_id)

@@ -1,7 +1,7 @@
 """The edge HTTP service: `create_edge_app(settings, engine)` is its composition root.
 
 Routes are thin: authenticate / verify, parse, call one service function inside one
-transaction (`_tx`), map the outcome to a response. A refused request (`EdgeError`) rolls back
+transaction (`_tx`), map the outcome to a response. A refused request (`Refused`) rolls back
 and answers its status with ``{"errors": [{"field", "reason"}]}``; a provider retry
 (`Replayed`) rolls back and answers success.
 """
@@ -50,7 +50,7 @@ from producers.edges.twilio_hooks import (
     verify_twilio,
     voice_status,
 )
-from producers.errors import EdgeError, Replayed
+from producers.errors import Refused, Replayed
 from producers.scheduling import holds
 from producers.tenants import UnknownTenant, get_tenant
 
@@ -85,7 +85,7 @@ def _tx(engine: Engine, settings: EdgeSettings, fn: Callable[[Session], T]) -> T
             raise
         log.warning("transient conflict after %d attempts: %s", settings.tx_retry_attempts,
                     exc)
-        raise EdgeError(503, "concurrent update conflict, retry later", "request",
+        raise Refused(503, "concurrent update conflict, retry later", "request",
                         headers={"Retry-After": "1"}) from exc
 
 
@@ -139,7 +139,7 @@ def _principal(request: Request,
         try:
             get_tenant(session, who.tenant_id)
         except UnknownTenant:
-            raise EdgeError(403, "unknown tenant", "tenant_id") from None
+            raise Refused(403, "unknown tenant", "tenant_id") from None
     return who
 
 
@@ -161,19 +161,19 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
     app.state.engine = engine
     app.state.token_rules = settings.token_rules()
 
-    @app.exception_handler(EdgeError)
-    async def _edge_error(_: Request, exc: EdgeError) -> JSONResponse:
+    @app.exception_handler(Refused)
+    async def _edge_error(_: Request, exc: Refused) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(InvalidEvent)
     async def _invalid_event(_: Request, exc: InvalidEvent) -> JSONResponse:
-        return JSONResponse(EdgeError.fields(422, exc.errors).body(), status_code=422)
+        return JSONResponse(Refused.fields(422, exc.errors).body(), status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [FieldError(".".join(str(p) for p in e["loc"] if p != "body") or "body",
                              e["msg"]) for e in exc.errors()]
-        return JSONResponse(EdgeError.fields(400, errors).body(), status_code=400)
+        return JSONResponse(Refused.fields(400, errors).body(), status_code=400)
 
     # --- Twilio ---------------------------------------------------------------------------
 
@@ -182,18 +182,18 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
         body = await request.body()
         if request.headers.get("content-type", "").split(";")[0].strip() != \
                 "application/x-www-form-urlencoded":
-            raise EdgeError(400, "expected application/x-www-form-urlencoded", "Content-Type")
+            raise Refused(400, "expected application/x-www-form-urlencoded", "Content-Type")
         try:
             params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True,
                                     strict_parsing=bool(body)))
         except (UnicodeDecodeError, ValueError):
-            raise EdgeError(400, "malformed form body", "body") from None
+            raise Refused(400, "malformed form body", "body") from None
         verify_twilio(twilio_token, base_url, request.url.path, request.url.query, params,
                       request.headers.get("x-twilio-signature"))
         # Signed is not the same as storable: bounds are checked before any transaction.
         errors = check_texts(params)
         if errors:
-            raise EdgeError.fields(400, errors)
+            raise Refused.fields(400, errors)
         result = await run_in_threadpool(_tx, engine, settings, lambda s: handler(s, params))
         log.info("twilio %s: %s (%s)", request.url.path, result.outcome, result.detail)
         # The header carries only our own fixed vocabulary (HookResult.outcome), never
@@ -284,7 +284,7 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
     def post_takeover(conversation_id: UUID, who: Caller,
                       body: TakeoverIn | None = None) -> dict[str, Any]:
         if who.user_id is None:
-            raise EdgeError(403, "token has no user (sub claim)", "Authorization")
+            raise Refused(403, "token has no user (sub claim)", "Authorization")
         user = who.user_id
         causation = None if body is None else body.causation_id
         event = _tx(engine, settings, lambda s: takeover.request_takeover(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from nmc.infra.bearer_tokens import InvalidToken, TokenRules, mint_token, verify_bearer
-from producers.errors import EdgeError
+from producers.errors import Refused
 
 
 @dataclass(frozen=True)
@@ -28,13 +28,13 @@ def authenticate(authorization: str | None, rules: TokenRules) -> Principal:
     try:
         token = verify_bearer(authorization, rules)
     except InvalidToken as exc:
-        raise EdgeError(401, exc.reason, "Authorization") from None
+        raise Refused(401, exc.reason, "Authorization") from None
     user_id: UUID | None = None
     if token.subject is not None:
         try:
             user_id = UUID(token.subject)
         except ValueError:
-            raise EdgeError(401, "sub claim is not a uuid", "Authorization") from None
+            raise Refused(401, "sub claim is not a uuid", "Authorization") from None
     return Principal(token.tenant_id, user_id)
 
 

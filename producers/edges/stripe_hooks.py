@@ -24,7 +24,7 @@ from nmc.contract.ids import stable_id
 from producers.billing import subscriptions as billing
 from producers.bounds import text_problem, unix_time
 from producers.edges.twilio_hooks import HookResult
-from producers.errors import EdgeError, Replayed
+from producers.errors import Refused, Replayed
 from producers.outbox import OutboxWriter
 from producers.tables import stripe_events, subscriptions
 from producers.tenants import UnknownTenant, tenant_for_stripe_customer
@@ -35,15 +35,15 @@ MAX_ID_CHARS = 255  # Stripe ids, types and statuses are short; bound what we st
 def verify_stripe(payload: bytes, signature: str | None, secret: str, tolerance_s: int) -> None:
     """403 unless Stripe-Signature is valid and recent; 400 if the body is not UTF-8."""
     if not signature:
-        raise EdgeError(403, "missing Stripe-Signature header", "Stripe-Signature")
+        raise Refused(403, "missing Stripe-Signature header", "Stripe-Signature")
     try:
         # Signature and tolerance only: the body is parsed (and bounded) by
         # `subscription_event`, so nothing of it is interpreted before it is trusted.
         stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance_s)
     except stripe.SignatureVerificationError as exc:
-        raise EdgeError(403, str(exc.user_message or exc), "Stripe-Signature") from None
+        raise Refused(403, str(exc.user_message or exc), "Stripe-Signature") from None
     except ValueError:  # not UTF-8
-        raise EdgeError(400, "body is not UTF-8 text", "body") from None
+        raise Refused(400, "body is not UTF-8 text", "body") from None
 
 
 def _get(obj: Any, path: str) -> Any:
@@ -74,7 +74,7 @@ def parse_subscription_event(event: Mapping[str, Any]) -> dict[str, Any]:
     errors: list[FieldError] = []
     sub = _get(event, "data.object")
     if not isinstance(sub, Mapping):
-        raise EdgeError(400, "missing subscription object", "data.object")
+        raise Refused(400, "missing subscription object", "data.object")
     out: dict[str, Any] = {}
     for key, path, value in (
         ("event_id", "id", _get(event, "id")),
@@ -97,7 +97,7 @@ def parse_subscription_event(event: Mapping[str, Any]) -> dict[str, Any]:
         period_end = _get(items[0], "current_period_end")
     out["current_period_end"] = unix_time(period_end, "data.object.current_period_end", errors)
     if errors:
-        raise EdgeError.fields(400, errors)
+        raise Refused.fields(400, errors)
     return out
 
 
@@ -108,11 +108,11 @@ def read_subscription_event(payload: bytes) -> dict[str, Any] | HookResult:
     try:
         event = json.loads(payload)
     except ValueError as exc:
-        raise EdgeError(400, f"body is not valid JSON: {exc}", "body") from None
+        raise Refused(400, f"body is not valid JSON: {exc}", "body") from None
     except RecursionError:
-        raise EdgeError(400, "body is nested too deeply", "body") from None
+        raise Refused(400, "body is nested too deeply", "body") from None
     if not isinstance(event, Mapping):
-        raise EdgeError(400, "expected a JSON object", "body")
+        raise Refused(400, "expected a JSON object", "body")
     event_type = event.get("type")
     if not isinstance(event_type, str) or not event_type.startswith("customer.subscription."):
         return HookResult("ignored-event-type", detail=repr(event_type)[:100])
@@ -128,15 +128,15 @@ def subscription_event(
     try:
         tenant = tenant_for_stripe_customer(session, data["customer"])
     except UnknownTenant:
-        raise EdgeError(404, f"unknown tenant: no tenant has Stripe customer "
+        raise Refused(404, f"unknown tenant: no tenant has Stripe customer "
                         f"{data['customer']}", "data.object.customer") from None
     plan = billing.plan_for(data["price_ids"], price_plans)
     if plan is None:
-        raise EdgeError(422, f"no configured plan for prices {data['price_ids']} "
+        raise Refused(422, f"no configured plan for prices {data['price_ids']} "
                         "(NMC_EDGE_PRICE_PLANS)", "data.object.items.data.price.id")
     status = billing.subscription_status(data["status"])
     if status is None:
-        raise EdgeError(422, f"unknown subscription status {data['status']!r}",
+        raise Refused(422, f"unknown subscription status {data['status']!r}",
                         "data.object.status")
     current = session.execute(
         select(subscriptions.c.source_created)

@@ -27,7 +27,7 @@ from producers.conversation import message_status as statuses
 from producers.conversation.outbound import delivery_event
 from producers.conversation.threads import touch_thread
 from producers.edges import decisions
-from producers.errors import EdgeError, Replayed
+from producers.errors import Refused, Replayed
 from producers.outbox import OutboxWriter
 from producers.tables import calls, inbound_messages, outbound_messages
 from producers.tenants import Tenant, UnknownTenant, tenant_for_number
@@ -63,10 +63,10 @@ def verify_twilio(
 ) -> None:
     """403 unless X-Twilio-Signature matches the public URL Twilio called + the form params."""
     if not signature:
-        raise EdgeError(403, "missing X-Twilio-Signature header", "X-Twilio-Signature")
+        raise Refused(403, "missing X-Twilio-Signature header", "X-Twilio-Signature")
     url = public_base_url + path + (f"?{query}" if query else "")
     if not RequestValidator(auth_token).validate(url, dict(params), signature):
-        raise EdgeError(403, "signature does not match the request", "X-Twilio-Signature")
+        raise Refused(403, "signature does not match the request", "X-Twilio-Signature")
 
 
 def _require(params: Mapping[str, str], *names: str, phones: tuple[str, ...] = ()) -> None:
@@ -79,14 +79,14 @@ def _require(params: Mapping[str, str], *names: str, phones: tuple[str, ...] = (
             except ValueError as exc:
                 errors.append(FieldError(name, str(exc)))
     if errors:
-        raise EdgeError.fields(400, errors)
+        raise Refused.fields(400, errors)
 
 
 def _tenant(session: Session, number: str, field: str) -> Tenant:
     try:
         return tenant_for_number(session, number)
     except UnknownTenant:
-        raise EdgeError(404, f"unknown tenant: no tenant owns {number}", field) from None
+        raise Refused(404, f"unknown tenant: no tenant owns {number}", field) from None
 
 
 def voice_status(
@@ -177,7 +177,7 @@ def message_status(
         try:
             ref = UUID(message_ref)
         except ValueError:
-            raise EdgeError(400, "not a uuid", "mid") from None
+            raise Refused(400, "not a uuid", "mid") from None
     match = (outbound_messages.c.provider_sid == sid) if ref is None else or_(
         outbound_messages.c.message_id == ref, outbound_messages.c.provider_sid == sid)
     row = session.execute(
@@ -186,7 +186,7 @@ def message_status(
         .with_for_update()
     ).first()
     if row is None:
-        raise EdgeError(404, f"unknown message {sid} for this tenant", "MessageSid")
+        raise Refused(404, f"unknown message {sid} for this tenant", "MessageSid")
     new = statuses.delivery_status(params["MessageStatus"])
     if new is None:
         return HookResult("ignored-message-status",

@@ -24,7 +24,7 @@ from nmc.contract.envelope import Envelope
 from nmc.contract.ids import stable_id
 from nmc.contract.payload import check_e164
 from producers.conversation.threads import open_thread_for, thread_exists
-from producers.errors import EdgeError
+from producers.errors import Refused
 from producers.outbox import emit
 from producers.scheduling import rules
 from producers.tables import catalog_items, reservations
@@ -74,15 +74,15 @@ def place_hold(
     """Hold a slot for `ttl_seconds`; 409 naming the conflict if it overlaps a live one."""
     errors = rules.check_hold(req.start, req.end, req.ttl_seconds, max_ttl_s, now)
     if errors:
-        raise EdgeError.fields(400, errors)
+        raise Refused.fields(400, errors)
     if req.customer_phone is not None:
         try:
             check_e164(req.customer_phone)
         except ValueError as exc:
-            raise EdgeError(400, str(exc), "customer_phone") from None
+            raise Refused(400, str(exc), "customer_phone") from None
     correlation = req.correlation_id
     if correlation is not None and not thread_exists(session, tenant_id, correlation):
-        raise EdgeError(404, "unknown conversation thread for this tenant", "correlation_id")
+        raise Refused(404, "unknown conversation thread for this tenant", "correlation_id")
     if correlation is None and req.customer_phone is not None:
         correlation = open_thread_for(session, tenant_id, req.customer_phone)
     hold_id = uuid.uuid4()
@@ -119,7 +119,7 @@ def place_hold(
             "hold_id": str(conflict.hold_id), "status": conflict.status,
             "appointment_id": None if conflict.appointment_id is None
             else str(conflict.appointment_id), **_slot(conflict)}}
-        raise EdgeError(409, "the resource is already held or booked in this time range",
+        raise Refused(409, "the resource is already held or booked in this time range",
                         "start", extra) from None
     event = emit(session, "nmc.scheduling.AppointmentHeld", tenant_id, correlation,
                   {"hold_id": str(hold_id), **_slot(row)}, now, req.causation_id,
@@ -134,7 +134,7 @@ def _hold(session: Session, tenant_id: UUID, hold_id: UUID) -> Any:
         .with_for_update()
     ).first()
     if row is None:
-        raise EdgeError(404, "unknown hold for this tenant", "hold_id")
+        raise Refused(404, "unknown hold for this tenant", "hold_id")
     return row
 
 
@@ -145,22 +145,22 @@ def book_hold(
     """Convert a live hold into an appointment (same row, so the slot stays excluded)."""
     row = _hold(session, tenant_id, hold_id)
     if row.status != "held":
-        raise EdgeError(409, f"hold is {row.status}, not held", "hold_id")
+        raise Refused(409, f"hold is {row.status}, not held", "hold_id")
     if row.expires_at <= now:
-        raise EdgeError(409, "hold expired", "hold_id")
+        raise Refused(409, "hold expired", "hold_id")
     phone = customer_phone or row.customer_phone
     if phone is None:
-        raise EdgeError(400, "required (the hold has none)", "customer_phone")
+        raise Refused(400, "required (the hold has none)", "customer_phone")
     try:
         check_e164(phone)
     except ValueError as exc:
-        raise EdgeError(400, str(exc), "customer_phone") from None
+        raise Refused(400, str(exc), "customer_phone") from None
     item = session.execute(
         select(catalog_items.c.active).where(catalog_items.c.tenant_id == tenant_id,
                                              catalog_items.c.item_id == service_item_id)
     ).first()
     if item is None or not item.active:
-        raise EdgeError(422, "no active catalog item with this id", "service_item_id")
+        raise Refused(422, "no active catalog item with this id", "service_item_id")
     appointment_id = stable_id("appointment", hold_id)
     booked_event_id = stable_id("event", "AppointmentBooked", hold_id)
     booked = session.execute(
@@ -180,7 +180,7 @@ def book_hold(
 def release_hold(session: Session, tenant_id: UUID, hold_id: UUID, now: datetime) -> Envelope:
     row = _hold(session, tenant_id, hold_id)
     if row.status != "held":
-        raise EdgeError(409, f"hold is {row.status}, not held", "hold_id")
+        raise Refused(409, f"hold is {row.status}, not held", "hold_id")
     return _release_rows(session, reservations.c.hold_id == hold_id, now)[0]
 
 
@@ -194,9 +194,9 @@ def cancel_appointment(
         .with_for_update()
     ).first()
     if row is None:
-        raise EdgeError(404, "unknown appointment for this tenant", "appointment_id")
+        raise Refused(404, "unknown appointment for this tenant", "appointment_id")
     if row.status != "booked":
-        raise EdgeError(409, f"appointment is {row.status}, not booked", "appointment_id")
+        raise Refused(409, f"appointment is {row.status}, not booked", "appointment_id")
     session.execute(
         update(reservations).where(reservations.c.hold_id == row.hold_id)
         .values(status="cancelled", cancelled_reason=reason, updated_at=now)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from producers.conversation.messaging_gate import messaging_gate
-from producers.errors import EdgeError
+from producers.errors import Refused
 from producers.scheduling import holds
 
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
@@ -179,7 +179,7 @@ def test_concurrent_overlapping_holds_exactly_one_wins(engine, tenant):
             with Session(engine) as s, s.begin():
                 holds.place_hold(s, tenant.tenant_id, req, datetime.now(UTC), 3600)
             outcome = "held"
-        except EdgeError as exc:
+        except Refused as exc:
             outcome = str(exc.status)
         with lock:
             results.append(outcome)

@@ -22,7 +22,7 @@ from producers.edges import decisions
 from producers.edges.auth import authenticate, issue_token
 from producers.edges.settings import EdgeSettings
 from producers.edges.stripe_hooks import parse_subscription_event
-from producers.errors import EdgeError
+from producers.errors import Refused
 from producers.scheduling import rules
 from producers.sender.state import classify_error
 
@@ -155,11 +155,11 @@ def test_jwt_authentication():
     who = authenticate(f"Bearer {token}", rules)
     assert (who.tenant_id, who.user_id) == (tenant, user)
     for header in (None, "Bearer", f"Token {token}", f"Bearer {token}x"):
-        with pytest.raises(EdgeError) as err:
+        with pytest.raises(Refused) as err:
             authenticate(header, rules)
         assert err.value.status == 401
     expired = issue_token(rules, tenant, None, -10, int(time.time()))
-    with pytest.raises(EdgeError, match="expired"):
+    with pytest.raises(Refused, match="expired"):
         authenticate(f"Bearer {expired}", rules)
 
 
@@ -172,23 +172,23 @@ def test_edge_tokens_are_checked_for_audience_issuer_and_leeway():
     good = issue_token(strict, tenant, None, 60, now)
     assert authenticate(f"Bearer {good}", strict).tenant_id == tenant
     bare = issue_token(TokenRules(SECRET), tenant, None, 60, now)
-    with pytest.raises(EdgeError, match="aud"):
+    with pytest.raises(Refused, match="aud"):
         authenticate(f"Bearer {bare}", strict)
     other_aud = TokenRules(SECRET, audience="someone-else", issuer="https://idp.test")
-    with pytest.raises(EdgeError, match=r"[Aa]udience"):
+    with pytest.raises(Refused, match=r"[Aa]udience"):
         authenticate(f"Bearer {issue_token(other_aud, tenant, None, 60, now)}", strict)
     other_iss = TokenRules(SECRET, audience="nmc-edges", issuer="https://evil.test")
-    with pytest.raises(EdgeError, match=r"[Ii]ssuer"):
+    with pytest.raises(Refused, match=r"[Ii]ssuer"):
         authenticate(f"Bearer {issue_token(other_iss, tenant, None, 60, now)}", strict)
     just_expired = issue_token(strict, tenant, None, -10, now)
     assert authenticate(f"Bearer {just_expired}", strict).tenant_id == tenant
     long_expired = issue_token(strict, tenant, None, -60, now)
-    with pytest.raises(EdgeError, match="expired"):
+    with pytest.raises(Refused, match="expired"):
         authenticate(f"Bearer {long_expired}", strict)
 
 
 def test_stripe_parse_names_missing_fields():
-    with pytest.raises(EdgeError) as err:
+    with pytest.raises(Refused) as err:
         parse_subscription_event({"id": "evt", "type": "customer.subscription.updated",
                                   "created": 1, "data": {"object": {"id": "sub"}}})
     fields = {e.field for e in err.value.errors}
