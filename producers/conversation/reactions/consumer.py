@@ -27,7 +27,7 @@ from nmc.contract.dead_letter import dlq_headers, dlq_topic
 from nmc.contract.facts import PoisonEvent, to_fact
 from nmc.contract.headers import decode_headers
 from nmc.contract.schemas import topic_for
-from nmc.infra.dead_letters import record_dead_letter
+from nmc.infra.dead_letters import DeadLetterStore, PostgresDeadLetters
 from producers.conversation.reactions.apply import react
 from producers.conversation.reactions.decide import HANDLED, Trigger
 
@@ -63,11 +63,13 @@ class ConversationReactor:
         max_attempts: int,
         retry_max_s: float,
         registry: CollectorRegistry | None = None,
+        dead_letters: DeadLetterStore | None = None,
     ) -> None:
         self._consumer = consumer
         self._deserialize = deserialize
         self._engine = engine
         self._dlq = dlq
+        self._dead_letters = dead_letters or PostgresDeadLetters(engine)
         self._group_id = group_id
         self._max_attempts = max_attempts
         self._retry_max_s = retry_max_s
@@ -115,7 +117,7 @@ class ConversationReactor:
                           headers=list(extra.items()))
         if self._dlq.flush(30) != 0:
             raise RuntimeError("dead-letter topic did not acknowledge; not skipping the record")
-        record_dead_letter(self._engine, {
+        self._dead_letters.record({
             "group_id": self._group_id, "app": "reactions", "topic": msg.topic(),
             "partition": msg.partition(), "offset": msg.offset(),
             "record_key": (msg.key() or b"").decode(errors="replace"),
