@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from nmc.contract.ids import stable_id
 from producers.conversation.reactions.apply import react
-from producers.conversation.reactions.decide import Fact, auto_reply_message_id
+from producers.conversation.reactions.decide import Trigger, auto_reply_message_id
 from producers.edges.app import create_edge_app
 from producers.tenants import Tenant
 
@@ -46,12 +46,12 @@ def _caller(i: int) -> str:
     return f"+1310555{3000 + i:04d}"
 
 
-def _fact(engine: Engine, event_id: uuid.UUID) -> Fact:
+def _fact(engine: Engine, event_id: uuid.UUID) -> Trigger:
     with engine.connect() as conn:
         row = conn.execute(text(
             "SELECT event_id, event_name, tenant_id, correlation_id, occurred_at, payload "
             "FROM outbox_events WHERE event_id = :e"), {"e": event_id}).one()
-    return Fact(row.event_id, row.event_name, row.tenant_id, row.correlation_id,
+    return Trigger(row.event_id, row.event_name, row.tenant_id, row.correlation_id,
                 row.occurred_at, row.payload)
 
 
@@ -62,7 +62,7 @@ def _thread_of(engine: Engine, caller: str) -> uuid.UUID:
             {"c": caller}).scalar_one()))
 
 
-def _react_once(engine: Engine, fact: Fact) -> None:
+def _react_once(engine: Engine, fact: Trigger) -> None:
     """One reactor transaction, deliberately without the reactor's retries."""
     with Session(engine) as s, s.begin():
         react(s, fact)
