@@ -42,6 +42,7 @@ from nmc.contract.payload import format_rfc3339_utc
 from nmc.contract.schemas import default_catalog
 from nmc.infra.db import make_engine, psycopg_dsn
 from nmc.infra.kafka_clients import producer_config
+from nmc.infra.net import free_port
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
 from producers.outbox import OUTBOX_LANES, OutboxWriter
@@ -96,14 +97,6 @@ def pending(settings: Settings) -> int:
 # --- relay processes ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _health(port: int) -> dict[str, object]:
     try:
         body: dict[str, object] = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
@@ -116,7 +109,7 @@ def start_relays(settings: Settings, count: int, logs: Path,
                  lanes_free: bool = True) -> list[subprocess.Popen[bytes]]:
     """`count` relay processes, returned once they hold every lane between them (or, when
     the lanes are held elsewhere, once each is connected and waiting)."""
-    ports = [_free_port() for _ in range(count)]
+    ports = [free_port() for _ in range(count)]
     procs = []
     for i, port in enumerate(ports):
         env = dict(os.environ, DATABASE_URL=settings.database,
