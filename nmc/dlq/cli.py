@@ -164,7 +164,8 @@ def operator_name(by: str | None) -> str:
 def replay_command(
     ids: Ids = None, group: Group = None, older_than: OlderThan = None,
     newer_than: NewerThan = None,
-    all_: Annotated[bool, typer.Option("--all", help="Every dead letter not yet replayed.")] = False,
+    all_: Annotated[bool, typer.Option("--all",
+                                       help="Every dead letter not yet replayed.")] = False,
     again: Annotated[bool, typer.Option("--again",
                                         help="Also those replayed before (harmless: the apps "
                                              "apply an event once).")] = False,

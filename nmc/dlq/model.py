@@ -131,11 +131,12 @@ def replay_order(letters: Iterable[DeadLetter]) -> list[DeadLetter]:
                                           d.topic, d.partition, d.offset, d.id))
 
 
-def replay_headers(letter: DeadLetter, operator: str) -> list[tuple[str, bytes]]:
+def replay_headers(letter: DeadLetter, operator: str) -> list[tuple[str, str | bytes | None]]:
     """The original headers (none of the `dlq_*` ones), plus which dead letter it replays and
     who sent it: a replay that fails again is dead-lettered with them, traceable to its origin."""
     skip = set(DLQ_HEADERS) | set(REPLAY_HEADERS)
-    headers = [(k, v.encode()) for k, v in letter.headers.items() if k not in skip]
+    headers: list[tuple[str, str | bytes | None]] = [
+        (k, v.encode()) for k, v in letter.headers.items() if k not in skip]
     return [*headers, ("nmc_replay_of", str(letter.id).encode()),
             ("nmc_replayed_by", operator.encode())]
 

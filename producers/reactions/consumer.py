@@ -139,7 +139,8 @@ class ConversationReactor:
             # Replays are events an operator chose to send again: never skip them, even on a
             # group that starts at `latest` on the domain topics (no texts about old calls).
             ours = [p for p in partitions if p.topic == replays]
-            fresh = [p for p in consumer.committed(ours, timeout=10) if p.offset < 0] if ours else []
+            committed = consumer.committed(ours, timeout=10) if ours else []
+            fresh = [p for p in committed if p.offset < 0]
             if fresh:
                 start = {(p.topic, p.partition) for p in fresh}
                 for p in partitions:
