@@ -88,6 +88,8 @@ class RebuildResult:
     dead_letters: int
     swapped: bool
     seconds: float
+    swap_seconds: float = 0.0
+    """How long the successful swap transaction held its locks."""
 
 
 def new_stamp(now: datetime | None = None) -> str:
@@ -295,6 +297,7 @@ def rebuild(app: str, platform: Settings, settings: StreamSettings, *, progress:
     operator = operator or os.environ.get("USER") or getpass.getuser()
     rebuilder = Rebuilder(app, platform, settings, plan)
     swapped = False
+    swap_seconds = 0.0
     try:
         prepare_schema(rebuilder.public, plan)
         rebuilder.start()
@@ -304,8 +307,10 @@ def rebuild(app: str, platform: Settings, settings: StreamSettings, *, progress:
         if swap_models:
             for _ in range(attempts):
                 rebuilder.consume_to(rebuilder.ends(), progress)  # close in before locking
+                locked_at = time.monotonic()
                 if swap(rebuilder, progress, operator, started_at, catch_up_s):
                     swapped = True
+                    swap_seconds = time.monotonic() - locked_at
                     break
             if not swapped:
                 raise RebuildError(f"could not catch up under the swap lock {attempts} times"
@@ -316,4 +321,4 @@ def rebuild(app: str, platform: Settings, settings: StreamSettings, *, progress:
     if swapped:
         remove_group(platform, plan, keep_dlq=rebuilder.dead_letters > 0)
     return RebuildResult(plan, rebuilder.events, rebuilder.dead_letters, swapped,
-                         time.monotonic() - started)
+                         time.monotonic() - started, swap_seconds)

@@ -3,6 +3,10 @@ and swap in atomically while the live worker keeps projecting new events."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -53,12 +57,19 @@ def test_rebuilt_models_equal_the_live_ones_and_swap_in_under_load(
         live = dump(engine, app, tenants)
         assert sum(len(rows) for rows in live.values()) > 0
 
-        # 1. built beside the live models, not swapped: equal to them, row for row
-        built = rebuild(app, platform, streams, progress=lambda done, lag: None,
-                        operator="tester", swap_models=False)
-        assert not built.swapped and built.dead_letters == 0
-        assert built.events == sum(1 for e in first if e.domain in wanted)
-        side = schema_engine(database_url, built.plan.schema)
+        # 1. built beside the live models by the command line, not swapped: equal to them,
+        # row for row
+        env = {**os.environ, "DATABASE_URL": database_url,
+               "NMC_STREAMS_TOPIC_SUFFIX": topics.suffix, "NMC_STREAMS_APP_ID_PREFIX": prefix}
+        done = subprocess.run([sys.executable, "-m", "nmc.cli", "worker", "rebuild", app,
+                               "--no-swap", "--json"], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        built = json.loads(done.stdout)
+        assert not built["swapped"] and built["dead_letters"] == 0
+        assert built["events"] == sum(1 for e in first if e.domain in wanted)
+        assert built["schema"].startswith(f"nmc_rebuild_{app}_")
+        side = schema_engine(database_url, built["schema"])
         try:
             assert dump(side, app, tenants) == live
         finally:
