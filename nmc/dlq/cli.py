@@ -104,8 +104,12 @@ def list_command(
     if not letters:
         console.print("no dead letters")
         return
-    table = Table("id", "group", "event", "key", "failed at", "when", "error", "on topic",
-                  "replayed")
+    table = Table()
+    for name in ("id", "group", "event", "key", "failed at", "when"):
+        table.add_column(name, no_wrap=name in ("id", "group", "failed at", "when"))
+    table.add_column("error", ratio=1, min_width=20)
+    table.add_column("on topic", no_wrap=True)
+    table.add_column("replayed", no_wrap=True)
     for d in letters:
         table.add_row(
             str(d.id), d.group_id, _short(d.event_name, 32), _short(d.record_key, 20),
