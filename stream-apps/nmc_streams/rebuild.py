@@ -46,7 +46,7 @@ from nmc.registry import registry_client
 from nmc.settings import Settings
 from nmc_streams import db
 from nmc_streams.batch import BatchProjector, Record
-from nmc_streams.codec import AvroConfluentCodec
+from nmc_streams.codec import registry_decoder
 from nmc_streams.events import Fact
 from nmc_streams.flows import MODELS
 from nmc_streams.metrics import StreamMetrics
@@ -141,7 +141,6 @@ class Rebuilder:
         self.public = db.make_engine(platform.database)
         self.target = schema_engine(platform.database, plan.schema)
         self.registry = registry_client(platform)
-        self.codec = AvroConfluentCodec(self.registry)
         self.producer = Producer(producer_config(platform))
         self.consumer = Consumer(consumer_config(self.platform, plan.group,
                                                  **{"enable.auto.offset.store": False}))
@@ -154,7 +153,7 @@ class Rebuilder:
         self.dead_letters = 0
         self.loop = asyncio.new_event_loop()
         self.projector = BatchProjector(
-            app, MODELS[app], PostgresStateStore(self.target, app), self.codec.loads,
+            app, MODELS[app], PostgresStateStore(self.target, app), registry_decoder(self.registry),
             self._dead_letter, StreamMetrics(app),
             retry_base_s=settings.retry_base_s, retry_max_s=settings.retry_max_s)
 
