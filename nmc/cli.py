@@ -10,6 +10,7 @@ from rich.table import Table
 
 from nmc.catalog_docs.cli import catalog_app
 from nmc.connect_cli import connect_app
+from nmc.dlq.cli import dlq_app
 from nmc.infra.settings import get_settings
 from nmc.schema_gate.cli import schemas_app
 from nmc.stack.cli import stack_app
@@ -33,6 +34,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(catalog_app, name="catalog")
 outbox_app = typer.Typer(help="Inspect and unblock the outbox.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(dlq_app, name="dlq")
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

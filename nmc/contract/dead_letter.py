@@ -17,6 +17,18 @@ def dlq_topic(group_id: str) -> str:
     return f"nmc.dlq.{group_id}"
 
 
+def replay_topic(group_id: str) -> str:
+    """`nmc.replay.<consumer group>`: where `nmc dlq replay` puts a group's dead letters back.
+
+    Only that group's app reads it (other groups never see a replayed event); same key, so the
+    murmur2 partitioner keeps a key's replays in one partition, in the order they were sent."""
+    return f"nmc.replay.{group_id}"
+
+
+REPLAY_HEADERS = ("nmc_replay_of", "nmc_replayed_by")
+"""Added to a replayed record: the dead-letter id it came from and the operator."""
+
+
 def one_line(error: str, limit: int = DLQ_ERROR_MAX_CHARS) -> str:
     """Line breaks and whitespace runs collapsed to single spaces, cut to `limit` characters."""
     flat = " ".join(error.split())

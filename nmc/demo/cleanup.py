@@ -16,14 +16,14 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from nmc.contract.dead_letter import dlq_topic
+from nmc.contract.dead_letter import dlq_topic, replay_topic
 from nmc.infra.kafka_clients import admin_config
 from nmc.infra.settings import Settings
 
 
 def run_topics(topics: Iterable[str], prefix: str) -> list[str]:
-    """The run's dead-letter topics and its stream apps' internal topics (changelogs, ...)."""
-    owned = (dlq_topic(prefix) + "-", prefix + "-")
+    """The run's dead-letter and replay topics and its stream apps' internal topics."""
+    owned = (dlq_topic(prefix) + "-", replay_topic(prefix) + "-", prefix + "-")
     return sorted(t for t in topics if t.startswith(owned))
 
 

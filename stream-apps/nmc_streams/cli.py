@@ -48,3 +48,59 @@ def scheduling(worker_id: WorkerId = None, metrics_port: MetricsPort = None) -> 
 def reporting(worker_id: WorkerId = None, metrics_port: MetricsPort = None) -> None:
     """Daily per-tenant counts, compliance, subscriptions, catalog changes."""
     _run("reporting", worker_id, metrics_port)
+
+
+@worker_app.command("rebuild")
+def rebuild_command(
+    app: Annotated[str, typer.Argument(help="conversation | scheduling | reporting")],
+    by: Annotated[str | None, typer.Option("--by", help="Operator (default $USER).")] = None,
+    swap: Annotated[bool, typer.Option("--swap/--no-swap",
+                                       help="Swap the rebuilt models in when caught up "
+                                            "(--no-swap: leave them in their schema).")] = True,
+    catch_up_s: Annotated[float, typer.Option("--catch-up-s", min=1.0,
+                                              help="Longest wait under the swap lock.")] = 30.0,
+    as_json: Annotated[bool, typer.Option("--json", help="The result as one JSON object.")] = False,
+) -> None:
+    """Rebuild the app's read models from its topics from the beginning (a new consumer group,
+    new tables in their own schema, a progress bar by lag), then swap them in atomically; the
+    read API serves the old models until the swap. Details: nmc_streams/rebuild.py."""
+    import json
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nmc_streams.rebuild import RebuildError, rebuild
+
+    err = Console(stderr=True)
+    columns = (TextColumn(f"rebuilding {app}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("lag {task.fields[lag]}"), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=err, disable=as_json) as bar:
+            task = bar.add_task(app, total=None, lag="?")
+
+            def total(records: int) -> None:
+                bar.update(task, total=records, lag=records)
+
+            def progress(done: int, lag: int) -> None:
+                # the total grows with what arrives while rebuilding: done + what is left
+                bar.update(task, completed=done, total=done + lag, lag=lag)
+
+            result = rebuild(app, get_settings(), StreamSettings(), progress=progress,
+                             on_total=total, operator=by, swap_models=swap,
+                             catch_up_s=catch_up_s)
+    except RebuildError as exc:
+        err.print(f"nmc worker rebuild: {exc}")
+        raise typer.Exit(1) from exc
+    plan = result.plan
+    summary = {"app": app, "group": plan.group, "events": result.events,
+               "dead_letters": result.dead_letters, "swapped": result.swapped,
+               "schema": "public" if result.swapped else plan.schema,
+               "retired_schema": plan.retired if result.swapped else None,
+               "seconds": round(result.seconds, 1)}
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    where = (f"swapped in; the old models are kept in schema {plan.retired}" if result.swapped
+             else f"left in schema {plan.schema} (not swapped)")
+    err.print(f"rebuilt {app} from {result.events} events ({result.dead_letters} dead letters)"
+              f" in {result.seconds:.1f}s: {where}")

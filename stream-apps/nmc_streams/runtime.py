@@ -28,7 +28,7 @@ from typing import Any
 import faust
 from sqlalchemy import Engine
 
-from nmc.contract.dead_letter import dlq_headers, dlq_topic
+from nmc.contract.dead_letter import dlq_headers, dlq_topic, replay_topic
 from nmc.contract.facts import Fact
 from nmc.infra.dead_letters import record_dead_letter
 from nmc.infra.faust_broker import faust_broker, faust_credentials
@@ -151,8 +151,9 @@ def build_app(
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         stream_buffer_maxsize=max(4096, settings.batch_max_events * 2),
     )
-    source = app.topic(
+    source = app.topic(  # the domain topics and this group's replays (`nmc dlq replay`)
         *(settings.source_topic(d) for d in DOMAINS[app_name]),
+        replay_topic(app_id),
         key_serializer="raw",
         value_serializer="raw",
     )
@@ -262,10 +263,11 @@ def _record(event: Any) -> Record:
 
 
 def prepare_topics(app_name: str, platform: Settings, settings: StreamSettings) -> None:
-    """Create missing source and DLQ topics (verified: equal partition counts, leaders elected)
-    before any agent subscribes."""
+    """Create missing source, DLQ and replay topics (verified: equal partition counts, leaders
+    elected) before any agent subscribes."""
     topics = [settings.source_topic(d) for d in DOMAINS[app_name]]
-    ensure_topics(platform, [*topics, dlq_topic(settings.app_id(app_name))])
+    app_id = settings.app_id(app_name)
+    ensure_topics(platform, [*topics, dlq_topic(app_id), replay_topic(app_id)])
 
 
 def run_worker(app_name: str, platform: Settings, settings: StreamSettings, worker_id: str) -> None:

@@ -101,7 +101,10 @@ def test_sigkill_at_each_point_of_a_batch(
         "NMC_STREAMS_CRASH_AFTER_BATCHES": "3",
         "NMC_STREAMS_CRASH_POINT": point,
     }, **common)
-    assert crashing.wait(180) == -9, "the worker did not reach its crash point"
+    try:
+        assert crashing.wait(180) == -9, "the worker did not reach its crash point"
+    finally:
+        stop_worker(crashing)  # a worker that never crashed must not outlive the test
     engine = make_engine(database_url)
     worker = start_worker(app, worker_id="w2", **common)
     try:

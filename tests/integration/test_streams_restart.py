@@ -59,9 +59,11 @@ def test_sigkill_mid_stream_then_restart(
             partial = _facts(reference, tenants)
             topics.publish(first)
             worker = start_worker("reporting", worker_id="w1", **common)  # type: ignore[arg-type]
-            wait_for(lambda: _facts(engine, tenants) > partial // 4, "some progress", 120)
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(30)
+            try:
+                wait_for(lambda: _facts(engine, tenants) > partial // 4, "some progress", 120)
+                worker.send_signal(signal.SIGKILL)
+            finally:
+                stop_worker(worker)  # killed, or never got that far: it must not outlive us
             assert _facts(engine, tenants) < partial, "the worker finished before the kill"
 
             # a new worker id = an empty local directory: the state must come from PostgreSQL

@@ -9,7 +9,7 @@ from types import FrameType
 
 from confluent_kafka import Consumer, Producer
 
-from nmc.contract.dead_letter import dlq_topic
+from nmc.contract.dead_letter import dlq_topic, replay_topic
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config, ensure_topics, producer_config
 from nmc.infra.schema_registry import registry_client, value_deserializer
@@ -34,7 +34,7 @@ def run_reactor(
         signal.signal(signal.SIGINT, _stop)
     group = settings.nmc_reactions_group
     ensure_topics(settings)
-    ensure_topics(settings, [dlq_topic(group)])
+    ensure_topics(settings, [dlq_topic(group), replay_topic(group)])
     registry = registry_client(settings)
     engine = make_engine(settings.database)
     consumer = Consumer(consumer_config(

@@ -16,14 +16,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from tenacity import Retrying, stop_after_attempt, wait_random_exponential
 
-from nmc.contract.dead_letter import dlq_headers, dlq_topic
+from nmc.contract.dead_letter import dlq_headers, dlq_topic, replay_topic
 from nmc.contract.facts import PoisonEvent, to_fact
 from nmc.contract.headers import decode_headers
 from nmc.contract.schemas import topic_for
@@ -131,11 +131,24 @@ class ConversationReactor:
     def run(self, stop: threading.Event, assigned: threading.Event | None = None) -> None:
         """Consume until `stop`; `assigned` is set once partitions are assigned."""
 
+        replays = replay_topic(self._group_id)
+
         def on_assign(consumer: Consumer, partitions: list[Any]) -> None:
+            # Replays are events an operator chose to send again: never skip them, even on a
+            # group that starts at `latest` on the domain topics (no texts about old calls).
+            ours = [p for p in partitions if p.topic == replays]
+            committed = consumer.committed(ours, timeout=10) if ours else []
+            fresh = [p for p in committed if p.offset < 0]
+            if fresh:
+                start = {(p.topic, p.partition) for p in fresh}
+                for p in partitions:
+                    if (p.topic, p.partition) in start:
+                        p.offset = OFFSET_BEGINNING
+                consumer.assign(partitions)
             if assigned is not None:
                 assigned.set()
 
-        self._consumer.subscribe(list(SOURCE_TOPICS), on_assign=on_assign)
+        self._consumer.subscribe([*SOURCE_TOPICS, replays], on_assign=on_assign)
         try:
             while not stop.is_set():
                 msg = self._consumer.poll(0.5)
