@@ -24,8 +24,8 @@ from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import commit_at_end
 from nmc.infra.kafka_clients import admin_config
 from nmc.infra.settings import Settings
+from producers.compliance.campaigns import set_campaign_status
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
-from producers.edges.commands import set_campaign_status
 from producers.outbox import OutboxWriter
 from producers.tables import subscriptions
 from producers.tenants.store import add_tenant
