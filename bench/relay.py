@@ -197,7 +197,7 @@ def raw_ceiling(settings: Settings, events: list[Envelope]) -> float:
             causation_id=None if e.causation_id is None else str(e.causation_id),
             occurred_at=format_rfc3339_utc(e.occurred_at),
             occurred_ms=int(e.occurred_at.timestamp() * 1000), payload=e.payload,
-            topic=e.topic, record_key=e.key, attempts=0, created_at=datetime.now(UTC), lane=0,
+            topic=e.topic, record_key=e.key, attempts=0, created_epoch_s=time.time(), lane=0,
         )
         value, headers = encoder.encode(row)
         records.append((e.topic, e.key.encode(), value, headers, row.occurred_ms))
