@@ -2,7 +2,7 @@
 commit -> ack latency at a steady rate, and the writer's cost inside a business transaction.
 
     .venv/bin/python -m bench.relay [--backlog 100000] [--rate 5000] [--seconds 20]
-                                    [--appends 2000]
+                                    [--appends 2000] [--writers 4]
 
 1. Drain: relays (`nmc relay` processes, as deployed) start while the bench holds every lane
    lease; a backlog of MessageSent events is written in 1,000-event transactions; the bench
@@ -10,9 +10,9 @@ commit -> ack latency at a steady rate, and the writer's cost inside a business 
    `published_at`. Once with one relay, once with two.
 2. Ceiling, in the same run: confluent-kafka producing the same records (same Avro values,
    keys, headers, producer config) straight from memory.
-3. Steady load: a writer commits `--rate` events/s (10 ms ticks, one transaction a tick) for
-   `--seconds` with one relay running; latency is commit -> Kafka ack (`published_at`, written
-   right after the ack), p50/p99.
+3. Steady load: `--writers` processes together commit `--rate` events/s (each in 10 ms ticks,
+   one transaction a tick) for `--seconds` with one relay running; latency is commit -> Kafka
+   ack (`published_at`, written right after the ack), p50/p99.
 4. Writer: `OutboxWriter.append` timed per event inside transactions of 1 and of 10 events.
 """
 
@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -218,36 +219,50 @@ def raw_ceiling(settings: Settings, events: list[Envelope]) -> float:
 # --- steady load -------------------------------------------------------------------------
 
 
-def steady_latency(base: Settings, rate: int, seconds: float,
-                   logs: Path) -> tuple[list[float], int]:
-    """Commit `rate` events/s (10 ms ticks) with one relay running; commit -> ack in ms."""
+def steady_writer(database: str, rate: float, seconds: float, start_at: float,
+                  seed: int) -> dict[str, float]:
+    """One writer process: commits `rate` events/s in 10 ms ticks (one transaction a tick)
+    from wall-clock `start_at`; returns each event's commit time (epoch seconds)."""
+    engine = make_engine(database)
+    writer = OutboxWriter()
+    per_tick = max(1, round(rate / 100))
+    events = make_events(int(rate * seconds) + per_tick, keys=50 + seed)
+    committed: dict[str, float] = {}
+    sent = 0
+    time.sleep(max(0.0, start_at - time.time()))
+    while time.time() - start_at < seconds:
+        tick = events[sent : sent + per_tick]
+        with engine.begin() as conn:
+            writer.append_all(conn, tick)
+        now = time.time()
+        for e in tick:
+            committed[str(e.event_id)] = now
+        sent += len(tick)
+        delay = start_at + sent / rate - time.time()
+        if delay > 0:
+            time.sleep(delay)
+    engine.dispose()
+    return committed
+
+
+def steady_latency(base: Settings, rate: int, seconds: float, logs: Path,
+                   writers: int) -> tuple[list[float], int]:
+    """Commit `rate` events/s from `writers` processes (one Python writer cannot commit
+    5,000 events/s on this machine) with one relay running; commit -> ack in ms."""
     with scratch_database(base) as settings:
         procs = start_relays(settings, 1, logs)
         try:
-            engine = make_engine(settings.database)
-            writer = OutboxWriter()
-            committed: dict[str, float] = {}
-            per_tick = max(1, rate // 100)
-            events = make_events(int(rate * seconds) + per_tick, keys=200)
-            started = time.perf_counter()
-            sent = 0
-            with Progress(console=console, transient=True) as progress:
-                task = progress.add_task(f"steady {rate}/s", total=len(events))
-                while time.perf_counter() - started < seconds:
-                    tick = events[sent : sent + per_tick]
-                    with engine.begin() as conn:
-                        writer.append_all(conn, tick)
-                    now = time.time()
-                    for e in tick:
-                        committed[str(e.event_id)] = now
-                    sent += len(tick)
-                    progress.update(task, completed=sent)
-                    delay = started + sent / rate - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
-            achieved = sent / (time.perf_counter() - started)
+            start_at = time.time() + 2.0  # every writer process imported and connected
+            with ProcessPoolExecutor(writers) as pool:
+                futures = [pool.submit(steady_writer, settings.database, rate / writers,
+                                       seconds, start_at, i) for i in range(writers)]
+                committed: dict[str, float] = {}
+                for future in futures:
+                    committed.update(future.result())
+            achieved = len(committed) / seconds
             while pending(settings) > 0:
                 time.sleep(0.2)
+            engine = make_engine(settings.database)
             with engine.connect() as conn:
                 rows = conn.execute(text(
                     "SELECT event_id::text, extract(epoch FROM published_at) FROM outbox_events"
@@ -290,6 +305,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--appends", type=int, default=2000)
+    parser.add_argument("--writers", type=int, default=4,
+                        help="writer processes of the steady load")
     args = parser.parse_args()
 
     base = ready_settings(Console(stderr=True))
@@ -298,7 +315,7 @@ def main() -> None:
     one_s = drain(base, events, 1, logs)
     two_s = drain(base, make_events(args.backlog, keys=1000), 2, logs)
     ceiling_s = raw_ceiling(base, events)
-    latencies, achieved = steady_latency(base, args.rate, args.seconds, logs)
+    latencies, achieved = steady_latency(base, args.rate, args.seconds, logs, args.writers)
     single = writer_cost(base, args.appends, 1)
     tens = writer_cost(base, args.appends, 10)
 
