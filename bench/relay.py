@@ -2,7 +2,7 @@
 commit -> ack latency at a steady rate, and the writer's cost inside a business transaction.
 
     .venv/bin/python -m bench.relay [--backlog 100000] [--rate 5000] [--seconds 20]
-                                    [--appends 2000] [--writers 4]
+                                    [--appends 2000] [--writers 2]
 
 1. Drain: relays (`nmc relay` processes, as deployed) start while the bench holds every lane
    lease; a backlog of MessageSent events is written in 1,000-event transactions; the bench
@@ -334,7 +334,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--appends", type=int, default=2000)
-    parser.add_argument("--writers", type=int, default=4,
+    parser.add_argument("--writers", type=int, default=2,
                         help="writer processes of the steady load")
     args = parser.parse_args()
 
