@@ -326,15 +326,21 @@ def build_app(
             {str(tp): ends.get(tp) for tp in stuck},
             sorted(str(tp) for tp in getattr(consumer, "_paused_partitions", ())),
             app.flow_control.is_active(),
-            "seeking to committed offsets and resuming" if action == "seek"
+            "seeking to committed (or earliest) offsets and resuming" if action == "seek"
             else "restarting the worker process",
         )
         if action == "restart" and settings.restart_on_stall:
             request_restart()
             return
         try:
+            # explicit seeks: `perform_seek` only moves partitions with a committed offset, and
+            # a fresh group whose first records were lost this way has none
+            targets = {tp: committed.get((tp.topic, tp.partition)) for tp in stuck}
+            fresh = [tp for tp, offset in targets.items() if offset is None]
+            earliest = await consumer.earliest_offsets(*fresh) if fresh else {}
             consumer.resume_partitions(assignment)
-            await consumer.perform_seek()
+            for tp, offset in targets.items():
+                await consumer.seek(tp, offset if offset is not None else earliest[tp])
         except Exception:  # a failed remedy must not end the worker; the next check retries
             log.exception("%s: seeking after a stall failed", app_name)
 
