@@ -292,12 +292,14 @@ def build_app(
         record moves the position, not the commit. First remedy: seek to the committed offsets
         and resume fetching (replays are idempotent); still stalled at the next check: restart
         the process in place (`os.execv`), as a supervisor would."""
+        nonlocal last_batch_at
         consumer = app.consumer
         assignment = frozenset(consumer.assignment())
-        idle_s = time.monotonic() - last_batch_at
         if watch.assignment != assignment:
             watch.new_assignment(assignment)
-            return  # a fresh assignment gets a whole interval before it is judged
+            last_batch_at = time.monotonic()  # a fresh assignment gets a whole interval
+            return
+        idle_s = time.monotonic() - last_batch_at
         if not assignment or idle_s < settings.stall_check_s:
             watch.progressing()
             return

@@ -334,7 +334,7 @@ def test_a_wedged_worker_restarts_itself_in_place(
                           extra_env={"NMC_STREAMS_BATCH_MAX_EVENTS": "20",
                                      "NMC_STREAMS_CRASH_AFTER_BATCHES": "2",
                                      "NMC_STREAMS_CRASH_POINT": "wedge",
-                                     "NMC_STREAMS_STALL_CHECK_S": "3"})
+                                     "NMC_STREAMS_STALL_CHECK_S": "5"})
     engine = make_engine(database_url)
     try:
         wait_caught_up(stack, f"{prefix}-scheduling", [topics.topics["scheduling"]], timeout=150)
