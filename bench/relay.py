@@ -2,7 +2,7 @@
 commit -> ack latency at a steady rate, and the writer's cost inside a business transaction.
 
     .venv/bin/python -m bench.relay [--backlog 100000] [--rate 5000] [--seconds 20]
-                                    [--appends 2000]
+                                    [--appends 2000] [--writers 2]
 
 1. Drain: relays (`nmc relay` processes, as deployed) start while the bench holds every lane
    lease; a backlog of MessageSent events is written in 1,000-event transactions; the bench
@@ -10,9 +10,9 @@ commit -> ack latency at a steady rate, and the writer's cost inside a business 
    `published_at`. Once with one relay, once with two.
 2. Ceiling, in the same run: confluent-kafka producing the same records (same Avro values,
    keys, headers, producer config) straight from memory.
-3. Steady load: a writer commits `--rate` events/s (10 ms ticks, one transaction a tick) for
-   `--seconds` with one relay running; latency is commit -> Kafka ack (`published_at`, written
-   right after the ack), p50/p99.
+3. Steady load: `--writers` processes together commit `--rate` events/s (each in 10 ms ticks,
+   one transaction a tick) for `--seconds` with one relay running; latency is commit -> Kafka
+   ack (`published_at`, written right after the ack), p50/p99.
 4. Writer: `OutboxWriter.append` timed per event inside transactions of 1 and of 10 events.
 """
 
@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +48,7 @@ from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
 from producers.outbox import OUTBOX_LANES, OutboxWriter
 from producers.relay.publisher import KafkaPublisher
+from producers.relay.store import APPLICATION_NAME as RELAY_APPLICATION
 from producers.relay.store import LANE_LOCK_CLASS, OutboxRow
 
 console = Console()
@@ -141,12 +143,33 @@ def stop_relays(procs: list[subprocess.Popen[bytes]]) -> None:
         p.wait(timeout=60)
 
 
-def drain(base: Settings, events: list[Envelope], relays: int, logs: Path) -> float:
-    """Seconds for `relays` relays to publish a backlog, from the moment they may start.
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a local process so far (None when it is not visible)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def relay_backends(database: str) -> list[int]:
+    """Server pids of the relays' PostgreSQL sessions in this database."""
+    with psycopg.connect(psycopg_dsn(database), autocommit=True) as conn:
+        return [int(r[0]) for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name LIKE %s", (f"{RELAY_APPLICATION} %",))]
+
+
+def drain(base: Settings, events: list[Envelope], relays: int,
+          logs: Path) -> tuple[float, float, float | None]:
+    """Seconds for `relays` relays to publish a backlog, from the moment they may start, and
+    the CPU microseconds per event of the relay processes and of their PostgreSQL sessions
+    (None when PostgreSQL is not on this host).
 
     The bench holds every lane lease while the relays start and the backlog is written in
     1,000-event transactions; releasing the leases starts the clock (the relays lease the lanes
     at their next rebalance, within `NMC_RELAY_POLL_INTERVAL_S`, which counts against them).
+    The sessions' CPU includes their idle polling before the drain (a few milliseconds).
     """
     with scratch_database(base) as settings:
         blocker = psycopg.connect(psycopg_dsn(settings.database), autocommit=True)
@@ -155,6 +178,7 @@ def drain(base: Settings, events: list[Envelope], relays: int, logs: Path) -> fl
         procs = start_relays(settings, relays, logs, lanes_free=False)
         try:
             write_backlog(settings, events)
+            relay_cpu = sum(cpu_seconds(p.pid) or 0.0 for p in procs)
             started = time.time()
             blocker.close()  # the leases go with the session: the relays may start
             with Progress(console=console, transient=True) as progress:
@@ -162,6 +186,9 @@ def drain(base: Settings, events: list[Envelope], relays: int, logs: Path) -> fl
                 while (left := pending(settings)) > 0:
                     progress.update(task, completed=len(events) - left)
                     time.sleep(0.2)
+            relay_cpu = sum(cpu_seconds(p.pid) or 0.0 for p in procs) - relay_cpu
+            sessions = [cpu_seconds(pid) for pid in relay_backends(settings.database)]
+            pg_cpu = None if None in sessions else sum(c or 0.0 for c in sessions)
             engine = make_engine(settings.database)
             with engine.connect() as conn:
                 last = conn.execute(text(
@@ -170,14 +197,17 @@ def drain(base: Settings, events: list[Envelope], relays: int, logs: Path) -> fl
         finally:
             blocker.close()
             stop_relays(procs)
-    return float(last) - started
+    per_event = 1e6 / len(events)
+    return (float(last) - started, relay_cpu * per_event,
+            None if pg_cpu is None else pg_cpu * per_event)
 
 
 # --- the raw producer ceiling --------------------------------------------------------------
 
 
-def raw_ceiling(settings: Settings, events: list[Envelope]) -> float:
-    """Same records, pre-serialized, produced from memory with the relay's producer config."""
+def raw_ceiling(settings: Settings, events: list[Envelope]) -> tuple[float, float]:
+    """Same records, pre-serialized, produced from memory with the relay's producer config;
+    seconds, and CPU microseconds per event of this process (librdkafka's threads included)."""
     registry = registry_client(settings)
     encoder = KafkaPublisher(Producer(producer_config(settings)), registry, default_catalog(),
                              30.0)
@@ -190,13 +220,13 @@ def raw_ceiling(settings: Settings, events: list[Envelope]) -> float:
             causation_id=None if e.causation_id is None else str(e.causation_id),
             occurred_at=format_rfc3339_utc(e.occurred_at),
             occurred_ms=int(e.occurred_at.timestamp() * 1000), payload=e.payload,
-            topic=e.topic, record_key=e.key, attempts=0, created_at=datetime.now(UTC), lane=0,
+            topic=e.topic, record_key=e.key, attempts=0, created_epoch_s=time.time(), lane=0,
         )
         value, headers = encoder.encode(row)
         records.append((e.topic, e.key.encode(), value, headers, row.occurred_ms))
     encoder.close()
     producer = Producer(producer_config(settings))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for topic, key, value, headers, ts in records:
         while True:
             try:
@@ -205,42 +235,56 @@ def raw_ceiling(settings: Settings, events: list[Envelope]) -> float:
             except BufferError:
                 producer.poll(0.05)
     producer.flush(60)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, (time.process_time() - cpu_started) * 1e6 / len(events)
 
 
 # --- steady load -------------------------------------------------------------------------
 
 
-def steady_latency(base: Settings, rate: int, seconds: float,
-                   logs: Path) -> tuple[list[float], int]:
-    """Commit `rate` events/s (10 ms ticks) with one relay running; commit -> ack in ms."""
+def steady_writer(database: str, rate: float, seconds: float, start_at: float,
+                  seed: int) -> dict[str, float]:
+    """One writer process: commits `rate` events/s in 10 ms ticks (one transaction a tick)
+    from wall-clock `start_at`; returns each event's commit time (epoch seconds)."""
+    engine = make_engine(database)
+    writer = OutboxWriter()
+    per_tick = max(1, round(rate / 100))
+    events = make_events(int(rate * seconds) + per_tick, keys=50 + seed)
+    committed: dict[str, float] = {}
+    sent = 0
+    time.sleep(max(0.0, start_at - time.time()))
+    while time.time() - start_at < seconds:
+        tick = events[sent : sent + per_tick]
+        with engine.begin() as conn:
+            writer.append_all(conn, tick)
+        now = time.time()
+        for e in tick:
+            committed[str(e.event_id)] = now
+        sent += len(tick)
+        delay = start_at + sent / rate - time.time()
+        if delay > 0:
+            time.sleep(delay)
+    engine.dispose()
+    return committed
+
+
+def steady_latency(base: Settings, rate: int, seconds: float, logs: Path,
+                   writers: int) -> tuple[list[float], int]:
+    """Commit `rate` events/s from `writers` processes (one Python writer cannot commit
+    5,000 events/s on this machine) with one relay running; commit -> ack in ms."""
     with scratch_database(base) as settings:
         procs = start_relays(settings, 1, logs)
         try:
-            engine = make_engine(settings.database)
-            writer = OutboxWriter()
-            committed: dict[str, float] = {}
-            per_tick = max(1, rate // 100)
-            events = make_events(int(rate * seconds) + per_tick, keys=200)
-            started = time.perf_counter()
-            sent = 0
-            with Progress(console=console, transient=True) as progress:
-                task = progress.add_task(f"steady {rate}/s", total=len(events))
-                while time.perf_counter() - started < seconds:
-                    tick = events[sent : sent + per_tick]
-                    with engine.begin() as conn:
-                        writer.append_all(conn, tick)
-                    now = time.time()
-                    for e in tick:
-                        committed[str(e.event_id)] = now
-                    sent += len(tick)
-                    progress.update(task, completed=sent)
-                    delay = started + sent / rate - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
-            achieved = sent / (time.perf_counter() - started)
+            start_at = time.time() + 2.0  # every writer process imported and connected
+            with ProcessPoolExecutor(writers) as pool:
+                futures = [pool.submit(steady_writer, settings.database, rate / writers,
+                                       seconds, start_at, i) for i in range(writers)]
+                committed: dict[str, float] = {}
+                for future in futures:
+                    committed.update(future.result())
+            achieved = len(committed) / seconds
             while pending(settings) > 0:
                 time.sleep(0.2)
+            engine = make_engine(settings.database)
             with engine.connect() as conn:
                 rows = conn.execute(text(
                     "SELECT event_id::text, extract(epoch FROM published_at) FROM outbox_events"
@@ -283,15 +327,17 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--appends", type=int, default=2000)
+    parser.add_argument("--writers", type=int, default=2,
+                        help="writer processes of the steady load")
     args = parser.parse_args()
 
     base = ready_settings(Console(stderr=True))
     logs = Path(tempfile.mkdtemp(prefix="nmc-bench-relay-"))
     events = make_events(args.backlog, keys=1000)
-    one_s = drain(base, events, 1, logs)
-    two_s = drain(base, make_events(args.backlog, keys=1000), 2, logs)
-    ceiling_s = raw_ceiling(base, events)
-    latencies, achieved = steady_latency(base, args.rate, args.seconds, logs)
+    one_s, one_cpu, one_pg = drain(base, events, 1, logs)
+    two_s, _, _ = drain(base, make_events(args.backlog, keys=1000), 2, logs)
+    ceiling_s, ceiling_cpu = raw_ceiling(base, events)
+    latencies, achieved = steady_latency(base, args.rate, args.seconds, logs, args.writers)
     single = writer_cost(base, args.appends, 1)
     tens = writer_cost(base, args.appends, 10)
 
@@ -308,9 +354,13 @@ def main() -> None:
     table.add_row(f"drain of a {args.backlog:,} backlog, two relays", f"{two:,.0f} events/s",
                   _verdict(two > one))
     table.add_row("raw producer ceiling (same records)", f"{ceiling:,.0f} events/s", "")
+    table.add_row("raw producer CPU per event", f"{ceiling_cpu:.1f} µs", "")
     table.add_row("one relay / ceiling", f"{one / ceiling:.2f}",
                   _verdict(one / ceiling >= GOAL_RATIO))
     table.add_row("two relays / ceiling", f"{two / ceiling:.2f}", "")
+    table.add_row("one relay's CPU per event: relay process / its PostgreSQL sessions",
+                  f"{one_cpu:.1f} µs / " + ("n/a" if one_pg is None else f"{one_pg:.1f} µs"),
+                  "")
     table.add_row(f"steady load (target {args.rate:,}/s)", f"{achieved:,} events/s committed", "")
     table.add_row("commit -> ack p50", f"{percentile(latencies, 50):.1f} ms", "")
     table.add_row("commit -> ack p99", f"{p99:.1f} ms", _verdict(p99 <= GOAL_P99_MS))

@@ -72,6 +72,7 @@ class SchemaEncoder:
         self.schema = schema
         self.schema_id = schema_id
         self._parsed = parse_schema(json.loads(schema.schema_str))
+        self._frame = confluent_frame(schema_id, b"")  # magic byte and id, the same every row
         self._payload_fields: Sequence[Mapping[str, Any]] = list(schema.payload_fields)
         # When no payload field needs converting (timestamps, nested records), the JSON the
         # writer validated is already what fastavro writes: skip the per-row copy.
@@ -96,7 +97,8 @@ class SchemaEncoder:
 
     def encode(self, row: OutboxRow) -> tuple[bytes, list[Header]]:
         """Framed value and headers of a row; raises ValueError/TypeError when it does not fit."""
-        out = BytesIO()
+        out = BytesIO(self._frame)
+        out.seek(len(self._frame))
         schemaless_writer(out, self._parsed, self.record(row))
-        return confluent_frame(self.schema_id, out.getvalue()), row_headers(row)
+        return out.getvalue(), row_headers(row)
 

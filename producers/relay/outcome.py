@@ -19,7 +19,7 @@ class Delivery(Enum):
     NOT_SENT = "not_sent"  # held back behind an earlier failure of its key
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs ~5x more, once per produced row
 class RowResult:
     row_id: int
     key: str

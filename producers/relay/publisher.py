@@ -209,19 +209,25 @@ class KafkaPublisher:
     ) -> None:
         """Encode and produce rows in id order (no flush); a failed row blocks its key."""
         blocked: set[str] = set()
-        producer = self._producer
+        producer, encode = self._producer, self.encode
+        # The common case skips building a message: only rows past the limit ask future_error.
+        latest_ms = now_ms + self._after_max_s * 1000 if self._after_max_s > 0 else None
         for row in rows:
             key = row.record_key
             if key in blocked:
                 results[row.id] = RowResult(row.id, key, Delivery.NOT_SENT)
                 continue
-            ahead = future_error(row.occurred_ms, now_ms, self._after_max_s)
+            ahead = (
+                future_error(row.occurred_ms, now_ms, self._after_max_s)
+                if latest_ms is not None and row.occurred_ms > latest_ms
+                else None
+            )
             if ahead is not None:
                 blocked.add(key)
                 results[row.id] = RowResult(row.id, key, Delivery.PERMANENT, ahead)
                 continue
             try:
-                value, headers = self.encode(row)
+                value, headers = encode(row)
             except PermanentRowError as exc:
                 blocked.add(key)
                 results[row.id] = RowResult(row.id, key, Delivery.PERMANENT, str(exc))

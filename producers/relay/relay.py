@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
-from datetime import UTC, datetime
 
 from tenacity import RetryError
 
@@ -149,15 +148,14 @@ class OutboxRelay:
 
     def _observe(self, rows: Sequence[OutboxRow], outcome: BatchOutcome) -> None:
         if outcome.published:
-            self.health.last_batch_at = time.time()
-            acked_at = datetime.now(UTC)
+            acked_at = self.health.last_batch_at = time.time()
             by_id = {r.id: r for r in rows}
             per_topic: Counter[str] = Counter()
             observe = self.metrics.latency.observe
             for result in outcome.published:
                 row = by_id[result.row_id]
                 per_topic[row.topic] += 1
-                observe((acked_at - row.created_at).total_seconds())
+                observe(acked_at - row.created_epoch_s)
             for topic, n in per_topic.items():
                 self.metrics.published.labels(topic).inc(n)
         for result in outcome.parked:

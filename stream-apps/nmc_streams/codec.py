@@ -8,7 +8,7 @@ the whole writer schema for inline tags and builds a serialization context, ~150
 per event, most of a worker's decode cost. This decoder does what it does for our schemas
 (fastavro `schemaless_reader` against the writer schema, no reader schema), with the registry
 lookup done once per schema id through confluent's `SchemaRegistryClient`;
-`tests/integration/test_streams_codec.py` checks both agree on every event of the catalog.
+`tests/integration/test_streams_codec_registry.py` checks both agree on every event of the catalog.
 """
 
 from __future__ import annotations

@@ -21,18 +21,22 @@ import logging
 import os
 import signal
 import socket
+import sys
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import faust
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine
 
 from nmc.contract.dead_letter import dlq_headers, dlq_topic, replay_topic
 from nmc.contract.facts import Fact
 from nmc.infra.dead_letters import record_dead_letter
 from nmc.infra.faust_broker import faust_broker, faust_credentials
-from nmc.infra.kafka_clients import ensure_topics
+from nmc.infra.kafka_clients import admin_config, ensure_topics
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
 from nmc_streams import db
@@ -110,6 +114,66 @@ def default_worker_id() -> str:
 def behind(positions: Mapping[Any, int | None], ends: Mapping[Any, int]) -> list[Any]:
     """Assigned partitions whose fetch position is short of their end offset (pure)."""
     return sorted((tp for tp, end in ends.items() if end > (positions.get(tp) or 0)), key=str)
+
+
+class StallWatch:
+    """The watchdog's memory between checks (pure): which assignment it judges and how many
+    checks in a row found the worker stalled."""
+
+    def __init__(self) -> None:
+        self.assignment: frozenset[Any] | None = None
+        self.stalls_in_a_row = 0
+
+    def new_assignment(self, assignment: frozenset[Any]) -> None:
+        self.assignment = assignment
+        self.stalls_in_a_row = 0
+
+    def progressing(self) -> None:
+        self.stalls_in_a_row = 0
+
+    def stalled(self) -> str:
+        """`seek` the first time in a row, `restart` when seeking did not help."""
+        self.stalls_in_a_row += 1
+        return "seek" if self.stalls_in_a_row == 1 else "restart"
+
+
+def committed_offsets(
+    admin: AdminClient, group: str, partitions: list[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """The group's committed offset per partition (absent: nothing committed yet)."""
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(t, p) for t, p in partitions])
+    result = admin.list_consumer_group_offsets([request], request_timeout=10)[group].result()
+    return {
+        (tp.topic, tp.partition): tp.offset
+        for tp in result.topic_partitions or []
+        if tp.offset >= 0
+    }
+
+
+_RESTART = threading.Event()
+
+
+def request_restart() -> None:
+    """Stop this worker the graceful way (SIGTERM: its consumer leaves the group, so the next
+    incarnation joins with one rebalance, not two) and have `run_worker` re-execute it."""
+    _RESTART.set()
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def restart_in_place() -> None:
+    """Replace this process with a fresh worker of the same command line (same pid, so a
+    test or supervisor watching it sees one worker). Nothing is lost: offsets only ever
+    cover durable batches."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    argv = sys.argv[1:]
+    # an injected fault (the watchdog tests) strikes once, not again in the restarted worker
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NMC_STREAMS_CRASH_")}
+    if sys.argv[0].endswith("__main__.py"):  # started as `python -m nmc_streams`
+        argv = ["-m", "nmc_streams", *argv]
+    else:
+        argv = [sys.argv[0], *argv]
+    os.execve(sys.executable, [sys.executable, *argv], env)  # noqa: S606
 
 
 def _crash_here(settings: StreamSettings, point: str, batches: int, consumer: Any) -> None:
@@ -203,6 +267,8 @@ def build_app(
             last_batch_at = time.monotonic()
             _crash_here(settings, "after-ack", batches, app.consumer)
             _crash_here(settings, "pause", batches, app.consumer)
+            if settings.crash_point == "wedge" and settings.crash_after_batches == batches:
+                await asyncio.Event().wait()  # fault injection: the agent takes nothing more
             metrics.batch_events.labels(app_name).observe(len(events))
             metrics.batch_seconds.labels(app_name).observe(time.perf_counter() - started)
             last: dict[Any, int] = {}
@@ -215,35 +281,69 @@ def build_app(
                         max(highwater - offset - 1, 0)
                     )
 
+    admin = AdminClient(admin_config(platform))
+    watch = StallWatch()
+
     @app.timer(interval=settings.stall_check_s)  # type: ignore[untyped-decorator]
     async def watchdog() -> None:
-        """A worker that holds partitions with records it has not fetched, and has processed
-        nothing for a whole interval, is stalled (seen rarely, under heavy load, right after
-        an assignment): say so with what the consumer holds, then seek its partitions to the
-        committed offsets and resume them, which restarts fetching (replays are idempotent)."""
+        """A worker that holds partitions its group has not committed to their end, and has
+        processed nothing for a whole interval, is stalled (seen rarely, under heavy load,
+        right after an assignment: the fetcher has the records, the agent never gets them).
+        Committed offsets, not fetch positions, are the measure: a fetched but undelivered
+        record moves the position, not the commit. First remedy: seek to the committed offsets
+        and resume fetching (replays are idempotent); still stalled at the next check: restart
+        the process in place (`os.execv`), as a supervisor would."""
+        nonlocal last_batch_at
         consumer = app.consumer
-        assignment = consumer.assignment()
-        idle_s = time.monotonic() - last_batch_at
-        if not assignment or in_batch or idle_s < settings.stall_check_s:
-            return  # an outage being waited out inside a batch is not a stall
-        ends = await consumer.highwaters(*assignment)
-        positions = {tp: await consumer.position(tp) for tp in assignment}
-        stuck = behind(positions, ends)
-        if not stuck:
+        assignment = frozenset(consumer.assignment())
+        if watch.assignment != assignment:
+            watch.new_assignment(assignment)
+            last_batch_at = time.monotonic()  # a fresh assignment gets a whole interval
             return
+        idle_s = time.monotonic() - last_batch_at
+        if not assignment or idle_s < settings.stall_check_s:
+            watch.progressing()
+            return
+        if in_batch:  # an outage being waited out inside a batch is not a stall (it logs)
+            if idle_s >= 4 * settings.stall_check_s:
+                log.warning("%s: one batch has been running for %.0fs", app_name, idle_s)
+            return
+        ends = await consumer.highwaters(*assignment)
+        committed = await asyncio.to_thread(
+            committed_offsets, admin, app_id, [(tp.topic, tp.partition) for tp in assignment]
+        )
+        stuck = behind({tp: committed.get((tp.topic, tp.partition)) for tp in assignment}, ends)
+        if not stuck:
+            watch.progressing()
+            return
+        action = watch.stalled()
         metrics.stalls.labels(app_name).inc()
+        positions = {tp: await consumer.position(tp) for tp in stuck}
         log.warning(
-            "%s: no batch for %.0fs while behind on %s (positions %s, ends %s, paused %s); "
-            "seeking to committed offsets and resuming",
+            "%s: no batch for %.0fs while behind on %s (committed %s, positions %s, ends %s, "
+            "paused %s, flow active %s); %s",
             app_name, idle_s,
             [f"{tp.topic}:{tp.partition}" for tp in stuck],
-            {tp.partition: positions.get(tp) for tp in stuck},
-            {tp.partition: ends.get(tp) for tp in stuck},
-            sorted(tp.partition for tp in getattr(consumer, "_paused_partitions", ())),
+            {str(tp): committed.get((tp.topic, tp.partition)) for tp in stuck},
+            {str(tp): positions.get(tp) for tp in stuck},
+            {str(tp): ends.get(tp) for tp in stuck},
+            sorted(str(tp) for tp in getattr(consumer, "_paused_partitions", ())),
+            app.flow_control.is_active(),
+            "seeking to committed (or earliest) offsets and resuming" if action == "seek"
+            else "restarting the worker process",
         )
+        if action == "restart" and settings.restart_on_stall:
+            request_restart()
+            return
         try:
+            # explicit seeks: `perform_seek` only moves partitions with a committed offset, and
+            # a fresh group whose first records were lost this way has none
+            targets = {tp: committed.get((tp.topic, tp.partition)) for tp in stuck}
+            fresh = [tp for tp, offset in targets.items() if offset is None]
+            earliest = await consumer.earliest_offsets(*fresh) if fresh else {}
             consumer.resume_partitions(assignment)
-            await consumer.perform_seek()
+            for tp, offset in targets.items():
+                await consumer.seek(tp, offset if offset is not None else earliest[tp])
         except Exception:  # a failed remedy must not end the worker; the next check retries
             log.exception("%s: seeking after a stall failed", app_name)
 
@@ -284,3 +384,5 @@ def run_worker(app_name: str, platform: Settings, settings: StreamSettings, work
         worker.execute_from_commandline()
     finally:
         engine.dispose()
+        if _RESTART.is_set():
+            restart_in_place()

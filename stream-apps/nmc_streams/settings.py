@@ -39,8 +39,14 @@ class StreamSettings(BaseSettings):
     stall_check_s: float = Field(
         default=30.0,
         gt=0,
-        description="How often a worker checks that it is not stalled (behind on a partition "
-        "with no batch for this long); a stalled worker logs it, seeks and resumes.",
+        description="How often a worker checks that it is not stalled (its group's commits "
+        "short of a partition's end with no batch for this long); a stalled worker logs it, "
+        "seeks and resumes, and restarts itself when still stalled at the next check.",
+    )
+    restart_on_stall: bool = Field(
+        default=True,
+        description="Restart the worker process in place (same pid) when seeking did not "
+        "end a stall; false leaves that to a supervisor.",
     )
     crash_after_batches: int = Field(
         default=0,
@@ -50,10 +56,11 @@ class StreamSettings(BaseSettings):
     )
     crash_point: str = Field(
         default="after-commit",
-        pattern="^(before-write|after-commit|after-ack|pause)$",
+        pattern="^(before-write|after-commit|after-ack|pause|wedge)$",
         description="Where `crash_after_batches` strikes: SIGKILL before-write, after-commit "
         "(before the acknowledgement) or after-ack; `pause` stops fetching every partition "
-        "(a stall, for the watchdog test).",
+        "(a stall a seek cures), `wedge` stops the agent taking batches (one only a restart "
+        "cures); for the watchdog tests.",
     )
     metrics_port: int = Field(default=0, ge=0, description="Prometheus port; 0 disables it.")
     commit_interval_s: float = Field(default=1.0, gt=0, description="Offset commit interval.")

@@ -315,3 +315,36 @@ def test_a_stalled_worker_heals_itself(
     finally:
         stop_worker(worker)
         engine.dispose()
+
+
+def test_a_wedged_worker_restarts_itself_in_place(
+    stack: Settings, database_url: str, topics: IsolatedTopics, tmp_path: Path
+) -> None:
+    """A worker whose agent stops taking batches (injected after its 2nd batch) is not cured
+    by a seek: at the next check the watchdog re-executes the process (same pid), which
+    processes everything; nothing dead-lettered, read models equal a clean run."""
+    tenants = [str(uuid.uuid4()) for _ in range(3)]
+    events = history(25, tenants, 30)
+    topics.publish(events)
+    prefix = f"test-wedge-{uuid.uuid4().hex[:8]}"
+    log = tmp_path / "scheduling.log"
+    worker = start_worker("scheduling", database_url=database_url, topic_suffix=topics.suffix,
+                          app_id_prefix=prefix, nmc_home=tmp_path, worker_id="w1",
+                          log_path=log,
+                          extra_env={"NMC_STREAMS_BATCH_MAX_EVENTS": "20",
+                                     "NMC_STREAMS_CRASH_AFTER_BATCHES": "2",
+                                     "NMC_STREAMS_CRASH_POINT": "wedge",
+                                     "NMC_STREAMS_STALL_CHECK_S": "5"})
+    engine = make_engine(database_url)
+    try:
+        wait_caught_up(stack, f"{prefix}-scheduling", [topics.topics["scheduling"]], timeout=150)
+        assert worker.poll() is None, "the worker process ended instead of restarting in place"
+        expected, _ = _reference(stack, ("scheduling",), events, tenants)
+        assert dump(engine, "scheduling", tenants) == expected["scheduling"]
+        assert _dead_letters(engine) == []
+        text = log.read_text()
+        assert "seeking to committed (or earliest) offsets and resuming" in text
+        assert "restarting the worker process" in text
+    finally:
+        stop_worker(worker)
+        engine.dispose()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from producers.relay.leases import fair_share, probe_order, surplus, wanted
 from producers.relay.outcome import Delivery, RowResult, settle
+from producers.relay.store import decode_json
 
 deliveries = st.sampled_from(list(Delivery))
 
@@ -137,3 +140,14 @@ def test_health_needs_both_connections_and_a_turning_loop() -> None:
     assert not ok and body["waiting_for"] == "PostgreSQL"
     assert not assess(RelayHealth(pg_connected=True, last_loop_at=100.0), 101.0, 60)[0]
     assert not assess(RelayHealth(pg_connected=True, kafka_connected=True), 101.0, 60)[0]
+
+
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+))
+def test_decode_json_reads_what_postgresql_sends_as_json_loads_does(value: object) -> None:
+    encoded = json.dumps(value, ensure_ascii=False)  # non-ASCII text arrives as UTF-8 bytes
+    assert decode_json(encoded.encode()) == json.loads(encoded.encode())
+    assert decode_json(encoded) == value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -41,7 +42,7 @@ def _row(causation: uuid.UUID | None, occurred_at: datetime) -> tuple[OutboxRow,
         occurred_at=format_rfc3339_utc(event.occurred_at),
         occurred_ms=int(event.occurred_at.timestamp() * 1000),
         payload=dict(event.payload), topic=event.topic, record_key=event.key, attempts=0,
-        created_at=datetime.now(UTC), lane=0,
+        created_epoch_s=time.time(), lane=0,
     ), event
 
 
@@ -95,7 +96,7 @@ def test_every_catalog_event_encodes_like_the_confluent_serializer() -> None:
             occurred_at=format_rfc3339_utc(event.occurred_at),
             occurred_ms=int(event.occurred_at.timestamp() * 1000),
             payload=dict(event.payload), topic=event.topic, record_key=event.key, attempts=0,
-            created_at=datetime.now(UTC), lane=0,
+            created_epoch_s=time.time(), lane=0,
         )
         expected = value_serializer(registry, schema)(
             event.to_avro(schema), SerializationContext(row.topic, MessageField.VALUE))

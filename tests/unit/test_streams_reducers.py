@@ -272,3 +272,16 @@ def test_watchdog_sees_partitions_short_of_their_end() -> None:
     ends = {"p0": 10, "p1": 5, "p2": 0, "p3": 7}
     positions = {"p0": 10, "p1": 3, "p2": None, "p3": None}
     assert behind(positions, ends) == ["p1", "p3"]
+
+
+def test_watchdog_seeks_first_then_restarts_and_forgets_after_progress() -> None:
+    from nmc_streams.runtime import StallWatch
+
+    watch = StallWatch()
+    watch.new_assignment(frozenset({"p0"}))
+    assert watch.stalled() == "seek"
+    assert watch.stalled() == "restart"
+    watch.progressing()
+    assert watch.stalled() == "seek"
+    watch.new_assignment(frozenset({"p0", "p1"}))  # a rebalance starts the count again
+    assert watch.stalled() == "seek"
