@@ -38,9 +38,10 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bench.common import percentile, ready_settings, scratch_database
+from bench.common import paced_ticks, percentile, ready_settings, scratch_database
 from bench.relay import make_events, raw_ceiling, write_backlog
 from nmc.contract.envelope import Envelope
+from nmc.contract.headers import decode_headers
 from nmc.infra.consume import end_offsets
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config
@@ -78,12 +79,9 @@ class Arrivals:
             for msg in self._consumer.consume(1000, 0.01):
                 if msg.error():
                     continue
-                for name, value in msg.headers() or []:
-                    if name == "event_id" and isinstance(value, bytes):
-                        eid = value.decode()
-                        if eid in self.wanted and eid not in self.seen:
-                            self.seen[eid] = time.time()
-                        break
+                eid = decode_headers(msg.headers()).get("event_id")
+                if eid is not None and eid in self.wanted and eid not in self.seen:
+                    self.seen[eid] = time.time()
 
     def wait_all(self, timeout_s: float) -> float:
         """Wall time when the last wanted event was first seen."""
@@ -144,10 +142,13 @@ def debezium(settings: Settings, cs: connect.ConnectSettings) -> Iterator[Side]:
         assert record is not None
         return record.pid
 
+    def put(action: str) -> Callable[[], None]:
+        def call() -> None:
+            httpx.put(f"{url}/{action}", timeout=60).raise_for_status()
+        return call
+
     try:
-        yield Side("Debezium + contract SMT (Connect JVM)", pid,
-                   lambda: httpx.put(f"{url}/stop", timeout=60).raise_for_status(),
-                   lambda: httpx.put(f"{url}/resume", timeout=60).raise_for_status())
+        yield Side("Debezium + contract SMT (Connect JVM)", pid, put("stop"), put("resume"))
     finally:
         connect.delete_connector(cs, name)
         connect.drop_slot(settings, cs, slot, timeout_s=60)
@@ -191,10 +192,9 @@ def steady_run(settings: Settings, side: Side, rate: int, seconds: float,
     committed: dict[str, float] = {}
     per_tick = max(1, rate // 100)
     cpu0 = cpu_seconds(side.pid())
-    started = time.perf_counter()
-    sent = 0
-    while time.perf_counter() - started < seconds:
-        tick = events[sent:sent + per_tick]
+    started, sent = time.perf_counter(), 0
+    for offset in paced_ticks(rate, seconds, per_tick):
+        tick = events[offset:offset + per_tick]
         arrivals.wanted.update(str(e.event_id) for e in tick)
         with engine.begin() as conn:
             writer.append_all(conn, tick)
@@ -202,9 +202,6 @@ def steady_run(settings: Settings, side: Side, rate: int, seconds: float,
         for e in tick:
             committed[str(e.event_id)] = now
         sent += len(tick)
-        delay = started + sent / rate - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
     figures.steady_rate = int(sent / (time.perf_counter() - started))
     try:
         arrivals.wait_all(timeout_s=300)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -34,3 +35,19 @@ def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def paced_ticks(rate: float, seconds: float, per_tick: int,
+                start_at: float | None = None) -> Iterator[int]:
+    """Offsets of the ticks a steady writer commits: from wall-clock `start_at` (now if None)
+    for `seconds`, sleeping between ticks so that `rate` events/s are committed, `per_tick`
+    events a tick (the caller commits events [offset, offset + per_tick) at each offset)."""
+    start = time.time() if start_at is None else start_at
+    time.sleep(max(0.0, start - time.time()))
+    sent = 0
+    while time.time() - start < seconds:
+        yield sent
+        sent += per_tick
+        delay = start + sent / rate - time.time()
+        if delay > 0:
+            time.sleep(delay)

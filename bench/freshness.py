@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from bench.common import percentile, ready_settings, scratch_database
+from bench.common import paced_ticks, percentile, ready_settings, scratch_database
 from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import LocalPlatform
 from nmc.infra.bearer_tokens import mint_token
@@ -46,8 +46,7 @@ def pair_writer(database: str, tenant: uuid.UUID, rate: float, seconds: float, s
     writer = OutboxWriter()
     pairs = max(1, round(rate / 50 / 2))  # rate counts events, a pair is two
     written, n = 0, 0
-    time.sleep(max(0.0, start_at - time.time()))
-    while time.time() - start_at < seconds:
+    for _ in paced_ticks(rate, seconds, 2 * pairs, start_at):
         events, sampled = [], []
         for _ in range(pairs):
             conversation = uuid.uuid4()
@@ -68,9 +67,6 @@ def pair_writer(database: str, tenant: uuid.UUID, rate: float, seconds: float, s
         if sampled:
             out.put([(c, committed) for c in sampled])
         written += len(events)
-        delay = start_at + written / rate - time.time()
-        if delay > 0:
-            time.sleep(delay)
     engine.dispose()
     out.put(("done", written))
 

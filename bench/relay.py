@@ -37,7 +37,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import text
 
-from bench.common import percentile, ready_settings, scratch_database
+from bench.common import paced_ticks, percentile, ready_settings, scratch_database
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.payload import format_rfc3339_utc
 from nmc.contract.schemas import default_catalog
@@ -250,19 +250,13 @@ def steady_writer(database: str, rate: float, seconds: float, start_at: float,
     per_tick = max(1, round(rate / 100))
     events = make_events(int(rate * seconds) + per_tick, keys=50 + seed)
     committed: dict[str, float] = {}
-    sent = 0
-    time.sleep(max(0.0, start_at - time.time()))
-    while time.time() - start_at < seconds:
-        tick = events[sent : sent + per_tick]
+    for offset in paced_ticks(rate, seconds, per_tick, start_at):
+        tick = events[offset : offset + per_tick]
         with engine.begin() as conn:
             writer.append_all(conn, tick)
         now = time.time()
         for e in tick:
             committed[str(e.event_id)] = now
-        sent += len(tick)
-        delay = start_at + sent / rate - time.time()
-        if delay > 0:
-            time.sleep(delay)
     engine.dispose()
     return committed
 
