@@ -62,6 +62,10 @@ class ApiSettings(BaseSettings):
         default=4096, ge=0, description="Verified tokens remembered per process (until their "
         "`exp`), so a client's repeated requests skip the signature check; 0 disables.",
     )
+    gc_freeze: bool = Field(
+        default=True, description="After start-up, exempt the objects alive then from "
+        "garbage collection (`gc.freeze`): full collections stop pausing requests.",
+    )
     db_pool_size: int = Field(
         default=16, ge=1, description="PostgreSQL connections per process, all opened at "
         "start-up (size it to the expected concurrency: a request waits for a free one).",
