@@ -5,14 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from uuid import uuid4
 
 from pydantic import SecretStr
 from rich.console import Console
 
 from nmc.bootstrap import prepare
+from nmc.contract.envelope import Envelope
+from nmc.demo.cleanup import remove_run
 from nmc.infra.settings import Settings, get_settings
 from nmc.stack import ensure_up
 from tests.support.databases import scratch_database as fresh_database
+from tests.support.streams import STARTED_PREFIXES, IsolatedTopics, history
 
 
 def ready_settings(console: Console) -> Settings:
@@ -51,3 +55,23 @@ def paced_ticks(rate: float, seconds: float, per_tick: int,
         delay = start + sent / rate - time.time()
         if delay > 0:
             time.sleep(delay)
+
+
+@contextmanager
+def published_history(
+    settings: Settings, tenants: int, flows: int
+) -> Iterator[tuple[IsolatedTopics, list[Envelope]]]:
+    """The stream benches' input: a synthetic history (seeded, `flows` per tenant) on fresh
+    isolated topics. On exit the topics go, and so do the groups, DLQ and changelog topics of
+    every worker or consumer the bench started (prefixes in `STARTED_PREFIXES`)."""
+    topics = IsolatedTopics(settings)
+    try:
+        events = history(42, [str(uuid4()) for _ in range(tenants)], flows)
+        topics.publish(events)
+        print(f"published {len(events)} events to *{topics.suffix}")
+        yield topics, events
+    finally:
+        topics.close()
+        for prefix in sorted(STARTED_PREFIXES):
+            remove_run(settings, prefix)
+        STARTED_PREFIXES.clear()

@@ -16,13 +16,14 @@ import uuid
 
 from pydantic import SecretStr
 
+from bench.common import published_history
 from bench.streams_bench import baseline
 from nmc.infra.db import upgrade
 from nmc.infra.settings import get_settings
 from nmc_streams.rebuild import rebuild
 from nmc_streams.runtime import DOMAINS
 from nmc_streams.settings import StreamSettings
-from tests.support.streams import IsolatedTopics, fresh_database, history
+from tests.support.streams import STARTED_PREFIXES, fresh_database
 
 
 def main() -> None:
@@ -32,14 +33,11 @@ def main() -> None:
     parser.add_argument("--apps", default="conversation,reporting")
     args = parser.parse_args()
     settings = get_settings()
-    topics = IsolatedTopics(settings)
-    events = history(42, [str(uuid.uuid4()) for _ in range(args.tenants)], args.flows)
-    topics.publish(events)
-    print(f"published {len(events)} events to *{topics.suffix}")
-    print(f"{'app':<14}{'events':>8}{'baseline ev/s':>15}{'rebuild ev/s':>14}{'ratio':>7}"
-          f"{'swap lock ms':>14}")
     prefix = f"bench-rebuild-{uuid.uuid4().hex[:8]}"
-    try:
+    with published_history(settings, args.tenants, args.flows) as (topics, events):
+        STARTED_PREFIXES.add(prefix)
+        print(f"{'app':<14}{'events':>8}{'baseline ev/s':>15}{'rebuild ev/s':>14}{'ratio':>7}"
+              f"{'swap lock ms':>14}")
         for app in args.apps.split(","):
             n = sum(1 for e in events if e.domain in DOMAINS[app])
             base = baseline(app, [topics.topics[d] for d in DOMAINS[app]], n)
@@ -53,9 +51,6 @@ def main() -> None:
                 rate = result.events / consumed_s
             print(f"{app:<14}{result.events:>8}{base:>15.0f}{rate:>14.0f}{rate / base:>7.2f}"
                   f"{result.swap_seconds * 1000:>14.0f}", flush=True)
-    finally:
-        topics.close()
-
 
 if __name__ == "__main__":
     main()

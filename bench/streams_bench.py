@@ -24,6 +24,7 @@ from typing import Any
 from confluent_kafka import Consumer
 from sqlalchemy import Engine
 
+from bench.common import published_history
 from nmc.contract.envelope import new_event
 from nmc.infra.db import upgrade
 from nmc.infra.kafka_clients import consumer_config
@@ -37,9 +38,9 @@ from nmc_streams.flows import MODELS
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.runtime import DOMAINS, PostgresStateStore
 from tests.support.streams import (
+    STARTED_PREFIXES,
     IsolatedTopics,
     fresh_database,
-    history,
     start_worker,
     stop_worker,
 )
@@ -54,7 +55,9 @@ async def _never(record: Record, fact: Any, error: str, attempts: int) -> None:
 def baseline(app: str, topics: list[str], expected: int, timeout: float = 600.0) -> float:
     """Plain consumer: poll batches, decode, project with the same code; events/s."""
     settings = get_settings()
-    consumer = Consumer(consumer_config(settings, f"bench-baseline-{uuid.uuid4().hex[:8]}"))
+    group = f"bench-baseline-{uuid.uuid4().hex[:8]}"
+    STARTED_PREFIXES.add(group)  # removed with the bench's other groups at the end
+    consumer = Consumer(consumer_config(settings, group))
     registry = registry_client(settings)
     with fresh_database(settings) as url:
         upgrade(url)
@@ -177,12 +180,9 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="worker counts to measure")
     args = parser.parse_args()
     settings = get_settings()
-    topics = IsolatedTopics(settings)
-    events = history(42, [str(uuid.uuid4()) for _ in range(args.tenants)], args.flows)
-    topics.publish(events)
-    print(f"published {len(events)} events to *{topics.suffix}")
     counts = [int(w) for w in args.workers.split(",")]
-    with tempfile.TemporaryDirectory() as tmp:
+    with published_history(settings, args.tenants, args.flows) as (topics, events), \
+            tempfile.TemporaryDirectory() as tmp:
         head = "".join(f"{f'{w} worker ev/s':>16}{'/worker':>9}" for w in counts)
         print(f"{'app':<14}{'events':>8}{'baseline ev/s':>15}{head}{'ratio (1w)':>12}")
         for app in args.apps.split(","):
@@ -195,7 +195,6 @@ def main() -> None:
                 rates.append(rate)
                 line += f"{rate:>16.0f}{rate / w:>9.0f}"
             print(f"{line}{rates[0] / base:>12.2f}", flush=True)
-    topics.close()
     with fresh_database(settings) as url:
         upgrade(url)
         engine = make_engine(url)

@@ -27,6 +27,7 @@ import uvicorn
 from confluent_kafka import Consumer
 from pydantic import SecretStr
 
+from nmc.demo.cleanup import Removed, remove_run
 from nmc.demo.twilio_standin import LocalTwilio
 from nmc.infra.consume import end_offsets
 from nmc.infra.db import make_engine
@@ -164,12 +165,21 @@ class LocalPlatform:
         self.twilio.stop()
         self.engine.dispose()
 
+    def remove_traces(self) -> Removed:
+        """Delete this run's topics, consumer groups and table state (after `stop`): a run
+        owns them alone, and left behind each run adds four DLQ topics, three changelogs,
+        four groups and three state directories to the cluster."""
+        return remove_run(self.settings, self.streams.app_id_prefix, [
+            self.settings.nmc_home / "streams" / app / f"demo-{self.run_id}"
+            for app in STREAM_APPS])
+
     def __enter__(self) -> LocalPlatform:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+        self.remove_traces()
 
 
 __all__ = ["STREAM_APPS", "LocalPlatform", "commit_at_end", "free_port"]

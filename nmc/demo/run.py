@@ -27,7 +27,6 @@ from nmc.contract.envelope import parse_event
 from nmc.contract.examples import example_envelopes
 from nmc.contract.keys import java_partition
 from nmc.contract.payload import to_json_value
-from nmc.demo.cleanup import remove_run
 from nmc.infra.consume import DecodedRecord, end_offsets, read_records
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import domain_topics
@@ -48,7 +47,7 @@ def _stack(settings: Settings, console: Console) -> bool:
 
 
 def run_story(settings: Settings, console: Console) -> int:
-    from nmc.demo.local_platform import STREAM_APPS, LocalPlatform
+    from nmc.demo.local_platform import LocalPlatform
     from nmc.demo.scenario import ProviderSimulator, new_tenant, play, wait_for_story
 
     log_dir = settings.nmc_home / "logs" / "demo"
@@ -80,9 +79,7 @@ def run_story(settings: Settings, console: Console) -> int:
         with console.status("stopping the platform's processes"):
             platform.stop()
         with console.status("removing this run's topics, consumer groups and table state"):
-            removed = remove_run(settings, platform.streams.app_id_prefix, [
-                settings.nmc_home / "streams" / app / f"demo-{platform.run_id}"
-                for app in STREAM_APPS])
+            removed = platform.remove_traces()
         console.print(f"[green]✓[/] {removed.summary()}" if not removed.failed
                       else f"[yellow]![/] {removed.summary()}")
 
