@@ -214,7 +214,13 @@ def to_avro_record(
 
 def to_json_value(value: Any, *, fixed_millis: bool = False) -> JsonValue:
     """Inverse of `to_avro_value` for decoded records (datetimes and UUIDs back to strings):
-    the one conversion of decoded values to JSON (`fixed_millis`: see `format_rfc3339_utc`)."""
+    the one conversion of decoded values to JSON (`fixed_millis`: see `format_rfc3339_utc`).
+    Exact-type checks first: most values are plain, and an ABC `isinstance` is slow."""
+    cls = type(value)
+    if cls is str or cls is int or cls is bool or cls is float or value is None:
+        return value
+    if cls is dict:
+        return {str(k): to_json_value(v, fixed_millis=fixed_millis) for k, v in value.items()}
     if isinstance(value, datetime):
         return format_rfc3339_utc(value, fixed_millis=fixed_millis)
     if isinstance(value, UUID):

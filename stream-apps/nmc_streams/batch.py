@@ -227,8 +227,11 @@ class BatchProjector:
         for i, culprit, error in poison:
             await self._dead_letter(records[i], culprit, error)
             outcomes[i] = "dead-lettered"
+        counts: dict[tuple[str, str], int] = {}  # one counter update per label set, not per event
         for i, record in enumerate(records):
-            self.metrics.processed.labels(self.app, record.topic, outcomes[i]).inc()
+            counts[(record.topic, outcomes[i])] = counts.get((record.topic, outcomes[i]), 0) + 1
+        for (topic, outcome), n in counts.items():
+            self.metrics.processed.labels(self.app, topic, outcome).inc(n)
         return [outcomes[i] for i in range(len(records))]
 
     async def _load(

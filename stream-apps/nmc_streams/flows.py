@@ -90,7 +90,7 @@ class ConversationModel:
                 orphans.discard(entity_id)
             else:
                 orphans.add(entity_id)
-            contribution = [row["conversation_id"], max(t for t, *_ in facts)]
+            contribution = [row["conversation_id"], facts[-1][0]]  # sorted: latest time last
             old = entity.meta.get("contribution")
             if old != contribution:
                 if old and old[0] in counters:

@@ -17,6 +17,7 @@ With no table there is no changelog to create, recover or co-partition.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -370,6 +371,21 @@ def prepare_topics(app_name: str, platform: Settings, settings: StreamSettings) 
     ensure_topics(platform, [*topics, dlq_topic(app_id), replay_topic(app_id)])
 
 
+def tune_gc(gen0_threshold: int) -> None:
+    """Collect cycles less often, and never re-scan what start-up built.
+
+    A batch allocates tens of thousands of short-lived containers (decoded records, facts,
+    entity states parsed from jsonb): with CPython's default threshold (700) they trigger
+    full collections that re-scan every long-lived object of Faust, aiokafka and SQLAlchemy,
+    which took a quarter of a batch's time. Frozen start-up objects are never scanned; a
+    higher first threshold lets a batch's garbage go by reference counting before any scan.
+    Memory stays bounded: cycles are still collected, only later."""
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(gen0_threshold, gen1, gen2)
+
+
 def run_worker(app_name: str, platform: Settings, settings: StreamSettings, worker_id: str) -> None:
     """Run one worker process until SIGTERM/SIGINT (what `nmc worker <app>` calls)."""
     from prometheus_client import start_http_server
@@ -379,6 +395,8 @@ def run_worker(app_name: str, platform: Settings, settings: StreamSettings, work
     if settings.metrics_port:
         start_http_server(settings.metrics_port, registry=metrics.registry)
     app, engine = build_app(app_name, platform, settings, worker_id, metrics)
+    if settings.gc_threshold:
+        tune_gc(settings.gc_threshold)
     try:
         worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
         worker.execute_from_commandline()

@@ -62,6 +62,13 @@ class StreamSettings(BaseSettings):
         "(a stall a seek cures), `wedge` stops the agent taking batches (one only a restart "
         "cures); for the watchdog tests.",
     )
+    gc_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description="Allocations between two young-generation garbage collections (CPython's "
+        "default is 700, which made full collections a quarter of a batch's time); start-up "
+        "objects are frozen out of every collection. 0 keeps the interpreter's defaults.",
+    )
     metrics_port: int = Field(default=0, ge=0, description="Prometheus port; 0 disables it.")
     commit_interval_s: float = Field(default=1.0, gt=0, description="Offset commit interval.")
     log_level: str = Field(default="warn", description="crit|error|warn|info|debug")
