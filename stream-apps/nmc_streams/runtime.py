@@ -17,7 +17,6 @@ With no table there is no changelog to create, recover or co-partition.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -37,6 +36,7 @@ from nmc.contract.dead_letter import dlq_headers, dlq_topic, replay_topic
 from nmc.contract.facts import Fact
 from nmc.infra.dead_letters import record_dead_letter
 from nmc.infra.faust_broker import faust_broker, faust_credentials
+from nmc.infra.heap import settle_heap
 from nmc.infra.kafka_clients import admin_config, ensure_topics
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
@@ -371,21 +371,6 @@ def prepare_topics(app_name: str, platform: Settings, settings: StreamSettings) 
     ensure_topics(platform, [*topics, dlq_topic(app_id), replay_topic(app_id)])
 
 
-def tune_gc(gen0_threshold: int) -> None:
-    """Collect cycles less often, and never re-scan what start-up built.
-
-    A batch allocates tens of thousands of short-lived containers (decoded records, facts,
-    entity states parsed from jsonb): with CPython's default threshold (700) they trigger
-    full collections that re-scan every long-lived object of Faust, aiokafka and SQLAlchemy,
-    which took a quarter of a batch's time. Frozen start-up objects are never scanned; a
-    higher first threshold lets a batch's garbage go by reference counting before any scan.
-    Memory stays bounded: cycles are still collected, only later."""
-    gc.collect()
-    gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(gen0_threshold, gen1, gen2)
-
-
 def run_worker(app_name: str, platform: Settings, settings: StreamSettings, worker_id: str) -> None:
     """Run one worker process until SIGTERM/SIGINT (what `nmc worker <app>` calls)."""
     from prometheus_client import start_http_server
@@ -396,7 +381,7 @@ def run_worker(app_name: str, platform: Settings, settings: StreamSettings, work
         start_http_server(settings.metrics_port, registry=metrics.registry)
     app, engine = build_app(app_name, platform, settings, worker_id, metrics)
     if settings.gc_threshold:
-        tune_gc(settings.gc_threshold)
+        settle_heap(settings.gc_threshold)
     try:
         worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
         worker.execute_from_commandline()
