@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
@@ -71,8 +71,13 @@ def domain_topics() -> list[str]:
     return [topic_for(d) for d in DOMAINS]
 
 
-def ensure_topics(settings: Settings, topics: Iterable[str] | None = None) -> list[str]:
-    """Create missing domain topics; refuse existing ones with a different partition count."""
+def ensure_topics(
+    settings: Settings,
+    topics: Iterable[str] | None = None,
+    config: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Create missing domain topics (with `config`, topic-level settings such as
+    `retention.ms`); refuse existing ones with a different partition count."""
     wanted = list(topics or domain_topics())
     admin = AdminClient(admin_config(settings))
     existing = admin.list_topics(timeout=15).topics
@@ -88,7 +93,10 @@ def ensure_topics(settings: Settings, topics: Iterable[str] | None = None) -> li
     futures = admin.create_topics(
         [
             NewTopic(
-                t, num_partitions=partitions, replication_factor=settings.nmc_topic_replication
+                t,
+                num_partitions=partitions,
+                replication_factor=settings.nmc_topic_replication,
+                config=dict(config or {}),
             )
             for t in missing
         ]

@@ -143,7 +143,8 @@ def _kafka(settings: Settings, expected: Sequence[str], parts: _Parts,
                 for (topic, part), offset in _committed(admin, group, timeout_s).items():
                     low, high = consumer.get_watermark_offsets(TopicPartition(topic, part),
                                                                timeout=timeout_s)
-                    start = offset if offset >= 0 else low
+                    # below the log start the records are gone (retention): nothing to read
+                    start = max(offset, low)
                     lags[(group, topic)] += max(high - start, 0)
                     if high > start:
                         behind[group].append(TopicPartition(topic, part, start))

@@ -112,9 +112,21 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def behind(positions: Mapping[Any, int | None], ends: Mapping[Any, int]) -> list[Any]:
-    """Assigned partitions whose fetch position is short of their end offset (pure)."""
-    return sorted((tp for tp, end in ends.items() if end > (positions.get(tp) or 0)), key=str)
+def behind(
+    committed: Mapping[Any, int | None],
+    ends: Mapping[Any, int],
+    starts: Mapping[Any, int] | None = None,
+) -> list[Any]:
+    """Assigned partitions with records left between the group's committed offset and the end
+    (pure). Records before a partition's start offset are gone (retention): a group committed
+    below it has nothing to read there and is not behind, or a worker idle after a long outage
+    would be judged stalled, and restarted, forever."""
+    starts = starts or {}
+    return sorted(
+        (tp for tp, end in ends.items()
+         if end > max(committed.get(tp) or 0, starts.get(tp) or 0)),
+        key=str,
+    )
 
 
 class StallWatch:
@@ -310,10 +322,13 @@ def build_app(
                 log.warning("%s: one batch has been running for %.0fs", app_name, idle_s)
             return
         ends = await consumer.highwaters(*assignment)
+        starts = await consumer.earliest_offsets(*assignment)
         committed = await asyncio.to_thread(
             committed_offsets, admin, app_id, [(tp.topic, tp.partition) for tp in assignment]
         )
-        stuck = behind({tp: committed.get((tp.topic, tp.partition)) for tp in assignment}, ends)
+        stuck = behind(
+            {tp: committed.get((tp.topic, tp.partition)) for tp in assignment}, ends, starts
+        )
         if not stuck:
             watch.progressing()
             return

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 from rich.console import Console
 from sqlalchemy import Engine, text
 from support.streams import (
     IsolatedTopics,
+    caught_up,
     dump,
     fresh_database,
     history,
@@ -32,7 +34,7 @@ from support.streams import (
 
 from nmc.contract.envelope import Envelope, new_event
 from nmc.infra.db import make_engine
-from nmc.infra.kafka_clients import producer_config
+from nmc.infra.kafka_clients import admin_config, consumer_config, producer_config
 from nmc.infra.settings import Settings
 from nmc.stack import ensure_up, pidfile, postgres
 from nmc.stack.layout import Layout
@@ -314,6 +316,65 @@ def test_a_stalled_worker_heals_itself(
         assert "no batch for" in (tmp_path / "scheduling.log").read_text()
     finally:
         stop_worker(worker)
+        engine.dispose()
+
+
+def test_records_gone_under_retention_are_not_a_stall(
+    stack: Settings, database_url: str, topics: IsolatedTopics, tmp_path: Path
+) -> None:
+    """Records published while no worker ran and then deleted (retention, here `DeleteRecords`)
+    leave the group committed below the log start: nothing is left to read. The watchdog must
+    not call the idle worker stalled (it used to restart it every few seconds, for ever); the
+    worker reads what comes next and the read models are those of the events it could see."""
+    tenants = [str(uuid.uuid4()) for _ in range(3)]
+    events = history(31, tenants, 12)
+    seen, gone, later = events[:120], events[120:200], events[200:]
+    prefix = f"test-retained-{uuid.uuid4().hex[:8]}"
+    group = f"{prefix}-scheduling"
+    sources = [topics.topics[d] for d in DOMAINS["scheduling"]]
+    common: dict[str, Any] = dict(
+        database_url=database_url, topic_suffix=topics.suffix, app_id_prefix=prefix,
+        nmc_home=tmp_path, log_path=tmp_path / "scheduling.log",
+        extra_env={"NMC_STREAMS_STALL_CHECK_S": "4"},
+    )
+    topics.publish(seen)
+    first = start_worker("scheduling", worker_id="w1", **common)
+    try:
+        wait_caught_up(stack, group, sources)
+    finally:
+        stop_worker(first)
+    topics.publish(gone)
+    admin = AdminClient(admin_config(stack))
+    doomed = [
+        TopicPartition(t, p, OFFSET_END)
+        for t in sources for p in range(stack.nmc_topic_partitions)
+    ]
+    for future in admin.delete_records(doomed).values():
+        future.result(30)
+    reader = Consumer(consumer_config(stack, group))
+    try:
+        below = [
+            tp for tp in reader.committed(doomed, timeout=10)
+            if 0 <= tp.offset < reader.get_watermark_offsets(tp, timeout=10)[0]
+        ]
+    finally:
+        reader.close()
+    assert below, "the group should now be committed below some partition's start"
+    assert caught_up(stack, group, sources), "nothing is left to read: the group is not behind"
+    engine = make_engine(database_url)
+    second = start_worker("scheduling", worker_id="w2", **common)
+    try:
+        time.sleep(14)  # three watchdog checks with nothing to read
+        assert second.poll() is None
+        assert "no batch for" not in (tmp_path / "scheduling.log").read_text()
+        topics.publish(later)
+        wait_caught_up(stack, group, sources)
+        expected, _ = _reference(stack, ("scheduling",), seen + later, tenants)
+        assert dump(engine, "scheduling", tenants) == expected["scheduling"]
+        assert _dead_letters(engine) == []
+        assert "no batch for" not in (tmp_path / "scheduling.log").read_text()
+    finally:
+        stop_worker(second)
         engine.dispose()
 
 

@@ -42,7 +42,10 @@ class IsolatedTopics:
         self.platform = platform
         self.suffix = suffix or f".t{uuid.uuid4().hex[:10]}"
         self.topics = {d: f"nmc.{d}{self.suffix}" for d in DOMAINS}
-        ensure_topics(platform, list(self.topics.values()))
+        # The histories are event-timed in 2025 and the relay's record timestamp is
+        # `occurred_at`: under the broker's time retention (7 days) a retention check during a
+        # test deletes every record, and a worker then finds its committed offsets out of range.
+        ensure_topics(platform, list(self.topics.values()), config={"retention.ms": "-1"})
         self.registry = registry_client(platform)
         self.serializers: dict[str, tuple[AvroSerializer, Any]] = {}
         for schema in default_catalog():
@@ -332,21 +335,26 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 120.0) -
 
 def caught_up(platform: Settings, group: str, topics: Iterable[str]) -> bool:
     """True when `group` has committed every partition of `topics` up to its end offset, i.e.
-    every record there was processed and acknowledged (not just some of them projected)."""
+    every record there was processed and acknowledged (not just some of them projected).
+    Records before a partition's start offset (deleted) do not count: the watchdog's rule."""
     from confluent_kafka import Consumer, TopicPartition
 
     from nmc.infra.kafka_clients import consumer_config
+    from nmc_streams.runtime import behind
 
     consumer = Consumer(consumer_config(platform, group))
     try:
         partitions = [
             TopicPartition(t, p) for t in topics for p in range(platform.nmc_topic_partitions)
         ]
+        committed: dict[Any, int | None] = {}
+        starts: dict[Any, int] = {}
+        ends: dict[Any, int] = {}
         for tp in consumer.committed(partitions, timeout=10):
-            _low, high = consumer.get_watermark_offsets(tp, timeout=10)
-            if high > 0 and tp.offset < high:
-                return False
-        return True
+            key = (tp.topic, tp.partition)
+            committed[key] = tp.offset if tp.offset >= 0 else None
+            starts[key], ends[key] = consumer.get_watermark_offsets(tp, timeout=10)
+        return not behind(committed, ends, starts)
     finally:
         consumer.close()
 

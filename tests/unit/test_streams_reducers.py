@@ -270,8 +270,19 @@ def test_watchdog_sees_partitions_short_of_their_end() -> None:
     from nmc_streams.runtime import behind
 
     ends = {"p0": 10, "p1": 5, "p2": 0, "p3": 7}
-    positions = {"p0": 10, "p1": 3, "p2": None, "p3": None}
-    assert behind(positions, ends) == ["p1", "p3"]
+    committed = {"p0": 10, "p1": 3, "p2": None, "p3": None}
+    assert behind(committed, ends) == ["p1", "p3"]
+
+
+def test_watchdog_ignores_records_retention_already_deleted() -> None:
+    """A group committed at 7 on a partition whose log now starts at its end (31) has nothing
+    to read: not behind. One committed at 7 with the log starting at 20 of 31 is."""
+    from nmc_streams.runtime import behind
+
+    ends = {"gone": 31, "partly": 31, "none": 5}
+    committed = {"gone": 7, "partly": 7, "none": None}
+    starts = {"gone": 31, "partly": 20, "none": 5}
+    assert behind(committed, ends, starts) == ["partly"]
 
 
 def test_watchdog_seeks_first_then_restarts_and_forgets_after_progress() -> None:
