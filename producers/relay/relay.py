@@ -61,6 +61,7 @@ class OutboxRelay:
         self._next_cleanup = 0.0
         self._start_lane = os.getpid() % LANES
         self._prefetched: list[OutboxRow] = []
+        self._encoded_seen = 0
 
     def close(self) -> None:
         with suppress(StoreUnavailable):
@@ -120,6 +121,8 @@ class OutboxRelay:
             rows = self._store.fetch_pending(batch_size)
         if not rows:
             return 0
+        # Stored values framed with another schema id than ours are re-encoded: from the payload.
+        self._store.load_payloads(self._publisher.stale_without_payload(rows))
         # Never publish a lane this session does not hold any more (LeaseLost otherwise).
         self._store.verify_leases({r.lane for r in rows})
         in_flight = self._publisher.start(rows)
@@ -147,6 +150,10 @@ class OutboxRelay:
         return len(rows)
 
     def _observe(self, rows: Sequence[OutboxRow], outcome: BatchOutcome) -> None:
+        encoded = self._publisher.encoded
+        if encoded != self._encoded_seen:
+            self.metrics.encoded.inc(encoded - self._encoded_seen)
+            self._encoded_seen = encoded
         if outcome.published:
             acked_at = self.health.last_batch_at = time.time()
             by_id = {r.id: r for r in rows}
