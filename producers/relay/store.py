@@ -296,7 +296,9 @@ class OutboxStore:
         with self._session() as conn:
             # Planned afresh each time (no prepared generic plan): a plan cached while the
             # outbox was empty would be kept for the 100k-row backlog that follows.
-            rows = conn.execute(_FETCH, params, prepare=False).fetchall()
+            # Binary results: bytea arrives as is instead of hex text (avro_value is most of a
+            # row's bytes), numbers without parsing — ~1-2 us a row less on both sides.
+            rows = conn.execute(_FETCH, params, prepare=False, binary=True).fetchall()
         return [OutboxRow(*r) for r in rows]
 
     def load_payloads(self, rows: Sequence[OutboxRow]) -> None:
