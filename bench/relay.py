@@ -161,10 +161,11 @@ def relay_backends(database: str) -> list[int]:
 
 
 def drain(base: Settings, events: list[Envelope], relays: int,
-          logs: Path) -> tuple[float, float, float | None]:
-    """Seconds for `relays` relays to publish a backlog, from the moment they may start, and
-    the CPU microseconds per event of the relay processes and of their PostgreSQL sessions
-    (None when PostgreSQL is not on this host).
+          logs: Path) -> tuple[float, float, float | None, float]:
+    """Seconds for `relays` relays to publish a backlog, from the moment they may start, the
+    CPU microseconds per event of the relay processes and of their PostgreSQL sessions
+    (None when PostgreSQL is not on this host), and the share of rows the writer stored with
+    their Avro value (the rest were encoded by the relay).
 
     The bench holds every lane lease while the relays start and the backlog is written in
     1,000-event transactions; releasing the leases starts the clock (the relays lease the lanes
@@ -191,15 +192,16 @@ def drain(base: Settings, events: list[Envelope], relays: int,
             pg_cpu = None if None in sessions else sum(c or 0.0 for c in sessions)
             engine = make_engine(settings.database)
             with engine.connect() as conn:
-                last = conn.execute(text(
-                    "SELECT extract(epoch FROM max(published_at)) FROM outbox_events")).scalar_one()
+                last, stored = conn.execute(text(
+                    "SELECT extract(epoch FROM max(published_at)),"
+                    " avg((avro_value IS NOT NULL)::int) FROM outbox_events")).one()
             engine.dispose()
         finally:
             blocker.close()
             stop_relays(procs)
     per_event = 1e6 / len(events)
     return (float(last) - started, relay_cpu * per_event,
-            None if pg_cpu is None else pg_cpu * per_event)
+            None if pg_cpu is None else pg_cpu * per_event, float(stored or 0.0))
 
 
 # --- the raw producer ceiling --------------------------------------------------------------
@@ -328,8 +330,8 @@ def main() -> None:
     base = ready_settings(Console(stderr=True))
     logs = Path(tempfile.mkdtemp(prefix="nmc-bench-relay-"))
     events = make_events(args.backlog, keys=1000)
-    one_s, one_cpu, one_pg = drain(base, events, 1, logs)
-    two_s, _, _ = drain(base, make_events(args.backlog, keys=1000), 2, logs)
+    one_s, one_cpu, one_pg, one_stored = drain(base, events, 1, logs)
+    two_s, _, _, _ = drain(base, make_events(args.backlog, keys=1000), 2, logs)
     ceiling_s, ceiling_cpu = raw_ceiling(base, events)
     latencies, achieved = steady_latency(base, args.rate, args.seconds, logs, args.writers)
     single = writer_cost(base, args.appends, 1)
@@ -355,6 +357,8 @@ def main() -> None:
     table.add_row("one relay's CPU per event: relay process / its PostgreSQL sessions",
                   f"{one_cpu:.1f} µs / " + ("n/a" if one_pg is None else f"{one_pg:.1f} µs"),
                   "")
+    table.add_row("one relay's drain: rows stored with their Avro value by the writer",
+                  f"{one_stored:.1%}", "")
     table.add_row(f"steady load (target {args.rate:,}/s)", f"{achieved:,} events/s committed", "")
     table.add_row("commit -> ack p50", f"{percentile(latencies, 50):.1f} ms", "")
     table.add_row("commit -> ack p99", f"{p99:.1f} ms", _verdict(p99 <= GOAL_P99_MS))

@@ -147,6 +147,17 @@ class Settings(BaseSettings):
         description="The outbox writer refuses an occurred_at further ahead than this (the "
         "broker's 1 h limit minus a margin for clock skew).",
     )
+    nmc_outbox_store_values: bool = Field(
+        default=True,
+        description="The outbox writer stores each row's Confluent-framed Avro value "
+        "(avro_value) once it knows the subject's schema id, so the relay need not encode it.",
+    )
+    nmc_outbox_schema_id_retry_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="The writer looks an unknown subject's schema id up again after this long "
+        "(in the background; its rows are stored without a value meanwhile).",
+    )
     nmc_producer_linger_ms: int = Field(default=5, ge=0)
 
     # --- conversation reactions -------------------------------------------------------------

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Computed,
     DateTime,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     Table,
@@ -57,4 +58,7 @@ outbox_events = Table(
     Column("published_at", DateTime(timezone=True), nullable=True),
     Column("kafka_partition", Integer, nullable=True),
     Column("kafka_offset", BigInteger, nullable=True),
+    # The Confluent-framed Avro value, stored by the writer when it knew the schema id; a
+    # trigger clears it when the payload (or another encoded column) is updated.
+    Column("avro_value", LargeBinary, nullable=True),
 )

@@ -25,15 +25,35 @@ from sqlalchemy.orm import Session
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.errors import FieldError, InvalidEvent
 from nmc.contract.keys import record_key
+from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import get_settings
 from producers.outbox.table import outbox_events
+from producers.outbox.values import StoredValues, registry_lookup
 
 _KEY_LOCKS = text(
     "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k"
 )
 
 
-def _row(event: Envelope) -> dict[str, Any]:
+_UNSET: Any = object()
+_shared_values: StoredValues | None = _UNSET
+
+
+def shared_values() -> StoredValues | None:
+    """The process's `StoredValues` (one registry lookup per subject for every writer), built
+    at first use from the settings; None when `NMC_OUTBOX_STORE_VALUES` is off."""
+    global _shared_values
+    if _shared_values is _UNSET:
+        settings = get_settings()
+        _shared_values = (
+            StoredValues(registry_lookup(lambda: registry_client(settings)),
+                         settings.nmc_outbox_schema_id_retry_s)
+            if settings.nmc_outbox_store_values else None
+        )
+    return _shared_values
+
+
+def _row(event: Envelope, values: StoredValues | None) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
         "event_name": event.event_name,
@@ -45,6 +65,7 @@ def _row(event: Envelope) -> dict[str, Any]:
         "payload": event.payload,
         "topic": event.topic,
         "record_key": event.key,
+        "avro_value": None if values is None else values.value(event),
     }
 
 
@@ -74,11 +95,15 @@ class OutboxWriter:
     """Writes events through the caller's SQLAlchemy session or connection.
 
     `max_future_s` (default: the `NMC_OUTBOX_MAX_FUTURE_S` setting) bounds how far ahead of
-    this host's clock an `occurred_at` may be.
+    this host's clock an `occurred_at` may be. `values` encodes each row's stored Avro value
+    (default: the process's shared one, `shared_values`); rows get NULL while it does not know
+    the schema id, and the relay encodes those.
     """
 
-    def __init__(self, max_future_s: float | None = None) -> None:
+    def __init__(self, max_future_s: float | None = None,
+                 values: StoredValues | None = _UNSET) -> None:
         self._max_future_s = max_future_s  # read from settings at first use, not at import
+        self._values = values
 
     def lock(self, db: Session | Connection, *keys: str) -> None:
         """Take the transaction-scoped advisory lock(s) `append` takes for these record keys
@@ -114,10 +139,12 @@ class OutboxWriter:
         errors = too_far_ahead(batch, datetime.now(UTC), self._max_future_s)
         if errors:
             raise InvalidEvent(errors)
+        if self._values is _UNSET:
+            self._values = shared_values()
         self.lock(db, *{e.key for e in batch})
         stmt = (
             insert(outbox_events)
-            .values([_row(e) for e in batch])
+            .values([_row(e, self._values) for e in batch])
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(outbox_events.c.id)
         )

@@ -39,6 +39,11 @@ class RelayMetrics:
             ["kind"],
             registry=self.registry,
         )
+        self.encoded = Counter(
+            "nmc_relay_encoded",
+            "Rows the relay Avro-encoded itself (no stored value, or one with another schema id).",
+            registry=self.registry,
+        )
         self.lanes_held = Gauge(
             "nmc_relay_lanes_held", "Outbox lanes leased by this relay.", registry=self.registry
         )

@@ -26,7 +26,8 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from requests.exceptions import RequestException
 
 from nmc.contract.schemas import SchemaCatalog, parse_semver
-from producers.relay.encoding import Header, SchemaEncoder
+from nmc.contract.wire import SchemaEncoder
+from producers.relay.encoding import Header, row_headers, stored_value
 from producers.relay.outcome import Delivery, RowResult, refused_rows
 from producers.relay.store import OutboxRow
 
@@ -118,6 +119,7 @@ class KafkaPublisher:
         self._clock = clock
         self._encoders: dict[tuple[str, str], SchemaEncoder] = {}
         self._schema_ids: dict[str, int] = {}
+        self.encoded = 0  # rows encoded here rather than published from their stored value
 
     # --- encoding ---------------------------------------------------------------------------
     def _schema_id(self, subject: str, schema_str: str) -> int:
@@ -160,12 +162,38 @@ class KafkaPublisher:
         return encoder
 
     def encode(self, row: OutboxRow) -> tuple[bytes, list[Header]]:
-        """Framed Avro value and headers; raises PermanentRowError or TransientPublishError."""
+        """Framed Avro value and headers; raises PermanentRowError or TransientPublishError.
+
+        The value the writer stored is used when its frame carries the id resolved here for
+        the row's subject (`stored_value`); otherwise the row is encoded now."""
         encoder = self.encoder(row)
-        try:
-            return encoder.encode(row)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise PermanentRowError(f"does not match {encoder.schema.full_name}: {exc}") from exc
+        value = stored_value(row.avro_value, encoder.frame_header)
+        if value is None:
+            try:
+                value = encoder.value(row)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                raise PermanentRowError(
+                    f"does not match {encoder.schema.full_name}: {exc}"
+                ) from exc
+            self.encoded += 1
+        return value, row_headers(row)
+
+    def stale_without_payload(self, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
+        """Rows fetched without their payload whose stored value cannot be published (its
+        schema id is not the one resolved here): their payload must be loaded to encode them.
+        Rows whose encoder cannot be had are left out (encoding them fails without a payload
+        too, and is reported then)."""
+        stale = []
+        for row in rows:
+            if row.payload is not None:
+                continue
+            try:
+                header = self.encoder(row).frame_header
+            except (PermanentRowError, TransientPublishError):
+                continue
+            if stored_value(row.avro_value, header) is None:
+                stale.append(row)
+        return stale
 
     # --- producing --------------------------------------------------------------------------
     def close(self) -> None:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 
 from tenacity import RetryError
@@ -54,6 +54,15 @@ class OutboxRelay:
             ThreadPoolExecutor(1, thread_name_prefix="relay-settle") if settler else None
         )
         self._settling: Future[None] | None = None
+        # The batch being settled: its row ids and the keys held back in it. The next fetch,
+        # which runs while it is settled, leaves these rows out and drops rows of these keys.
+        self._settling_ids: list[int] = []
+        self._settling_held: set[str] = set()
+        # With a settler, the next batch is fetched on `store` in this thread while the
+        # current one is encoded and produced (the main thread does not touch `store` then).
+        self._fetcher = (
+            ThreadPoolExecutor(1, thread_name_prefix="relay-fetch") if settler else None
+        )
         self._publisher = publisher
         self.metrics = metrics or RelayMetrics()
         self.health = health or RelayHealth()
@@ -61,6 +70,7 @@ class OutboxRelay:
         self._next_cleanup = 0.0
         self._start_lane = os.getpid() % LANES
         self._prefetched: list[OutboxRow] = []
+        self._encoded_seen = 0
 
     def close(self) -> None:
         with suppress(StoreUnavailable):
@@ -70,6 +80,8 @@ class OutboxRelay:
         if self._executor is not None and self._settler is not None:
             self._executor.shutdown()
             self._settler.close()
+        if self._fetcher is not None:
+            self._fetcher.shutdown()
 
     def _settle(self, outcome: BatchOutcome) -> None:
         """Record a batch's outcome: in the background when there is a settler session."""
@@ -120,18 +132,39 @@ class OutboxRelay:
             rows = self._store.fetch_pending(batch_size)
         if not rows:
             return 0
+        # Stored values framed with another schema id than ours are re-encoded: from the payload.
+        self._store.load_payloads(self._publisher.stale_without_payload(rows))
         # Never publish a lane this session does not hold any more (LeaseLost otherwise).
         self._store.verify_leases({r.lane for r in rows})
-        in_flight = self._publisher.start(rows)
-        self._settled()  # the previous batch, settled while this one was encoded and produced
+        fetching: Future[list[OutboxRow]] | None = None
+        settling_held: set[str] = set()
+        if len(rows) == batch_size and self._fetcher is not None:
+            # Fetched while this batch is produced and the previous one settled: leave out
+            # the rows of both (the previous batch's may still look pending), and below drop
+            # rows of keys held back in either (a row parked there is not yet visible to the
+            # fetch's parked-key check).
+            exclude = [r.id for r in rows]
+            if self._settling is not None:
+                exclude += self._settling_ids
+                settling_held = self._settling_held
+            fetching = self._fetcher.submit(self._store.fetch_pending, batch_size, exclude)
+        try:
+            in_flight = self._publisher.start(rows)
+            self._settled()  # the previous batch, settled while this one was produced
+        finally:
+            if fetching is not None:
+                wait([fetching])  # never leave it running on `store` when leaving this call
         prefetched: list[OutboxRow] = []
-        if len(rows) == batch_size:
+        if fetching is not None:
+            prefetched = [r for r in fetching.result() if r.record_key not in settling_held]
+        elif len(rows) == batch_size:
             prefetched = self._store.fetch_pending(batch_size, [r.id for r in rows])
         results = self._publisher.finish(in_flight)
         outcome = settle(results)
+        held_back = {r.key for r in outcome.parked} | {r.key for r in outcome.retry}
+        self._settling_ids, self._settling_held = [r.id for r in rows], held_back
         self._settle(outcome)
         self.health.kafka_connected = self._publisher.link.connected
-        held_back = {r.key for r in outcome.parked} | {r.key for r in outcome.retry}
         self._prefetched = [r for r in prefetched if r.record_key not in held_back]
         if not self._prefetched:
             self._settled()  # the next round fetches afresh: its rows must be settled first
@@ -147,6 +180,10 @@ class OutboxRelay:
         return len(rows)
 
     def _observe(self, rows: Sequence[OutboxRow], outcome: BatchOutcome) -> None:
+        encoded = self._publisher.encoded
+        if encoded != self._encoded_seen:
+            self.metrics.encoded.inc(encoded - self._encoded_seen)
+            self._encoded_seen = encoded
         if outcome.published:
             acked_at = self.health.last_batch_at = time.time()
             by_id = {r.id: r for r in rows}

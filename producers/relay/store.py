@@ -50,12 +50,13 @@ class OutboxRow:
     causation_id: str | None
     occurred_at: str  # RFC3339 UTC, millisecond precision (the header's text)
     occurred_ms: int  # the same instant in epoch milliseconds (Avro value, record timestamp)
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None  # None when fetched with avro_value: see `load_payloads`
     topic: str
     record_key: str
     attempts: int
     created_epoch_s: float  # when the row was written (commit -> ack latency metric)
     lane: int
+    avro_value: bytes | None = None  # the framed value the writer stored, if it knew the id
 
 
 _FETCH = r"""
@@ -65,8 +66,11 @@ SELECT o.id, o.event_id::text, o.event_name, o.schema_version, o.tenant_id::text
        regexp_replace(to_char(o.occurred_at AT TIME ZONE 'UTC',
                               'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), '\.000Z$', 'Z'),
        floor(extract(epoch FROM o.occurred_at) * 1000)::bigint,
-       o.payload, o.topic, o.record_key, o.attempts,
-       extract(epoch FROM o.created_at)::float8, o.lane
+       -- a row with its stored value needs no JSONB sent and decoded (load_payloads if it
+       -- turns out to be stale)
+       CASE WHEN o.avro_value IS NULL THEN o.payload END,
+       o.topic, o.record_key, o.attempts,
+       extract(epoch FROM o.created_at)::float8, o.lane, o.avro_value
 FROM outbox_events o
 WHERE o.state = 'pending' AND o.lane = ANY(%(lanes)s::smallint[])
   AND o.id <> ALL(%(in_flight)s::bigint[])
@@ -292,8 +296,22 @@ class OutboxStore:
         with self._session() as conn:
             # Planned afresh each time (no prepared generic plan): a plan cached while the
             # outbox was empty would be kept for the 100k-row backlog that follows.
-            rows = conn.execute(_FETCH, params, prepare=False).fetchall()
+            # Binary results: bytea arrives as is instead of hex text (avro_value is most of a
+            # row's bytes), numbers without parsing — ~1-2 us a row less on both sides.
+            rows = conn.execute(_FETCH, params, prepare=False, binary=True).fetchall()
         return [OutboxRow(*r) for r in rows]
+
+    def load_payloads(self, rows: Sequence[OutboxRow]) -> None:
+        """Fill in the payload of rows fetched without one (their stored value is stale)."""
+        if not rows:
+            return
+        with self._session() as conn:
+            payloads = dict(conn.execute(
+                "SELECT id, payload FROM outbox_events WHERE id = ANY(%s::bigint[])",
+                (int_array(r.id for r in rows),),
+            ).fetchall())
+        for row in rows:
+            row.payload = payloads.get(row.id)
 
     def settle(self, outcome: BatchOutcome) -> None:
         """Record a batch's outcome in one statement (published, parked, failed attempts)."""

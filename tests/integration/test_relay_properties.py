@@ -308,6 +308,40 @@ def test_a_poison_row_is_parked_and_blocks_only_its_own_key(
     assert of_key == [poison["event_id"], str(behind.event_id)]
 
 
+def test_a_row_parked_in_a_batch_still_being_settled_holds_its_key_in_later_fetches(
+    test_settings: Settings, engine: Engine, relay_thread: Callable[..., Any],
+    wait_until: Callable[..., None],
+) -> None:
+    """The next batch is fetched while the previous one is settled, so a row parked there is
+    not yet visible to the fetch's parked-key check: the relay must hold the key back itself.
+    Batches of 5 rows, a poison row first; the next batch has none of its key (so it stays
+    full and the one after is fetched while the poison row's batch is settled), the batch after
+    that has one."""
+    import json
+
+    tenant, blocked_key = uuid.uuid4(), uuid.uuid4()
+    good = message(tenant, blocked_key)
+    poison = dict(good.to_json(), event_id=str(uuid.uuid4()))
+    poison["payload"] = json.dumps({"conversation_id": str(blocked_key)})  # fields missing
+    poison.update(topic="nmc.conversation", key=good.key)
+    _insert_raw(engine, poison)
+    events = [message(tenant, blocked_key if i in (9, 10, 30) else uuid.uuid4())
+              for i in range(60)]
+    with Session(engine) as s, s.begin():
+        WRITER.append_all(s, events)
+    behind = sum(1 for e in events if e.correlation_id == blocked_key)
+    relay_thread(nmc_relay_poll_interval_s=0.2, nmc_relay_batch_size=5)
+
+    wait_until(published_all(engine, len(events) - behind), "the other keys to flow")
+    wait_until(lambda: states(engine).get("parked", 0) == 1, "the poison row to be parked")
+    with engine.connect() as conn:
+        published_behind = conn.execute(text(
+            "SELECT count(*) FROM outbox_events WHERE record_key = :k AND state = 'published'"
+        ), {"k": good.key}).scalar_one()
+    assert published_behind == 0
+    assert states(engine).get("pending") == behind
+
+
 def test_skipping_a_parked_row_releases_its_key(
     test_settings: Settings, engine: Engine, relay_thread: Callable[..., Any],
     wait_until: Callable[..., None],

@@ -1,4 +1,5 @@
-"""The relay's own Avro encoding is byte-for-byte what confluent-kafka's AvroSerializer writes."""
+"""The contract's Avro encoding (used by the outbox writer for `avro_value` and by the relay)
+is byte-for-byte what confluent-kafka's AvroSerializer writes."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.payload import format_rfc3339_utc
 from nmc.contract.schemas import default_catalog
+from nmc.contract.wire import SchemaEncoder, confluent_frame, frame_schema_id
 from nmc.infra.schema_registry import value_serializer
-from producers.relay.encoding import SchemaEncoder, confluent_frame
+from producers.outbox.values import StoredValues, avro_fields
+from producers.relay.encoding import row_headers
 from producers.relay.store import OutboxRow
 
 
@@ -64,8 +67,9 @@ def test_encoding_matches_confluent_serializer_byte_for_byte(
     expected = value_serializer(registry, schema)(
         event.to_avro(schema), SerializationContext(row.topic, MessageField.VALUE)
     )
-    value, headers = SchemaEncoder(schema, schema_id).encode(row)
+    value, headers = SchemaEncoder(schema, schema_id).value(row), row_headers(row)
     assert value == expected
+    assert SchemaEncoder(schema, schema_id).value(avro_fields(event)) == expected  # the writer's
     assert value[:5] == b"\x00" + schema_id.to_bytes(4, "big")
     as_json = event.to_json()
     assert dict(headers) == {k: str(v) for k, v in as_json.items()
@@ -100,4 +104,15 @@ def test_every_catalog_event_encodes_like_the_confluent_serializer() -> None:
         )
         expected = value_serializer(registry, schema)(
             event.to_avro(schema), SerializationContext(row.topic, MessageField.VALUE))
-        assert SchemaEncoder(schema, schema_id).encode(row)[0] == expected, event.event_name
+        assert SchemaEncoder(schema, schema_id).value(row) == expected, event.event_name
+        # what the outbox writer stores in avro_value, once it knows the id
+        values = StoredValues(lambda _subject, _schema, i=schema_id: i, catalog=catalog)
+        assert values.value(event) is None  # the id is being looked up: NULL, never a wait
+        values.wait()
+        assert values.value(event) == expected, event.event_name
+
+
+def test_frame_schema_id_reads_bytes_one_to_four() -> None:
+    assert frame_schema_id(confluent_frame(0x01020304, b"\x02")) == 0x01020304
+    assert frame_schema_id(b"\x01\x00\x00\x00\x01x") is None  # not the magic byte
+    assert frame_schema_id(b"\x00\x00") is None

@@ -1,0 +1,169 @@
+"""The framed Avro value the outbox writer stores beside each row (`avro_value`).
+
+Encoding at write time, where the event is already validated, spares the relay its largest
+per-row cost. The value needs the subject's registry schema id, and the writer's transaction
+must never wait on the registry: ids are looked up in a background thread (lookup only — this
+never registers a schema), and until a subject's id is known, rows are stored without a value
+(NULL) and the relay encodes them itself. A subject that is unknown or a registry that cannot be
+reached is asked again after `retry_s`. The cache belongs to the process that filled it: after
+`os.fork` the child starts afresh (it inherits no thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+from nmc.contract.envelope import Envelope
+from nmc.contract.schemas import EventSchema, SchemaCatalog, default_catalog
+from nmc.contract.wire import SchemaEncoder
+
+log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+# subject, schema text -> registered id, or None when the subject does not have it; raises
+# when the registry cannot answer.
+Lookup = Callable[[str, str], int | None]
+
+
+def registry_lookup(client_factory: Callable[[], SchemaRegistryClient]) -> Lookup:
+    """A `Lookup` against a registry: `lookup_schema` only, never `register_schema`."""
+
+    def lookup(subject: str, schema_str: str) -> int | None:
+        client = client_factory()
+        try:
+            registered = client.lookup_schema(
+                subject, Schema(schema_str, "AVRO"), normalize_schemas=False
+            )
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                return None
+            raise
+        finally:
+            client.close()
+        return registered.schema_id
+
+    return lookup
+
+
+@dataclass(slots=True)
+class _Fields:
+    """An envelope as the encoder reads a row (`nmc.contract.wire.AvroFields`)."""
+
+    event_id: str
+    event_name: str
+    schema_version: str
+    tenant_id: str
+    correlation_id: str
+    causation_id: str | None
+    occurred_ms: int
+    payload: Any
+
+
+def avro_fields(event: Envelope) -> _Fields:
+    """The encoder's view of an envelope (pure); `occurred_ms` floored to the millisecond as
+    the relay's fetch does, so both encode the same instant."""
+    return _Fields(
+        str(event.event_id), event.event_name, event.schema_version, str(event.tenant_id),
+        str(event.correlation_id),
+        None if event.causation_id is None else str(event.causation_id),
+        (event.occurred_at - _EPOCH) // _MILLISECOND, event.payload,
+    )
+
+
+class StoredValues:
+    """Framed values for the writer; schema ids resolved in the background, never waited for.
+
+    `lookup` resolves a subject's id (see `registry_lookup`); `retry_s` is how long an unknown
+    subject or an unreachable registry is left alone before the next lookup.
+    """
+
+    def __init__(self, lookup: Lookup, retry_s: float = 30.0,
+                 catalog: SchemaCatalog | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._lookup = lookup
+        self._retry_s = retry_s
+        self._catalog = catalog or default_catalog()
+        self._clock = clock
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._encoders: dict[str, SchemaEncoder] = {}  # subject -> encoder with its id
+        self._schemas: dict[tuple[str, str], EventSchema | None] = {}
+        self._asking: set[str] = set()  # subjects being looked up right now
+        self._retry_at: dict[str, float] = {}
+        self._threads: list[threading.Thread] = []
+
+    def value(self, event: Envelope) -> bytes | None:
+        """The event's framed value, or None when its schema id is not known (yet) or the
+        event does not encode (the relay then reports why). Never blocks on the registry."""
+        if os.getpid() != self._pid:
+            self._reset()  # a forked child: the parent's lookup thread does not exist here
+        schema = self._schema(event.event_name, event.schema_version)
+        if schema is None:
+            return None
+        encoder = self._encoders.get(schema.subject)
+        if encoder is None:
+            self._ask(schema)
+            return None
+        try:
+            return encoder.value(avro_fields(event))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+    def _schema(self, event_name: str, schema_version: str) -> EventSchema | None:
+        key = (event_name, schema_version)
+        if key not in self._schemas:
+            try:
+                major = int(schema_version.split(".", 1)[0])
+            except ValueError:
+                self._schemas[key] = None
+            else:
+                self._schemas[key] = self._catalog.get(event_name, major)
+        return self._schemas[key]
+
+    def _ask(self, schema: EventSchema) -> None:
+        subject = schema.subject
+        with self._lock:
+            if subject in self._asking or self._clock() < self._retry_at.get(subject, 0.0):
+                return
+            self._asking.add(subject)
+            self._threads = [t for t in self._threads if t.is_alive()]
+        thread = threading.Thread(
+            target=self._resolve, args=(schema,), name="outbox-schema-id", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _resolve(self, schema: EventSchema) -> None:
+        subject = schema.subject
+        try:
+            schema_id = self._lookup(subject, schema.schema_str)
+        except Exception as exc:  # any failure: rows stay NULL, the relay encodes them
+            log.info("schema id of %s not looked up (%s); retry in %.0fs",
+                     subject, exc, self._retry_s)
+            schema_id = None
+        with self._lock:
+            if schema_id is not None:
+                self._encoders[subject] = SchemaEncoder(schema, schema_id)
+            else:
+                self._retry_at[subject] = self._clock() + self._retry_s
+            self._asking.discard(subject)
+
+    def wait(self, timeout_s: float = 10.0) -> None:
+        """Wait for the lookups started so far (tests, benchmarks)."""
+        for thread in list(self._threads):
+            thread.join(timeout_s)

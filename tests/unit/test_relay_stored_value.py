@@ -1,0 +1,28 @@
+"""The relay's choice between the value the writer stored and encoding the row itself."""
+
+from __future__ import annotations
+
+from nmc.contract.wire import confluent_frame
+from producers.relay.encoding import stored_value
+
+OURS = confluent_frame(17, b"")
+
+
+def test_a_value_framed_with_our_id_is_published_as_stored() -> None:
+    value = confluent_frame(17, b"\x02avro")
+    assert stored_value(value, OURS) is value
+
+
+def test_no_stored_value_means_encode() -> None:
+    assert stored_value(None, OURS) is None
+
+
+def test_a_value_framed_with_another_id_is_never_published() -> None:
+    assert stored_value(confluent_frame(18, b"\x02avro"), OURS) is None
+    assert stored_value(confluent_frame(17 << 8, b"\x02avro"), OURS) is None
+
+
+def test_something_that_is_not_a_framed_value_is_re_encoded() -> None:
+    assert stored_value(b"\x01" + OURS[1:] + b"\x02avro", OURS) is None  # wrong magic byte
+    assert stored_value(OURS, OURS) is None  # a frame with no record
+    assert stored_value(b"", OURS) is None
