@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient
 
 from nmc.infra.db import psycopg_dsn
 from nmc.infra.kafka_clients import admin_config, consumer_config
+from nmc.infra.offsets import records_left
 from nmc.infra.settings import Settings
 from nmc.status.model import DeadLetters, GroupLag, Outbox, Relay, Snapshot, Thresholds
 from producers.outbox.table import OUTBOX_LANES
@@ -143,11 +144,10 @@ def _kafka(settings: Settings, expected: Sequence[str], parts: _Parts,
                 for (topic, part), offset in _committed(admin, group, timeout_s).items():
                     low, high = consumer.get_watermark_offsets(TopicPartition(topic, part),
                                                                timeout=timeout_s)
-                    # below the log start the records are gone (retention): nothing to read
-                    start = max(offset, low)
-                    lags[(group, topic)] += max(high - start, 0)
-                    if high > start:
-                        behind[group].append(TopicPartition(topic, part, start))
+                    left = records_left(offset, low, high)
+                    lags[(group, topic)] += left
+                    if left:  # the oldest record still to read is the one `left` before the end
+                        behind[group].append(TopicPartition(topic, part, high - left))
             groups = []
             for group in sorted({g for g, _ in lags}):
                 ages = _unprocessed_ages(consumer, behind[group], timeout_s=5.0)

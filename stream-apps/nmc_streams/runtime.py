@@ -38,6 +38,7 @@ from nmc.infra.dead_letters import record_dead_letter
 from nmc.infra.faust_broker import faust_broker, faust_credentials
 from nmc.infra.heap import settle_heap
 from nmc.infra.kafka_clients import admin_config, ensure_topics
+from nmc.infra.offsets import records_left
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
 from nmc_streams import db
@@ -117,14 +118,12 @@ def behind(
     ends: Mapping[Any, int],
     starts: Mapping[Any, int] | None = None,
 ) -> list[Any]:
-    """Assigned partitions with records left between the group's committed offset and the end
-    (pure). Records before a partition's start offset are gone (retention): a group committed
-    below it has nothing to read there and is not behind, or a worker idle after a long outage
-    would be judged stalled, and restarted, forever."""
+    """Assigned partitions with records left to read (pure; deleted records do not count, see
+    `records_left`)."""
     starts = starts or {}
     return sorted(
         (tp for tp, end in ends.items()
-         if end > max(committed.get(tp) or 0, starts.get(tp) or 0)),
+         if records_left(committed.get(tp), starts.get(tp, 0), end) > 0),
         key=str,
     )
 

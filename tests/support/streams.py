@@ -340,21 +340,18 @@ def caught_up(platform: Settings, group: str, topics: Iterable[str]) -> bool:
     from confluent_kafka import Consumer, TopicPartition
 
     from nmc.infra.kafka_clients import consumer_config
-    from nmc_streams.runtime import behind
+    from nmc.infra.offsets import records_left
 
     consumer = Consumer(consumer_config(platform, group))
     try:
         partitions = [
             TopicPartition(t, p) for t in topics for p in range(platform.nmc_topic_partitions)
         ]
-        committed: dict[Any, int | None] = {}
-        starts: dict[Any, int] = {}
-        ends: dict[Any, int] = {}
         for tp in consumer.committed(partitions, timeout=10):
-            key = (tp.topic, tp.partition)
-            committed[key] = tp.offset if tp.offset >= 0 else None
-            starts[key], ends[key] = consumer.get_watermark_offsets(tp, timeout=10)
-        return not behind(committed, ends, starts)
+            start, end = consumer.get_watermark_offsets(tp, timeout=10)
+            if records_left(tp.offset, start, end):
+                return False
+        return True
     finally:
         consumer.close()
 
