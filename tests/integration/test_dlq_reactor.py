@@ -4,7 +4,6 @@ second replay texts nobody twice."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -15,14 +14,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.streams import remove_group
 
-from nmc.contract.dead_letter import dlq_topic, replay_topic
+from nmc.contract.dead_letter import replay_topic
 from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import commit_at_end
-from nmc.infra.kafka_clients import admin_config
 from nmc.infra.settings import Settings
 from producers.compliance.campaigns import set_campaign_status
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
@@ -123,9 +121,4 @@ def test_a_reactor_dead_letter_replayed_after_the_fix_queues_one_auto_reply(
     finally:
         stop.set()
         reactor.join(timeout=30)
-        admin = AdminClient(admin_config(settings))
-        for future in [*admin.delete_topics([dlq_topic(group), replay_topic(group)],
-                                            operation_timeout=30).values(),
-                       *admin.delete_consumer_groups([group], request_timeout=30).values()]:
-            with contextlib.suppress(Exception):  # already gone
-                future.result()
+        remove_group(settings, group)

@@ -7,7 +7,6 @@ someone running pytest on a machine that skipped it sees an example skipped, wit
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
@@ -19,12 +18,12 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
 from kafka_support import produce, telephony_events
+from support.streams import remove_group
 
 from nmc.contract.dead_letter import dlq_topic
 from nmc.contract.keys import java_partition
-from nmc.infra.kafka_clients import admin_config, ensure_topics, producer_config
+from nmc.infra.kafka_clients import ensure_topics, producer_config
 from nmc.infra.settings import PROJECT_ROOT, Settings
 
 EXAMPLES = PROJECT_ROOT / "examples"
@@ -44,11 +43,7 @@ def group(stack: Settings) -> Iterator[str]:
     producer.produce(dlq_topic(name), key=b"k", value=b"\x00not for consumers")
     assert producer.flush(30) == 0
     yield name
-    admin = AdminClient(admin_config(stack))
-    for future in [*admin.delete_consumer_groups([name], request_timeout=30).values(),
-                   *admin.delete_topics([dlq_topic(name)]).values()]:
-        with contextlib.suppress(Exception):
-            future.result()
+    remove_group(stack, name)
 
 
 def _command(language: str, tmp_path: Path) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.streams import remove_group
 
 from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import commit_at_end
@@ -144,6 +145,7 @@ def reactor(test_settings: Settings) -> Iterator[Callable[[], None]]:
     yield start
     stop.set()
     thread.join(timeout=30)
+    remove_group(settings, group)
 
 
 def test_the_loop_on_kafka_call_in_auto_reply_out_and_a_poison_record_dead_lettered(

@@ -356,6 +356,24 @@ def caught_up(platform: Settings, group: str, topics: Iterable[str]) -> bool:
         consumer.close()
 
 
+def remove_group(platform: Settings, group: str) -> None:
+    """Delete a test's consumer group and its `nmc.dlq.<group>` / `nmc.replay.<group>` topics,
+    so a suite leaves nothing a second run would see; what does not exist is skipped."""
+    import contextlib
+
+    from confluent_kafka.admin import AdminClient
+
+    from nmc.contract.dead_letter import dlq_topic, replay_topic
+    from nmc.infra.kafka_clients import admin_config
+
+    admin = AdminClient(admin_config(platform))
+    for future in [*admin.delete_topics([dlq_topic(group), replay_topic(group)],
+                                        operation_timeout=30).values(),
+                   *admin.delete_consumer_groups([group], request_timeout=30).values()]:
+        with contextlib.suppress(Exception):  # never created, or already gone
+            future.result()
+
+
 def wait_caught_up(
     platform: Settings, group: str, topics: Iterable[str], timeout: float = 180.0
 ) -> None:
