@@ -59,5 +59,11 @@ def cdc_connector(settings: Settings, cs: connect.ConnectSettings) -> Iterator[C
 
 
 @pytest.fixture(scope="session")
-def connect_worker(stack: Settings) -> connect.ConnectSettings:
-    return ensure_worker(stack)
+def connect_worker(stack: Settings) -> Iterator[connect.ConnectSettings]:
+    """The session's worker; stopped at the end if this session started it (one that
+    `nmc connect up` started before is left running)."""
+    layout = Layout.of(stack)
+    started_here = connect.running(layout) is None
+    yield ensure_worker(stack)
+    if started_here:
+        connect.stop(layout, Console(stderr=True).print)
