@@ -15,12 +15,10 @@ lint:
 unit: install
 	.venv/bin/pytest tests/unit -q
 
-# Starts (or reuses) the local stack; with KAFKA_BOOTSTRAP_SERVERS / SCHEMA_REGISTRY_URL /
-# DATABASE_URL set it uses those services instead.
+# Starts (or reuses) the local stack and stops at the end what it had to start (scripts/test.sh);
+# with KAFKA_BOOTSTRAP_SERVERS / SCHEMA_REGISTRY_URL / DATABASE_URL set it uses those services.
 test: install
-	.venv/bin/nmc stack up
-	$(MAKE) lint
-	.venv/bin/pytest -q
+	scripts/test.sh
 
 stack-up: install
 	.venv/bin/nmc stack up
