@@ -1,5 +1,5 @@
 # The two commands of README.md: `make demo` (run the platform) and `make test` (everything).
-.PHONY: install demo test lint unit integration stack-up stack-down
+.PHONY: install demo test test-stress lint unit integration stack-up stack-down
 
 install:
 	scripts/install.sh
@@ -19,6 +19,12 @@ unit: install
 # with KAFKA_BOOTSTRAP_SERVERS / SCHEMA_REGISTRY_URL / DATABASE_URL set it uses those services.
 test: install
 	scripts/test.sh
+
+# The fault tests (-m fault) NMC_STRESS_RUNS times (default 20) with both cores kept busy;
+# prints passes and failures per test (scripts/stress.py). Needs the stack: `nmc stack up`.
+test-stress: install
+	.venv/bin/nmc stack up
+	.venv/bin/python scripts/stress.py
 
 stack-up: install
 	.venv/bin/nmc stack up

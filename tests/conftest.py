@@ -4,8 +4,24 @@
 from __future__ import annotations
 
 import pytest
+from support import waits
 
 pytest_plugins = ["support.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _watched_logs() -> None:
+    waits.WATCHED_LOGS.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """A failed test's report carries the tails of the logs of the processes it started, so CI
+    output alone explains it."""
+    report = yield
+    if report.failed and waits.WATCHED_LOGS:
+        report.sections.append(("logs of the processes this test started", waits.log_tails(40)))
+    return report
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -2,10 +2,54 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pwd
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from nmc.infra.settings import Settings
+
+# Where PostgreSQL's files go when the postgres user cannot reach nmc_home (a checkout under a
+# 0700 directory, run as root): Debian's own home of that user, which it owns.
+PG_FALLBACK_ROOT = Path("/var/lib/postgresql/nmc")
+
+
+def traversable(ancestors: list[tuple[int, int, int]], uid: int, gids: set[int]) -> bool:
+    """Whether a user (`uid`, `gids`) may pass every directory of `ancestors` (mode, owner uid,
+    owner gid): the search bit of the class the user falls in, as the kernel checks it."""
+    for mode, owner, group in ancestors:
+        if uid == 0:
+            continue
+        if owner == uid:
+            bit = stat.S_IXUSR
+        elif group in gids:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not mode & bit:
+            return False
+    return True
+
+
+def _postgres_reaches(home: Path) -> bool:
+    """As root, PostgreSQL runs as `postgres`: can that user reach `home`? (Not root: yes.)"""
+    if os.geteuid() != 0:
+        return True
+    try:
+        user = pwd.getpwnam("postgres")
+    except KeyError:
+        return True  # no postgres user yet: install.sh adds it; the server path reports errors
+    gids = {user.pw_gid, *os.getgrouplist(user.pw_name, user.pw_gid)}
+    ancestors = []
+    for path in (home, *home.parents):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue  # created later by us, with the default (traversable) mode
+        ancestors.append((st.st_mode, st.st_uid, st.st_gid))
+    return traversable(ancestors, user.pw_uid, gids)
 
 
 @dataclass(frozen=True)
@@ -14,6 +58,8 @@ class Layout:
 
     home: Path
     kafka_dir: str = "kafka"
+    # PostgreSQL's data, socket and log when the postgres user cannot reach `home` (see `of`)
+    pg_home: Path | None = None
 
     @classmethod
     def of(cls, settings: Settings) -> Layout:
@@ -21,7 +67,12 @@ class Layout:
         kafka_dir = "kafka" + ("-secure" if settings.nmc_stack_secure else "")
         if settings.nmc_stack_brokers > 1:
             kafka_dir += f"-{settings.nmc_stack_brokers}"
-        return cls(home=Path(settings.nmc_home).resolve(), kafka_dir=kafka_dir)
+        home = Path(settings.nmc_home).resolve()
+        pg_home = None
+        if not _postgres_reaches(home):
+            digest = hashlib.sha256(str(home).encode()).hexdigest()[:12]
+            pg_home = PG_FALLBACK_ROOT / digest
+        return cls(home=home, kafka_dir=kafka_dir, pg_home=pg_home)
 
     @property
     def cache(self) -> Path:
@@ -37,11 +88,11 @@ class Layout:
 
     @property
     def pg_data(self) -> Path:
-        return self.home / "postgres" / "data"
+        return (self.pg_home or self.home / "postgres") / "data"
 
     @property
     def pg_socket_dir(self) -> Path:
-        return self.run / "postgres"
+        return self.pg_home / "run" if self.pg_home else self.run / "postgres"
 
     @property
     def kafka_home(self) -> Path:
@@ -83,6 +134,8 @@ class Layout:
 
     def log(self, service: str) -> Path:
         """The log a developer reads for `service` (`nmc stack logs <service>`)."""
+        if service == "postgres" and self.pg_home:
+            return self.pg_home / "postgres.log"  # the server writes it as the postgres user
         return self.logs / f"{service}.log"
 
     def out(self, service: str) -> Path:

@@ -1,7 +1,10 @@
 """PostgreSQL from Debian's package, run from a data directory under nmc_home.
 
 PostgreSQL refuses to run as root, so as root every server-side command goes through
-`runuser -u postgres --` and the directories it writes are chowned to `postgres`.
+`runuser -u postgres --` and the directories it writes are chowned to `postgres`. When that user
+cannot reach nmc_home (a checkout under a 0700 directory), the server's files live under
+`/var/lib/postgresql/nmc/<hash of nmc_home>/` instead (`Layout.of`), and its commands run from
+there: a working directory the postgres user cannot enter breaks pg_ctl.
 """
 
 from __future__ import annotations
@@ -75,7 +78,8 @@ def _prepare(settings: Settings, layout: Layout, bins: Path, say: Say) -> None:
         if data.exists():  # a half-finished initdb: start again
             shutil.rmtree(data)
         say("initializing postgres data directory...")
-        run_checked(NAME, [*_as_pg(), *render.initdb_args(str(bins / "initdb"), data)], log=log)
+        run_checked(NAME, [*_as_pg(), *render.initdb_args(str(bins / "initdb"), data)],
+                    cwd=data.parent, log=log)
     (data / "nmc.conf").write_text(render.render_postgres_conf(settings, layout.pg_socket_dir))
     conf = data / "postgresql.conf"
     conf.write_text(render.with_pg_include(conf.read_text()))
@@ -96,7 +100,7 @@ def ensure(settings: Settings, layout: Layout, say: Say) -> None:
                "-w", "-t", str(timeout), "start"]
         # pg_ctl forks the postmaster; a new session keeps it alive after the CLI exits.
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                              start_new_session=True)
+                              start_new_session=True, cwd=layout.pg_data)
         if proc.returncode != 0:
             raise StackError(NAME, f"pg_ctl start failed: {last_line(log)}", log)
         say(f"postgres healthy in {time.monotonic() - started:.1f} s")
@@ -139,4 +143,4 @@ def stop(layout: Layout, say: Say) -> None:
         return
     say("stopping postgres...")
     run_checked(NAME, [*_as_pg(), str(bin_dir() / "pg_ctl"), "-D", str(layout.pg_data),
-                       "-m", "fast", "-w", "stop"], log=layout.log(NAME))
+                       "-m", "fast", "-w", "stop"], cwd=layout.pg_data, log=layout.log(NAME))

@@ -8,15 +8,16 @@ import os
 import signal
 import struct
 import threading
-import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from cdc_support import cdc_connector, connect_worker, ensure_worker  # noqa: F401
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from support.waits import scaled, wait_until
 from test_relay_contract import _all_events
 
 from nmc.contract.envelope import parse_event
@@ -94,6 +95,7 @@ def _events(keys: list[tuple[uuid.UUID, uuid.UUID]], per_key: int) -> list[dict[
     return out
 
 
+@pytest.mark.fault
 def test_kill_9_of_the_connect_worker_loses_nothing_and_keeps_key_order(
     stack: Settings, test_settings: Settings, engine: Engine,
     connect_worker: connect.ConnectSettings,  # noqa: F811
@@ -105,32 +107,42 @@ def test_kill_9_of_the_connect_worker_loses_nothing_and_keeps_key_order(
     start = end_offsets(test_settings, domain_topics())
     layout = Layout.of(test_settings)
     done = threading.Event()
+    half_written = threading.Event()
+    release = threading.Event()
 
     def write() -> None:
         for i in range(0, len(written), 20):  # 150 transactions of 20 events
+            if i == len(written) // 2:  # held here until the worker has been killed
+                half_written.set()
+                release.wait()
             with Session(engine) as session, session.begin():
                 OutboxWriter().append_all(session, written[i:i + 20])
-            time.sleep(0.01)
         done.set()
 
     with cdc_connector(test_settings, connect_worker) as connector:
         writer = threading.Thread(target=write, daemon=True)
         writer.start()
-        time.sleep(1.5)  # mid-load: the writer is still going
-        record = connect.running(layout)
-        assert record is not None
-        os.kill(record.pid, signal.SIGKILL)
-        while pidfile.is_alive(record):
-            time.sleep(0.05)
-        assert not done.is_set(), "the kill must land while events are still being written"
+        try:
+            # the kill lands at a state the test holds: half the events committed, Connect seen
+            # streaming them, the other half still to be written while the worker is down
+            assert half_written.wait(scaled(120)), "the writer did not reach its halfway point"
+            read_records(test_settings, start, until=lambda rs: len(rs) > 0,
+                         keep=lambda h: h.get("event_id") in ids, timeout_s=scaled(120))
+            record = connect.running(layout)
+            assert record is not None, "no Connect worker to kill"
+            os.kill(record.pid, signal.SIGKILL)
+            wait_until(lambda: not pidfile.is_alive(record), "the killed worker to exit", 30)
+            assert not done.is_set()
+        finally:
+            release.set()
         # Same offsets file: resumes from the stored WAL position (the platform's own connector,
         # when `nmc connect up` had started one, comes back on the stack's database).
         ensure_worker(stack)
         connect.wait_slot_released(test_settings, connector.slot)
         connect.put_connector(connect_worker, connector.name, connector.config)
         connect.ensure_running(connect_worker, connector.name)
-        writer.join(timeout=120)
-        assert done.is_set()
+        writer.join(timeout=scaled(120))
+        assert done.is_set(), "the writer did not finish the second half"
         seen: set[str] = set()
         progress = [0]
 
@@ -140,7 +152,7 @@ def test_kill_9_of_the_connect_worker_loses_nothing_and_keeps_key_order(
             return seen >= ids
 
         records = read_records(test_settings, start, until=all_seen,
-                               keep=lambda h: h.get("event_id") in ids, timeout_s=240)
+                               keep=lambda h: h.get("event_id") in ids, timeout_s=scaled(240))
 
     assert {r.headers["event_id"] for r in records} == ids, "nothing lost"
     order: dict[str, list[str]] = defaultdict(list)

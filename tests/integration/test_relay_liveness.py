@@ -35,6 +35,8 @@ from nmc.stack.layout import Layout
 from nmc.stack.model import local_services
 from nmc.stack.procs import stop as stop_process
 
+pytestmark = pytest.mark.fault  # `make test-stress` runs these under a CPU hog
+
 QUIET = Console(stderr=True, quiet=True)
 
 

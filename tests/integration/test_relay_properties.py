@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from relay_support import (
     Writers,
     assert_complete_and_in_order,
@@ -135,6 +136,7 @@ def test_writers_of_one_key_serialize_so_kafka_sees_commit_order(
                                                          str(second.event_id)]
 
 
+@pytest.mark.fault
 def test_per_key_order_with_shared_keys_three_relays_and_kills_in_flight(
     test_settings: Settings, engine: Engine, database_url: str,
     wait_until: Callable[..., None], tmp_path: Path,
@@ -210,6 +212,7 @@ class _DiesAfterAck(OutboxStore):
         super().settle(outcome)
 
 
+@pytest.mark.fault
 def test_after_a_crash_only_what_was_not_marked_is_published_again(
     test_settings: Settings, engine: Engine, database_url: str,
     relay_thread: Callable[..., Any], wait_until: Callable[..., None],
@@ -404,6 +407,7 @@ def test_polling_covers_lost_notifications(
     wait_until(published_all(engine, 2), "a row written without NOTIFY")
 
 
+@pytest.mark.fault
 def test_relays_split_the_lanes_and_take_over_a_dead_relays_lanes(
     test_settings: Settings, database_url: str, wait_until: Callable[..., None],
 ) -> None:

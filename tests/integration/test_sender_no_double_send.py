@@ -76,6 +76,7 @@ raise SystemExit("not reached: the sender should have been killed after its clai
 """
 
 
+@pytest.mark.fault
 def test_sigkill_between_claim_and_answer_never_resends(
         engine, database_url, tenant, fake_twilio, sender_settings):
     crashed = _queue(engine, tenant.tenant_id, to="+13105550101")
@@ -114,6 +115,7 @@ def test_injected_failure_after_claim_leaves_unknown_not_queued(
     assert fake_twilio.calls == []
 
 
+@pytest.mark.fault
 def test_a_live_senders_claim_is_not_reconciled_away(engine, tenant, fake_twilio,
                                                      sender_settings):
     message = _queue(engine, tenant.tenant_id)

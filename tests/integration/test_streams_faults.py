@@ -31,6 +31,7 @@ from support.streams import (
     stop_worker,
     wait_caught_up,
 )
+from support.waits import wait_until
 
 from nmc.contract.envelope import Envelope, new_event
 from nmc.infra.db import make_engine
@@ -41,6 +42,8 @@ from nmc.stack.layout import Layout
 from nmc.stack.model import local_services
 from nmc.stack.procs import stop as stop_process
 from nmc_streams.runtime import DOMAINS
+
+pytestmark = pytest.mark.fault  # `make test-stress` runs these under a CPU hog
 
 APPS = ("conversation", "scheduling", "reporting")
 
@@ -206,17 +209,20 @@ def test_postgres_restart_and_registry_outage_lose_and_dead_letter_nothing(
     engine = make_engine(database_url)
     try:
         topics_by_app = {app: [topics.topics[d] for d in DOMAINS[app]] for app in APPS}
-        try:
-            time.sleep(20)  # workers keep retrying the decode while the registry is away
+        logs = [tmp_path / f"{app}.log" for app in APPS]
+        try:  # every worker is seen retrying its decode while the registry is away
+            wait_until(lambda: all("decode failed" in log.read_text() for log in logs),
+                       "every worker to meet the registry outage", 120)
         finally:
             ensure_up(stack, console)
         for app in APPS:
             wait_caught_up(stack, f"{prefix}-{app}", topics_by_app[app])
         # PostgreSQL goes away: the batches of the second half are taken while it is down
         postgres.stop(layout, lambda m: console.print(m))
-        try:
+        try:  # a worker is seen failing to load while PostgreSQL is down
             topics.publish(later)
-            time.sleep(5)
+            wait_until(lambda: any("load failed" in log.read_text() for log in logs),
+                       "a worker to meet the PostgreSQL outage", 120)
         finally:
             ensure_up(stack, console)
         for app in APPS:

@@ -8,6 +8,7 @@ import signal
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from support.streams import (
     IsolatedTopics,
@@ -19,9 +20,12 @@ from support.streams import (
     stop_worker,
     wait_for,
 )
+from support.waits import scaled
 
 from nmc.infra.db import make_engine
 from nmc.infra.settings import Settings
+
+pytestmark = pytest.mark.fault  # `make test-stress` runs these under a CPU hog
 
 
 def _facts(engine, tenants: list[str]) -> int:  # type: ignore[no-untyped-def]
@@ -58,13 +62,21 @@ def test_sigkill_mid_stream_then_restart(
             project_in_order(reference, "reporting", first)
             partial = _facts(reference, tenants)
             topics.publish(first)
-            worker = start_worker("reporting", worker_id="w1", **common)  # type: ignore[arg-type]
+            # the worker kills itself right after committing its 4th batch of 40: a point the
+            # test chose, whatever the speed of the machine or of the worker
+            worker = start_worker("reporting", worker_id="w1", extra_env={  # type: ignore[arg-type]
+                "NMC_STREAMS_BATCH_MAX_EVENTS": "40",
+                "NMC_STREAMS_CRASH_AFTER_BATCHES": "4",
+                "NMC_STREAMS_CRASH_POINT": "after-commit",
+            }, **common)
             try:
-                wait_for(lambda: _facts(engine, tenants) > partial // 4, "some progress", 120)
-                worker.send_signal(signal.SIGKILL)
+                assert worker.wait(scaled(180)) == -signal.SIGKILL, (
+                    "the worker did not reach its crash point"
+                )
             finally:
-                stop_worker(worker)  # killed, or never got that far: it must not outlive us
-            assert _facts(engine, tenants) < partial, "the worker finished before the kill"
+                stop_worker(worker)  # a worker that never crashed must not outlive the test
+            done = _facts(engine, tenants)
+            assert 0 < done < partial, f"{done} of {partial} facts projected at the crash point"
 
             # a new worker id = an empty local directory: the state must come from PostgreSQL
             worker = start_worker("reporting", worker_id="w2", **common)  # type: ignore[arg-type]

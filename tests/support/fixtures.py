@@ -8,7 +8,6 @@ and nothing is started.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -20,6 +19,7 @@ from nmc.bootstrap import prepare
 from nmc.infra.db import make_engine
 from nmc.infra.settings import PROJECT_ROOT, Settings, get_settings
 from nmc.stack import ensure_up
+from support import waits
 from support.databases import scratch_database
 
 
@@ -92,13 +92,5 @@ def test_settings(stack: Settings, database_url: str) -> Settings:
 
 @pytest.fixture
 def wait_until() -> Callable[..., None]:
-    """Poll `predicate` until true; fails with `what` after `timeout` (no timing is asserted)."""
-
-    def _wait(predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {timeout}s waiting for {what}")
-            time.sleep(0.1)
-
-    return _wait
+    """`support.waits.wait_until` as a fixture: poll until true or fail saying what was seen."""
+    return waits.wait_until

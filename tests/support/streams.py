@@ -12,7 +12,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from nmc.infra.kafka_clients import ensure_topics, producer_config
 from nmc.infra.schema_registry import registry_client, value_serializer
 from nmc.infra.settings import Settings
 from nmc_streams.db import READ_MODELS
+from support.waits import wait_until, watch_log
 
 
 class IsolatedTopics:
@@ -309,13 +309,9 @@ def start_worker(
         NMC_STREAMS_RETRY_MAX_S="0.5",
         **(extra_env or {}),
     )
-    if log_path is None:
-        return subprocess.Popen(
-            [sys.executable, "-m", "nmc_streams", app, "--worker-id", worker_id],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    if log_path is None:  # a failed test shows the tail of every worker's log
+        log_path = nmc_home / f"worker-{app}-{worker_id}.log"
+    watch_log(log_path)
     with open(log_path, "ab") as out:  # the child keeps its own descriptor
         return subprocess.Popen(
             [sys.executable, "-m", "nmc_streams", app, "--worker-id", worker_id],
@@ -325,35 +321,21 @@ def start_worker(
         )
 
 
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.25)
+def wait_for(
+    predicate: Callable[[], bool],
+    what: str,
+    timeout: float = 120.0,
+    explain: Callable[[], str] | None = None,
+) -> None:
+    """`support.waits.wait_until` under the name the stream tests use (budget scaled)."""
+    wait_until(predicate, what, timeout, explain=explain, interval_s=0.25)
 
 
 def caught_up(platform: Settings, group: str, topics: Iterable[str]) -> bool:
     """True when `group` has committed every partition of `topics` up to its end offset, i.e.
     every record there was processed and acknowledged (not just some of them projected).
     Records before a partition's start offset (deleted) do not count: the watchdog's rule."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    from nmc.infra.kafka_clients import consumer_config
-    from nmc.infra.offsets import records_left
-
-    consumer = Consumer(consumer_config(platform, group))
-    try:
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in range(platform.nmc_topic_partitions)
-        ]
-        for tp in consumer.committed(partitions, timeout=10):
-            start, end = consumer.get_watermark_offsets(tp, timeout=10)
-            if records_left(tp.offset, start, end):
-                return False
-        return True
-    finally:
-        consumer.close()
+    return not _behind(platform, group, topics)
 
 
 def remove_group(platform: Settings, group: str) -> None:
@@ -374,6 +356,32 @@ def remove_group(platform: Settings, group: str) -> None:
             future.result()
 
 
+def _behind(platform: Settings, group: str, topics: Iterable[str]) -> list[str]:
+    """`topic[partition] committed N of END` for every partition `group` has not finished."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from nmc.infra.kafka_clients import consumer_config
+    from nmc.infra.offsets import records_left
+
+    consumer = Consumer(consumer_config(platform, group))
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in range(platform.nmc_topic_partitions)
+        ]
+        behind = []
+        for tp in consumer.committed(partitions, timeout=10):
+            start, end = consumer.get_watermark_offsets(tp, timeout=10)
+            if records_left(tp.offset, start, end):
+                behind.append(f"{tp.topic}[{tp.partition}] committed {tp.offset} of {end}")
+        return behind
+    finally:
+        consumer.close()
+
+
+def lag_report(platform: Settings, group: str, topics: Iterable[str]) -> str:
+    return "; ".join(_behind(platform, group, topics)) or "nothing left"
+
+
 def wait_caught_up(
     platform: Settings, group: str, topics: Iterable[str], timeout: float = 180.0
 ) -> None:
@@ -382,6 +390,7 @@ def wait_caught_up(
         lambda: caught_up(platform, group, topic_list),
         f"{group} to commit up to the end of {topic_list}",
         timeout,
+        explain=lambda: lag_report(platform, group, topic_list),
     )
 
 

@@ -103,3 +103,25 @@ def test_stack_error_is_one_line() -> None:
     err = StackError("kafka", "exited early\n(exit code 1):  boom", Path("/l/kafka.log"))
     assert str(err) == "kafka: exited early (exit code 1): boom (log: /l/kafka.log)"
     assert "\n" not in str(err)
+
+
+def test_traversable_follows_the_class_of_the_user() -> None:
+    from nmc.stack.layout import traversable
+
+    pg, pg_group = 105, 110
+    open_dir = (0o40755, 0, 0)
+    private_root = (0o40700, 0, 0)  # root's home, a `mktemp -d` folder
+    assert traversable([open_dir, open_dir], pg, {pg_group})
+    assert not traversable([open_dir, private_root, open_dir], pg, {pg_group})
+    assert traversable([(0o40700, pg, 0)], pg, {pg_group})  # its own private dir
+    assert traversable([(0o40710, 0, pg_group)], pg, {pg_group})  # group search bit
+    assert not traversable([(0o40701, 0, pg_group)], pg, {pg_group})  # others' bit not its
+    assert traversable([private_root], 0, {0})  # root passes everything
+
+
+def test_layout_keeps_postgres_files_together_when_relocated() -> None:
+    layout = Layout(Path("/root/private/checkout/.nmc"), pg_home=Path("/var/lib/postgresql/nmc/ab"))
+    assert layout.pg_data == Path("/var/lib/postgresql/nmc/ab/data")
+    assert layout.pg_socket_dir == Path("/var/lib/postgresql/nmc/ab/run")
+    assert layout.log("postgres") == Path("/var/lib/postgresql/nmc/ab/postgres.log")
+    assert layout.log("kafka") == Path("/root/private/checkout/.nmc/logs/kafka.log")
