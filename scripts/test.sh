@@ -2,16 +2,26 @@
 # `make test`: lint, types and the whole pytest suite on the local stack. A stack (and a Kafka
 # Connect worker) this run had to start is stopped at the end, so nothing of it outlives the
 # run; a stack that was already up (`make demo`, `nmc stack up`) is left as it was.
+# Prints the slowest tests and, at the end, the wall time of the run against its budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+began=$(date +%s)
+budget_s=${NMC_TEST_BUDGET_S:-480}
 
 was_up=$(.venv/bin/python -c '
 from nmc.infra.settings import get_settings
 from nmc.stack import status
 print(int(all(row.state != "stopped" for row in status(get_settings()))))')
+report() {
+  local rc=$? took=$(( $(date +%s) - began ))
+  echo "make test: $( [ $rc -eq 0 ] && echo passed || echo FAILED ) in $((took / 60)) min $((took % 60)) s" \
+       "(budget $((budget_s / 60)) min$( [ "$took" -gt "$budget_s" ] && echo ', OVER BUDGET'))"
+}
 if [ "$was_up" != 1 ]; then
-  trap '.venv/bin/nmc connect down; .venv/bin/nmc stack down' EXIT
+  trap 'report; .venv/bin/nmc connect down; .venv/bin/nmc stack down' EXIT
+else
+  trap report EXIT
 fi
 .venv/bin/nmc stack up
 make --no-print-directory lint
-.venv/bin/pytest -q
+.venv/bin/pytest -q --durations=25 --durations-min=5

@@ -16,6 +16,7 @@ import httpx
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.waits import scaled
 
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.headers import decode_headers
@@ -108,7 +109,7 @@ def kafka_events(settings: Settings, start: list[TopicPartition], tenant: uuid.U
             if off > next(s.offset for s in start if (s.topic, s.partition) == k)}
     consumer = Consumer(consumer_config(settings, f"nmc-test-{uuid.uuid4().hex[:8]}"))
     out: list[tuple[str, str]] = []
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + scaled(timeout_s)
     try:
         consumer.assign(start)
         while todo:

@@ -32,6 +32,8 @@ from nmc.stack import connect, pidfile
 from nmc.stack.layout import Layout
 from producers.outbox import OutboxWriter
 
+pytestmark = pytest.mark.xdist_group("connect")  # one Connect worker
+
 
 def test_every_event_type_through_debezium_is_what_the_relay_writes(
     test_settings: Settings, engine: Engine, connect_worker: connect.ConnectSettings,  # noqa: F811

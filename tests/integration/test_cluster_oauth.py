@@ -27,6 +27,8 @@ from nmc.infra.connection import ConnectionSettings
 from nmc.infra.kafka_clients import admin_config, producer_config
 from nmc.infra.settings import Settings
 
+pytestmark = pytest.mark.xdist_group("extra-ports")  # ports of the main stack + 2..
+
 CLIENT_ID, CLIENT_SECRET = "nmc-relay", "oidc-s3cret"
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 

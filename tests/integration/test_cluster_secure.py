@@ -31,6 +31,8 @@ from nmc.stack.layout import Layout
 from nmc.stack.secure import client_env, ensure_material
 from producers.outbox import OutboxWriter
 
+pytestmark = pytest.mark.xdist_group("extra-ports")  # ports of the main stack + 2..
+
 
 @pytest.fixture(scope="module")
 def secured(stack: Settings) -> Iterator[Settings]:

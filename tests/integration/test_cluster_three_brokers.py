@@ -50,6 +50,8 @@ from nmc.stack import ensure_up, pidfile
 from nmc.stack.layout import Layout
 from producers.outbox import OutboxWriter
 
+pytestmark = pytest.mark.xdist_group("extra-ports")  # ports of the main stack + 2..
+
 RATE = 100  # events/s committed by the writer
 OUTAGE_EVENTS = 300  # events the writer commits while the killed broker is down
 APP = "conversation"

@@ -3,12 +3,12 @@ else: another run's dead letters and the domain topics stay (real broker)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
+from support.waits import wait_until
 
 from nmc.demo.cleanup import remove_run
 from nmc.infra.consume import end_offsets
@@ -43,11 +43,10 @@ def test_remove_run_deletes_only_what_the_run_created(stack: Settings, tmp_path:
         assert sorted(removed.topics) == sorted(mine)
         assert sorted(removed.groups) == [f"{run}-conversation", f"{run}-reactions"]
         assert removed.dirs == [state] and not state.exists()
-        deadline = time.monotonic() + 30     # topic deletion completes asynchronously
-        while set(mine) & _topics(admin) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_until(lambda: not set(mine) & _topics(admin),  # deletion completes asynchronously
+                   "the run's topics to be deleted", 30,
+                   explain=lambda: f"still there: {sorted(set(mine) & _topics(admin))}")
         topics = _topics(admin)
-        assert not set(mine) & topics
         assert set(theirs) <= topics and set(domain_topics()) <= topics
         groups = _groups(admin)
         assert f"{other}-conversation" in groups

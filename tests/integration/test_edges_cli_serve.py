@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from edges_support import (
     twilio_signature,
 )
 from sqlalchemy import Engine
+from support.waits import wait_until, watch_log
 from twilio.request_validator import RequestValidator
 from typer.testing import CliRunner
 
@@ -63,15 +63,16 @@ def test_real_server_verifies_against_the_public_url(
                                   stdout=out, stderr=subprocess.STDOUT)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
-            deadline = time.monotonic() + 60
-            while True:
+            watch_log(log)
+
+            def serving() -> bool:
                 assert server.poll() is None, f"edge serve exited: {log.read_text()}"
                 try:
-                    assert http.get("/healthz").json() == {"status": "ok"}
-                    break
+                    return bool(http.get("/healthz").json() == {"status": "ok"})
                 except httpx.TransportError:
-                    assert time.monotonic() < deadline, f"not serving: {log.read_text()}"
-                    time.sleep(0.2)
+                    return False
+
+            wait_until(serving, "edge serve to answer /healthz", 60)
             params = {"CallSid": "CA77", "CallStatus": "busy", "From": CALLER,
                       "To": TENANT_NUMBER}
             signature = twilio_signature("/twilio/voice/status", params)

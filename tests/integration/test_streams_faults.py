@@ -181,6 +181,7 @@ def _local_only(stack: Settings) -> None:
                     "the local stack; DATABASE_URL / SCHEMA_REGISTRY_URL point at external ones")
 
 
+@pytest.mark.serial
 def test_postgres_restart_and_registry_outage_lose_and_dead_letter_nothing(
     stack: Settings, database_url: str, topics: IsolatedTopics, tmp_path: Path
 ) -> None:

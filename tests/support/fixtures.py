@@ -7,8 +7,10 @@ and nothing is started.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -51,8 +53,13 @@ def stack(request: pytest.FixtureRequest) -> Settings:
         settings = _docker_compose_stack(request)
     else:
         settings = get_settings()
-    ensure_up(settings, console)
-    prepare(settings, console)
+    # pytest-xdist workers each run this: one at a time starts, migrates and registers
+    lock_path = Path(settings.nmc_home) / "run" / "test-session.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ensure_up(settings, console)
+        prepare(settings, console)
     return settings
 
 

@@ -60,14 +60,14 @@ def log_tails(lines: int = 15) -> str:
 def wait_until(
     predicate: Callable[[], bool],
     what: str,
-    budget_s: float = 60.0,
+    timeout: float = 60.0,
     *,
     explain: Callable[[], str] | None = None,
     interval_s: float = 0.1,
 ) -> None:
-    """Poll `predicate` until true; after `budget_s` (scaled) raise WaitExpired naming `what`,
+    """Poll `predicate` until true; after `timeout` s (scaled) raise WaitExpired naming `what`,
     the last observation of `explain` and the watched logs' tails."""
-    budget = scaled(budget_s)
+    budget = scaled(timeout)
     deadline = time.monotonic() + budget
     while not predicate():
         if time.monotonic() > deadline:
