@@ -12,6 +12,7 @@ from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say, ServiceName, Starting, registry_uses_sql
 from nmc.stack.procs import require_free, require_tool, spawn_detached
+from nmc.stack.procs import stop as stop_process
 
 NAME: ServiceName = "registry"
 
@@ -34,12 +35,35 @@ def _job(settings: Settings, layout: Layout, record: pidfile.PidRecord, say: Say
     )
 
 
+def security_mismatch(secured: bool, anonymous_status: int) -> str | None:
+    """Why a running registry that answered an anonymous `GET /subjects` with
+    `anonymous_status` cannot serve a stack that is (`secured`) or is not secured."""
+    if secured and anonymous_status < 400:
+        return f"it answers without a login ({anonymous_status}) but the stack is secured"
+    if not secured and anonymous_status in (401, 403):
+        return f"it requires a login ({anonymous_status}) but the stack is not secured"
+    return None
+
+
+def _running_mismatch(settings: Settings) -> str | None:
+    try:
+        status = httpx.get(f"{settings.registry}/subjects", timeout=5).status_code
+    except httpx.HTTPError:
+        return None  # not answering (yet): the health wait decides
+    return security_mismatch(settings.nmc_stack_secure, status)
+
+
 def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say) -> Starting:
-    """Download and launch Apicurio; or hand back the one already running."""
+    """Download and launch Apicurio; or hand back the one already running, unless its
+    security is not the requested one: then it is restarted (never reported as secured)."""
     record = pidfile.read(layout.pidfile(NAME))
     if record is not None and pidfile.is_alive(record):
-        say(f"registry already running (pid {record.pid})")
-        return _job(settings, layout, record, say)
+        why = _running_mismatch(settings)
+        if why is None:
+            say(f"registry already running (pid {record.pid})")
+            return _job(settings, layout, record, say)
+        say(f"[yellow]registry (pid {record.pid}) restarted: {why}[/]")
+        stop_process(record, 30)
     pidfile.remove(layout.pidfile(NAME))
     require_tool(NAME, "java", "install a Java runtime: apt-get install openjdk-17-jre")
     app = maven.apicurio_app(layout.cache, versions, say)

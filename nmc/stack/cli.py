@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import SERVICES
 from nmc.stack.procs import tail
+from nmc.stack.shape import render_exports
 
 stack_app = typer.Typer(help="Local stack: PostgreSQL, Kafka and Apicurio Registry.",
                         no_args_is_help=True)
@@ -52,10 +54,30 @@ def up(
         raise _fail(exc) from None
     if not bare:
         prepare(clients, err_console)
-    if exports:
-        console.print("# client settings for this stack (eval or copy into your shell):")
-        for key, value in exports.items():
-            console.print(f"export {key}={value}", markup=False, highlight=False)
+    if exports:  # written raw: rich would wrap long lines when stdout is a pipe
+        sys.stdout.write("# client settings for this stack (eval or copy into your shell):\n")
+        sys.stdout.write(render_exports(exports, "shell"))
+
+
+@stack_app.command("env")
+def env_cmd(
+    fmt: Annotated[
+        str, typer.Option("--format", help="shell (export lines for eval), dotenv or json.")
+    ] = "shell",
+    secure: Annotated[bool, typer.Option("--secure", help="The secured stack's settings.")] = False,
+    brokers: Annotated[int, typer.Option("--brokers", min=0, max=5, help="KRaft nodes.")] = 0,
+) -> None:
+    """Print the client settings of this stack, unwrapped: `eval "$(nmc stack env)"`."""
+    from nmc.stack.shape import client_settings, shaped
+
+    if fmt not in ("shell", "dotenv", "json"):
+        err_console.print(f"[red]error:[/] --format {fmt!r}: one of shell, dotenv, json")
+        raise typer.Exit(code=2)
+    try:
+        _, exports = client_settings(shaped(get_settings(), secure=secure, brokers=brokers))
+    except StackError as exc:
+        raise _fail(exc) from None
+    sys.stdout.write(render_exports(exports, fmt))  # type: ignore[arg-type]
 
 
 @stack_app.command("down")

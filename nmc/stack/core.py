@@ -13,7 +13,7 @@ from nmc.infra.kafka_clients import admin_config
 from nmc.infra.settings import Settings, get_versions
 from nmc.stack import apicurio, health, kafka_broker, pidfile, postgres
 from nmc.stack.errors import StackError
-from nmc.stack.layout import Layout
+from nmc.stack.layout import Layout, parse_kafka_dir
 from nmc.stack.model import (
     SERVICES,
     Say,
@@ -133,7 +133,20 @@ def status(settings: Settings) -> list[ServiceStatus]:
 
 
 def _kafka_rows(settings: Settings, layout: Layout) -> list[ServiceStatus]:
-    """One row per local Kafka node, with the shape (security, node count) as detail."""
+    """One row per local Kafka node, with the shape (security, node count) as detail: the
+    shape the running nodes were started with (recorded at start), not the environment's."""
+    try:
+        running_shape = layout.kafka_shape_file.read_text().strip()
+    except OSError:
+        running_shape = ""
+    alive = any(
+        (record := pidfile.read(path)) is not None and pidfile.is_alive(record)
+        for path in layout.run.glob("kafka*.pid")
+    )
+    if alive and running_shape:
+        secured, nodes = parse_kafka_dir(running_shape)
+        settings = settings.model_copy(update={"nmc_stack_secure": secured,
+                                               "nmc_stack_brokers": nodes})
     detail = ("SASL_SSL" if settings.nmc_stack_secure else "PLAINTEXT") + (
         f", {settings.nmc_stack_brokers}-node quorum" if settings.nmc_stack_brokers > 1 else ""
     )

@@ -52,6 +52,13 @@ def _postgres_reaches(home: Path) -> bool:
     return traversable(ancestors, user.pw_uid, gids)
 
 
+def parse_kafka_dir(kafka_dir: str) -> tuple[bool, int]:
+    """(secured, nodes) of a Kafka folder name as `Layout.of` builds it (`kafka-secure-3`)."""
+    parts = kafka_dir.split("-")
+    nodes = int(parts[-1]) if parts[-1].isdigit() else 1
+    return "secure" in parts, nodes
+
+
 @dataclass(frozen=True)
 class Layout:
     """Paths of the local stack; keeping them in one place keeps `down` able to find `up`'s work."""

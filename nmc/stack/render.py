@@ -117,8 +117,9 @@ def render_server_properties(
     One node: a standalone quorum, every replication factor 1. Several: a static quorum of all
     nodes, internal topics with replication factor min(3, n) and `min.insync.replicas=2` from
     three nodes on. `secure`: the client and inter-broker listener is SASL_SSL (SCRAM-SHA-512)
-    and there is no plaintext client listener; the controller listener stays plaintext on
-    loopback.
+    and there is no plaintext listener at all: the controller listener is SSL with client
+    certificates required (mutual TLS with the stack's CA; SCRAM cannot serve it, its
+    credentials live in the metadata the controllers serve).
     """
     host = "127.0.0.1"
     nodes = settings.nmc_stack_brokers
@@ -143,7 +144,8 @@ def render_server_properties(
         "advertised.listeners": f"{listener}://{host}:{port}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": listener,
-        "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,{listener}:{listener}",
+        "listener.security.protocol.map":
+            f"CONTROLLER:{'SSL' if secure else 'PLAINTEXT'},{listener}:{listener}",
         "log.dirs": str(log_dir),
         "num.partitions": settings.nmc_topic_partitions,
         "default.replication.factor": replication,
@@ -177,6 +179,8 @@ def render_server_properties(
             "ssl.truststore.location": str(secure.ca_cert),
             "ssl.endpoint.identification.algorithm": "https",
             "ssl.client.auth": "none",
+            # controllers and the brokers' controller clients: certificates of the stack's CA
+            "listener.name.controller.ssl.client.auth": "required",
         }
         if secure.oauth_jwks_url:
             # OIDC tokens (client credentials) verified against the provider's JWKS; the

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+from typing import Literal
+
 from nmc.infra.settings import Settings
 from nmc.stack import secure
 from nmc.stack.layout import Layout
@@ -40,3 +44,15 @@ def client_settings(settings: Settings) -> tuple[Settings, dict[str, str]]:
         exports["NMC_STACK_BROKERS"] = str(settings.nmc_stack_brokers)
         exports["NMC_TOPIC_REPLICATION"] = str(settings.nmc_topic_replication)
     return clients, exports
+
+
+ExportFormat = Literal["shell", "dotenv", "json"]
+
+
+def render_exports(exports: dict[str, str], fmt: ExportFormat = "shell") -> str:
+    """The client settings as text a machine reads: one unwrapped line per variable (shell:
+    `export K=V` quoted for `eval`; dotenv: `K=V` quoted; json: one object)."""
+    if fmt == "json":
+        return json.dumps(exports, indent=2, sort_keys=True) + "\n"
+    prefix = "export " if fmt == "shell" else ""
+    return "".join(f"{prefix}{key}={shlex.quote(value)}\n" for key, value in exports.items())

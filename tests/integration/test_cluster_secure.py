@@ -4,6 +4,10 @@ wrong clients refused, the right one carries events outbox -> relay -> topic -> 
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import ssl
+import struct
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -70,6 +74,34 @@ def test_a_client_that_does_not_trust_the_ca_is_refused(secured: Settings) -> No
     untrusting = secured.connection.model_copy(update={"kafka_ssl_ca_location": None})
     with pytest.raises(KafkaException):
         _metadata(secured.model_copy(update={"connection": untrusting}))
+
+
+def _api_versions_answer(sock: socket.socket) -> bytes:
+    """Send a Kafka ApiVersions v0 request; what comes back (b"" when the peer closed)."""
+    sock.sendall(struct.pack(">ihhih", 10, 18, 0, 1, -1))
+    return sock.recv(4)
+
+
+def test_the_controller_listener_refuses_clients_without_a_certificate(
+    secured: Settings, stack: Settings
+) -> None:
+    # the plain main stack's controller answers this very request: the probe can see a yes
+    with socket.create_connection(("127.0.0.1", stack.nmc_kafka_controller_port), 10) as sock:
+        assert len(_api_versions_answer(sock)) == 4
+    port = secured.nmc_kafka_controller_port
+    with socket.create_connection(("127.0.0.1", port), 10) as sock:  # plaintext
+        sock.settimeout(10)
+        with contextlib.suppress(ConnectionResetError):  # reset, closed or a TLS alert record
+            assert _api_versions_answer(sock)[:1] in (b"", b"\x15")
+    # TLS trusting the stack's CA, but without a client certificate: refused in the handshake
+    context = ssl.create_default_context(cafile=str(ensure_material(Layout.of(secured).home)
+                                                    .ca_cert))
+    with socket.create_connection(("127.0.0.1", port), 10) as raw:
+        raw.settimeout(10)
+        with pytest.raises((ssl.SSLError, ConnectionError)), \
+                context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            if _api_versions_answer(tls) == b"":
+                raise ConnectionError("closed without an answer")
 
 
 def test_the_registry_refuses_missing_or_wrong_credentials(secured: Settings) -> None:

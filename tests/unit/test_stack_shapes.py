@@ -53,11 +53,13 @@ def test_single_node_is_unchanged() -> None:
     assert "sasl.enabled.mechanisms" not in props
 
 
-def test_secure_node_has_only_a_sasl_ssl_client_listener() -> None:
+def test_secure_node_has_no_plaintext_listener_at_all() -> None:
     props = _props(render.render_server_properties(_settings(), Path("/d"), secure=SECURE))
     assert props["listeners"] == "SASL_SSL://127.0.0.1:9592,CONTROLLER://127.0.0.1:9593"
     assert "PLAINTEXT://" not in props["listeners"]
-    assert props["listener.security.protocol.map"] == "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL"
+    assert props["listener.security.protocol.map"] == "CONTROLLER:SSL,SASL_SSL:SASL_SSL"
+    assert "PLAINTEXT" not in props["listener.security.protocol.map"]
+    assert props["listener.name.controller.ssl.client.auth"] == "required"
     assert props["inter.broker.listener.name"] == "SASL_SSL"
     assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
     assert 'username="admin" password="pw";' in (
@@ -137,3 +139,35 @@ def test_secure_node_can_also_verify_oidc_tokens() -> None:
         "org.apache.kafka.sasl.oauthbearer.allowed.urls": "http://127.0.0.1:1/jwks"
     }
     assert render.oauth_system_properties(None) == {}
+
+
+def test_exports_are_one_unwrapped_quoted_line_each() -> None:
+    import json
+
+    from nmc.stack.shape import render_exports
+
+    long_path = "/root/" + "a-very-long-checkout-directory-name/" * 4 + ".nmc/secure/ca.crt"
+    exports = {"KAFKA_SSL_CA_LOCATION": long_path, "KAFKA_SASL_PASSWORD": "p'w d"}
+    shell = render_exports(exports, "shell").splitlines()
+    assert shell == [f"export KAFKA_SSL_CA_LOCATION={long_path}",
+                     "export KAFKA_SASL_PASSWORD='p'\"'\"'w d'"]
+    assert render_exports(exports, "dotenv").splitlines()[0] == f"KAFKA_SSL_CA_LOCATION={long_path}"
+    assert json.loads(render_exports(exports, "json")) == exports
+
+
+def test_a_registry_whose_security_differs_is_not_reused() -> None:
+    from nmc.stack.apicurio import security_mismatch
+
+    assert security_mismatch(secured=True, anonymous_status=200) is not None
+    assert security_mismatch(secured=True, anonymous_status=401) is None
+    assert security_mismatch(secured=False, anonymous_status=401) is not None
+    assert security_mismatch(secured=False, anonymous_status=200) is None
+
+
+def test_the_running_shape_is_read_from_its_folder_name() -> None:
+    from nmc.stack.layout import parse_kafka_dir
+
+    assert parse_kafka_dir("kafka") == (False, 1)
+    assert parse_kafka_dir("kafka-secure") == (True, 1)
+    assert parse_kafka_dir("kafka-3") == (False, 3)
+    assert parse_kafka_dir("kafka-secure-3") == (True, 3)
