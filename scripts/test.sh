@@ -24,4 +24,8 @@ else
 fi
 .venv/bin/nmc stack up
 make --no-print-directory lint
-.venv/bin/pytest -q --durations=25 --durations-min=5
+# independent tests on two workers (an integration module's tests stay together), then the tests
+# that stop a shared service, alone
+.venv/bin/pytest -q -n "${NMC_TEST_WORKERS:-2}" --dist loadgroup -m "not serial" \
+  --durations=25 --durations-min=5
+.venv/bin/pytest -q -m serial --durations=10

@@ -24,7 +24,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     return report
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Integration tests are marked by folder; under `--dist loadgroup` each integration module
+    runs on one worker (module fixtures start things once) unless it names a group shared with
+    other modules (ones using the same fixed ports)."""
     for item in items:
         if "tests/integration/" in str(item.path).replace("\\", "/"):
             item.add_marker(pytest.mark.integration)
+            if item.get_closest_marker("xdist_group") is None:
+                item.add_marker(pytest.mark.xdist_group(item.path.stem))
