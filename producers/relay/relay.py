@@ -195,9 +195,11 @@ class OutboxRelay:
                 observe(acked_at - row.created_epoch_s)
             for topic, n in per_topic.items():
                 self.metrics.published.labels(topic).inc(n)
+        held = {r.row_id for r in outcome.parked if r.delivery is Delivery.HELD}
+        held_rows = {r.id: r for r in rows if r.id in held} if held else {}
         for result in outcome.parked:
             if result.delivery is Delivery.HELD:
-                row = next(r for r in rows if r.id == result.row_id)
+                row = held_rows[result.row_id]
                 self.metrics.unknown_version.labels(row.event_name, row.schema_version).inc()
                 log.warning("held outbox row %d (key %s), retried in %.0fs: %s", result.row_id,
                             result.key, result.retry_after_s or 0, result.error)
