@@ -50,6 +50,7 @@ from producers.outbox import OUTBOX_LANES, OutboxWriter
 from producers.relay.publisher import KafkaPublisher
 from producers.relay.store import APPLICATION_NAME as RELAY_APPLICATION
 from producers.relay.store import LANE_LOCK_CLASS, OutboxRow
+from producers.relay.versions import ConfluentVersions, WriterSchemas
 
 console = Console()
 
@@ -210,9 +211,9 @@ def drain(base: Settings, events: list[Envelope], relays: int,
 def raw_ceiling(settings: Settings, events: list[Envelope]) -> tuple[float, float]:
     """Same records, pre-serialized, produced from memory with the relay's producer config;
     seconds, and CPU microseconds per event of this process (librdkafka's threads included)."""
-    registry = registry_client(settings)
-    encoder = KafkaPublisher(Producer(producer_config(settings)), registry, default_catalog(),
-                             30.0)
+    registry = ConfluentVersions(registry_client(settings))
+    encoder = KafkaPublisher(Producer(producer_config(settings)),
+                             WriterSchemas(default_catalog(), registry), 30.0, registry=registry)
     records = []
     for i, e in enumerate(events):
         row = OutboxRow(

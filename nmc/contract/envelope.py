@@ -134,7 +134,8 @@ def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
 
 
 def resolve_schema(envelope: Envelope, catalog: SchemaCatalog) -> EventSchema:
-    """The schema an envelope is written with, or `InvalidEvent` saying why there is none."""
+    """The schema an envelope is written with, or `InvalidEvent` saying why there is none:
+    `schema_version` must be exactly the `nmc.version` of the catalog's file for its major."""
     if envelope.event_name not in catalog.event_names:
         raise InvalidEvent([FieldError("event_name", f"unknown event {envelope.event_name!r}")])
     schema = catalog.get(envelope.event_name, envelope.major)
@@ -143,15 +144,19 @@ def resolve_schema(envelope: Envelope, catalog: SchemaCatalog) -> EventSchema:
         raise InvalidEvent(
             [FieldError("schema_version", f"no major version {envelope.major} (known: {majors})")]
         )
-    if parse_semver(envelope.schema_version) > parse_semver(schema.version):
-        raise InvalidEvent(
-            [
-                FieldError(
-                    "schema_version",
-                    f"{envelope.schema_version} is newer than the schema ({schema.version})",
-                )
-            ]
+    if envelope.schema_version != schema.version:
+        # A producer writes the version of its own files: an older minor validated against
+        # newer files would carry the newer fields under the older label, and no schema of
+        # the label could encode it without dropping them.
+        relation = (
+            "newer than" if parse_semver(envelope.schema_version) > parse_semver(schema.version)
+            else "not"
         )
+        raise InvalidEvent([FieldError(
+            "schema_version",
+            f"{envelope.schema_version} is {relation} the schema ({schema.version}) this "
+            f"producer has for subject {schema.subject}; it writes {schema.version} only",
+        )])
     return schema
 
 

@@ -206,6 +206,20 @@ def to_avro_value(avro_type: Any, value: JsonValue) -> Any:
     return value
 
 
+def unknown_fields(
+    fields: Sequence[Mapping[str, Any]], data: Mapping[str, JsonValue], path: str = "payload"
+) -> list[str]:
+    """Keys of `data` (nested records included) that `fields` do not define (pure): what an Avro
+    writer would silently leave out, because fastavro ignores keys its schema does not know."""
+    out = [f"{path}.{k}" for k in data if k not in {f["name"] for f in fields}]
+    for spec in fields:
+        value = data.get(spec["name"])
+        kind = _non_null(spec["type"]) if value is not None else None
+        if isinstance(kind, dict) and kind.get("type") == "record" and isinstance(value, Mapping):
+            out += unknown_fields(kind["fields"], value, f"{path}.{spec['name']}")
+    return out
+
+
 def to_avro_record(
     fields: Sequence[Mapping[str, Any]], data: Mapping[str, JsonValue]
 ) -> dict[str, Any]:

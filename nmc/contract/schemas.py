@@ -21,6 +21,7 @@ from fastavro.schema import parse_schema
 SCHEMA_DIR = (Path(__file__).parent / "avro").resolve()
 DOMAINS = ("telephony", "conversation", "catalog", "scheduling", "compliance", "billing")
 _FILE_RE = re.compile(r"^(?P<event>[A-Z][A-Za-z0-9]*)\.v(?P<major>[1-9][0-9]*)\.avsc$")
+_NAMESPACE_RE = re.compile(r"^nmc\.(?P<domain>[a-z]+)\.v(?P<major>[1-9][0-9]*)$")
 _SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 
 
@@ -36,6 +37,12 @@ def topic_for(domain: str) -> str:
 def subject_for(topic: str, record_full_name: str) -> str:
     """TopicRecordNameStrategy: ``<topic>-<record full name>``."""
     return f"{topic}-{record_full_name}"
+
+
+def record_full_name(event_name: str, major: int) -> str:
+    """``nmc.<domain>.<Event>`` at a major -> ``nmc.<domain>.v<major>.<Event>`` (pure)."""
+    prefix, _, event = event_name.rpartition(".")
+    return f"{prefix}.v{major}.{event}"
 
 
 def parse_semver(version: str) -> tuple[int, int, int]:
@@ -106,7 +113,10 @@ def load_schema_file(path: Path) -> EventSchema:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise SchemaCatalogError(f"{path}: not valid JSON: {exc}") from exc
-    event, major = match["event"], int(match["major"])
+    return _checked(path, raw, domain, match["event"], int(match["major"]))
+
+
+def _checked(path: Path, raw: Any, domain: str, event: str, major: int) -> EventSchema:
     expected_ns = f"nmc.{domain}.v{major}"
     if raw.get("name") != event or raw.get("namespace") != expected_ns:
         raise SchemaCatalogError(
@@ -126,6 +136,24 @@ def load_schema_file(path: Path) -> EventSchema:
     except Exception as exc:
         raise SchemaCatalogError(f"{path}: invalid Avro schema: {exc}") from exc
     return EventSchema(path=path, domain=domain, event=event, major=major, version=version, raw=raw)
+
+
+def version_of(raw: Mapping[str, Any]) -> str | None:
+    """The `nmc.version` a schema's JSON carries (registries keep custom attributes)."""
+    version = raw.get("nmc.version")
+    return version if isinstance(version, str) else None
+
+
+def registered_schema(raw: Mapping[str, Any], origin: str) -> EventSchema:
+    """An `EventSchema` from JSON that is not a file (a registered version, named by
+    `origin`), checked like a file: record name, namespace and `nmc.version`."""
+    match = _NAMESPACE_RE.match(str(raw.get("namespace", "")))
+    if match is None or not isinstance(raw.get("name"), str):
+        raise SchemaCatalogError(f"{origin}: not an nmc.<domain>.v<major> record")
+    domain, major = match["domain"], int(match["major"])
+    if domain not in DOMAINS:
+        raise SchemaCatalogError(f"{origin}: {domain!r} is not a domain of {DOMAINS}")
+    return _checked(Path(origin), dict(raw), domain, str(raw["name"]), major)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from fastavro import parse_schema, schemaless_writer
 
-from nmc.contract.payload import to_avro_record
+from nmc.contract.payload import to_avro_record, unknown_fields
 from nmc.contract.schemas import EventSchema
 
 MAGIC_BYTE = 0
@@ -77,6 +77,13 @@ def _json_is_avro(avro_type: Any) -> bool:
     return True
 
 
+def _non_null_type(avro_type: Any) -> Any:
+    if isinstance(avro_type, list):
+        branches = [t for t in avro_type if t != "null"]
+        return branches[0] if len(branches) == 1 else avro_type
+    return avro_type
+
+
 class SchemaEncoder:
     """One event schema, parsed once, with its registry id: encodes rows to framed values."""
 
@@ -89,6 +96,10 @@ class SchemaEncoder:
         # When no payload field needs converting (timestamps, nested records), the JSON the
         # writer validated is already what fastavro writes: skip the per-row copy.
         self._payload_is_json = all(_json_is_avro(f["type"]) for f in self._payload_fields)
+        self._payload_names = frozenset(f["name"] for f in self._payload_fields)
+        self._nested = any(isinstance(_non_null_type(f["type"]), dict)
+                           and _non_null_type(f["type"]).get("type") == "record"
+                           for f in self._payload_fields)
 
     def record(self, row: AvroFields) -> dict[str, Any]:
         """The Avro record of a row; ``occurred_at`` goes in as epoch milliseconds."""
@@ -107,8 +118,25 @@ class SchemaEncoder:
             ),
         }
 
+    def dropped(self, row: AvroFields) -> list[str]:
+        """Payload keys this schema does not define (pure): encoding would lose them."""
+        payload = row.payload
+        if not isinstance(payload, Mapping):
+            return []
+        if not self._nested and self._payload_names.issuperset(payload):
+            return []
+        return unknown_fields(self._payload_fields, payload)
+
     def value(self, row: AvroFields) -> bytes:
-        """The framed value of a row; raises ValueError/TypeError when it does not fit."""
+        """The framed value of a row; raises ValueError/TypeError when it does not fit, and
+        ValueError when the payload has keys the schema does not define (fastavro would drop
+        them silently: a newer version's field written under an older version's schema)."""
+        dropped = self.dropped(row)
+        if dropped:
+            raise ValueError(
+                f"{', '.join(dropped)} not in {self.schema.full_name} {self.schema.version}: "
+                "encoding would drop them"
+            )
         out = BytesIO(self.frame_header)
         out.seek(FRAME_HEADER_SIZE)
         schemaless_writer(out, self._parsed, self.record(row))

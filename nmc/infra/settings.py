@@ -141,6 +141,19 @@ class Settings(BaseSettings):
         description="The broker's log.message.timestamp.after.max.ms (in seconds): the relay parks "
         "a row whose occurred_at is further ahead before producing it (0: no pre-check).",
     )
+    nmc_relay_version_retry_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A row whose schema_version the relay cannot resolve (neither its "
+        "schemas-avro/ nor the registry has it) is parked and put back in line after this "
+        "long, doubling per attempt (at most 32x); its key waits behind it.",
+    )
+    nmc_relay_version_max_attempts: int = Field(
+        default=12,
+        ge=1,
+        description="Attempts before such a row stays parked for an operator "
+        "(`nmc outbox retry|skip`).",
+    )
     nmc_outbox_max_future_s: float = Field(
         default=3000.0,
         gt=0,

@@ -45,7 +45,7 @@ def _move(engine: Engine, ids: list[int] | None, to_state: str, note: str) -> li
         moved = (
             conn.execute(
                 text(
-                    f"UPDATE outbox_events SET state = :state, "
+                    f"UPDATE outbox_events SET state = :state, retry_at = NULL, "
                     f"last_error = coalesce(last_error, '') || :note, "
                     f"published_at = CASE WHEN :state = 'skipped' THEN clock_timestamp() END "
                     f"WHERE {where} RETURNING id"

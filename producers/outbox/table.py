@@ -1,6 +1,7 @@
 """The `outbox_events` table (created by the Alembic migration in nmc/infra/migrations/platform).
 
-Rows move ``pending -> published`` (or ``parked -> pending | skipped`` through an operator).
+Rows move ``pending -> published`` (or ``parked -> pending | skipped`` through an operator; a
+row parked with a ``retry_at`` goes back to pending by itself then).
 There is no cursor: the relay selects pending rows, so a transaction that commits late is
 still found. ``lane`` is a stored hash of the record key; a relay must lease a lane before it
 publishes its rows, which keeps one key on one relay at a time.
@@ -61,4 +62,6 @@ outbox_events = Table(
     # The Confluent-framed Avro value, stored by the writer when it knew the schema id; a
     # trigger clears it when the payload (or another encoded column) is updated.
     Column("avro_value", LargeBinary, nullable=True),
+    # A parked row the relay retries by itself (its schema version was unknown): when.
+    Column("retry_at", DateTime(timezone=True), nullable=True),
 )

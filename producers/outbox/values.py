@@ -7,6 +7,12 @@ never registers a schema), and until a subject's id is known, rows are stored wi
 (NULL) and the relay encodes them itself. A subject that is unknown or a registry that cannot be
 reached is asked again after `retry_s`. The cache belongs to the process that filled it: after
 `os.fork` the child starts afresh (it inherits no thread).
+
+The value is only ever the encoding of the event's own `schema_version` (the writer's file must
+have exactly that version). Once the registry has answered that the file's version is not
+registered under its subject, `refusal` says so and the writer refuses the event: a producer
+must not write a version no consumer can look up. `preload` asks for every subject at start-up,
+so that answer is usually known before the first write.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from nmc.contract.envelope import Envelope
-from nmc.contract.schemas import EventSchema, SchemaCatalog, default_catalog
+from nmc.contract.schemas import EventSchema, SchemaCatalog, default_catalog, subject_for
 from nmc.contract.wire import SchemaEncoder
 
 log = logging.getLogger(__name__)
@@ -102,64 +108,87 @@ class StoredValues:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._encoders: dict[str, SchemaEncoder] = {}  # subject -> encoder with its id
-        self._schemas: dict[tuple[str, str], EventSchema | None] = {}
+        self._unregistered: dict[str, str] = {}  # subject -> the version it lacks
         self._asking: set[str] = set()  # subjects being looked up right now
         self._retry_at: dict[str, float] = {}
         self._threads: list[threading.Thread] = []
 
-    def value(self, event: Envelope) -> bytes | None:
-        """The event's framed value, or None when its schema id is not known (yet) or the
-        event does not encode (the relay then reports why). Never blocks on the registry."""
+    def value(self, event: Envelope, topic: str | None = None) -> bytes | None:
+        """The event's framed value on `topic` (default: its domain topic), or None when its
+        schema id is not known (yet) or the event does not encode (the relay then reports
+        why). Never blocks on the registry."""
         if os.getpid() != self._pid:
             self._reset()  # a forked child: the parent's lookup thread does not exist here
         schema = self._schema(event.event_name, event.schema_version)
         if schema is None:
             return None
-        encoder = self._encoders.get(schema.subject)
+        subject = subject_for(topic or event.topic, schema.full_name)
+        encoder = self._encoders.get(subject)
         if encoder is None:
-            self._ask(schema)
+            self._ask(schema, subject)
             return None
         try:
             return encoder.value(avro_fields(event))
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
 
-    def _schema(self, event_name: str, schema_version: str) -> EventSchema | None:
-        key = (event_name, schema_version)
-        if key not in self._schemas:
-            try:
-                major = int(schema_version.split(".", 1)[0])
-            except ValueError:
-                self._schemas[key] = None
-            else:
-                self._schemas[key] = self._catalog.get(event_name, major)
-        return self._schemas[key]
+    def refusal(self, event: Envelope, topic: str | None = None) -> str | None:
+        """Why this event must not be written (None: it may): the registry answered that its
+        version is not registered under the subject. Unknown answers do not refuse."""
+        schema = self._schema(event.event_name, event.schema_version)
+        if schema is None:
+            return None
+        subject = subject_for(topic or event.topic, schema.full_name)
+        if subject not in self._unregistered:
+            return None
+        return (f"{event.event_name} {event.schema_version} is not registered under subject "
+                f"{subject} (register it first: `nmc schemas register`)")
 
-    def _ask(self, schema: EventSchema) -> None:
-        subject = schema.subject
+    def preload(self, topic_suffix: str = "") -> None:
+        """Ask for the id of every schema of the catalog (in the background, never waited
+        for), on the domain topics plus `topic_suffix`."""
+        for schema in self._catalog:
+            self._ask(schema, subject_for(schema.topic + topic_suffix, schema.full_name))
+
+    def _schema(self, event_name: str, schema_version: str) -> EventSchema | None:
+        """The writer's file of exactly this version (None for any other version)."""
+        try:
+            major = int(schema_version.split(".", 1)[0])
+        except ValueError:
+            return None
+        schema = self._catalog.get(event_name, major)
+        return schema if schema is not None and schema.version == schema_version else None
+
+    def _ask(self, schema: EventSchema, subject: str) -> None:
         with self._lock:
-            if subject in self._asking or self._clock() < self._retry_at.get(subject, 0.0):
+            if (subject in self._encoders or subject in self._asking
+                    or self._clock() < self._retry_at.get(subject, 0.0)):
                 return
             self._asking.add(subject)
             self._threads = [t for t in self._threads if t.is_alive()]
         thread = threading.Thread(
-            target=self._resolve, args=(schema,), name="outbox-schema-id", daemon=True
+            target=self._resolve, args=(schema, subject), name="outbox-schema-id", daemon=True
         )
         self._threads.append(thread)
         thread.start()
 
-    def _resolve(self, schema: EventSchema) -> None:
-        subject = schema.subject
+    def _resolve(self, schema: EventSchema, subject: str) -> None:
+        answered = True
         try:
             schema_id = self._lookup(subject, schema.schema_str)
         except Exception as exc:  # any failure: rows stay NULL, the relay encodes them
             log.info("schema id of %s not looked up (%s); retry in %.0fs",
                      subject, exc, self._retry_s)
-            schema_id = None
+            schema_id, answered = None, False
         with self._lock:
             if schema_id is not None:
                 self._encoders[subject] = SchemaEncoder(schema, schema_id)
+                self._unregistered.pop(subject, None)
             else:
+                if answered:
+                    log.warning("%s %s is not registered under %s: writes are refused",
+                                schema.event_name, schema.version, subject)
+                    self._unregistered[subject] = schema.version
                 self._retry_at[subject] = self._clock() + self._retry_s
             self._asking.discard(subject)
 

@@ -50,10 +50,12 @@ def shared_values() -> StoredValues | None:
                          settings.nmc_outbox_schema_id_retry_s)
             if settings.nmc_outbox_store_values else None
         )
+        if _shared_values is not None:
+            _shared_values.preload()
     return _shared_values
 
 
-def _row(event: Envelope, values: StoredValues | None) -> dict[str, Any]:
+def _row(event: Envelope, values: StoredValues | None, topic: str) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
         "event_name": event.event_name,
@@ -63,9 +65,9 @@ def _row(event: Envelope, values: StoredValues | None) -> dict[str, Any]:
         "causation_id": event.causation_id,
         "occurred_at": event.occurred_at,
         "payload": event.payload,
-        "topic": event.topic,
+        "topic": topic,
         "record_key": event.key,
-        "avro_value": None if values is None else values.value(event),
+        "avro_value": None if values is None else values.value(event, topic),
     }
 
 
@@ -97,13 +99,16 @@ class OutboxWriter:
     `max_future_s` (default: the `NMC_OUTBOX_MAX_FUTURE_S` setting) bounds how far ahead of
     this host's clock an `occurred_at` may be. `values` encodes each row's stored Avro value
     (default: the process's shared one, `shared_values`); rows get NULL while it does not know
-    the schema id, and the relay encodes those.
+    the schema id, and the relay encodes those; an event whose version it knows is not
+    registered is refused. `topic_suffix` is appended to every topic (isolated copies of the
+    domain topics: tests, demos).
     """
 
     def __init__(self, max_future_s: float | None = None,
-                 values: StoredValues | None = _UNSET) -> None:
+                 values: StoredValues | None = _UNSET, topic_suffix: str = "") -> None:
         self._max_future_s = max_future_s  # read from settings at first use, not at import
         self._values = values
+        self._topic_suffix = topic_suffix
 
     def lock(self, db: Session | Connection, *keys: str) -> None:
         """Take the transaction-scoped advisory lock(s) `append` takes for these record keys
@@ -129,7 +134,9 @@ class OutboxWriter:
 
         Key locks are taken in sorted key order first so that two transactions touching the
         same keys cannot deadlock on them. Raises `InvalidEvent` (nothing written) when an
-        `occurred_at` is further ahead than the broker would accept.
+        `occurred_at` is further ahead than the broker would accept, or when the registry
+        answered that an event's schema version is not registered (the error names the
+        subject and the version).
         """
         batch = list(events)
         if not batch:
@@ -141,10 +148,20 @@ class OutboxWriter:
             raise InvalidEvent(errors)
         if self._values is _UNSET:
             self._values = shared_values()
+        values, suffix = self._values, self._topic_suffix
+        if values is not None:
+            refused = [(i, values.refusal(e, e.topic + suffix)) for i, e in enumerate(batch)]
+            unregistered = [
+                FieldError("schema_version" if len(batch) == 1 else f"events[{i}].schema_version",
+                           why)
+                for i, why in refused if why is not None
+            ]
+            if unregistered:
+                raise InvalidEvent(unregistered)
         self.lock(db, *{e.key for e in batch})
         stmt = (
             insert(outbox_events)
-            .values([_row(e, self._values) for e in batch])
+            .values([_row(e, values, e.topic + suffix) for e in batch])
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(outbox_events.c.id)
         )

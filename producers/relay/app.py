@@ -10,7 +10,7 @@ from types import FrameType
 
 from confluent_kafka import KafkaException, Producer
 
-from nmc.contract.schemas import default_catalog
+from nmc.contract.schemas import SchemaCatalog, default_catalog
 from nmc.infra.db import psycopg_dsn
 from nmc.infra.kafka_clients import ensure_topics, producer_config
 from nmc.infra.schema_registry import registry_client
@@ -18,24 +18,30 @@ from nmc.infra.settings import Settings
 from producers.relay.backoff import until_done
 from producers.relay.http import serve
 from producers.relay.metrics import RelayMetrics
-from producers.relay.publisher import KafkaLink, KafkaPublisher
+from producers.relay.publisher import HeldPolicy, KafkaLink, KafkaPublisher
 from producers.relay.relay import OutboxRelay
 from producers.relay.store import OutboxStore
+from producers.relay.versions import ConfluentVersions, WriterSchemas
 
 log = logging.getLogger(__name__)
 
 
-def build_relay(settings: Settings, metrics: RelayMetrics | None = None) -> OutboxRelay:
+def build_relay(settings: Settings, metrics: RelayMetrics | None = None,
+                catalog: SchemaCatalog | None = None) -> OutboxRelay:
+    """`catalog`: the relay's own schema files (default: the installed schemas-avro/)."""
     dsn, timeout = psycopg_dsn(settings.database), settings.nmc_relay_connect_timeout_s
     store, settler = OutboxStore(dsn, timeout), OutboxStore(dsn, timeout)
     link = KafkaLink()
+    registry = ConfluentVersions(registry_client(settings))
     publisher = KafkaPublisher(
         Producer(producer_config(settings, error_cb=link.on_error)),
-        registry_client(settings),
-        default_catalog(),
+        WriterSchemas(catalog or default_catalog(), registry),
         settings.nmc_relay_flush_timeout_s,
         settings.nmc_kafka_timestamp_after_max_s,
         link,
+        held=HeldPolicy(settings.nmc_relay_version_retry_s,
+                        settings.nmc_relay_version_max_attempts),
+        registry=registry,
     )
     return OutboxRelay(settings, store, publisher, metrics, settler=settler)
 
@@ -61,8 +67,10 @@ def wait_for_topics(settings: Settings, relay: OutboxRelay, stop: threading.Even
     return ok
 
 
-def run_relay(settings: Settings, stop: threading.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or `stop`); waits for Kafka and creates missing topics first."""
+def run_relay(settings: Settings, stop: threading.Event | None = None,
+              relay: OutboxRelay | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or `stop`); waits for Kafka and creates missing topics first.
+    `relay`: one built by the caller (`build_relay` with its own catalog or metrics)."""
     stop = stop or threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -72,7 +80,7 @@ def run_relay(settings: Settings, stop: threading.Event | None = None) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-    relay = build_relay(settings)
+    relay = relay or build_relay(settings)
     server = None
     if settings.nmc_relay_metrics_port:
         server = serve(settings.nmc_relay_metrics_port, relay.metrics.registry, relay.health,

@@ -2,8 +2,8 @@
 
 The value is Avro in the Confluent wire format (DESIGN.md §2), encoded by the contract's
 `nmc.contract.wire.SchemaEncoder` — the implementation the outbox writer uses to store a row's
-value in `avro_value`. A stored value is published as is when its frame carries the schema id
-the relay resolved for the row's subject (`stored_value`); otherwise the relay encodes the row.
+value in `avro_value`. A stored value is published as is when its frame carries a schema id of
+the row's own version (`stored_value`); otherwise the relay encodes the row with that version.
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from producers.relay.store import OutboxRow
 Header = tuple[str, str | bytes | None]  # the element type confluent-kafka's stubs accept
 
 
-def stored_value(avro_value: bytes | None, frame_header: bytes) -> bytes | None:
-    """The value the writer stored, when it may be published as is (pure); None to re-encode.
+def stored_value(avro_value: bytes | None, frame_headers: frozenset[bytes]) -> bytes | None:
+    """The value the writer stored, when it may be published as is (pure); None to encode.
 
-    `frame_header` is the magic byte and the schema id the relay itself resolved for the row's
-    subject: a value framed with any other id (the registry was reset, the subject re-registered
-    under a new id, the writer saw another registry) is never published.
+    `frame_headers` are the magic byte and schema ids of the row's own version, as the relay
+    resolved them: a value framed with any other id (another version's, a reset registry's, a
+    registry the writer saw and the relay does not) is never published.
     """
     if (
         avro_value is None
         or len(avro_value) <= FRAME_HEADER_SIZE
-        or avro_value[:FRAME_HEADER_SIZE] != frame_header
+        or avro_value[:FRAME_HEADER_SIZE] not in frame_headers
     ):
         return None
     return avro_value

@@ -41,7 +41,20 @@ class RelayMetrics:
         )
         self.encoded = Counter(
             "nmc_relay_encoded",
-            "Rows the relay Avro-encoded itself (no stored value, or one with another schema id).",
+            "Rows the relay Avro-encoded itself with their own version's schema (no stored "
+            "value, or one framed with an id that is not their version's).",
+            registry=self.registry,
+        )
+        self.unknown_version = Counter(
+            "nmc_relay_unknown_version",
+            "Rows held back (parked, retried later) because no schema of their schema_version "
+            "was found in the relay's files or the registry.",
+            ["event_name", "schema_version"],
+            registry=self.registry,
+        )
+        self.held = Gauge(
+            "nmc_relay_held_rows",
+            "Parked rows the relay will retry by itself (unknown schema version).",
             registry=self.registry,
         )
         self.lanes_held = Gauge(

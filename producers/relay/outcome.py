@@ -17,6 +17,9 @@ class Delivery(Enum):
     TRANSIENT = "transient"  # broker/registry unavailable, timeout: retry later
     PERMANENT = "permanent"  # the record can never be written as is: park it
     NOT_SENT = "not_sent"  # held back behind an earlier failure of its key
+    # Its schema_version cannot be resolved yet: parked like a permanent error (its key waits
+    # behind it), but with a time at which the relay puts it back in line (`held_retry_s`).
+    HELD = "held"
 
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs ~5x more, once per produced row
@@ -28,6 +31,7 @@ class RowResult:
     partition: int | None = None
     offset: int | None = None
     refused: bool = False  # the broker refused the request it came in (maybe not its fault)
+    retry_after_s: float | None = None  # HELD: when to put the parked row back in line
 
 
 @dataclass
@@ -59,8 +63,20 @@ def settle(results: Sequence[RowResult]) -> BatchOutcome:
             outcome.published.append(result)
             continue
         blocked.add(result.key)
-        if result.delivery is Delivery.PERMANENT:
+        if result.delivery is Delivery.PERMANENT or result.delivery is Delivery.HELD:
             outcome.parked.append(result)
         else:
             outcome.retry.append(result)
     return outcome
+
+
+HELD_BACKOFF_CAP = 32  # the delay doubles per attempt up to 32 x the first one
+
+
+def held_retry_s(attempts: int, first_s: float, max_attempts: int) -> float | None:
+    """When a row held for an unknown schema version is tried again (pure): `first_s` after
+    its first attempt, doubling (capped), or None once `max_attempts` are used up — then it
+    stays parked until an operator retries or skips it. `attempts` counts earlier tries."""
+    if attempts + 1 >= max_attempts:
+        return None
+    return first_s * float(min(2**attempts, HELD_BACKOFF_CAP))

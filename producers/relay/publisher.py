@@ -1,8 +1,11 @@
 """Kafka side of the relay: Avro in the Confluent framing, headers, event-time timestamps.
 
-Serialization errors are permanent (the row can never be written as is); registry and broker
-unavailability are transient. The producer is idempotent with acks=all, so within a partition
-Kafka keeps the order we produce in.
+Each row goes out with the schema of its own `schema_version` (`producers.relay.versions`): the
+value the writer stored is sent byte for byte when its frame carries that version's id, and is
+otherwise encoded with that version's schema — never with another version's. A row whose
+version is unknown is held (parked with a retry time). Serialization errors are permanent (the
+row can never be written as is); registry and broker unavailability are transient. The producer
+is idempotent with acks=all, so within a partition Kafka keeps the order we produce in.
 
 A broker refuses some requests as a whole: Kafka 4 answers INVALID_TIMESTAMP for every record
 of a partition's record batch when one of them is more than
@@ -21,15 +24,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
-from requests.exceptions import RequestException
 
-from nmc.contract.schemas import SchemaCatalog, parse_semver
-from nmc.contract.wire import SchemaEncoder
 from producers.relay.encoding import Header, row_headers, stored_value
-from producers.relay.outcome import Delivery, RowResult, refused_rows
+from producers.relay.outcome import Delivery, RowResult, held_retry_s, refused_rows
 from producers.relay.store import OutboxRow
+from producers.relay.versions import (
+    ConfluentVersions,
+    RegistryUnavailable,
+    UnknownVersion,
+    WriterSchema,
+    WriterSchemas,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +58,16 @@ class PermanentRowError(ValueError):
     """This row can never be published as is."""
 
 
-def _is_transient_registry_error(exc: Exception) -> bool:
-    if isinstance(exc, RequestException | ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, SchemaRegistryError):
-        return exc.http_status_code >= 500 or exc.http_status_code in (408, 429, -1)
-    return False
+class HeldRowError(LookupError):
+    """This row's schema version cannot be resolved yet: hold it, try again later."""
+
+
+@dataclass(frozen=True)
+class HeldPolicy:
+    """How rows of an unknown schema version are retried (see `held_retry_s`)."""
+
+    first_retry_s: float = 30.0
+    max_attempts: int = 12
 
 
 def future_error(occurred_ms: int, now_ms: int, after_max_s: float) -> str | None:
@@ -103,102 +112,88 @@ class KafkaPublisher:
     def __init__(
         self,
         producer: Producer,
-        registry: SchemaRegistryClient,
-        catalog: SchemaCatalog,
+        schemas: WriterSchemas,
         flush_timeout_s: float,
         timestamp_after_max_s: float = 0.0,
         link: KafkaLink | None = None,
         clock: Callable[[], float] = time.time,
+        held: HeldPolicy | None = None,
+        registry: ConfluentVersions | None = None,
     ) -> None:
+        """`registry` is closed with the publisher (the adapter behind `schemas`)."""
         self._producer = producer
+        self._schemas = schemas
         self._registry = registry
-        self._catalog = catalog
         self._flush_timeout_s = flush_timeout_s
         self._after_max_s = timestamp_after_max_s
         self.link = link or KafkaLink()
         self._clock = clock
-        self._encoders: dict[tuple[str, str], SchemaEncoder] = {}
-        self._schema_ids: dict[str, int] = {}
+        self._held = held or HeldPolicy()
         self.encoded = 0  # rows encoded here rather than published from their stored value
 
     # --- encoding ---------------------------------------------------------------------------
-    def _schema_id(self, subject: str, schema_str: str) -> int:
-        """The registered id of a schema, looked up once per subject (never registers)."""
-        cached = self._schema_ids.get(subject)
-        if cached is not None:
-            return cached
+    def writer_schema(self, row: OutboxRow) -> WriterSchema:
+        """The schema of the row's own (topic, event, schema_version); raises
+        PermanentRowError, HeldRowError or TransientPublishError."""
         try:
-            registered = self._registry.lookup_schema(
-                subject, Schema(schema_str, "AVRO"), normalize_schemas=False
-            )
-        except Exception as exc:
-            if _is_transient_registry_error(exc):
-                raise TransientPublishError(f"schema registry unavailable: {exc}") from exc
-            if isinstance(exc, SchemaRegistryError) and exc.http_status_code == 404:
-                raise PermanentRowError(
-                    f"schema {subject} is not registered (run `nmc schemas register`)"
-                ) from exc
-            raise
-        schema_id = registered.schema_id
-        assert schema_id is not None
-        self._schema_ids[subject] = schema_id
-        return schema_id
-
-    def encoder(self, row: OutboxRow) -> SchemaEncoder:
-        """The encoder of a row's (event, schema_version); built once, then cached."""
-        cache_key = (row.event_name, row.schema_version)
-        cached = self._encoders.get(cache_key)
-        if cached is not None:
-            return cached
-        try:
-            major = parse_semver(row.schema_version)[0]
+            return self._schemas.resolve(row.topic, row.event_name, row.schema_version)
+        except UnknownVersion as exc:
+            raise HeldRowError(str(exc)) from None
+        except RegistryUnavailable as exc:
+            raise TransientPublishError(str(exc)) from exc
         except ValueError as exc:
             raise PermanentRowError(f"schema_version: {exc}") from None
-        schema = self._catalog.get(row.event_name, major)
-        if schema is None:
-            raise PermanentRowError(f"no schema for {row.event_name} v{major} in schemas-avro/")
-        encoder = SchemaEncoder(schema, self._schema_id(schema.subject, schema.schema_str))
-        self._encoders[cache_key] = encoder
-        return encoder
 
     def encode(self, row: OutboxRow) -> tuple[bytes, list[Header]]:
-        """Framed Avro value and headers; raises PermanentRowError or TransientPublishError.
+        """Framed Avro value and headers; raises PermanentRowError, HeldRowError or
+        TransientPublishError.
 
-        The value the writer stored is used when its frame carries the id resolved here for
-        the row's subject (`stored_value`); otherwise the row is encoded now."""
-        encoder = self.encoder(row)
-        value = stored_value(row.avro_value, encoder.frame_header)
+        The value the writer stored is sent as is when its frame carries an id of the row's
+        own version (`stored_value`); otherwise the row is encoded now with that version's
+        schema, which refuses a payload it would drop keys of."""
+        writer = self.writer_schema(row)
+        value = stored_value(row.avro_value, writer.frame_headers)
         if value is None:
+            encoder = writer.encoder
             try:
                 value = encoder.value(row)
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 raise PermanentRowError(
-                    f"does not match {encoder.schema.full_name}: {exc}"
+                    f"does not match {encoder.schema.full_name} {writer.version}: {exc}"
                 ) from exc
             self.encoded += 1
         return value, row_headers(row)
 
     def stale_without_payload(self, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
         """Rows fetched without their payload whose stored value cannot be published (its
-        schema id is not the one resolved here): their payload must be loaded to encode them.
-        Rows whose encoder cannot be had are left out (encoding them fails without a payload
-        too, and is reported then)."""
+        schema id is not one of the row's version): their payload must be loaded to encode
+        them. Rows whose schema cannot be had are left out (they are held or parked)."""
         stale = []
         for row in rows:
             if row.payload is not None:
                 continue
             try:
-                header = self.encoder(row).frame_header
-            except (PermanentRowError, TransientPublishError):
+                headers = self.writer_schema(row).frame_headers
+            except (PermanentRowError, HeldRowError, TransientPublishError):
                 continue
-            if stored_value(row.avro_value, header) is None:
+            if stored_value(row.avro_value, headers) is None:
                 stale.append(row)
         return stale
+
+    def _held_result(self, row: OutboxRow, reason: str) -> RowResult:
+        """HELD with its retry delay, or PERMANENT once the attempts are used up."""
+        policy = self._held
+        retry_s = held_retry_s(row.attempts, policy.first_retry_s, policy.max_attempts)
+        if retry_s is None:
+            return RowResult(row.id, row.record_key, Delivery.PERMANENT,
+                             f"{reason} (gave up after {policy.max_attempts} attempts)")
+        return RowResult(row.id, row.record_key, Delivery.HELD, reason, retry_after_s=retry_s)
 
     # --- producing --------------------------------------------------------------------------
     def close(self) -> None:
         self._producer.flush(self._flush_timeout_s)
-        self._registry.close()
+        if self._registry is not None:
+            self._registry.close()
 
     def probe(self, timeout_s: float) -> bool:
         """Ask the broker for metadata; updates and returns `link.connected`."""
@@ -259,6 +254,10 @@ class KafkaPublisher:
             except PermanentRowError as exc:
                 blocked.add(key)
                 results[row.id] = RowResult(row.id, key, Delivery.PERMANENT, str(exc))
+                continue
+            except HeldRowError as exc:
+                blocked.add(key)
+                results[row.id] = self._held_result(row, str(exc))
                 continue
             except TransientPublishError:
                 producer.flush(self._flush_timeout_s)

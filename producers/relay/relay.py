@@ -132,7 +132,7 @@ class OutboxRelay:
             rows = self._store.fetch_pending(batch_size)
         if not rows:
             return 0
-        # Stored values framed with another schema id than ours are re-encoded: from the payload.
+        # Stored values framed with an id not of their row's version are encoded from the payload.
         self._store.load_payloads(self._publisher.stale_without_payload(rows))
         # Never publish a lane this session does not hold any more (LeaseLost otherwise).
         self._store.verify_leases({r.lane for r in rows})
@@ -195,7 +195,15 @@ class OutboxRelay:
                 observe(acked_at - row.created_epoch_s)
             for topic, n in per_topic.items():
                 self.metrics.published.labels(topic).inc(n)
+        held = {r.row_id for r in outcome.parked if r.delivery is Delivery.HELD}
+        held_rows = {r.id: r for r in rows if r.id in held} if held else {}
         for result in outcome.parked:
+            if result.delivery is Delivery.HELD:
+                row = held_rows[result.row_id]
+                self.metrics.unknown_version.labels(row.event_name, row.schema_version).inc()
+                log.warning("held outbox row %d (key %s), retried in %.0fs: %s", result.row_id,
+                            result.key, result.retry_after_s or 0, result.error)
+                continue
             self.metrics.errors.labels("permanent").inc()
             log.error("parked outbox row %d (key %s): %s", result.row_id, result.key, result.error)
 
@@ -206,10 +214,15 @@ class OutboxRelay:
         deleted = self._store.delete_published_before(self._settings.nmc_relay_retention_s)
         if deleted:
             log.info("retention: deleted %d published rows", deleted)
-        pending, age, parked = self._store.backlog()
+        requeued = self._store.requeue_due()
+        if requeued:
+            log.info("put %d held rows back in line (their retry time came): %s",
+                     len(requeued), requeued[:20])
+        pending, age, parked, held = self._store.backlog()
         self.metrics.pending.set(pending)
         self.metrics.oldest_unpublished.set(age)
         self.metrics.parked.set(parked)
+        self.metrics.held.set(held)
         self.health.kafka_connected = self._publisher.probe(5.0)
 
     # --- the daemon loop --------------------------------------------------------------------

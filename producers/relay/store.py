@@ -81,7 +81,9 @@ ORDER BY o.id
 LIMIT %(limit)s
 """
 
-# One statement settles a whole batch: published rows, parked rows and failed attempts.
+# One statement settles a whole batch: published rows, parked rows and failed attempts. A row
+# parked with a retry delay (HELD: its schema version is unknown yet) gets `retry_at`;
+# `requeue_due` puts it back in line then.
 _SETTLE = """
 UPDATE outbox_events o
 SET state = r.state,
@@ -89,11 +91,18 @@ SET state = r.state,
     attempts = o.attempts + 1,
     last_error = r.error,
     kafka_partition = r.partition,
-    kafka_offset = r.kafka_offset
-FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::bigint[], %s::text[])
-     AS r(id, state, partition, kafka_offset, error)
+    kafka_offset = r.kafka_offset,
+    retry_at = clock_timestamp() + make_interval(secs => r.retry_s)
+FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::bigint[], %s::text[], %s::float8[])
+     AS r(id, state, partition, kafka_offset, error, retry_s)
 WHERE o.id = r.id AND o.state = 'pending'
   AND o.id BETWEEN %s AND %s  -- an index range: the planner would hash the whole table
+"""
+
+_REQUEUE = """
+UPDATE outbox_events SET state = 'pending', retry_at = NULL
+WHERE state = 'parked' AND retry_at <= clock_timestamp()
+RETURNING id
 """
 
 _HELD_LANES = """
@@ -118,31 +127,37 @@ def int_array(values: Iterable[int | None]) -> str:
     return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
 
 
-def settle_rows(
-    outcome: BatchOutcome,
-) -> tuple[list[int], list[str], list[int | None], list[int | None], list[str | None]]:
+Columns = tuple[
+    list[int], list[str], list[int | None], list[int | None], list[str | None], list[float | None]
+]
+
+
+def settle_rows(outcome: BatchOutcome) -> Columns:
     """Columns of the settle statement (pure): one entry per row that changes.
 
     Rows held back without an error of their own (behind a failure of their key) are left
-    untouched: they were not tried.
+    untouched: they were not tried. Parked rows carry their retry delay (None: for good).
     """
     ids: list[int] = []
     states: list[str] = []
     partitions: list[int | None] = []
     offsets: list[int | None] = []
     errors: list[str | None] = []
+    retries: list[float | None] = []
     for r in outcome.published:
         ids.append(r.row_id)
         states.append("published")
         partitions.append(r.partition)
         offsets.append(r.offset)
         errors.append(None)
+        retries.append(None)
     for r in outcome.parked:
         ids.append(r.row_id)
         states.append("parked")
         partitions.append(None)
         offsets.append(None)
         errors.append(r.error)
+        retries.append(r.retry_after_s)
     for r in outcome.retry:
         if r.error:
             ids.append(r.row_id)
@@ -150,7 +165,8 @@ def settle_rows(
             partitions.append(None)
             offsets.append(None)
             errors.append(r.error)
-    return ids, states, partitions, offsets, errors
+            retries.append(None)
+    return ids, states, partitions, offsets, errors, retries
 
 
 class OutboxStore:
@@ -320,11 +336,13 @@ class OutboxStore:
         if not ids:
             return
         with self._session() as conn:
-            ids, states, partitions, offsets, errors = columns
+            ids, states, partitions, offsets, errors, retries = columns
+            nulls = "{" + ",".join(["NULL"] * len(ids)) + "}"
             conn.execute(_SETTLE, (
                 int_array(ids), "{" + ",".join(states) + "}", int_array(partitions),
                 int_array(offsets),
-                errors if any(errors) else "{" + ",".join(["NULL"] * len(ids)) + "}",
+                errors if any(errors) else nulls,
+                "{" + ",".join("NULL" if r is None else repr(float(r)) for r in retries) + "}",
                 min(ids), max(ids),
             ), prepare=False)
 
@@ -341,18 +359,26 @@ class OutboxStore:
             )
             return cur.rowcount
 
-    def backlog(self) -> tuple[int, float, int]:
-        """(pending rows, age in seconds of the oldest pending row, parked rows)."""
+    def requeue_due(self) -> list[int]:
+        """Put parked rows whose retry time has come back in line (rows held for a schema
+        version that was unknown); returns their ids."""
+        with self._session() as conn:
+            return sorted(int(r[0]) for r in conn.execute(_REQUEUE))
+
+    def backlog(self) -> tuple[int, float, int, int]:
+        """(pending rows, age in seconds of the oldest pending row, parked rows, parked rows
+        that will be retried)."""
         with self._session() as conn:
             row = conn.execute(
                 """SELECT count(*) FILTER (WHERE state = 'pending'),
                           coalesce(extract(epoch FROM clock_timestamp()
                                    - min(created_at) FILTER (WHERE state = 'pending')), 0),
-                          count(*) FILTER (WHERE state = 'parked')
+                          count(*) FILTER (WHERE state = 'parked'),
+                          count(*) FILTER (WHERE state = 'parked' AND retry_at IS NOT NULL)
                    FROM outbox_events WHERE state IN ('pending', 'parked')"""
             ).fetchone()
         assert row is not None
-        return int(row[0]), float(row[1]), int(row[2])
+        return int(row[0]), float(row[1]), int(row[2]), int(row[3])
 
     # --- wake-ups ---------------------------------------------------------------------------
     def wait_for_notify(self, timeout: float) -> bool:

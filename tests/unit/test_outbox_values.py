@@ -125,3 +125,44 @@ def test_a_forked_child_starts_afresh() -> None:
     assert os.read(read, 2) == b"ok"
     os.close(read)
     os.close(write)
+
+
+def test_an_answer_that_the_version_is_not_registered_refuses_the_event() -> None:
+    values = StoredValues(lambda _subject, _schema: None, retry_s=30.0, clock=Clock())
+    event = _event()
+    assert values.refusal(event) is None  # nobody asked yet: the write is not refused
+    assert values.value(event) is None
+    values.wait()
+    reason = values.refusal(event)
+    assert reason is not None
+    assert "nmc.conversation-nmc.conversation.v1.MessageSent" in reason
+    assert event.schema_version in reason
+
+
+def test_an_unreachable_registry_refuses_nothing() -> None:
+    def down(_subject: str, _schema: str) -> int | None:
+        raise ConnectionError("registry down")
+
+    values = StoredValues(down, retry_s=30.0, clock=Clock())
+    event = _event()
+    values.value(event)
+    values.wait()
+    assert values.refusal(event) is None
+
+
+def test_values_only_for_the_files_own_version_and_the_rows_topic() -> None:
+    asked: list[str] = []
+
+    def lookup(subject: str, _schema: str) -> int | None:
+        asked.append(subject)
+        return 7
+
+    values = StoredValues(lookup, clock=Clock())
+    event = _event()
+    other = event.model_copy(update={"schema_version": "1.0.1"})  # not the file's version
+    values.preload(".tcopy")
+    values.wait()
+    assert "nmc.conversation.tcopy-nmc.conversation.v1.MessageSent" in asked
+    assert values.value(event) is None  # the domain topic's subject was not asked yet
+    assert values.value(event, "nmc.conversation.tcopy") is not None
+    assert values.value(other, "nmc.conversation.tcopy") is None

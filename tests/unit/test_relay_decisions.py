@@ -107,12 +107,24 @@ def test_settle_columns_leave_untried_rows_alone() -> None:
         RowResult(2, "b", Delivery.PERMANENT, "bad"),
         RowResult(3, "b", Delivery.NOT_SENT),
         RowResult(4, "c", Delivery.TRANSIENT, "timeout"),
+        RowResult(5, "d", Delivery.HELD, "unknown version", retry_after_s=30.0),
+        RowResult(6, "d", Delivery.ACKED, partition=1, offset=7),  # behind the held row
     ])
-    ids, states, partitions, offsets, errors = settle_rows(outcome)
-    assert ids == [1, 2, 4]
-    assert states == ["published", "parked", "pending"]
-    assert partitions == [2, None, None] and offsets == [40, None, None]
-    assert errors == [None, "bad", "timeout"]
+    ids, states, partitions, offsets, errors, retries = settle_rows(outcome)
+    assert ids == [1, 2, 5, 4]
+    assert states == ["published", "parked", "parked", "pending"]
+    assert partitions == [2, None, None, None] and offsets == [40, None, None, None]
+    assert errors == [None, "bad", "unknown version", "timeout"]
+    assert retries == [None, None, 30.0, None]  # only the held row comes back by itself
+
+
+def test_held_rows_back_off_then_stay_parked() -> None:
+    from producers.relay.outcome import held_retry_s
+
+    assert [held_retry_s(a, 10.0, 12) for a in range(4)] == [10.0, 20.0, 40.0, 80.0]
+    assert held_retry_s(9, 10.0, 12) == 320.0  # capped at 32 x the first delay
+    assert held_retry_s(11, 10.0, 12) is None  # the 12th attempt failed: an operator decides
+    assert held_retry_s(0, 10.0, 1) is None
 
 
 def test_future_error_follows_the_broker_limit() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import fastavro
 import pytest
 from fastavro.schema import parse_schema
+from support.evolution import EVENT, FILE, minor_copy
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas-avro"
 DOMAINS = {"telephony", "conversation", "catalog", "scheduling", "compliance", "billing"}
@@ -111,6 +112,29 @@ def test_one_v1_file_per_catalog_event_in_six_domains() -> None:
 
 @pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: p.name)
 def test_schema_file(path: Path) -> None:
+    check_schema_file(path)
+
+
+def test_a_minor_version_passes_the_same_checks(tmp_path: Path) -> None:
+    """The change README calls minor (an optional field with a default, nmc.version bumped)
+    is a valid schema file; an added field whose type its name forbids, or whose default is
+    not the union's null, is not. (A new field *without* a default is a breaking change: the
+    gate finds it by comparing with the previous version, `tests/integration/test_gate.py`.)"""
+    schema = minor_copy(tmp_path / "ok", "1.1.0").get(EVENT, 1)
+    assert schema is not None and schema.version == "1.1.0"
+    check_schema_file(schema.path)
+    minor_copy(tmp_path / "id", "1.1.0", ("caller_id",))
+    with pytest.raises(AssertionError, match="caller_id"):  # an id must be a uuid
+        check_schema_file(tmp_path / "id" / FILE)
+    raw = _load(schema.path)
+    raw["fields"][-1]["type"]["fields"][-1]["default"] = "unknown"
+    schema.path.write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n",
+                           encoding="utf-8")
+    with pytest.raises(AssertionError, match="default must be null"):
+        check_schema_file(schema.path)
+
+
+def check_schema_file(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     schema = json.loads(text)
     # two-space indented JSON, keys in the documented order
@@ -148,30 +172,50 @@ def test_schema_file(path: Path) -> None:
         assert isinstance(f.get("doc"), str) and f["doc"].strip(), f"{f['name']} has no doc"
         assert list(f)[:2] == ["name", "type"], f["name"]
 
+    optional = [f for f in payload["fields"] if "default" in f]
+    assert payload["fields"][len(payload["fields"]) - len(optional):] == optional, (
+        "fields with a default come after the catalog's required ones (a minor version "
+        "appends them)")
     for f in payload["fields"]:
-        name, t = f["name"], f["type"]
-        if name.endswith("_id") and not name.startswith("stripe_"):
-            assert t == UUID_T, name
-        elif name in PHONE_FIELDS:
-            assert t == "string" and f.get("nmc.format") == "e164", name
-        elif name in TIME_FIELDS:
-            assert t == TS_T, name
-        elif name in CLOSED_FIELDS:
-            allowed = f.get("nmc.allowed")
-            assert t == "string", f"{name} must be a string, not an Avro enum"
-            assert isinstance(allowed, list) and allowed, name
-            assert all(isinstance(v, str) for v in allowed) and len(set(allowed)) == len(allowed)
-            assert "README" in f["doc"], name
-        elif name == "updated_item_ids":
-            assert t == {"type": "array", "items": UUID_T}
-        elif name == "full_refresh":
-            assert t == "boolean"
-        elif name == "error_code":
-            assert t == ["null", "string"] and f["default"] is None
-        else:
-            assert t == "string", name
-        if "nmc.allowed" in f:
-            assert name in CLOSED_FIELDS, name
+        _check_payload_field(f)
+
+
+PRIMITIVES = {"string", "boolean", "int", "long", "float", "double"}
+
+
+def _check_payload_field(f: dict[str, Any]) -> None:
+    """The catalog's type rules by field name. A field with a default is one the README lets
+    a minor version add (additive with a default): `["null", T]` with default null, where T
+    follows the same naming rules, or any primitive when its name implies none."""
+    name, t = f["name"], f["type"]
+    added = "default" in f
+    if added:
+        assert isinstance(t, list) and len(t) == 2 and t[0] == "null", (
+            f"{name}: an optional field is a [\"null\", T] union")
+        assert f["default"] is None, f"{name}: default must be null (the union's first branch)"
+        t = t[1]
+    if name.endswith("_id") and not name.startswith("stripe_"):
+        assert t == UUID_T, name
+    elif name in PHONE_FIELDS:
+        assert t == "string" and f.get("nmc.format") == "e164", name
+    elif name in TIME_FIELDS:
+        assert t == TS_T, name
+    elif name in CLOSED_FIELDS:
+        allowed = f.get("nmc.allowed")
+        assert t == "string", f"{name} must be a string, not an Avro enum"
+        assert isinstance(allowed, list) and allowed, name
+        assert all(isinstance(v, str) for v in allowed) and len(set(allowed)) == len(allowed)
+        assert "README" in f["doc"], name
+    elif name == "updated_item_ids":
+        assert t == {"type": "array", "items": UUID_T}
+    elif name == "full_refresh":
+        assert t == "boolean"
+    elif added:
+        assert t in PRIMITIVES, f"{name}: {t!r}"
+    else:
+        assert t == "string", name
+    if "nmc.allowed" in f:
+        assert name in CLOSED_FIELDS, name
 
 
 def test_no_avro_enums_anywhere() -> None:

@@ -20,7 +20,7 @@ from nmc.contract.envelope import parse_event
 from nmc.contract.examples import example_envelopes
 from nmc.contract.schemas import SCHEMA_DIR, default_catalog
 from nmc.schema_package.build import PACKAGE_SRC, PackageError, build, generate, stale
-from nmc.schema_package.version import fingerprint, version_error
+from nmc.schema_package.version import fingerprint, read_version_module, version_error
 
 
 def test_committed_models_are_not_stale() -> None:
@@ -102,7 +102,13 @@ def test_a_schema_change_without_a_new_version_is_refused(tmp_path: Path) -> Non
     assert stale(schemas, package) and "give a higher version" in stale(schemas, package)[0]
     with pytest.raises(PackageError):
         generate(schemas, package, None)
-    assert generate(schemas, package, "1.0.1").version == "1.0.1"
+    # The next patch of whatever version the committed package has (not a fixed number).
+    current, _ = read_version_module((PACKAGE_SRC / "_version.py").read_text(encoding="utf-8"))
+    major, minor, patch = (int(p) for p in current.split("."))
+    with pytest.raises(PackageError):
+        generate(schemas, package, current)
+    following = f"{major}.{minor}.{patch + 1}"
+    assert generate(schemas, package, following).version == following
     with pytest.raises(PackageError, match="codegen"):
         build(schemas, tmp_path / "dist", package)
 

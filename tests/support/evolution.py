@@ -1,0 +1,46 @@
+"""Scratch schema directories at a new minor version (the real schemas-avro/ is never touched).
+
+`minor_copy` copies the catalog into a temporary directory and evolves one event the way
+schemas-avro/README.md calls minor: an optional field with a default appended to the payload,
+`nmc.version` bumped, the catalog.json example extended.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from nmc.contract.schemas import SCHEMA_DIR, SchemaCatalog, load_catalog
+
+EVENT = "nmc.telephony.CallDetected"
+FILE = Path("telephony") / "CallDetected.v1.avsc"
+
+
+def optional_field(name: str) -> dict[str, Any]:
+    return {"name": name, "type": ["null", "string"], "default": None,
+            "doc": f"Added in a minor version ({name}); null when the writer did not know it."}
+
+
+def minor_copy(dest: Path, version: str = "1.1.0",
+               added: tuple[str, ...] = ("caller_name",)) -> SchemaCatalog:
+    """The catalog in `dest` with CallDetected at `version`, `added` appended as optional
+    strings (default null); returns it loaded."""
+    if not dest.exists():
+        shutil.copytree(SCHEMA_DIR, dest)
+    path = dest / FILE
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    raw["nmc.version"] = version
+    fields = raw["fields"][-1]["type"]["fields"]
+    for name in added:
+        if all(f["name"] != name for f in fields):
+            fields.append(optional_field(name))
+    path.write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    catalog_path = dest / "catalog.json"
+    catalog = json.loads(catalog_path.read_text(encoding="utf-8"))
+    for name in added:
+        catalog[EVENT]["example_payload"].setdefault(name, None)
+    catalog_path.write_text(json.dumps(catalog, indent=2, ensure_ascii=False) + "\n",
+                            encoding="utf-8")
+    return load_catalog(dest)
