@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,10 @@ from producers.conversation.threads import record_outbound
 from producers.outbox import OutboxWriter
 from producers.tables import outbound_messages
 from producers.tenants.table import tenant_numbers
+
+# Channel the sender LISTENs on. Notified only by transactions that queue a text (a low rate:
+# never the hot outbox path); PostgreSQL folds the notifications of one transaction into one.
+SENDER_CHANNEL = "nmc_sender"
 
 
 def queue_outbound(
@@ -72,6 +76,7 @@ def queue_outbound(
     if inserted is not None:
         OutboxWriter().append(session, event)
         record_outbound(session, correlation_id, event.event_id)
+        session.execute(text(f"SELECT pg_notify('{SENDER_CHANNEL}', '')"))  # wake the sender
     return event
 
 
