@@ -35,6 +35,7 @@ def queue_outbound(
     causation_id: UUID | None = None,
     message_id: UUID | None = None,
     now: datetime | None = None,
+    notify: bool = True,
 ) -> Envelope:
     """Insert an outbound message (status queued) and its MessageSent(out, queued) event in
     the caller's transaction; commits nothing.
@@ -42,7 +43,8 @@ def queue_outbound(
     `correlation_id` is the thread's; `conversation_id` defaults to it. `from_phone` defaults
     to the tenant's first number. Pass a deterministic `message_id` to make a retried
     reaction idempotent: a second call with the same id inserts nothing and returns the
-    same event (the outbox ignores its id).
+    same event (the outbox ignores its id). `notify` wakes the sender at commit (a caller
+    queuing many texts in one transaction may notify once itself).
     """
     check_e164(to_phone)
     if from_phone is None:
@@ -76,7 +78,8 @@ def queue_outbound(
     if inserted is not None:
         OutboxWriter().append(session, event)
         record_outbound(session, correlation_id, event.event_id)
-        session.execute(text(f"SELECT pg_notify('{SENDER_CHANNEL}', '')"))  # wake the sender
+        if notify:
+            session.execute(text(f"SELECT pg_notify('{SENDER_CHANNEL}', '')"))
     return event
 
 
