@@ -111,7 +111,15 @@ class Settings(BaseSettings):
     # --- outbox relay -----------------------------------------------------------------------
     nmc_relay_batch_size: int = Field(default=1000, ge=1, le=50_000)
     nmc_relay_poll_interval_s: float = Field(
-        default=1.0, gt=0, description="Polling fallback when no NOTIFY arrives."
+        default=1.0, gt=0, description="How often the relay rebalances its lane leases."
+    )
+    nmc_relay_idle_poll_min_s: float = Field(
+        default=0.005, gt=0, description="The relay's sleep after a partial batch and its first "
+        "sleep once idle (it asks again at once after a full batch).",
+    )
+    nmc_relay_idle_poll_max_s: float = Field(
+        default=0.02, gt=0, description="Cap of the idle sleep, doubled per empty poll from "
+        "the minimum: the worst added commit -> publish latency of an idle relay.",
     )
     nmc_relay_flush_timeout_s: float = Field(default=30.0, gt=0)
     nmc_relay_retention_s: float = Field(

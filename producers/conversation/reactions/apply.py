@@ -11,19 +11,34 @@ forward in process (`remember`) from one fact of a conversation to the next.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Boolean, Column, MetaData, Table, Text, Uuid, select, text, tuple_
+from sqlalchemy import (
+    Boolean,
+    Column,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.types import DateTime
 
-from nmc.contract.envelope import new_event
+from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.keys import record_key
 from producers.conversation.messaging_gate import messaging_gate
-from producers.conversation.outbound import SENDER_CHANNEL, queue_outbound
+from producers.conversation.outbound import SENDER_CHANNEL, outbound_message
 from producers.conversation.reactions.decide import (
     HANDLED,
     Action,
@@ -40,6 +55,7 @@ from producers.conversation.reactions.decide import (
     remember,
 )
 from producers.outbox import OutboxWriter
+from producers.tables import outbound_messages, threads
 from producers.tenants.table import tenants
 
 conversation_reactions = Table(
@@ -105,16 +121,64 @@ def _memories(session: Session, keys: set[Conversation]) -> dict[Conversation, M
         takeover=r.takeover_at is not None) for r in rows}
 
 
-def _upsert(session: Session, fact: Trigger, **values: object) -> None:
-    base = {"tenant_id": fact.tenant_id, "correlation_id": fact.correlation_id,
+_MERGED = ("caller_phone", "takeover_user_id", "takeover_at", "auto_reply",
+           "auto_reply_reason", "auto_reply_message_id")
+
+
+def _upsert_all(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One statement for the batch's memory rows (one row per conversation, merged in
+    process): what a row does not set keeps its stored value, `started` only turns on."""
+    if not rows:
+        return
+    stmt = insert(conversation_reactions)
+    table = conversation_reactions.c
+    set_: dict[str, Any] = {k: func.coalesce(stmt.excluded[k], table[k]) for k in _MERGED}
+    set_["started"] = or_(table.started, stmt.excluded.started)
+    set_["updated_at"] = stmt.excluded.updated_at
+    # executemany: compiled once and cached, sent as multi-row VALUES by insertmanyvalues
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "correlation_id"], set_=set_), rows)
+
+
+@dataclass
+class _Writes:
+    """A batch's writes, gathered in fact order and issued as a few set-wise statements."""
+
+    events: list[Envelope | UUID] = field(default_factory=list)  # UUID: a queued text's event
+    texts: dict[UUID, tuple[dict[str, Any], Envelope]] = field(default_factory=dict)
+    memory: dict[Conversation, dict[str, Any]] = field(default_factory=dict)
+
+    def remember(self, fact: Trigger, **values: object) -> None:
+        key = (fact.tenant_id, fact.correlation_id)
+        row = self.memory.setdefault(key, {
+            "tenant_id": fact.tenant_id, "correlation_id": fact.correlation_id,
             "started": False,
             "started_event_id": conversation_started_id(fact.tenant_id, fact.correlation_id),
-            "updated_at": datetime.now(UTC)}
-    stmt = insert(conversation_reactions).values({**base, **values})
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=["tenant_id", "correlation_id"],
-        set_={k: stmt.excluded[k] for k in [*values, "updated_at"]},
-    ))
+            **dict.fromkeys(_MERGED)})
+        row.update(values, updated_at=datetime.now(UTC))
+
+    def flush(self, session: Session) -> None:
+        """Texts first (only the new ones get their event), then the outbox in fact order,
+        the threads' last outbound event, the memory rows; one sender wake-up."""
+        new: set[UUID] = set()
+        if self.texts:
+            new = set(session.execute(
+                insert(outbound_messages)
+                .on_conflict_do_nothing(index_elements=["message_id"])
+                .returning(outbound_messages.c.message_id),
+                [row for row, _ in self.texts.values()],
+            ).scalars())
+        events = [e if isinstance(e, Envelope) else self.texts[e][1]
+                  for e in self.events if isinstance(e, Envelope) or e in new]
+        WRITER.append_all(session, events)
+        if new:
+            session.execute(
+                update(threads).where(threads.c.correlation_id == bindparam("cid"))
+                .values(last_outbound_event_id=bindparam("eid")),
+                [{"cid": row["correlation_id"], "eid": row["queued_event_id"]}
+                 for mid, (row, _) in self.texts.items() if mid in new])
+            session.execute(text(f"SELECT pg_notify('{SENDER_CHANNEL}', '')"))
+        _upsert_all(session, list(self.memory.values()))
 
 
 def react(session: Session, fact: Trigger) -> list[object]:
@@ -133,7 +197,7 @@ def react_batch(session: Session, facts: Sequence[Trigger]) -> list[list[Action]
     WRITER.lock(session, *{record_key(f.tenant_id, f.correlation_id) for f in ours})
     memories = _memories(session, {(f.tenant_id, f.correlation_id) for f in ours})
     results: list[list[Action]] = []
-    queued = False
+    writes = _Writes()
     for fact in facts:
         tenant = directory.get(fact.tenant_id)
         if fact.name not in HANDLED or tenant is None:
@@ -142,30 +206,27 @@ def react_batch(session: Session, facts: Sequence[Trigger]) -> list[list[Action]
         key = (fact.tenant_id, fact.correlation_id)
         memory = memories.get(key, Memory())
         actions = decide(fact, memory, tenant.gate)
-        queued |= _carry_out(session, fact, actions, tenant)
+        _plan(writes, fact, actions, tenant)
         memories[key] = remember(memory, actions)
         results.append(actions)
-    if queued:  # one wake-up of the sender for the batch
-        session.execute(text(f"SELECT pg_notify('{SENDER_CHANNEL}', '')"))
+    writes.flush(session)
     return results
 
 
-def _carry_out(session: Session, fact: Trigger, actions: list[Action],
-               tenant: TenantView) -> bool:
-    """Write one fact's actions; True when a text was queued."""
-    queued = False
+def _plan(writes: _Writes, fact: Trigger, actions: list[Action], tenant: TenantView) -> None:
+    """Gather one fact's writes."""
     for action in actions:
         if isinstance(action, StartConversation):
-            WRITER.append(session, new_event(
+            writes.events.append(new_event(
                 "nmc.conversation.ConversationStarted", event_id=action.event_id,
                 tenant_id=fact.tenant_id, correlation_id=fact.correlation_id,
                 causation_id=fact.event_id, occurred_at=fact.occurred_at,
                 payload={"conversation_id": str(fact.correlation_id),
                          "caller_phone": action.caller_phone},
             ))
-            _upsert(session, fact, started=True, caller_phone=action.caller_phone)
+            writes.remember(fact, started=True, caller_phone=action.caller_phone)
         elif isinstance(action, RecordInbound):
-            WRITER.append(session, new_event(
+            writes.events.append(new_event(
                 "nmc.conversation.MessageSent", event_id=action.event_id,
                 tenant_id=fact.tenant_id, correlation_id=fact.correlation_id,
                 causation_id=fact.event_id, occurred_at=fact.occurred_at,
@@ -174,19 +235,16 @@ def _carry_out(session: Session, fact: Trigger, actions: list[Action],
                          "direction": "in", "status": "delivered"},
             ))
         elif isinstance(action, QueueAutoReply):
-            queue_outbound(
-                session, tenant_id=fact.tenant_id, correlation_id=fact.correlation_id,
+            writes.texts[action.message_id] = outbound_message(
+                tenant_id=fact.tenant_id, correlation_id=fact.correlation_id,
                 to_phone=action.to_phone, from_phone=action.from_phone,
                 body=tenant.auto_reply, conversation_id=fact.correlation_id,
                 causation_id=conversation_started_id(fact.tenant_id, fact.correlation_id),
-                message_id=action.message_id, now=fact.occurred_at, notify=False,
+                message_id=action.message_id, now=fact.occurred_at,
             )
-            queued = True
-            _upsert(session, fact, auto_reply="queued", auto_reply_reason=None,
-                    auto_reply_message_id=action.message_id)
+            writes.events.append(action.message_id)
+            writes.remember(fact, auto_reply="queued", auto_reply_message_id=action.message_id)
         elif isinstance(action, SuppressAutoReply):
-            _upsert(session, fact, auto_reply="suppressed", auto_reply_reason=action.reason)
+            writes.remember(fact, auto_reply="suppressed", auto_reply_reason=action.reason)
         elif isinstance(action, RecordTakeover):
-            _upsert(session, fact, takeover_user_id=action.user_id,
-                    takeover_at=fact.occurred_at)
-    return queued
+            writes.remember(fact, takeover_user_id=action.user_id, takeover_at=fact.occurred_at)
