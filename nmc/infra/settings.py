@@ -111,7 +111,15 @@ class Settings(BaseSettings):
     # --- outbox relay -----------------------------------------------------------------------
     nmc_relay_batch_size: int = Field(default=1000, ge=1, le=50_000)
     nmc_relay_poll_interval_s: float = Field(
-        default=1.0, gt=0, description="Polling fallback when no NOTIFY arrives."
+        default=1.0, gt=0, description="How often the relay rebalances its lane leases."
+    )
+    nmc_relay_idle_poll_min_s: float = Field(
+        default=0.005, gt=0, description="The relay's sleep after a partial batch and its first "
+        "sleep once idle (it asks again at once after a full batch).",
+    )
+    nmc_relay_idle_poll_max_s: float = Field(
+        default=0.02, gt=0, description="Cap of the idle sleep, doubled per empty poll from "
+        "the minimum: the worst added commit -> publish latency of an idle relay.",
     )
     nmc_relay_flush_timeout_s: float = Field(default=30.0, gt=0)
     nmc_relay_retention_s: float = Field(
@@ -181,6 +189,22 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Tries of a failing fact before it is dead-lettered."
     )
     nmc_reactions_retry_max_s: float = Field(default=10.0, gt=0)
+    nmc_reactions_batch_max: int = Field(
+        default=1000, ge=1, le=50_000, description="Most facts `nmc reactor` takes from its "
+        "consumer and writes in one transaction.",
+    )
+    nmc_reactions_batch_wait_ms: int = Field(
+        default=0, ge=0, description="How long the reactor waits for more facts after the first "
+        "of a batch (0: it takes what the consumer already has, no added latency).",
+    )
+    nmc_reactions_crash_after_batches: int = Field(
+        default=0, ge=0, description="Fault injection for the kill tests only: SIGKILL the "
+        "reactor at `nmc_reactions_crash_point` of this batch (0: never).",
+    )
+    nmc_reactions_crash_point: str = Field(
+        default="after-commit", pattern="^(before-write|after-commit|after-store)$",
+        description="Where in the batch the injected SIGKILL strikes.",
+    )
     nmc_reactions_offset_reset: str = Field(
         default="latest",
         description="Where a new reactions group starts. 'latest': a first deployment must "

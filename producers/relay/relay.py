@@ -2,7 +2,9 @@
 
 One iteration: rebalance lane leases, fetch pending rows of the held lanes in id order, check
 that the session still holds those lanes, publish, settle the batch in one statement (published
-/ parked / left for retry). Idle relays sleep on LISTEN with the poll interval as a fallback.
+/ parked / left for retry). No trigger notifies on outbox writes (that would serialize every
+writer's commit cluster-wide): the relay polls adaptively (`polling.next_wait`), and still
+LISTENs while it sleeps so an operator's `nmc outbox retry` wakes it at once.
 
 The relay is a daemon: losing PostgreSQL (restart, failover, `pg_terminate_backend`) makes it
 reconnect with exponential backoff and full jitter, join again and lease lanes from scratch —
@@ -29,6 +31,7 @@ from producers.relay.backoff import retrying, until_done
 from producers.relay.health import RelayHealth
 from producers.relay.metrics import RelayMetrics
 from producers.relay.outcome import BatchOutcome, Delivery, settle
+from producers.relay.polling import next_wait
 from producers.relay.publisher import KafkaPublisher, TransientPublishError
 from producers.relay.store import OutboxRow, OutboxStore, StoreUnavailable
 
@@ -268,6 +271,7 @@ class OutboxRelay:
             stop, "Kafka / the schema registry", (TransientPublishError,),
             self._settings.nmc_relay_max_backoff_s, self._waiting,
         )
+        idle = 0.0
         while not stop.is_set():
             self.health.last_loop_at = time.monotonic()
             try:
@@ -279,7 +283,10 @@ class OutboxRelay:
                     break  # stop was requested while backing off
                 self.health.waiting_for = None
                 self.housekeeping()
-                if handled < self._settings.nmc_relay_batch_size and not stop.is_set():
-                    self._store.wait_for_notify(self._settings.nmc_relay_poll_interval_s)
+                idle = next_wait(handled, self._settings.nmc_relay_batch_size, idle,
+                                 self._settings.nmc_relay_idle_poll_min_s,
+                                 self._settings.nmc_relay_idle_poll_max_s)
+                if idle and not stop.is_set():
+                    self._store.wait_for_notify(idle)
             except StoreUnavailable as exc:
                 self._lost_store(exc)

@@ -5,36 +5,66 @@ crash the row is `sending`, never `queued`, and is not picked again. Each sender
 session advisory lock named after its instance id while it runs; `reconcile` turns `sending`
 rows whose claimer's lock is free (the claimer died: its connection, hence its lock, is gone)
 into `unknown`. A live sender's in-flight rows are never touched, so several senders may run.
+
+Speed: a NOTIFY from the transaction that queued a text wakes the dispatcher at once (the poll
+is only a fallback); up to `sender_concurrency` texts are in flight on worker threads, each
+with its own keep-alive HTTP session. Claims go round-robin across tenants (`sender_turns`:
+the tenant claimed longest ago first), skip sending numbers and campaigns that are at their
+rate (`Pacer`), and a 429 / 20429 (not accepted) is tried again with backoff.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.orm import Session
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_result,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from nmc.infra.db import psycopg_dsn
 from producers.conversation.message_status import can_transition
-from producers.conversation.outbound import delivery_event
+from producers.conversation.outbound import SENDER_CHANNEL, delivery_event
 from producers.outbox import OutboxWriter
+from producers.sender.pacing import Pacer
 from producers.sender.settings import SenderSettings
 from producers.sender.state import SendOutcome, classify_error
+from producers.sender.wakeup import WakeListener
 from producers.tables import outbound_messages
 
 log = logging.getLogger(__name__)
 
 _LOCK = "SELECT pg_advisory_lock(hashtextextended('nmc-sender:' || :id, 0))"
 _TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended('nmc-sender:' || :id, 0))"
+# Tenants with a claimable text, the one whose turn is oldest first (round-robin).
+_TURNS = text(
+    """
+    SELECT q.tenant_id FROM (
+        SELECT DISTINCT tenant_id FROM outbound_messages
+         WHERE status = 'queued' AND from_phone <> ALL(CAST(:numbers AS text[]))
+           AND tenant_id <> ALL(CAST(:tenants AS uuid[]))) q
+    LEFT JOIN sender_turns t USING (tenant_id)
+    ORDER BY t.last_claimed_at NULLS FIRST, q.tenant_id
+    LIMIT :limit
+    """
+)
 _CLAIM = text(
     """
     UPDATE outbound_messages
@@ -42,7 +72,8 @@ _CLAIM = text(
            attempts = attempts + 1, updated_at = clock_timestamp()
      WHERE message_id = (
            SELECT message_id FROM outbound_messages
-            WHERE status = 'queued'
+            WHERE status = 'queued' AND tenant_id = :tenant
+              AND from_phone <> ALL(CAST(:numbers AS text[]))
             ORDER BY created_at
             LIMIT 1
               FOR UPDATE SKIP LOCKED)
@@ -50,6 +81,13 @@ _CLAIM = text(
     RETURNING message_id, tenant_id, to_phone, from_phone, body
     """
 )
+_TURN_TAKEN = text(
+    """
+    INSERT INTO sender_turns (tenant_id, last_claimed_at) VALUES (:tenant, clock_timestamp())
+    ON CONFLICT (tenant_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at
+    """
+)
+_TURN_CANDIDATES = 8  # tenants tried per claim (the next ones when a tenant's rows are taken)
 
 
 @dataclass(frozen=True)
@@ -59,6 +97,7 @@ class Claimed:
     to_phone: str
     from_phone: str
     body: str
+    send_at: float = 0.0  # monotonic time of its paced slot (booked with the claim)
 
 
 def twilio_client(settings: SenderSettings) -> tuple[Client, TwilioHttpClient]:
@@ -85,8 +124,24 @@ class SmsSender:
         self.settings = settings
         self.instance_id = uuid.uuid4()
         self.after_claim = after_claim
-        self._client, self._http = twilio_client(settings)
+        self._local = threading.local()
+        self._https: list[TwilioHttpClient] = []
+        self._clients_lock = threading.Lock()
         self._lock_conn: Connection | None = None
+        self._numbers = Pacer(settings.sender_number_rate_per_s)
+        self._campaigns = Pacer(settings.sender_campaign_rate_per_s)
+        self._wake = threading.Event()
+        settings.require("twilio_account_sid", "sender_token")
+
+    def _client(self) -> Client:
+        """This thread's REST client: its own keep-alive session (requests' is not shared)."""
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client, http = twilio_client(self.settings)
+            self._local.client = client
+            with self._clients_lock:
+                self._https.append(http)
+        return client
 
     def __enter__(self) -> SmsSender:
         self.start()
@@ -111,9 +166,12 @@ class SmsSender:
         if self._lock_conn is not None:
             self._lock_conn.close()  # releases the liveness lock
             self._lock_conn = None
-        session = getattr(self._http, "session", None)
-        if session is not None:
-            session.close()
+        with self._clients_lock:
+            https, self._https = self._https, []
+        for http in https:
+            session = getattr(http, "session", None)
+            if session is not None:
+                session.close()
 
     def reconcile(self) -> int:
         """`sending` rows of senders that are gone become `unknown` (never `queued`)."""
@@ -137,12 +195,37 @@ class SmsSender:
         return moved
 
     def claim_next(self) -> Claimed | None:
-        """Claim one queued message in its own committed transaction."""
+        """Claim one queued text in its own committed transaction: of the tenant whose turn
+        is oldest, from a number (and campaign) not at its rate, and book its send slot."""
+        now = time.monotonic()
+        numbers, tenants = self._numbers.busy(now), self._campaigns.busy(now)
         with self.engine.begin() as conn:
-            row = conn.execute(_CLAIM, {"me": self.instance_id}).first()
-        if row is None:
-            return None
-        return Claimed(row.message_id, row.tenant_id, row.to_phone, row.from_phone, row.body)
+            turns = conn.execute(_TURNS, {"numbers": numbers, "tenants": tenants,
+                                          "limit": _TURN_CANDIDATES}).scalars().all()
+            for tenant in turns:
+                row = conn.execute(_CLAIM, {"me": self.instance_id, "tenant": tenant,
+                                            "numbers": numbers}).first()
+                if row is not None:
+                    conn.execute(_TURN_TAKEN, {"tenant": tenant})
+                    break
+            else:
+                return None
+        claimed = Claimed(row.message_id, row.tenant_id, row.to_phone, row.from_phone,
+                          row.body)
+        return replace(claimed, send_at=self._reserve(claimed, now))
+
+    def _reserve(self, claimed: Claimed, now: float) -> float:
+        """Book the text's slot at its number's and its campaign's rate; when it may go."""
+        return max(self._numbers.reserve(claimed.from_phone, now),
+                   self._campaigns.reserve(str(claimed.tenant_id), now))
+
+    def _next_free(self) -> float | None:
+        """When a number or campaign now at its rate is free again (for the idle wait)."""
+        now = time.monotonic()
+        times = [t for t in (self._numbers.next_free(self._numbers.busy(now)),
+                             self._campaigns.next_free(self._campaigns.busy(now)))
+                 if t is not None]
+        return min(times) if times else None
 
     def call_api(self, claimed: Claimed) -> SendOutcome:
         """The one API call for this message; every failure is classified, none raised."""
@@ -153,7 +236,7 @@ class SmsSender:
                 f"{self.settings.public_base_url}/twilio/messages/status?mid={claimed.message_id}"
             )
         try:
-            message = self._client.messages.create(**kwargs)
+            message = self._client().messages.create(**kwargs)
         except TwilioRestException as exc:
             return classify_error(exc.status, exc.code, str(exc.msg))
         except Exception as exc:  # transport errors: the provider may have the message
@@ -190,22 +273,101 @@ class SmsSender:
         if outcome.status != "sent":
             log.warning("message %s: %s %s", claimed.message_id, outcome.status, outcome.detail)
 
+    def deliver(self, claimed: Claimed) -> SendOutcome:
+        """The API call at the text's paced slot, tried again (new slot, backoff) while
+        Twilio answers 429 / 20429; the last answer once the tries are spent."""
+        first = [claimed.send_at]  # the slot booked with the claim
+
+        def paced_call() -> SendOutcome:
+            at = first.pop() if first else self._reserve(claimed, time.monotonic())
+            delay = at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            return self.call_api(claimed)
+
+        def give_up(state: RetryCallState) -> SendOutcome:
+            assert state.outcome is not None
+            outcome: SendOutcome = state.outcome.result()
+            return outcome
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.settings.sender_throttle_attempts),
+            wait=wait_random_exponential(multiplier=0.2,
+                                         max=self.settings.sender_throttle_backoff_max_s),
+            retry=retry_if_result(lambda outcome: outcome.throttled),
+            retry_error_callback=give_up,
+        )
+        outcome: SendOutcome = retrying(paced_call)
+        return outcome
+
+    def process(self, claimed: Claimed) -> None:
+        """After the claim: the crash-injection hook, the call(s), the answer recorded."""
+        if self.after_claim is not None:
+            self.after_claim(claimed)
+        self.settle(claimed, self.deliver(claimed))
+
     def send_one(self) -> bool:
-        """Claim, call, settle one message; False when nothing is queued."""
+        """Claim, call, settle one message; False when nothing is claimable."""
         claimed = self.claim_next()
         if claimed is None:
             return False
-        if self.after_claim is not None:
-            self.after_claim(claimed)
-        self.settle(claimed, self.call_api(claimed))
+        self.process(claimed)
         return True
 
     def run(self, stop: threading.Event) -> None:
-        """Send until `stop` is set; reconcile on every idle poll."""
-        while not stop.is_set():
-            if not self.send_one():
+        """Send until `stop` is set: woken by NOTIFY, a finished send or a number becoming
+        free, else by the fallback poll (which also reconciles dead senders' claims).
+
+        A send that raises (PostgreSQL gone while recording the answer) stops the sender:
+        its claim stays `sending` and the next sender's reconcile reports it `unknown`.
+        """
+        quit_listening = threading.Event()
+        WakeListener(psycopg_dsn(self.engine.url.render_as_string(False)), SENDER_CHANNEL,
+                     self._wake, quit_listening).start()
+        self._failures: list[BaseException] = []
+        self._in_flight = 0
+        self._slots = threading.Lock()
+        with ThreadPoolExecutor(self.settings.sender_concurrency,
+                                thread_name_prefix="sender") as pool:
+            try:
+                self._dispatch(stop, pool)
+            finally:
+                quit_listening.set()
+        if self._failures:
+            raise self._failures[0]
+
+    def _work(self, claimed: Claimed) -> None:
+        try:
+            self.process(claimed)
+        except BaseException as exc:
+            log.exception("sending %s failed; stopping", claimed.message_id)
+            self._failures.append(exc)
+        finally:
+            with self._slots:
+                self._in_flight -= 1
+            self._wake.set()
+
+    def _dispatch(self, stop: threading.Event, pool: ThreadPoolExecutor) -> None:
+        poll = self.settings.sender_poll_interval_s
+        next_reconcile = time.monotonic() + poll
+        while not stop.is_set() and not self._failures:
+            self._wake.clear()  # before claiming: a commit after this wakes the next wait
+            while self._in_flight < self.settings.sender_concurrency and not stop.is_set():
+                claimed = self.claim_next()
+                if claimed is None:
+                    break
+                with self._slots:
+                    self._in_flight += 1
+                pool.submit(self._work, claimed)
+            now = time.monotonic()
+            if now >= next_reconcile:
                 self.reconcile()
-                stop.wait(self.settings.sender_poll_interval_s)
+                next_reconcile = now + poll
+            wait = next_reconcile - now
+            paced = self._next_free()
+            if paced is not None:
+                wait = min(wait, max(0.001, paced - now))
+            self._wake.wait(max(0.0, wait))
 
 
 def run_sender(engine: Engine, settings: SenderSettings, stop: threading.Event) -> None:

@@ -28,8 +28,31 @@ class SenderSettings(BaseSettings):
     twilio_auth_token: SecretStr | None = Field(
         default=None, description="Twilio auth token (the webhooks' one), the REST fallback."
     )
-    sender_poll_interval_s: float = Field(default=1.0, gt=0, description="Idle poll period.")
+    sender_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="Fallback poll period: a queued text wakes the sender at "
+        "once through NOTIFY (channel nmc_sender); this catches a lost wake-up and reconciles.",
+    )
     sender_http_timeout_s: float = Field(default=15.0, gt=0, description="REST call timeout.")
+    sender_concurrency: int = Field(
+        default=8, ge=1, le=256, description="Texts in flight at once (worker threads, each "
+        "with its own keep-alive HTTP session).",
+    )
+    sender_number_rate_per_s: float = Field(
+        default=1.0, ge=0, description="Most texts a second per sending number (Twilio's "
+        "per-number throughput); 0: unlimited.",
+    )
+    sender_campaign_rate_per_s: float = Field(
+        default=0.0, ge=0, description="Most texts a second per tenant (its 10DLC campaign's "
+        "throughput); 0: unlimited.",
+    )
+    sender_throttle_attempts: int = Field(
+        default=6, ge=1, description="Tries of a text Twilio refuses with 429 / 20429 (not "
+        "accepted, so safe to retry) before it is recorded failed.",
+    )
+    sender_throttle_backoff_max_s: float = Field(
+        default=10.0, gt=0, description="Cap of the exponential, full-jitter backoff between "
+        "those tries.",
+    )
 
     @field_validator("public_base_url", "twilio_api_base")
     @classmethod

@@ -43,6 +43,10 @@ def run_reactor(
     reactor = ConversationReactor(
         consumer, value_deserializer(registry), engine, Producer(producer_config(settings)),
         group, settings.nmc_reactions_max_attempts, settings.nmc_reactions_retry_max_s,
+        batch_max=settings.nmc_reactions_batch_max,
+        batch_wait_s=settings.nmc_reactions_batch_wait_ms / 1000,
+        crash_after_batches=settings.nmc_reactions_crash_after_batches,
+        crash_point=settings.nmc_reactions_crash_point,
     )
     log.info("reactor started (group %s)", group)
     try:

@@ -1,25 +1,47 @@
-"""Carry out the reaction policy in one PostgreSQL transaction per fact.
+"""Carry out the reaction policy for a batch of facts in one PostgreSQL transaction.
 
-Memory row, outbox events and outbound message are written together, so a crash either
+Memory rows, outbox events and outbound messages are written together, so a crash either
 leaves everything or nothing, and a redelivered fact finds its effects already there (the
-deterministic event ids make the outbox ignore repeats). The transaction takes the
-conversation's key lock first (`OutboxWriter.lock_conversation`), then its rows.
+deterministic event ids make the outbox ignore repeats). The transaction takes the batch's
+conversation key locks first (sorted, `OutboxWriter.lock`), then their rows. Tenants, their
+messaging gate and the memory rows are read once per batch; the memory is then carried
+forward in process (`remember`) from one fact of a conversation to the next.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
 
-from sqlalchemy import Boolean, Column, MetaData, Table, Text, Uuid, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.types import DateTime
 
-from nmc.contract.envelope import new_event
+from nmc.contract.envelope import Envelope, new_event
+from nmc.contract.keys import record_key
 from producers.conversation.messaging_gate import messaging_gate
-from producers.conversation.outbound import queue_outbound
+from producers.conversation.outbound import SENDER_CHANNEL, outbound_message
 from producers.conversation.reactions.decide import (
     HANDLED,
+    Action,
     Gate,
     Memory,
     QueueAutoReply,
@@ -30,8 +52,10 @@ from producers.conversation.reactions.decide import (
     Trigger,
     conversation_started_id,
     decide,
+    remember,
 )
 from producers.outbox import OutboxWriter
+from producers.tables import outbound_messages, threads
 from producers.tenants.table import tenants
 
 conversation_reactions = Table(
@@ -53,73 +77,156 @@ conversation_reactions = Table(
 WRITER = OutboxWriter()
 
 
-def _memory(session: Session, fact: Trigger) -> Memory:
-    row = session.execute(
-        select(conversation_reactions)
-        .where(conversation_reactions.c.tenant_id == fact.tenant_id,
-               conversation_reactions.c.correlation_id == fact.correlation_id)
+Conversation = tuple[UUID, UUID]
+
+
+@dataclass(frozen=True)
+class TenantView:
+    """What a batch needs of a tenant: its auto-reply text and its messaging gate."""
+
+    auto_reply: str
+    gate: Gate
+
+
+def _tenants(session: Session, ids: set[UUID]) -> dict[UUID, TenantView]:
+    """Tenants of the directory among `ids` (facts of others are not ours to answer)."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(tenants.c.tenant_id, tenants.c.name, tenants.c.auto_reply_template)
+        .where(tenants.c.tenant_id.in_(ids))
+    ).all()
+    found = {}
+    for row in rows:
+        decision = messaging_gate(session, row.tenant_id)
+        found[row.tenant_id] = TenantView(
+            str(row.auto_reply_template).replace("{business}", str(row.name)),
+            Gate(decision.allowed, decision.reasons))
+    return found
+
+
+def _memories(session: Session, keys: set[Conversation]) -> dict[Conversation, Memory]:
+    """The memory rows of these conversations, locked for the transaction."""
+    if not keys:
+        return {}
+    c = conversation_reactions.c
+    rows = session.execute(
+        select(c.tenant_id, c.correlation_id, c.started, c.auto_reply, c.takeover_at)
+        .where(tuple_(c.tenant_id, c.correlation_id).in_(sorted(keys)))
+        .order_by(c.tenant_id, c.correlation_id)
         .with_for_update()
-    ).first()
-    if row is None:
-        return Memory()
-    return Memory(started=bool(row.started), auto_reply_decided=row.auto_reply is not None,
-                  takeover=row.takeover_at is not None)
+    ).all()
+    return {(r.tenant_id, r.correlation_id): Memory(
+        started=bool(r.started), auto_reply_decided=r.auto_reply is not None,
+        takeover=r.takeover_at is not None) for r in rows}
 
 
-def _upsert(session: Session, fact: Trigger, **values: object) -> None:
-    base = {"tenant_id": fact.tenant_id, "correlation_id": fact.correlation_id,
+_MERGED = ("caller_phone", "takeover_user_id", "takeover_at", "auto_reply",
+           "auto_reply_reason", "auto_reply_message_id")
+
+
+def _upsert_all(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One statement for the batch's memory rows (one row per conversation, merged in
+    process): what a row does not set keeps its stored value, `started` only turns on."""
+    if not rows:
+        return
+    stmt = insert(conversation_reactions)
+    table = conversation_reactions.c
+    set_: dict[str, Any] = {k: func.coalesce(stmt.excluded[k], table[k]) for k in _MERGED}
+    set_["started"] = or_(table.started, stmt.excluded.started)
+    set_["updated_at"] = stmt.excluded.updated_at
+    # executemany: compiled once and cached, sent as multi-row VALUES by insertmanyvalues
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "correlation_id"], set_=set_), rows)
+
+
+@dataclass
+class _Writes:
+    """A batch's writes, gathered in fact order and issued as a few set-wise statements."""
+
+    events: list[Envelope | UUID] = field(default_factory=list)  # UUID: a queued text's event
+    texts: dict[UUID, tuple[dict[str, Any], Envelope]] = field(default_factory=dict)
+    memory: dict[Conversation, dict[str, Any]] = field(default_factory=dict)
+
+    def remember(self, fact: Trigger, **values: object) -> None:
+        key = (fact.tenant_id, fact.correlation_id)
+        row = self.memory.setdefault(key, {
+            "tenant_id": fact.tenant_id, "correlation_id": fact.correlation_id,
             "started": False,
             "started_event_id": conversation_started_id(fact.tenant_id, fact.correlation_id),
-            "updated_at": datetime.now(UTC)}
-    stmt = insert(conversation_reactions).values({**base, **values})
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=["tenant_id", "correlation_id"],
-        set_={k: stmt.excluded[k] for k in [*values, "updated_at"]},
-    ))
+            **dict.fromkeys(_MERGED)})
+        row.update(values, updated_at=datetime.now(UTC))
 
-
-def _auto_reply_text(session: Session, fact: Trigger) -> str:
-    row = session.execute(
-        select(tenants.c.name, tenants.c.auto_reply_template)
-        .where(tenants.c.tenant_id == fact.tenant_id)
-    ).first()
-    if row is None:
-        raise LookupError(f"tenant {fact.tenant_id} is not in the tenant directory")
-    return str(row.auto_reply_template).replace("{business}", str(row.name))
-
-
-def _known_tenant(session: Session, fact: Trigger) -> bool:
-    """Facts of tenants outside this directory (another environment, a deleted tenant) are
-    not ours to answer."""
-    found = session.execute(
-        select(tenants.c.tenant_id).where(tenants.c.tenant_id == fact.tenant_id)
-    ).first()
-    return found is not None
+    def flush(self, session: Session) -> None:
+        """Texts first (only the new ones get their event), then the outbox in fact order,
+        the threads' last outbound event, the memory rows; one sender wake-up."""
+        new: set[UUID] = set()
+        if self.texts:
+            new = set(session.execute(
+                insert(outbound_messages)
+                .on_conflict_do_nothing(index_elements=["message_id"])
+                .returning(outbound_messages.c.message_id),
+                [row for row, _ in self.texts.values()],
+            ).scalars())
+        events = [e if isinstance(e, Envelope) else self.texts[e][1]
+                  for e in self.events if isinstance(e, Envelope) or e in new]
+        WRITER.append_all(session, events)
+        if new:
+            session.execute(
+                update(threads).where(threads.c.correlation_id == bindparam("cid"))
+                .values(last_outbound_event_id=bindparam("eid")),
+                [{"cid": row["correlation_id"], "eid": row["queued_event_id"]}
+                 for mid, (row, _) in self.texts.items() if mid in new])
+            session.execute(text(f"SELECT pg_notify('{SENDER_CHANNEL}', '')"))
+        _upsert_all(session, list(self.memory.values()))
 
 
 def react(session: Session, fact: Trigger) -> list[object]:
     """Apply one fact inside the caller's transaction; returns the actions taken."""
-    if fact.name not in HANDLED or not _known_tenant(session, fact):
-        return []
-    # Lock order (producers/edges/README.md): the conversation's key lock before any row of
-    # the conversation — the reaction memory here, the thread row in queue_outbound — as the
-    # webhooks do, so a reaction and an inbound SMS of one caller cannot deadlock.
-    WRITER.lock_conversation(session, fact.tenant_id, fact.correlation_id)
-    memory = _memory(session, fact)
-    decision = messaging_gate(session, fact.tenant_id)
-    actions = decide(fact, memory, Gate(decision.allowed, decision.reasons))
+    return list(react_batch(session, [fact])[0])
+
+
+def react_batch(session: Session, facts: Sequence[Trigger]) -> list[list[Action]]:
+    """Apply facts, in order, inside the caller's transaction; the actions taken per fact."""
+    handled = [f for f in facts if f.name in HANDLED]
+    directory = _tenants(session, {f.tenant_id for f in handled})
+    ours = [f for f in handled if f.tenant_id in directory]
+    # Lock order (producers/edges/README.md): the conversations' key locks before any row of
+    # them — the reaction memory here, the thread row in queue_outbound — as the webhooks do,
+    # so a reaction and an inbound SMS of one caller cannot deadlock.
+    WRITER.lock(session, *{record_key(f.tenant_id, f.correlation_id) for f in ours})
+    memories = _memories(session, {(f.tenant_id, f.correlation_id) for f in ours})
+    results: list[list[Action]] = []
+    writes = _Writes()
+    for fact in facts:
+        tenant = directory.get(fact.tenant_id)
+        if fact.name not in HANDLED or tenant is None:
+            results.append([])
+            continue
+        key = (fact.tenant_id, fact.correlation_id)
+        memory = memories.get(key, Memory())
+        actions = decide(fact, memory, tenant.gate)
+        _plan(writes, fact, actions, tenant)
+        memories[key] = remember(memory, actions)
+        results.append(actions)
+    writes.flush(session)
+    return results
+
+
+def _plan(writes: _Writes, fact: Trigger, actions: list[Action], tenant: TenantView) -> None:
+    """Gather one fact's writes."""
     for action in actions:
         if isinstance(action, StartConversation):
-            WRITER.append(session, new_event(
+            writes.events.append(new_event(
                 "nmc.conversation.ConversationStarted", event_id=action.event_id,
                 tenant_id=fact.tenant_id, correlation_id=fact.correlation_id,
                 causation_id=fact.event_id, occurred_at=fact.occurred_at,
                 payload={"conversation_id": str(fact.correlation_id),
                          "caller_phone": action.caller_phone},
             ))
-            _upsert(session, fact, started=True, caller_phone=action.caller_phone)
+            writes.remember(fact, started=True, caller_phone=action.caller_phone)
         elif isinstance(action, RecordInbound):
-            WRITER.append(session, new_event(
+            writes.events.append(new_event(
                 "nmc.conversation.MessageSent", event_id=action.event_id,
                 tenant_id=fact.tenant_id, correlation_id=fact.correlation_id,
                 causation_id=fact.event_id, occurred_at=fact.occurred_at,
@@ -128,18 +235,16 @@ def react(session: Session, fact: Trigger) -> list[object]:
                          "direction": "in", "status": "delivered"},
             ))
         elif isinstance(action, QueueAutoReply):
-            queue_outbound(
-                session, tenant_id=fact.tenant_id, correlation_id=fact.correlation_id,
+            writes.texts[action.message_id] = outbound_message(
+                tenant_id=fact.tenant_id, correlation_id=fact.correlation_id,
                 to_phone=action.to_phone, from_phone=action.from_phone,
-                body=_auto_reply_text(session, fact), conversation_id=fact.correlation_id,
+                body=tenant.auto_reply, conversation_id=fact.correlation_id,
                 causation_id=conversation_started_id(fact.tenant_id, fact.correlation_id),
                 message_id=action.message_id, now=fact.occurred_at,
             )
-            _upsert(session, fact, auto_reply="queued", auto_reply_reason=None,
-                    auto_reply_message_id=action.message_id)
+            writes.events.append(action.message_id)
+            writes.remember(fact, auto_reply="queued", auto_reply_message_id=action.message_id)
         elif isinstance(action, SuppressAutoReply):
-            _upsert(session, fact, auto_reply="suppressed", auto_reply_reason=action.reason)
+            writes.remember(fact, auto_reply="suppressed", auto_reply_reason=action.reason)
         elif isinstance(action, RecordTakeover):
-            _upsert(session, fact, takeover_user_id=action.user_id,
-                    takeover_at=fact.occurred_at)
-    return list(actions)
+            writes.remember(fact, takeover_user_id=action.user_id, takeover_at=fact.occurred_at)

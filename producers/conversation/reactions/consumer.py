@@ -1,22 +1,33 @@
 """`ConversationReactor`: consumes telephony and conversation facts and reacts to them.
 
-At-least-once: an offset is stored only after the fact's transaction committed (or after it
-was dead-lettered), and librdkafka commits stored offsets. A redelivered fact is harmless:
-its effects carry deterministic ids and the memory row says what was already decided.
-Failures retry with exponential backoff and full jitter, then go to `nmc.dlq.<group>` and the
-dead-letter table; the partition keeps flowing.
+Batched: it takes what the consumer has (up to `batch_max`, waiting at most `batch_wait_s`
+after the first record), writes the batch's reactions in one transaction, then stores the
+offsets (librdkafka commits stored offsets). At-least-once: a crash before the commit
+redelivers the batch; a redelivered fact is harmless, its effects carry deterministic ids and
+the memory row says what was already decided. A failing batch is replayed fact by fact, each
+fact retried with exponential backoff and full jitter and then sent to `nmc.dlq.<group>` and
+the dead-letter table alone; the partition keeps flowing.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.serialization import MessageField, SerializationContext
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine
@@ -28,7 +39,7 @@ from nmc.contract.facts import PoisonEvent, to_fact
 from nmc.contract.headers import decode_headers
 from nmc.contract.schemas import topic_for
 from nmc.infra.dead_letters import DeadLetterStore, PostgresDeadLetters
-from producers.conversation.reactions.apply import react
+from producers.conversation.reactions.apply import react, react_batch
 from producers.conversation.reactions.decide import HANDLED, Trigger
 
 log = logging.getLogger(__name__)
@@ -64,6 +75,12 @@ class ConversationReactor:
         retry_max_s: float,
         registry: CollectorRegistry | None = None,
         dead_letters: DeadLetterStore | None = None,
+        *,
+        batch_max: int = 1000,
+        batch_wait_s: float = 0.0,
+        topics: tuple[str, ...] = SOURCE_TOPICS,
+        crash_after_batches: int = 0,
+        crash_point: str = "after-commit",
     ) -> None:
         self._consumer = consumer
         self._deserialize = deserialize
@@ -78,6 +95,15 @@ class ConversationReactor:
                                  ["outcome"], registry=self.registry)
         self.dead_lettered = Counter("nmc_reactions_dead_lettered", "Facts dead-lettered.",
                                      registry=self.registry)
+        self.batches_replayed = Counter(
+            "nmc_reactions_batches_replayed", "Batches that failed and were replayed fact by "
+            "fact.", registry=self.registry)
+        self._batch_max = batch_max
+        self._batch_wait_s = batch_wait_s
+        self._topics = topics
+        self._crash_after = crash_after_batches
+        self._crash_point = crash_point
+        self._batches = 0
 
     def handle(self, msg: Message) -> str:
         """Process one record; returns applied | ignored | dead-lettered. Never raises."""
@@ -107,6 +133,76 @@ class ConversationReactor:
             log.warning("fact %s failed %d times: %s", fact.event_id, attempts, error)
             return self._dead_letter(msg, headers, error, attempts)
         return "applied" if actions else "ignored"
+
+    def handle_batch(self, msgs: list[Message]) -> list[str]:
+        """Process records in one transaction; outcome per record (as `handle`). Never raises.
+
+        Undecodable records are dead-lettered alone first; if the batch's transaction fails,
+        every fact of it goes through `handle` (its own retries, then the dead-letter path),
+        so one poison fact cannot hold the others back.
+        """
+        outcomes = ["ignored"] * len(msgs)
+        facts: list[tuple[int, Trigger]] = []
+        for i, msg in enumerate(msgs):
+            headers = decode_headers(msg.headers())
+            if headers.get("event_name") not in HANDLED:
+                continue  # filtered by header, without decoding (DESIGN.md §2)
+            try:
+                value = self._deserialize(
+                    msg.value() or b"", SerializationContext(msg.topic() or "", MessageField.VALUE))
+                facts.append((i, to_trigger(value)))
+            except Exception as exc:  # undecodable: retrying cannot help
+                outcomes[i] = self._dead_letter(msg, headers, f"permanent: {exc}", 1)
+        if not facts:
+            return outcomes
+        try:
+            with Session(self._engine) as session, session.begin():
+                results = react_batch(session, [fact for _, fact in facts])
+        except Exception as exc:
+            log.warning("batch of %d facts failed (%s: %s); replaying it fact by fact",
+                        len(facts), type(exc).__name__, exc)
+            self.batches_replayed.inc()
+            for i, _ in facts:
+                outcomes[i] = self.handle(msgs[i])
+            return outcomes
+        for (i, _), actions in zip(facts, results, strict=True):
+            outcomes[i] = "applied" if actions else "ignored"
+        return outcomes
+
+    def _take(self) -> list[Message]:
+        """The next batch: blocks for the first record (0.5 s at most), then takes what the
+        consumer already holds, waiting `batch_wait_s` at most for the rest."""
+        first = self._consumer.poll(0.5)
+        if first is None:
+            return []
+        batch = [first]
+        if self._batch_max > 1:
+            batch += self._consumer.consume(self._batch_max - 1, self._batch_wait_s)
+        good = []
+        for msg in batch:
+            if msg.error():
+                log.warning("consumer error: %s", msg.error())
+            else:
+                good.append(msg)
+        return good
+
+    def _crash_here(self, point: str) -> None:
+        """Fault injection for the kill tests: a real SIGKILL at a chosen point of a batch."""
+        if self._batches == self._crash_after and self._crash_point == point:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def _store(self, msgs: list[Message]) -> None:
+        """Store the next offset of every partition in the batch (after its effects)."""
+        last: dict[tuple[str, int], int] = {}
+        for msg in msgs:
+            key = (msg.topic() or "", msg.partition() or 0)
+            last[key] = max(last.get(key, -1), msg.offset() or 0)
+        try:
+            self._consumer.store_offsets(offsets=[
+                TopicPartition(topic, partition, offset + 1)
+                for (topic, partition), offset in last.items()])
+        except KafkaException as exc:  # revoked meanwhile: its next owner redelivers (harmless)
+            log.warning("offsets not stored (%s); the batch will be delivered again", exc)
 
     def _dead_letter(self, msg: Message, headers: dict[str, str], error: str,
                      attempts: int) -> str:
@@ -148,17 +244,18 @@ class ConversationReactor:
             if assigned is not None:
                 assigned.set()
 
-        self._consumer.subscribe([*SOURCE_TOPICS, replays], on_assign=on_assign)
+        self._consumer.subscribe([*self._topics, replays], on_assign=on_assign)
         try:
             while not stop.is_set():
-                msg = self._consumer.poll(0.5)
-                if msg is None:
+                msgs = self._take()
+                if not msgs:
                     continue
-                if msg.error():
-                    log.warning("consumer error: %s", msg.error())
-                    continue
-                outcome = self.handle(msg)
-                self.processed.labels(outcome).inc()
-                self._consumer.store_offsets(msg)
+                self._batches += 1
+                self._crash_here("before-write")
+                for outcome in self.handle_batch(msgs):
+                    self.processed.labels(outcome).inc()
+                self._crash_here("after-commit")
+                self._store(msgs)
+                self._crash_here("after-store")
         finally:
             self._consumer.close()

@@ -121,3 +121,17 @@ def decide(fact: Trigger, memory: Memory, gate: Gate) -> list[Action]:
             )
         )
     return actions
+
+
+def remember(memory: Memory, actions: list[Action]) -> Memory:
+    """The conversation's memory after `actions` were carried out (a batch decides its next
+    fact of the same conversation on it before anything is re-read)."""
+    started, decided, takeover = memory.started, memory.auto_reply_decided, memory.takeover
+    for action in actions:
+        if isinstance(action, StartConversation):
+            started = True
+        elif isinstance(action, QueueAutoReply | SuppressAutoReply):
+            decided = True
+        elif isinstance(action, RecordTakeover):
+            takeover = True
+    return Memory(started=started, auto_reply_decided=decided, takeover=takeover)
