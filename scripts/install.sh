@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the platform and its tests need on a fresh Debian machine:
-# Debian's PostgreSQL server, a JDK and Maven (Kafka, Connect, the Java example), Node.js and
+# Debian's PostgreSQL server, Prometheus (promtool; `nmc stack up --observability`), a JDK and
+# Maven (Kafka, Connect, the Java example), Node.js and
 # npm (the Node example), Go 1.22+ (the Go example; from the Go module proxy when the machine's
 # go is missing or older, linked as .venv/bin/go), a Python venv with the pinned dependencies.
 # Kafka and the registry come from Maven Central on the first `nmc stack up` (cached in .nmc/).
@@ -21,6 +22,7 @@ command -v mvn >/dev/null 2>&1 || packages+=(maven)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 command -v curl >/dev/null 2>&1 || packages+=(curl)
 command -v unzip >/dev/null 2>&1 || packages+=(unzip)
+command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 if [ ${#packages[@]} -gt 0 ]; then
   say "installing from Debian's packages: ${packages[*]}"
   $SUDO apt-get update -q

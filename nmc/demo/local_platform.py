@@ -34,6 +34,9 @@ from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config, domain_topics
 from nmc.infra.net import free_port
 from nmc.infra.settings import Settings
+from nmc.stack import prometheus
+from nmc.stack.layout import Layout
+from nmc.stack.prometheus_config import write_targets
 from nmc_streams.api.app import create_app
 from nmc_streams.api.settings import ApiSettings
 from nmc_streams.settings import StreamSettings
@@ -79,6 +82,9 @@ class LocalPlatform:
     def __post_init__(self) -> None:
         self.twilio = LocalTwilio("AC" + secrets.token_hex(16))
         self.edge_port, self.api_port = free_port(), free_port()
+        self.relay_metrics_port = free_port()
+        self.worker_metrics_ports = {app: free_port() for app in STREAM_APPS}
+        self._target_files: list[Path] = []
         self.edge_url = f"http://127.0.0.1:{self.edge_port}"
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.edge_settings = EdgeSettings(
@@ -125,15 +131,20 @@ class LocalPlatform:
             with (self.log_dir / f"worker-{app}.log").open("wb") as log:
                 self._workers.append(subprocess.Popen(
                     [sys.executable, "-m", "nmc_streams", app, "--worker-id",
-                     f"demo-{self.run_id}"], env=env, stdout=log, stderr=subprocess.STDOUT))
+                     f"demo-{self.run_id}", "--metrics-port",
+                     str(self.worker_metrics_ports[app])],
+                    env=env, stdout=log, stderr=subprocess.STDOUT))
         progress(f"stream workers started ({', '.join(STREAM_APPS)})")
         self.twilio.start()
-        self._thread("relay", run_relay, self.settings, self._stop)
+        relay = self.settings.model_copy(
+            update={"nmc_relay_metrics_port": self.relay_metrics_port})
+        self._thread("relay", run_relay, relay, self._stop)
         self._thread("reactor", run_reactor, reactions, self._stop)
         self._thread("sender", run_sender, self.engine, self.sender_settings, self._stop)
         self._serve("edge", create_edge_app(self.edge_settings, self.engine), self.edge_port)
         self._serve("api", create_app(self.api_settings, self.settings), self.api_port)
         self._wait_for_http()
+        self._register_targets()
         progress(f"relay, reactions, sender, webhooks ({self.edge_url}) and read API "
                  f"({self.api_url}) running")
         return self
@@ -146,10 +157,25 @@ class LocalPlatform:
                     raise RuntimeError("an HTTP service did not start; see the log above")
                 time.sleep(0.05)
 
+    def _register_targets(self) -> None:
+        """Tell the local Prometheus (`nmc stack up --observability`) where this run's
+        processes serve /metrics; the files go when the run stops."""
+        folder = prometheus.targets_dir(Layout.of(self.settings))
+        name = f"demo-{self.run_id}"
+        self._target_files = [
+            write_targets(folder, "relay", name, [f"127.0.0.1:{self.relay_metrics_port}"]),
+            write_targets(folder, "edge", name, [f"127.0.0.1:{self.edge_port}"]),
+            write_targets(folder, "api", name, [f"127.0.0.1:{self.api_port}"]),
+            write_targets(folder, "streams", name, [
+                f"127.0.0.1:{port}" for port in self.worker_metrics_ports.values()]),
+        ]
+
     def workers_alive(self) -> bool:
         return all(w.poll() is None for w in self._workers)
 
     def stop(self) -> None:
+        for path in self._target_files:
+            path.unlink(missing_ok=True)
         self._stop.set()
         for server in self._servers:
             server.should_exit = True

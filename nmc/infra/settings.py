@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     nmc_stack_secure: bool = Field(
         default=False, description="Local broker with a SASL_SSL (SCRAM-SHA-512) listener only."
     )
+    nmc_prometheus_port: int = Field(
+        default=9490, ge=1, le=65535, description="Port of the local Prometheus that "
+        "`nmc stack up --observability` starts (loopback; 9490 leaves 9090 to a system one)."
+    )
+    nmc_prometheus_scrape_interval_s: float = Field(
+        default=15.0, gt=0, description="Scrape and rule evaluation interval of that Prometheus."
+    )
+    nmc_prometheus_retention: str = Field(
+        default="7d", description="How long that Prometheus keeps samples (its duration syntax)."
+    )
     nmc_stack_oauth_jwks_url: str | None = Field(
         default=None, description="Secured local broker: also accept OAUTHBEARER tokens "
         "signed by the keys at this JWKS URL (your OIDC provider's)."

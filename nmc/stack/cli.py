@@ -18,7 +18,7 @@ from nmc.stack.model import SERVICES
 from nmc.stack.procs import tail
 from nmc.stack.shape import render_exports
 
-stack_app = typer.Typer(help="Local stack: PostgreSQL, Kafka and Apicurio Registry.",
+stack_app = typer.Typer(help="Local stack: PostgreSQL, Kafka, Apicurio Registry (and Prometheus).",
                         no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True)
@@ -40,6 +40,10 @@ def up(
     brokers: Annotated[
         int, typer.Option("--brokers", min=0, max=5, help="KRaft nodes (3: RF 3, min ISR 2).")
     ] = 0,
+    observability: Annotated[
+        bool, typer.Option("--observability",
+                           help="Also Prometheus on NMC_PROMETHEUS_PORT, rules loaded.")
+    ] = False,
 ) -> None:
     """Provision and start the local services (idempotent), then migrate the database,
     create the domain topics and register the schemas (a local convenience)."""
@@ -48,7 +52,7 @@ def up(
 
     settings = shaped(get_settings(), secure=secure, brokers=brokers)
     try:
-        ensure_up(settings, err_console)
+        ensure_up(settings, err_console, observability=observability)
         clients, exports = client_settings(settings)
     except StackError as exc:
         raise _fail(exc) from None
@@ -111,14 +115,16 @@ def status_cmd() -> None:
 @stack_app.command()
 def logs(
     service: Annotated[
-        str, typer.Argument(help="postgres, kafka (kafka-2, kafka-3: other nodes) or registry")
+        str, typer.Argument(help="postgres, kafka (kafka-2, kafka-3: other nodes), registry or"
+                            " prometheus")
     ] = "kafka",
     lines: Annotated[int, typer.Option("-n", "--lines", help="Lines to show.")] = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
 ) -> None:
     """Print the end of a service's log."""
-    if service not in SERVICES and not service.removeprefix("kafka-").isdigit():
-        err_console.print(f"[red]error:[/] unknown service {service!r}; one of {SERVICES}")
+    known = (*SERVICES, "prometheus")
+    if service not in known and not service.removeprefix("kafka-").isdigit():
+        err_console.print(f"[red]error:[/] unknown service {service!r}; one of {known}")
         raise typer.Exit(code=1)
     path = Layout.of(get_settings()).log(service)
     for line in tail(path, lines):

@@ -11,7 +11,7 @@ from rich.markup import escape
 from nmc.infra.connection import registry_http_auth
 from nmc.infra.kafka_clients import admin_config
 from nmc.infra.settings import Settings, get_versions
-from nmc.stack import apicurio, health, kafka_broker, pidfile, postgres
+from nmc.stack import apicurio, health, kafka_broker, pidfile, postgres, prometheus
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout, parse_kafka_dir
 from nmc.stack.model import (
@@ -38,8 +38,11 @@ def _sayer(console: Console) -> Say:
     return say
 
 
-def ensure_up(settings: Settings, console: Console | None = None) -> None:
-    """Make every service usable: start the local ones that are not running, check the others.
+def ensure_up(
+    settings: Settings, console: Console | None = None, *, observability: bool = False
+) -> None:
+    """Make every service usable: start the local ones that are not running, check the others;
+    with `observability` also Prometheus (`nmc.stack.prometheus`), its configuration renewed.
 
     Healthy running services are left alone, so a second call returns in seconds.
     """
@@ -64,6 +67,11 @@ def ensure_up(settings: Settings, console: Console | None = None) -> None:
     for name in SERVICES:
         if not local[name]:
             _check_external(settings, name, say)
+    if observability:
+        config = prometheus.write_config(settings, layout)
+        started = time.monotonic()
+        job = prometheus.start(settings, layout, say, config)
+        until_healthy(job, settings.nmc_start_timeout_s, say, started)
     say(f"[green]stack up[/] in {time.monotonic() - began:.1f} s")
 
 
@@ -87,6 +95,7 @@ def down(settings: Settings, console: Console | None = None) -> None:
     layout = Layout.of(settings)
     local = local_services(settings)
     kafka_nodes = sorted(p.stem for p in layout.run.glob("kafka*.pid"))
+    _stop_prometheus(layout, say)
     targets: list[tuple[ServiceName, str]] = [("registry", "registry")]
     targets += [("kafka", node) for node in kafka_nodes]
     for service, name in targets:
@@ -100,6 +109,18 @@ def down(settings: Settings, console: Console | None = None) -> None:
     if local["postgres"]:
         postgres.stop(layout, say)
     say("stack down")
+
+
+def _stop_prometheus(layout: Layout, say: Say) -> None:
+    """Prometheus is ours whenever its pid file is (it never runs external)."""
+    path = layout.pidfile(prometheus.NAME)
+    record = pidfile.read(path)
+    if record is None:
+        return
+    if pidfile.is_alive(record):
+        say(f"stopping prometheus (pid {record.pid})...")
+        stop_process(record, STOP_TIMEOUT_S)
+    pidfile.remove(path)
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
@@ -129,7 +150,16 @@ def status(settings: Settings) -> list[ServiceStatus]:
                 name, "running" if pid else "stopped", address, pid, layout.log(name), detail
             )
         )
+    rows.append(_prometheus_row(settings, layout))
     return rows
+
+
+def _prometheus_row(settings: Settings, layout: Layout) -> ServiceStatus:
+    record = pidfile.read(layout.pidfile(prometheus.NAME))
+    pid = record.pid if record is not None and pidfile.is_alive(record) else None
+    detail = "alerts: " + prometheus.url(settings) + "/alerts" if pid else "up --observability"
+    return ServiceStatus(prometheus.NAME, "running" if pid else "stopped",
+                         prometheus.url(settings), pid, layout.log(prometheus.NAME), detail)
 
 
 def _kafka_rows(settings: Settings, layout: Layout) -> list[ServiceStatus]:

@@ -12,8 +12,9 @@ from nmc.infra.settings import Settings
 from nmc.stack.pidfile import PidRecord
 
 State = Literal["running", "stopped", "external"]
-ServiceName = Literal["postgres", "kafka", "registry"]
+ServiceName = Literal["postgres", "kafka", "registry", "prometheus"]
 SERVICES: tuple[ServiceName, ...] = ("postgres", "kafka", "registry")
+"""The core services; Prometheus is optional (`nmc stack up --observability`)."""
 
 Say = Callable[[str], None]
 

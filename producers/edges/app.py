@@ -19,11 +19,13 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from nmc.contract.errors import FieldError, InvalidEvent
+from nmc.infra.http_metrics import HttpMetrics, MetricsMiddleware
 from nmc.infra.retry import is_transient, retry_transient
 from producers.bounds import (
     INTEGER_MAX,
@@ -158,6 +160,9 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
     stripe_secret = settings.stripe_webhook_secret.get_secret_value()
 
     app = FastAPI(title="NeverMissCall edges", docs_url=None, redoc_url=None)
+    metrics = HttpMetrics("nmc_edge")
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.state.engine = engine
     app.state.token_rules = settings.token_rules()
 
@@ -294,5 +299,10 @@ def create_edge_app(settings: EdgeSettings, engine: Engine) -> FastAPI:
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        """Requests by route template and status (the webhooks' outcomes), and latency."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

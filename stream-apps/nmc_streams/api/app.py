@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from psycopg_pool import PoolTimeout
 
 from nmc.infra.heap import settle_heap
+from nmc.infra.http_metrics import HttpMetrics, MetricsMiddleware
 from nmc.infra.settings import Settings, get_settings
 from nmc_streams.api.auth import TokenVerifier
 from nmc_streams.api.database import Database
@@ -21,7 +22,6 @@ from nmc_streams.api.errors import (
     unavailable_handler,
     validation_error_handler,
 )
-from nmc_streams.api.metrics import ApiMetrics, MetricsMiddleware
 from nmc_streams.api.routes import compliance, conversations, health, reports, scheduling
 from nmc_streams.api.settings import ApiSettings
 
@@ -59,7 +59,7 @@ def create_app(settings: ApiSettings, platform: Settings | None = None,
         "objects of other tenants answer 404 and never appear in lists.",
         lifespan=lifespan,
     )
-    metrics = ApiMetrics()
+    metrics = HttpMetrics("nmc_api")
     app.state.settings = settings
     app.state.db = db
     app.state.verifier = TokenVerifier(settings)

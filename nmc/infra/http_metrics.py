@@ -1,4 +1,5 @@
-"""Prometheus metrics of the API: request count and latency per route *template*.
+"""Prometheus metrics of an HTTP service (the read API, the edges): request count and latency
+per route *template*, as `<prefix>_requests_total` and `<prefix>_request_duration_seconds`.
 
 Labels use the template (`/v1/conversations/{conversation_id}`), never the raw path, so ids
 cannot blow up the series count; unmatched paths share the label `unmatched`. Each app has its
@@ -15,15 +16,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
-class ApiMetrics:
-    def __init__(self) -> None:
+class HttpMetrics:
+    """The metrics of one HTTP app; `prefix` is `nmc_<process>` (`nmc_api`, `nmc_edge`)."""
+
+    def __init__(self, prefix: str) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "nmc_api_requests", "HTTP requests answered", ["method", "route", "status"],
+            f"{prefix}_requests", "HTTP requests answered", ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "nmc_api_request_duration_seconds", "Time to answer, by route template",
+            f"{prefix}_request_duration_seconds", "Time to answer, by route template",
             ["method", "route"], buckets=BUCKETS, registry=self.registry,
         )
 
@@ -31,7 +34,7 @@ class ApiMetrics:
 class MetricsMiddleware:
     """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request)."""
 
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
         self.app = app
         self.metrics = metrics
 

@@ -1,0 +1,56 @@
+"""The edge service's `/metrics`: requests by route template and status, answered without a
+database (a refused webhook never reaches PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import create_engine
+
+from producers.edges.app import create_edge_app
+from producers.edges.settings import EdgeSettings
+
+pytestmark = pytest.mark.anyio
+SETTINGS = EdgeSettings(
+    public_base_url="http://edge.test", twilio_auth_token=SecretStr("t" * 32),
+    stripe_webhook_secret=SecretStr("whsec_test"), jwt_secret=SecretStr("j" * 32),
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connected
+    app = create_edge_app(SETTINGS, engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://edge.test") as c:
+        yield c
+    engine.dispose()
+
+
+async def test_metrics_count_requests_by_route_template_and_status(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.get("/healthz")).status_code == 200
+    refused = await client.post("/twilio/sms", data={"From": "+15550001111"})
+    assert refused.status_code in (400, 401, 403)
+
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    body = response.text
+    assert 'nmc_edge_requests_total{method="GET",route="/healthz",status="200"} 1.0' in body
+    assert (f'nmc_edge_requests_total{{method="POST",route="/twilio/sms",'
+            f'status="{refused.status_code}"}} 1.0') in body
+    assert 'nmc_edge_request_duration_seconds_count{method="GET",route="/healthz"} 1.0' in body
+
+
+async def test_metrics_are_not_part_of_the_openapi_document(client: httpx.AsyncClient) -> None:
+    assert "/metrics" not in (await client.get("/openapi.json")).json()["paths"]
