@@ -32,7 +32,8 @@ from nmc.infra.kafka_clients import ensure_topics, producer_config
 from nmc.infra.schema_registry import registry_client, value_serializer
 from nmc.infra.settings import Settings
 from nmc_streams.db import READ_MODELS
-from support.waits import wait_until, watch_log
+
+from .waits import wait_until, watch_log
 
 
 class IsolatedTopics:
