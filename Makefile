@@ -1,11 +1,18 @@
 # The two commands of README.md: `make demo` (run the platform) and `make test` (everything).
-.PHONY: install demo test test-stress lint unit integration stack-up stack-down
+.PHONY: install demo test test-stress lint unit integration stack-up stack-down docs
 
 install:
 	scripts/install.sh
 
 demo: install
 	.venv/bin/nmc demo
+
+# The docs site into site/: regenerate the event catalog and the reference and performance
+# pages (commit them), then build with --strict (a broken link or an orphan page fails).
+docs: install
+	.venv/bin/nmc catalog build
+	.venv/bin/nmc docs build
+	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --site-dir site
 
 lint:
 	.venv/bin/ruff check .

@@ -40,7 +40,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import insert, text
 
-from bench.common import percentile, ready_settings, scratch_database
+from bench.common import (
+    percentile,
+    ready_settings,
+    scratch_database,
+)
+from bench.results import add_json_option, table_data, write_json
 from nmc.infra.db import make_engine
 from nmc.infra.net import free_port
 from nmc_streams import db as read_models
@@ -287,6 +292,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=1)
+    add_json_option(parser)
     args = parser.parse_args()
 
     settings = ready_settings(console)
@@ -329,6 +335,7 @@ def main() -> None:
     console.print(f"command: .venv/bin/python -m bench.api --conversations {args.conversations} "
                   f"--concurrency {args.concurrency} --seconds {args.seconds:g} "
                   f"--workers {args.workers}  (started {date.today()})")
+    write_json(args.json, "api", *table_data(table))
 
 
 if __name__ == "__main__":

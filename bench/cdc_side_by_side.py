@@ -38,8 +38,14 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bench.common import paced_ticks, percentile, ready_settings, scratch_database
+from bench.common import (
+    paced_ticks,
+    percentile,
+    ready_settings,
+    scratch_database,
+)
 from bench.relay import make_events, raw_ceiling, write_backlog
+from bench.results import add_json_option, table_data, write_json
 from nmc.contract.envelope import Envelope
 from nmc.contract.headers import decode_headers
 from nmc.infra.consume import end_offsets
@@ -225,6 +231,7 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=100_000)
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=20.0)
+    add_json_option(parser)
     args = parser.parse_args()
 
     base = ready_settings(Console(stderr=True))
@@ -262,6 +269,7 @@ def main() -> None:
                   f"{cdc.steady_cpu_per_1k:.3f}")
     table.add_row("raw producer ceiling (events/s)", f"{ceiling:,.0f}", "")
     console.print(table)
+    write_json(args.json, "cdc_side_by_side", *table_data(table))
 
 
 if __name__ == "__main__":

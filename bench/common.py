@@ -75,3 +75,4 @@ def published_history(
         for prefix in sorted(STARTED_PREFIXES):
             remove_run(settings, prefix)
         STARTED_PREFIXES.clear()
+

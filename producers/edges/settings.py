@@ -52,8 +52,8 @@ class EdgeSettings(BaseSettings):
     jwt_leeway_s: float = Field(
         default=0.0, ge=0, description="Clock skew allowed on `exp`/`nbf`/`iat`, seconds."
     )
-    host: str = "127.0.0.1"
-    port: int = Field(default=8090, ge=0, le=65535)
+    host: str = Field(default="127.0.0.1", description="Interface `nmc edge serve` binds.")
+    port: int = Field(default=8090, ge=0, le=65535, description="Port of `nmc edge serve`.")
     thread_idle_s: float = Field(
         default=7 * 24 * 3600.0,
         gt=0,

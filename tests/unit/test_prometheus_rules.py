@@ -15,7 +15,7 @@ from nmc.infra.settings import PROJECT_ROOT
 
 RULES = sorted((PROJECT_ROOT / "deploy/prometheus/rules").glob("*.yml"))
 RULE_TESTS = sorted((PROJECT_ROOT / "deploy/prometheus/tests").glob("*.test.yml"))
-RUNBOOK = PROJECT_ROOT / "docs/operations.md"
+RUNBOOK = PROJECT_ROOT / "docs/operating/monitoring.md"
 
 
 def _promtool() -> str:
@@ -72,4 +72,4 @@ def test_every_alert_has_severity_summary_and_an_existing_runbook() -> None:
         assert rule["annotations"]["summary"], name
         path, _, anchor = rule["annotations"]["runbook_url"].partition("#")
         assert (PROJECT_ROOT / path).resolve() == RUNBOOK.resolve(), name
-        assert anchor in anchors, f"{name}: no heading #{anchor} in docs/operations.md"
+        assert anchor in anchors, f"{name}: no heading #{anchor} in docs/operating/monitoring.md"
