@@ -82,7 +82,7 @@ class LocalPlatform:
     def __post_init__(self) -> None:
         self.twilio = LocalTwilio("AC" + secrets.token_hex(16))
         self.edge_port, self.api_port = free_port(), free_port()
-        self.relay_metrics_port = free_port()
+        self.relay_metrics_port, self.sender_metrics_port = free_port(), free_port()
         self.worker_metrics_ports = {app: free_port() for app in STREAM_APPS}
         self._target_files: list[Path] = []
         self.edge_url = f"http://127.0.0.1:{self.edge_port}"
@@ -96,7 +96,7 @@ class LocalPlatform:
         self.sender_settings = SenderSettings(
             public_base_url=self.edge_url, twilio_auth_token=SecretStr(self.twilio_token),
             twilio_api_base=self.twilio.url, twilio_account_sid=self.twilio.account_sid,
-            sender_poll_interval_s=0.2,
+            sender_poll_interval_s=0.2, sender_metrics_port=self.sender_metrics_port,
         )
         self.api_settings = ApiSettings(jwt_secret=SecretStr(self.jwt_secret))
         self.streams = StreamSettings(app_id_prefix=f"nmc-demo-{self.run_id}")
@@ -165,6 +165,7 @@ class LocalPlatform:
         self._target_files = [
             write_targets(folder, "relay", name, [f"127.0.0.1:{self.relay_metrics_port}"]),
             write_targets(folder, "edge", name, [f"127.0.0.1:{self.edge_port}"]),
+            write_targets(folder, "sender", name, [f"127.0.0.1:{self.sender_metrics_port}"]),
             write_targets(folder, "api", name, [f"127.0.0.1:{self.api_port}"]),
             write_targets(folder, "streams", name, [
                 f"127.0.0.1:{port}" for port in self.worker_metrics_ports.values()]),

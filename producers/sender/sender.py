@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.orm import Session
 from tenacity import (
     RetryCallState,
@@ -39,15 +39,17 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from nmc.infra import probe_http
 from nmc.infra.db import psycopg_dsn
 from producers.conversation.message_status import can_transition
 from producers.conversation.outbound import SENDER_CHANNEL, delivery_event
 from producers.outbox import OutboxWriter
+from producers.sender.metrics import SenderMetrics
 from producers.sender.pacing import Pacer
 from producers.sender.settings import SenderSettings
 from producers.sender.state import SendOutcome, classify_error
 from producers.sender.wakeup import WakeListener
-from producers.tables import outbound_messages
+from producers.tables import calls, outbound_messages
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +132,10 @@ class SmsSender:
         self._lock_conn: Connection | None = None
         self._numbers = Pacer(settings.sender_number_rate_per_s)
         self._campaigns = Pacer(settings.sender_campaign_rate_per_s)
+        self._gate = threading.Lock()
         self._wake = threading.Event()
+        self.metrics = SenderMetrics()
+        self.last_turn = time.monotonic()  # the dispatch loop's last turn (for /healthz)
         settings.require("twilio_account_sid", "sender_token")
 
     def _client(self) -> Client:
@@ -270,6 +275,19 @@ class SmsSender:
                     causation_id=row.queued_event_id, message_id=row.message_id,
                     status=outcome.status, provider_ref=outcome.provider_sid or "",
                     error_code=outcome.error_code, now=now))
+            call_at = None
+            if outcome.status == "sent":
+                call_at = session.execute(
+                    select(func.min(calls.c.received_at)).where(
+                        calls.c.tenant_id == row.tenant_id,
+                        calls.c.correlation_id == row.correlation_id)
+                ).scalar()
+        self.metrics.texts.labels(outcome.status).inc()
+        if outcome.status == "sent":
+            if row.created_at is not None:
+                self.metrics.queued.observe((now - row.created_at).total_seconds())
+            if call_at is not None:
+                self.metrics.textback.observe((now - call_at).total_seconds())
         if outcome.status != "sent":
             log.warning("message %s: %s %s", claimed.message_id, outcome.status, outcome.detail)
 
@@ -283,6 +301,7 @@ class SmsSender:
             delay = at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            self._pass_gate(claimed)
             return self.call_api(claimed)
 
         def give_up(state: RetryCallState) -> SendOutcome:
@@ -294,11 +313,31 @@ class SmsSender:
             stop=stop_after_attempt(self.settings.sender_throttle_attempts),
             wait=wait_random_exponential(multiplier=0.2,
                                          max=self.settings.sender_throttle_backoff_max_s),
-            retry=retry_if_result(lambda outcome: outcome.throttled),
+            retry=retry_if_result(self._throttled),
             retry_error_callback=give_up,
         )
         outcome: SendOutcome = retrying(paced_call)
         return outcome
+
+    def _pass_gate(self, claimed: Claimed) -> None:
+        """Wait until neither the number nor the campaign sent within its gap, then record the
+        send in both (one lock: the two checks and records are one step)."""
+        tenant = str(claimed.tenant_id)
+        while True:
+            with self._gate:
+                now = time.monotonic()
+                wait = max(self._numbers.wait_for(claimed.from_phone, now),
+                           self._campaigns.wait_for(tenant, now))
+                if wait <= 0:
+                    self._numbers.sent(claimed.from_phone, now)
+                    self._campaigns.sent(tenant, now)
+                    return
+            time.sleep(wait)
+
+    def _throttled(self, outcome: SendOutcome) -> bool:
+        if outcome.throttled:
+            self.metrics.throttled.inc()
+        return outcome.throttled
 
     def process(self, claimed: Claimed) -> None:
         """After the claim: the crash-injection hook, the call(s), the answer recorded."""
@@ -351,6 +390,7 @@ class SmsSender:
         poll = self.settings.sender_poll_interval_s
         next_reconcile = time.monotonic() + poll
         while not stop.is_set() and not self._failures:
+            self.last_turn = time.monotonic()
             self._wake.clear()  # before claiming: a commit after this wakes the next wait
             while self._in_flight < self.settings.sender_concurrency and not stop.is_set():
                 claimed = self.claim_next()
@@ -373,4 +413,22 @@ class SmsSender:
 def run_sender(engine: Engine, settings: SenderSettings, stop: threading.Event) -> None:
     """Composition root of `nmc sender run`."""
     with SmsSender(engine, settings) as sender:
-        sender.run(stop)
+        server = None
+        if settings.sender_metrics_port:
+            stale_after = 3 * settings.sender_poll_interval_s + 5
+            server = probe_http.serve(
+                settings.sender_metrics_port, sender.metrics.registry,
+                lambda: sender_health(time.monotonic() - sender.last_turn, stale_after),
+                "sender")
+        try:
+            sender.run(stop)
+        finally:
+            if server is not None:
+                server.shutdown()
+
+
+def sender_health(since_turn_s: float, stale_after_s: float) -> tuple[bool, dict[str, Any]]:
+    """Healthy while the dispatch loop turns: it does at least once per poll interval."""
+    healthy = since_turn_s <= stale_after_s
+    return healthy, {"status": "ok" if healthy else "stalled",
+                     "seconds_since_loop": round(since_turn_s, 3)}

@@ -49,6 +49,10 @@ class SenderSettings(BaseSettings):
         default=6, ge=1, description="Tries of a text Twilio refuses with 429 / 20429 (not "
         "accepted, so safe to retry) before it is recorded failed.",
     )
+    sender_metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Port of `nmc sender run`'s /metrics and "
+        "/healthz; 0: off.",
+    )
     sender_throttle_backoff_max_s: float = Field(
         default=10.0, gt=0, description="Cap of the exponential, full-jitter backoff between "
         "those tries.",

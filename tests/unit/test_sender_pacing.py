@@ -37,3 +37,13 @@ def test_throttling_is_a_retryable_refusal() -> None:
     assert not classify_error(400, 21211, "bad to").throttled
     assert not classify_error(None, None, "timeout").throttled
     assert classify_error(None, None, "timeout").status == "unknown"
+
+
+def test_the_send_time_gate_spaces_real_sends_whatever_the_slots_said() -> None:
+    pacer = Pacer(5.0)
+    assert pacer.wait_for("a", 10.0) == 0.0
+    pacer.sent("a", 10.19)  # its slot was 10.0, the worker woke late
+    assert abs(pacer.wait_for("a", 10.2) - 0.19) < 1e-9  # the 10.2 slot must wait for 10.39
+    assert pacer.wait_for("a", 10.39) == 0.0
+    assert pacer.wait_for("b", 10.2) == 0.0
+    assert Pacer(0).wait_for("a", 1.0) == 0.0
