@@ -61,6 +61,16 @@ APP = "conversation"
 def cluster(stack: Settings) -> Iterator[Settings]:
     with extra_kafka(stack, "three", brokers=3) as settings:
         prepare(settings, register=False)
+
+        def replicated() -> bool:  # topics just created: leaders and ISRs still settling
+            admin = AdminClient({**admin_config(settings), "log_level": 0})
+            for topic in domain_topics():
+                for p in admin.list_topics(topic, timeout=10).topics[topic].partitions.values():
+                    if p.leader < 0 or len(p.isrs) < 3:
+                        return False
+            return True
+
+        wait_until(replicated, "every partition to have a leader and three in-sync replicas", 60)
         yield settings
 
 

@@ -23,7 +23,8 @@ from support.streams import remove_group
 
 from nmc.contract.dead_letter import dlq_topic
 from nmc.contract.keys import java_partition
-from nmc.infra.kafka_clients import ensure_topics, producer_config
+from nmc.demo.local_platform import commit_at_end
+from nmc.infra.kafka_clients import domain_topics, ensure_topics, producer_config
 from nmc.infra.settings import PROJECT_ROOT, Settings
 
 EXAMPLES = PROJECT_ROOT / "examples"
@@ -36,8 +37,11 @@ def _tool(name: str) -> str | None:
 
 @pytest.fixture
 def group(stack: Settings) -> Iterator[str]:
-    """A unique group and a dead-letter topic holding one record; both removed after."""
+    """A unique group, committed at the current end of the domain topics (a team joining now:
+    it reads what comes next, not the whole history of a long-lived stack), and a dead-letter
+    topic holding one record; both removed after."""
     name = f"example-test-{uuid.uuid4().hex[:8]}"
+    commit_at_end(stack, name, domain_topics())
     ensure_topics(stack, [dlq_topic(name)])
     producer = Producer(producer_config(stack))
     producer.produce(dlq_topic(name), key=b"k", value=b"\x00not for consumers")
@@ -86,7 +90,7 @@ def test_example_consumer(stack: Settings, group: str, language: str, tmp_path: 
     produce(stack, [events[0], events[1], events[0]])      # the first one delivered twice
     result = subprocess.run(
         [*command, "--bootstrap", stack.kafka, "--registry", stack.registry, "--group", group,
-         "--from-beginning", "--idle-exit", "15"],
+         "--idle-exit", "15"],
         capture_output=True, text=True, timeout=240, check=True)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert lines, result.stderr

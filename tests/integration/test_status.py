@@ -66,6 +66,7 @@ def run_status(monkeypatch: pytest.MonkeyPatch, settings: Settings,
     return result.exit_code, json.loads(result.stdout)
 
 
+@pytest.mark.serial  # counts its group's lag on the shared domain topics: nothing else may write
 def test_a_running_pipeline_is_healthy(
     test_settings: Settings, engine: Engine, relay_thread: Callable[..., Any],
     wait_until: Callable[..., None], monkeypatch: pytest.MonkeyPatch, group: str,
