@@ -99,6 +99,20 @@ class Registry:
         """Fail fast (exit 2) when the registry is down, before doing any per-subject work."""
         self._json(self._call("GET", "/subjects"))
 
+    def subjects(self, deleted: bool = False) -> list[str]:
+        """Every subject (with `deleted`: soft-deleted ones too)."""
+        params = {"deleted": "true"} if deleted else {}
+        return sorted(str(s) for s in self._json(self._call("GET", "/subjects", params=params)))
+
+    def soft_delete(self, subject: str) -> list[int]:
+        """Soft-delete a subject: lookups by subject stop answering, ids keep resolving (so
+        records already written stay readable); registering the schema again restores it.
+        Returns the versions deleted (empty when the subject did not exist)."""
+        resp = self._call("DELETE", f"/subjects/{self._s(subject)}")
+        if self._not_found(resp):
+            return []
+        return sorted(int(v) for v in self._json(resp))
+
     def versions(self, subject: str) -> list[int]:
         """Registered versions of `subject`, empty if the subject does not exist."""
         resp = self._call("GET", f"/subjects/{self._s(subject)}/versions")
