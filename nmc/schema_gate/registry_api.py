@@ -182,8 +182,17 @@ class Registry:
                                           body))["id"])
 
     def delete_subject(self, subject: str) -> None:
-        """Soft then hard delete (tests clean up their own subjects with it)."""
+        """Soft then hard delete (tests clean up their own subjects with it); a subject
+        soft-deleted already (error 40404) goes straight to the hard delete."""
         for params in ({}, {"permanent": "true"}):
             resp = self._call("DELETE", f"/subjects/{self._s(subject)}", params=params)
-            if resp.status_code >= 400 and not self._not_found(resp):
+            if resp.status_code >= 400 and not self._not_found(resp) \
+                    and not self._soft_deleted(resp):
                 self._json(resp)
+
+    @staticmethod
+    def _soft_deleted(resp: httpx.Response) -> bool:
+        try:
+            return resp.status_code == 404 and resp.json().get("error_code") == 40404
+        except ValueError:
+            return False
