@@ -10,7 +10,7 @@ import pytest
 from nmc.infra.settings import PROJECT_ROOT
 
 DOCS = ["README.md", "schemas-avro/README.md", "docs/consumers/README.md",
-        "docs/consumers/CHANGES.md", "clients/python/README.md"]
+        "docs/consumers/CHANGES.md", "docs/consumers/schema-changes.md", "clients/python/README.md"]
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 
