@@ -219,6 +219,22 @@ class Settings(BaseSettings):
         description="The writer looks an unknown subject's schema id up again after this long "
         "(in the background; its rows are stored without a value meanwhile).",
     )
+    nmc_dual_publish: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description="Transition windows of major changes, as JSON: event name -> the majors "
+        "one outbox-writer call writes, e.g. {\"nmc.telephony.CallDetected\": [1, 2]}. Each "
+        "major is its own row (same event_id and key, so the same partition and per-key "
+        "order; its own schema_version), derived through the newer file's "
+        "`nmc.previous_major`. Removing the entry closes the window: only the event's own "
+        "major is written.",
+    )
+    nmc_retired_majors: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description="Majors no longer written, as JSON: event name -> majors, e.g. "
+        "{\"nmc.telephony.CallDetected\": [1]}. The outbox writer refuses an event of a "
+        "retired major and leaves it out of a dual-publish window (`nmc schemas retire` "
+        "checks it is safe and prints the value to set).",
+    )
     nmc_producer_linger_ms: int = Field(default=5, ge=0, description="Producer linger.ms.")
 
     # --- conversation reactions -------------------------------------------------------------

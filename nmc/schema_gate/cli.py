@@ -7,18 +7,29 @@ Exit codes, for CI: 0 every subject passes, 1 at least one fails (or registratio
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import NoReturn
 
 import typer
+from confluent_kafka import KafkaException
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
 
-from nmc.contract.schemas import SCHEMA_DIR
+from nmc.contract.schemas import SCHEMA_DIR, record_full_name, subject_for, topic_for
+from nmc.infra.db import make_engine
 from nmc.infra.settings import get_settings
 from nmc.schema_gate.check import Report, UsageError, run_check
 from nmc.schema_gate.register import CycleError, register_checked
-from nmc.schema_gate.registry_api import RegistryUnavailable
+from nmc.schema_gate.registry_api import Registry, RegistryUnavailable
+from nmc.schema_gate.retire import (
+    decide,
+    last_offsets,
+    reading_groups,
+    retired_setting,
+    unpublished_rows,
+)
 
 schemas_app = typer.Typer(help="Schema compatibility gate and registration.",
                           no_args_is_help=True)
@@ -38,6 +49,9 @@ FORMAT_OPT = typer.Option("text", "--format", help="text or json.")
 WHEEL_OUT_OPT = typer.Option(Path("dist"), "--out", help="Directory for the wheel.")
 PREFIX_OPT = typer.Option("", "--subject-prefix", hidden=True,
                           help="Prefix every subject (test isolation).")
+
+
+_EVENT_RE = re.compile(r"^nmc\.(?P<domain>[a-z]+)\.[A-Z][A-Za-z0-9]*$")
 
 
 def _usage(message: str) -> NoReturn:
@@ -165,3 +179,59 @@ def package(
         _err.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(1) from exc
     _out.print(str(wheel))
+
+
+@schemas_app.command()
+def retire(
+    event: str = typer.Argument(..., help="Event name, e.g. nmc.telephony.CallDetected."),
+    major: int = typer.Option(..., "--major", min=1, help="The major to retire."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Decide and print; change nothing."),
+    registry: str | None = REGISTRY_OPT,
+    topic_suffix: str = typer.Option("", "--topic-suffix", hidden=True,
+                                     help="Isolated topic copies (tests, demo)."),
+) -> None:
+    """Retire a major once no consumer group still needs it (exit 1 when refused).
+
+    Refuses while any group reading the event's topic has not committed past the last record
+    of that major on every partition (naming each group and how far behind it is), while rows
+    of it wait in the outbox, or when no newer major is registered. Otherwise soft-deletes the
+    major's subject (writers refuse it; records already written stay readable) and prints the
+    NMC_RETIRED_MAJORS value to deploy. See schemas-avro/README.md, "Retiring a major".
+    """
+    settings = get_settings()
+    try:
+        match = _EVENT_RE.match(event)
+        if match is None:
+            _usage(f"{event!r} is not an event name nmc.<domain>.<Event>")
+        topic = topic_for(match["domain"]) + topic_suffix
+        subject = subject_for(topic, record_full_name(event, major))
+        with Registry(registry or settings.registry) as api:
+            if not api.versions(subject):
+                _usage(f"subject {subject} has no registered version (retired already?)")
+            newer = any(api.versions(subject_for(topic, record_full_name(event, m)))
+                        for m in range(major + 1, major + 4))
+            engine = make_engine(settings.database)
+            try:
+                unpublished = unpublished_rows(engine, event, major, topic)
+            finally:
+                engine.dispose()
+            decision = decide(last_offsets(settings, topic, event, major),
+                              reading_groups(settings, topic), unpublished, newer)
+            reasons = decision.reasons(event, major, topic)
+            if not decision.allowed:
+                _out.print(f"REFUSED: {event} major {major} is still needed")
+                for reason in reasons:
+                    _out.print(f"  - {escape(reason)}")
+                raise typer.Exit(1)
+            value = retired_setting(settings.nmc_retired_majors, event, major)
+            if dry_run:
+                _out.print(f"OK (dry run): {event} major {major} can be retired; nothing "
+                           "changed")
+                return
+            deleted = api.soft_delete(subject)
+            _out.print(f"RETIRED: {event} major {major}: subject {subject} soft-deleted "
+                       f"(versions {deleted}); records already written stay readable")
+            _out.print(f"  deploy NMC_RETIRED_MAJORS='{escape(value)}' so running writers "
+                       "refuse it at once")
+    except (RegistryUnavailable, KafkaException, SQLAlchemyError, TimeoutError) as exc:
+        _usage(str(exc))

@@ -99,6 +99,20 @@ class Registry:
         """Fail fast (exit 2) when the registry is down, before doing any per-subject work."""
         self._json(self._call("GET", "/subjects"))
 
+    def subjects(self, deleted: bool = False) -> list[str]:
+        """Every subject (with `deleted`: soft-deleted ones too)."""
+        params = {"deleted": "true"} if deleted else {}
+        return sorted(str(s) for s in self._json(self._call("GET", "/subjects", params=params)))
+
+    def soft_delete(self, subject: str) -> list[int]:
+        """Soft-delete a subject: lookups by subject stop answering, ids keep resolving (so
+        records already written stay readable); registering the schema again restores it.
+        Returns the versions deleted (empty when the subject did not exist)."""
+        resp = self._call("DELETE", f"/subjects/{self._s(subject)}")
+        if self._not_found(resp):
+            return []
+        return sorted(int(v) for v in self._json(resp))
+
     def versions(self, subject: str) -> list[int]:
         """Registered versions of `subject`, empty if the subject does not exist."""
         resp = self._call("GET", f"/subjects/{self._s(subject)}/versions")
@@ -168,8 +182,17 @@ class Registry:
                                           body))["id"])
 
     def delete_subject(self, subject: str) -> None:
-        """Soft then hard delete (tests clean up their own subjects with it)."""
+        """Soft then hard delete (tests clean up their own subjects with it); a subject
+        soft-deleted already (error 40404) goes straight to the hard delete."""
         for params in ({}, {"permanent": "true"}):
             resp = self._call("DELETE", f"/subjects/{self._s(subject)}", params=params)
-            if resp.status_code >= 400 and not self._not_found(resp):
+            if resp.status_code >= 400 and not self._not_found(resp) \
+                    and not self._soft_deleted(resp):
                 self._json(resp)
+
+    @staticmethod
+    def _soft_deleted(resp: httpx.Response) -> bool:
+        try:
+            return resp.status_code == 404 and resp.json().get("error_code") == 40404
+        except ValueError:
+            return False

@@ -20,6 +20,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -36,9 +37,12 @@ outbox_events = Table(
     "outbox_events",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("event_id", Uuid, nullable=False),
     Column("event_name", Text, nullable=False),
     Column("schema_version", Text, nullable=False),
+    # One row per event and major (a major change's window writes both; migration 0006).
+    Column("schema_major", SmallInteger,
+           Computed("split_part(schema_version, '.', 1)::smallint", persisted=True)),
     Column("tenant_id", Uuid, nullable=False),
     Column("correlation_id", Uuid, nullable=False),
     Column("causation_id", Uuid, nullable=True),
@@ -64,4 +68,5 @@ outbox_events = Table(
     Column("avro_value", LargeBinary, nullable=True),
     # A parked row the relay retries by itself (its schema version was unknown): when.
     Column("retry_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("event_id", "schema_major", name="outbox_events_event_major_key"),
 )

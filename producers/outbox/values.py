@@ -104,6 +104,11 @@ class StoredValues:
         self._clock = clock
         self._reset()
 
+    @property
+    def catalog(self) -> SchemaCatalog:
+        """The schema files whose values this encodes (the writer's own files)."""
+        return self._catalog
+
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._lock = threading.Lock()

@@ -13,7 +13,7 @@ is never requested while such a row lock is held and the two cannot form a cycle
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -22,9 +22,18 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from nmc.contract.envelope import Envelope, new_event
+from nmc.contract.envelope import Envelope, new_event, parse_event
 from nmc.contract.errors import FieldError, InvalidEvent
 from nmc.contract.keys import record_key
+from nmc.contract.majors import (
+    MajorStep,
+    MajorStepError,
+    convert,
+    major_step,
+    majors_to_write,
+    payload_defaults,
+)
+from nmc.contract.schemas import SchemaCatalog, default_catalog
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import get_settings
 from producers.outbox.table import outbox_events
@@ -93,6 +102,62 @@ def too_far_ahead(
     return errors
 
 
+def with_majors(events: Sequence[Envelope], catalog: SchemaCatalog,
+                dual_publish: Mapping[str, Any], retired: Mapping[str, Any],
+                ) -> tuple[list[Envelope], list[FieldError]]:
+    """The rows one writer call stages: each event at every major it is written in (pure).
+
+    Outside a transition window that is the event itself. Inside one (`dual_publish` names
+    the event), each other major is a copy with the same event_id, key and envelope, that
+    major's `schema_version`, and the payload carried across by the newer file's
+    `nmc.previous_major` (`nmc.contract.majors`), validated against that major's schema.
+    Copies come oldest major first, right beside each other, so they share a key's place in
+    line. `retired` majors are never written.
+    """
+    out: list[Envelope] = []
+    errors: list[FieldError] = []
+    for i, event in enumerate(events):
+        where = "schema_version" if len(events) == 1 else f"events[{i}].schema_version"
+        majors, refused = majors_to_write(event.event_name, event.major, dual_publish, retired)
+        errors.extend(FieldError(where, e.reason) for e in refused)
+        for major in majors:
+            if major == event.major:
+                out.append(event)
+                continue
+            copy = _copy_at(event, major, catalog, where, errors)
+            if copy is not None:
+                out.append(copy)
+    return out, errors
+
+
+def _copy_at(event: Envelope, major: int, catalog: SchemaCatalog, where: str,
+             errors: list[FieldError]) -> Envelope | None:
+    target = catalog.get(event.event_name, major)
+    if target is None:
+        errors.append(FieldError(where, f"{event.event_name} is to be written at major "
+                                        f"{major} (NMC_DUAL_PUBLISH) but this producer has "
+                                        f"no {major} schema file"))
+        return None
+    steps: dict[int, MajorStep] = {}
+    defaults: dict[int, dict[str, Any]] = {}
+    for schema in catalog:
+        if schema.event_name == event.event_name:
+            step = major_step(schema.raw, schema.major)
+            if step is not None:
+                steps[schema.major] = step
+            defaults[schema.major] = payload_defaults(schema.payload_fields)
+    try:
+        payload = convert(event.payload, steps, defaults, event.major, major)
+        return parse_event({**event.to_json(), "schema_version": target.version,
+                            "payload": payload}, catalog)
+    except MajorStepError as exc:
+        errors.append(FieldError(where, str(exc)))
+    except InvalidEvent as exc:
+        errors.extend(FieldError(f"{where}@{major}", f"{e.field}: {e.reason}")
+                      for e in exc.errors)
+    return None
+
+
 class OutboxWriter:
     """Writes events through the caller's SQLAlchemy session or connection.
 
@@ -102,13 +167,23 @@ class OutboxWriter:
     the schema id, and the relay encodes those; an event whose version it knows is not
     registered is refused. `topic_suffix` is appended to every topic (isolated copies of the
     domain topics: tests, demos).
+
+    `dual_publish` and `retired` (default: the `NMC_DUAL_PUBLISH` and `NMC_RETIRED_MAJORS`
+    settings) say at which majors an event is written (`with_majors`); `catalog` (default:
+    the values' catalog, else the package's schemas) holds the files of those majors.
     """
 
     def __init__(self, max_future_s: float | None = None,
-                 values: StoredValues | None = _UNSET, topic_suffix: str = "") -> None:
+                 values: StoredValues | None = _UNSET, topic_suffix: str = "",
+                 dual_publish: Mapping[str, list[int]] | None = None,
+                 retired: Mapping[str, list[int]] | None = None,
+                 catalog: SchemaCatalog | None = None) -> None:
         self._max_future_s = max_future_s  # read from settings at first use, not at import
         self._values = values
         self._topic_suffix = topic_suffix
+        self._dual_publish = dual_publish
+        self._retired = retired
+        self._catalog = catalog
 
     def lock(self, db: Session | Connection, *keys: str) -> None:
         """Take the transaction-scoped advisory lock(s) `append` takes for these record keys
@@ -130,7 +205,8 @@ class OutboxWriter:
 
     def append_all(self, db: Session | Connection, events: Iterable[Envelope]) -> int:
         """Stage several events, in their given order, in one statement; returns how many
-        were new (an `event_id` already in the outbox is skipped, not an error).
+        were new (an `event_id` already in the outbox at that major is skipped, not an error;
+        copies written for a transition window are not counted).
 
         Key locks are taken in sorted key order first so that two transactions touching the
         same keys cannot deadlock on them. Raises `InvalidEvent` (nothing written) when an
@@ -143,12 +219,26 @@ class OutboxWriter:
             return 0
         if self._max_future_s is None:
             self._max_future_s = get_settings().nmc_outbox_max_future_s
+        if self._dual_publish is None or self._retired is None:
+            settings = get_settings()
+            self._dual_publish = settings.nmc_dual_publish
+            self._retired = settings.nmc_retired_majors
         errors = too_far_ahead(batch, datetime.now(UTC), self._max_future_s)
         if errors:
             raise InvalidEvent(errors)
         if self._values is _UNSET:
             self._values = shared_values()
         values, suffix = self._values, self._topic_suffix
+        if self._dual_publish or self._retired:
+            if self._catalog is None:
+                self._catalog = values.catalog if values is not None else default_catalog()
+            callers = {(e.event_id, e.schema_version) for e in batch}
+            batch, errors = with_majors(batch, self._catalog, self._dual_publish,
+                                        self._retired)
+            if errors:
+                raise InvalidEvent(errors)
+        else:
+            callers = None
         if values is not None:
             refused = [(i, values.refusal(e, e.topic + suffix)) for i, e in enumerate(batch)]
             unregistered = [
@@ -162,10 +252,13 @@ class OutboxWriter:
         stmt = (
             insert(outbox_events)
             .values([_row(e, values, e.topic + suffix) for e in batch])
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(outbox_events.c.id)
+            .on_conflict_do_nothing(index_elements=["event_id", "schema_major"])
+            .returning(outbox_events.c.event_id, outbox_events.c.schema_version)
         )
-        return len(db.execute(stmt).all())
+        inserted = db.execute(stmt).all()
+        if callers is None:
+            return len(inserted)
+        return sum(1 for row in inserted if (row[0], row[1]) in callers)
 
 
 def emit(session: Session, name: str, tenant_id: UUID, correlation_id: UUID,

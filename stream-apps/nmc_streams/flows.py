@@ -152,6 +152,12 @@ class ReportingModel:
         return rows
 
 
+PAYLOAD_MAJOR = 1
+"""The major of the payloads the reducers read. Records of the next major (published side by
+side in a transition window, or alone after it) are carried back to it by the decoder, through
+the step their schema declares (`nmc.contract.majors`); moving the reducers to a new major is
+a change of this constant and of the reducers together."""
+
 MODELS: dict[str, FlowModel] = {
     "conversation": ConversationModel(),
     "scheduling": SchedulingModel(),

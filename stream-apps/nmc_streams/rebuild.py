@@ -49,7 +49,7 @@ from nmc.infra.settings import Settings
 from nmc_streams import db
 from nmc_streams.batch import BatchProjector, Record
 from nmc_streams.codec import registry_decoder
-from nmc_streams.flows import MODELS
+from nmc_streams.flows import MODELS, PAYLOAD_MAJOR
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.runtime import DOMAINS, PostgresStateStore, dead_letter_row
 from nmc_streams.settings import StreamSettings
@@ -154,7 +154,8 @@ class Rebuilder:
         self.dead_letters = 0
         self.loop = asyncio.new_event_loop()
         self.projector = BatchProjector(
-            app, MODELS[app], PostgresStateStore(self.target, app), registry_decoder(self.registry),
+            app, MODELS[app], PostgresStateStore(self.target, app),
+            registry_decoder(self.registry, PAYLOAD_MAJOR),
             self._dead_letter, StreamMetrics(app),
             retry_base_s=settings.retry_base_s, retry_max_s=settings.retry_max_s)
 

@@ -44,7 +44,7 @@ from nmc.infra.settings import Settings
 from nmc_streams import db
 from nmc_streams.batch import BatchProjector, Record, Rows, StateWrite
 from nmc_streams.codec import registry_decoder
-from nmc_streams.flows import MODELS
+from nmc_streams.flows import MODELS, PAYLOAD_MAJOR
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.settings import StreamSettings
 
@@ -235,7 +235,7 @@ def build_app(
     )
     dlq = app.topic(dlq_topic(app_id), key_serializer="raw", value_serializer="raw")
     engine = db.worker_engine(platform.database)
-    decode = registry_decoder(registry_client(platform))
+    decode = registry_decoder(registry_client(platform), PAYLOAD_MAJOR)
 
     async def dead_letter(record: Record, fact: Fact | None, error: str, attempts: int) -> None:
         all_headers = dlq_headers(

@@ -8,17 +8,58 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from edges_support import BASE_URL, fake_twilio_server, make_settings, new_tenant
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from support.streams import IsolatedTopics
 
+from nmc.contract.schemas import SchemaCatalog
 from nmc.demo.twilio_standin import LocalTwilio
 from nmc.infra.settings import Settings
+from nmc.schema_gate.registry_api import Registry
 from producers.edges.app import create_edge_app
 from producers.edges.settings import EdgeSettings
+from producers.relay.app import build_relay, run_relay
+from producers.relay.relay import OutboxRelay
 from producers.tenants import Tenant
+
+
+@pytest.fixture
+def copies(stack: Settings) -> Iterator[IsolatedTopics]:
+    """Suffixed domain topics with the real (1.0.0) schemas registered; the topics and every
+    subject of theirs (scratch versions and majors a test added too) removed after."""
+    topics = IsolatedTopics(stack)
+    yield topics
+    topics.close()
+    owned = tuple(t + "-" for t in topics.topics.values())
+    with Registry(stack.registry) as registry:
+        for subject in registry.subjects(deleted=True):
+            if subject.startswith(owned):
+                registry.delete_subject(subject)
+
+
+@pytest.fixture
+def relays(test_settings: Settings) -> Iterator[Callable[..., OutboxRelay]]:
+    """Start in-process relays with their own schema files; stopped at teardown."""
+    started: list[tuple[threading.Thread, threading.Event]] = []
+
+    def _start(catalog: SchemaCatalog, **overrides: Any) -> OutboxRelay:
+        settings = test_settings.model_copy(update={
+            "nmc_relay_poll_interval_s": 0.2, "nmc_relay_batch_size": 40, **overrides})
+        relay, stop = build_relay(settings, catalog=catalog), threading.Event()
+        thread = threading.Thread(target=run_relay, args=(settings, stop, relay), daemon=True)
+        thread.start()
+        started.append((thread, stop))
+        return relay
+
+    yield _start
+    for _, stop in started:
+        stop.set()
+    for thread, _ in started:
+        thread.join(timeout=30)
 
 
 @pytest.fixture

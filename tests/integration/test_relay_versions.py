@@ -10,12 +10,10 @@ is registered.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from confluent_kafka.schema_registry import Schema
@@ -30,45 +28,11 @@ from nmc.contract.wire import frame_schema_id
 from nmc.infra.consume import DecodedRecord, end_offsets, read_records
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
-from nmc.schema_gate.registry_api import Registry
 from producers.outbox import OutboxWriter
 from producers.outbox.values import StoredValues, registry_lookup
-from producers.relay.app import build_relay, run_relay
 from producers.relay.relay import OutboxRelay
 
 FULL_NAME = "nmc.telephony.v1.CallDetected"
-
-
-@pytest.fixture
-def copies(stack: Settings) -> Iterator[IsolatedTopics]:
-    """Suffixed domain topics with the real (1.0.0) schemas registered; all removed after."""
-    topics = IsolatedTopics(stack)
-    yield topics
-    topics.close()
-    with Registry(stack.registry) as registry:
-        for schema in default_catalog():
-            registry.delete_subject(subject_for(topics.topics[schema.domain], schema.full_name))
-
-
-@pytest.fixture
-def relays(test_settings: Settings) -> Iterator[Callable[..., OutboxRelay]]:
-    """Start in-process relays with their own schema files; stopped at teardown."""
-    started: list[tuple[threading.Thread, threading.Event]] = []
-
-    def _start(catalog: SchemaCatalog, **overrides: Any) -> OutboxRelay:
-        settings = test_settings.model_copy(update={
-            "nmc_relay_poll_interval_s": 0.2, "nmc_relay_batch_size": 40, **overrides})
-        relay, stop = build_relay(settings, catalog=catalog), threading.Event()
-        thread = threading.Thread(target=run_relay, args=(settings, stop, relay), daemon=True)
-        thread.start()
-        started.append((thread, stop))
-        return relay
-
-    yield _start
-    for _, stop in started:
-        stop.set()
-    for thread, _ in started:
-        thread.join(timeout=30)
 
 
 def _subject(copies: IsolatedTopics) -> str:

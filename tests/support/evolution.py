@@ -44,3 +44,38 @@ def minor_copy(dest: Path, version: str = "1.1.0",
     catalog_path.write_text(json.dumps(catalog, indent=2, ensure_ascii=False) + "\n",
                             encoding="utf-8")
     return load_catalog(dest)
+
+
+MAJOR_FILE = Path("telephony") / "CallDetected.v2.avsc"
+RENAMED = {"caller_phone": "from_phone"}  # v2 name -> v1 name
+
+
+def major_copy(dest: Path, version: str = "2.0.0") -> SchemaCatalog:
+    """The catalog in `dest` plus a breaking CallDetected major 2 beside v1: `from_phone`
+    renamed `caller_phone` (no alias, no default: the registry refuses it as a v1 version),
+    an optional `caller_name` added; its `nmc.previous_major` says so. Returns it loaded."""
+    if not dest.exists():
+        shutil.copytree(SCHEMA_DIR, dest)
+    raw = json.loads((dest / FILE).read_text(encoding="utf-8"))
+    major = version.split(".", 1)[0]
+    raw["namespace"] = f"nmc.telephony.v{major}"
+    raw["nmc.version"] = version
+    payload = raw["fields"][-1]["type"]
+    payload["namespace"] = raw["namespace"]
+    back = {old: new for new, old in RENAMED.items()}
+    for f in payload["fields"]:
+        f["name"] = back.get(f["name"], f["name"])
+    payload["fields"].append(optional_field("caller_name"))
+    fields = raw.pop("fields")
+    raw["nmc.previous_major"] = {"renamed": RENAMED, "added": ["caller_name"], "removed": {}}
+    raw["fields"] = fields
+    (dest / MAJOR_FILE).write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n",
+                                   encoding="utf-8")
+    catalog_path = dest / "catalog.json"
+    catalog = json.loads(catalog_path.read_text(encoding="utf-8"))
+    example = catalog[EVENT]["example_payload"]
+    catalog[EVENT]["example_payload"] = {
+        **{back.get(k, k): v for k, v in example.items()}, "caller_name": None}
+    catalog_path.write_text(json.dumps(catalog, indent=2, ensure_ascii=False) + "\n",
+                            encoding="utf-8")
+    return load_catalog(dest)

@@ -13,7 +13,9 @@ from typing import Any
 import fastavro
 import pytest
 from fastavro.schema import parse_schema
-from support.evolution import EVENT, FILE, minor_copy
+from support.evolution import EVENT, FILE, MAJOR_FILE, major_copy, minor_copy
+
+from nmc.contract.majors import major_step
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas-avro"
 DOMAINS = {"telephony", "conversation", "catalog", "scheduling", "compliance", "billing"}
@@ -102,12 +104,41 @@ def catalog() -> dict[str, Any]:
     return _load(SCHEMA_DIR / "catalog.json")
 
 
-def test_one_v1_file_per_catalog_event_in_six_domains() -> None:
+def check_majors(files: list[Path]) -> None:
+    """Every catalog event has a v1 file and its majors run 1..N without a gap; a file of
+    major N > 1 is a breaking change published side by side (README "A major change") and
+    declares its step from N-1 (`nmc.previous_major`)."""
+    assert {p.parent.name for p in files} == DOMAINS
+    assert {_event_name(p) for p in files} == CATALOG_EVENTS
+    majors: dict[str, list[int]] = {}
+    for p in files:
+        m = FILE_RE.match(p.name)
+        assert m, p
+        majors.setdefault(_event_name(p), []).append(int(m["major"]))
+        if int(m["major"]) > 1:
+            step = major_step(_load(p), int(m["major"]))
+            assert step is not None, f"{p.name}: no nmc.previous_major"
+            fields = {f["name"] for f in _payload_fields(_load(p))}
+            assert set(step.renamed) <= fields and step.added <= fields, p.name
+    for event, found in majors.items():
+        assert sorted(found) == list(range(1, len(found) + 1)), (event, found)
+
+
+def test_majors_of_every_catalog_event_in_six_domains() -> None:
     assert len(CATALOG_EVENTS) == 13
-    assert len(SCHEMA_FILES) == len(CATALOG_EVENTS), [str(p) for p in SCHEMA_FILES]
-    assert {p.parent.name for p in SCHEMA_FILES} == DOMAINS
-    assert {_event_name(p) for p in SCHEMA_FILES} == CATALOG_EVENTS
-    assert all(p.name.endswith(".v1.avsc") for p in SCHEMA_FILES)
+    check_majors(SCHEMA_FILES)
+
+
+def test_a_major_version_beside_v1_passes_the_same_checks(tmp_path: Path) -> None:
+    """A breaking change as `<Event>.v2.avsc` is accepted by rule, not by a file count."""
+    major_copy(tmp_path / "v2")
+    files = sorted((tmp_path / "v2").glob("*/*.avsc"))
+    assert len(files) == len(SCHEMA_FILES) + 1
+    check_majors(files)
+    check_schema_file(tmp_path / "v2" / MAJOR_FILE)
+    (tmp_path / "v2" / FILE).unlink()  # a v2 without its v1: a gap
+    with pytest.raises(AssertionError):
+        check_majors(sorted((tmp_path / "v2").glob("*/*.avsc")))
 
 
 @pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: p.name)
@@ -139,7 +170,10 @@ def check_schema_file(path: Path) -> None:
     schema = json.loads(text)
     # two-space indented JSON, keys in the documented order
     assert text == json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
-    assert list(schema) == ["type", "name", "namespace", "doc", "nmc.version", "fields"]
+    keys = ["type", "name", "namespace", "doc", "nmc.version", "fields"]
+    if "nmc.previous_major" in schema:  # a major > 1 says how it differs from the one before
+        keys.insert(-1, "nmc.previous_major")
+    assert list(schema) == keys
 
     parse_schema(schema)  # raises on an invalid schema
 
@@ -229,7 +263,9 @@ def test_catalog_json_matches_files(catalog: dict[str, Any]) -> None:
         assert list(entry) == ["domain", "when", "producer", "consumers", "example_payload"]
         assert name.split(".")[1] == entry["domain"]
         assert entry["when"] and entry["producer"] and entry["consumers"]
-        schema = _load(SCHEMA_DIR / entry["domain"] / f"{name.split('.')[2]}.v1.avsc")
+        mine = [(int(m["major"]), p) for p in SCHEMA_FILES
+                if (m := FILE_RE.match(p.name)) and _event_name(p) == name]
+        schema = _load(max(mine)[1])  # the example is the latest major's
         assert schema["doc"] == f"When: {entry['when'].rstrip('.')}; Producer: {entry['producer']}"
         assert list(entry["example_payload"]) == [f["name"] for f in _payload_fields(schema)]
 
