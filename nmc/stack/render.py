@@ -376,6 +376,15 @@ def registry_command(java: str, heap: str, props: dict[str, str]) -> list[str]:
     ]
 
 
+def process_role_url(database_url: str, role: str) -> str:
+    """`database_url` logging in as the local stack's process role `role` (password: the role's
+    name, local only, like the owner's `nmc`)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).set(username=role, password=role).render_as_string(
+        hide_password=False)
+
+
 def libpq_url(sqlalchemy_url: str) -> str:
     """The libpq form of a SQLAlchemy URL (`postgresql+psycopg://` -> `postgresql://`)."""
     scheme, sep, rest = sqlalchemy_url.partition("://")
