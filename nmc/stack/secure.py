@@ -181,16 +181,3 @@ def _write_secrets(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data))
     path.chmod(0o600)
 
-
-def rotate(home: Path, principal: str) -> SecureMaterial:
-    """A new password for `principal` in this home's secrets (the admin's cannot rotate this
-    way: the brokers log in with it; re-format or follow docs/operating/securing.md).
-    Takes effect when the stack applies it (`nmc stack up --secure` upserts every user)."""
-    material = ensure_material(home)
-    if principal not in material.passwords:
-        raise UnknownPrincipal(NAME, f"cannot rotate {principal!r}; one of {', '.join(PRINCIPALS)}")
-    secrets_file = material.folder / "secrets.json"
-    data = json.loads(secrets_file.read_text())
-    data["passwords"][principal] = secrets.token_urlsafe(18)
-    _write_secrets(secrets_file, data)
-    return _material(material.folder, data)
