@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from nmc.acl.cli import acl_app
 from nmc.catalog_docs.cli import catalog_app
 from nmc.connect_cli import connect_app
 from nmc.dlq.cli import dlq_app
@@ -24,6 +25,7 @@ from producers.tenants.cli import tenants_app
 
 app = typer.Typer(help="NeverMissCall event platform.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+app.add_typer(acl_app, name="acl")
 app.add_typer(connect_app, name="connect")
 app.add_typer(worker_app, name="worker")
 app.add_typer(tenants_app, name="tenants")

@@ -14,6 +14,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine
 
+from nmc.infra.db_roles import grant_process_roles
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 PLATFORM_MIGRATIONS = MIGRATIONS / "platform"
 READ_MODEL_MIGRATIONS = MIGRATIONS / "read_models"
@@ -46,9 +48,11 @@ def upgrade_read_models(url: str, revision: str = "head") -> None:
 
 
 def upgrade(url: str) -> None:
-    """Migrate the platform database: both trees, idempotent."""
+    """Migrate the platform database: both trees, then the process roles' grants
+    (`nmc.infra.db_roles`, as the owner); idempotent."""
     upgrade_outbox(url)
     upgrade_read_models(url)
+    grant_process_roles(url)
 
 
 def psycopg_dsn(url: str) -> str:

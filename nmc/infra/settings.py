@@ -180,6 +180,10 @@ class Settings(BaseSettings):
         gt=0,
         description="`/healthz` answers 503 when the relay loop has not turned for this long.",
     )
+    nmc_relay_database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL of the relay: a role that may only read and "
+        "settle the outbox (the local stack's `nmc_relay`); unset = DATABASE_URL.",
+    )
     nmc_relay_connect_timeout_s: float = Field(
         default=5.0, gt=0, description="PostgreSQL connect timeout of the relay."
     )
@@ -291,6 +295,13 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return LOCAL_DATABASE.replace("5432", str(self.nmc_postgres_port))
+
+    @property
+    def relay_database(self) -> str:
+        """The relay's database URL (NMC_RELAY_DATABASE_URL, else the platform's)."""
+        if self.nmc_relay_database_url is not None:
+            return self.nmc_relay_database_url.get_secret_value()
+        return self.database
 
     @property
     def uses_local_kafka(self) -> bool:

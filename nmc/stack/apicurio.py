@@ -21,7 +21,7 @@ def stack_auth(settings: Settings, layout: Layout) -> tuple[str, str] | None:
     """The basic-auth login of a secured local registry (None when it is open)."""
     if not settings.nmc_stack_secure:
         return None
-    return secure.REGISTRY_USER, secure.ensure_material(layout.home).registry_password
+    return secure.ensure_material(layout.home).registry_login(secure.ADMIN_USER)
 
 
 def _job(settings: Settings, layout: Layout, record: pidfile.PidRecord, say: Say) -> Starting:
@@ -80,11 +80,12 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
         material = secure.ensure_material(layout.home)
         file = material.folder / "registry.properties"
         file.write_text("".join(
-            f"{k}={v}\n" for k, v in render.registry_basic_auth_properties(*auth).items()
+            f"{k}={v}\n"
+            for k, v in render.registry_basic_auth_properties(material.registry_users()).items()
         ))
         file.chmod(0o600)
         props["quarkus.config.locations"] = str(file)
-        say("registry: basic auth on (secured stack)")
+        say("registry: basic auth and roles on (secured stack)")
     cmd = render.registry_command(java, settings.nmc_registry_heap, props)
     popen = spawn_detached(cmd, out=layout.log(NAME), cwd=app)
     record = pidfile.record_for(popen.pid)

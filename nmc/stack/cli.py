@@ -70,6 +70,10 @@ def env_cmd(
     ] = "shell",
     secure: Annotated[bool, typer.Option("--secure", help="The secured stack's settings.")] = False,
     brokers: Annotated[int, typer.Option("--brokers", min=0, max=5, help="KRaft nodes.")] = 0,
+    principal: Annotated[
+        str, typer.Option("--principal", help="Secured stack: whose login (admin, relay, reactor,"
+                          " streams, team-example, operator, ci); each process gets its own.")
+    ] = "admin",
 ) -> None:
     """Print the client settings of this stack, unwrapped: `eval "$(nmc stack env)"`."""
     from nmc.stack.shape import client_settings, shaped
@@ -78,7 +82,8 @@ def env_cmd(
         err_console.print(f"[red]error:[/] --format {fmt!r}: one of shell, dotenv, json")
         raise typer.Exit(code=2)
     try:
-        _, exports = client_settings(shaped(get_settings(), secure=secure, brokers=brokers))
+        _, exports = client_settings(shaped(get_settings(), secure=secure, brokers=brokers),
+                                     principal)
     except StackError as exc:
         raise _fail(exc) from None
     sys.stdout.write(render_exports(exports, fmt))  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from rich.markup import escape
 from nmc.infra.connection import registry_http_auth
 from nmc.infra.kafka_clients import admin_config
 from nmc.infra.settings import Settings, get_versions
-from nmc.stack import apicurio, health, kafka_broker, pidfile, postgres, prometheus
+from nmc.stack import apicurio, authz, health, kafka_broker, pidfile, postgres, prometheus
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout, parse_kafka_dir
 from nmc.stack.model import (
@@ -63,6 +63,8 @@ def ensure_up(
         jobs.append((apicurio.start(settings, versions, layout, say), time.monotonic()))
     for job, started in jobs:
         until_healthy(job, settings.nmc_start_timeout_s, say, started)
+    if local["kafka"] and settings.nmc_stack_secure:
+        authz.provision(settings, layout, say)
 
     for name in SERVICES:
         if not local[name]:

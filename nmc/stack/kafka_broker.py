@@ -87,6 +87,7 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
             keystore_password=material.keystore_password,
             ca_cert=material.ca_cert,
             oauth_jwks_url=settings.nmc_stack_oauth_jwks_url,
+            super_users=(f"User:{secure.ADMIN_USER}", secure.CONTROLLER_PRINCIPAL),
         )
         if material is not None
         else None

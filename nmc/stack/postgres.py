@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from nmc.infra.db_roles import process_roles
 from nmc.infra.settings import Settings
 from nmc.stack import pidfile, render
 from nmc.stack.errors import StackError
@@ -123,6 +124,7 @@ def _ensure_databases(settings: Settings, layout: Layout) -> None:
                         sql.Identifier(role), sql.Literal(render.APP_PASSWORD)
                     )
                 )
+            _ensure_process_roles(conn)
             for name in (db, render.REGISTRY_DB):
                 exists = conn.execute(
                     "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
@@ -135,6 +137,20 @@ def _ensure_databases(settings: Settings, layout: Layout) -> None:
                     )
     except psycopg.Error as exc:
         raise StackError(NAME, f"creating role/databases failed: {exc}", layout.log(NAME)) from exc
+
+
+def _ensure_process_roles(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """The process roles (`nmc.infra.db_roles`): LOGIN, nothing else; their grants come with
+    every migration (`nmc.infra.db.upgrade`, run as the owner). Local-only passwords: each
+    role's own name (`render.process_role_url`)."""
+    for role in process_roles():
+        ident = sql.Identifier(role.name)
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role.name,)).fetchone():
+            conn.execute(sql.SQL("ALTER ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
+                         .format(ident))
+        else:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                ident, sql.Literal(role.name)))
 
 
 def stop(layout: Layout, say: Say) -> None:

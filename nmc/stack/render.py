@@ -181,6 +181,13 @@ def render_server_properties(
             "ssl.client.auth": "none",
             # controllers and the brokers' controller clients: certificates of the stack's CA
             "listener.name.controller.ssl.client.auth": "required",
+            # authorization: ACLs per principal (nmc.acl.model), nothing without one; the
+            # admin (inter-broker SCRAM) and the brokers' certificate (controller mTLS) are
+            # the only super users
+            "authorizer.class.name":
+                "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found": "false",
+            "super.users": ";".join(secure.super_users),
         }
         if secure.oauth_jwks_url:
             # OIDC tokens (client credentials) verified against the provider's JWKS; the
@@ -208,6 +215,7 @@ class SecureBroker:
     keystore_password: str
     ca_cert: Path
     oauth_jwks_url: str | None = None
+    super_users: tuple[str, ...] = ("User:admin", "User:CN=localhost")
 
 
 def new_cluster_id() -> str:
@@ -325,22 +333,30 @@ def registry_properties(settings: Settings, *, sql_storage: bool) -> dict[str, s
     return props
 
 
-def registry_basic_auth_properties(user: str, password: str) -> dict[str, str]:
-    """Quarkus properties putting the registry's APIs behind HTTP basic auth (one user).
+def registry_basic_auth_properties(users: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Quarkus/Apicurio properties: the registry's APIs behind HTTP basic auth, with
+    Apicurio's role-based authorization on.
 
-    Apicurio 3.x ships Quarkus' properties-file realm; its own authorization stays off, so the
-    user may read and write. Written to a 0600 file passed by `quarkus.config.locations`,
-    never on the command line (which `ps` shows).
+    `users`: login -> (password, role), the role one of Apicurio's `sr-admin` (everything,
+    incl. the global compatibility), `sr-developer` (register, change a subject's
+    compatibility), `sr-readonly` (look up only). Quarkus' properties-file realm gives the
+    identity its roles and Apicurio reads them from it (`role-source=token`: the security
+    identity's roles, whatever authenticated it). Written to a 0600 file passed by
+    `quarkus.config.locations`, never on the command line (which `ps` shows).
     """
-    return {
+    props = {
         "quarkus.http.auth.basic": "true",
         "quarkus.security.users.embedded.enabled": "true",
         "quarkus.security.users.embedded.plain-text": "true",
-        f"quarkus.security.users.embedded.users.{user}": password,
-        f"quarkus.security.users.embedded.roles.{user}": "sr-admin",
         "quarkus.http.auth.permission.nmc-apis.paths": "/apis/*",
         "quarkus.http.auth.permission.nmc-apis.policy": "authenticated",
+        "apicurio.auth.role-based-authorization": "true",
+        "apicurio.auth.role-source": "token",
     }
+    for user, (password, role) in sorted(users.items()):
+        props[f"quarkus.security.users.embedded.users.{user}"] = password
+        props[f"quarkus.security.users.embedded.roles.{user}"] = role
+    return props
 
 
 def registry_management_port(settings: Settings) -> int:
@@ -358,6 +374,15 @@ def registry_command(java: str, heap: str, props: dict[str, str]) -> list[str]:
         "-jar",
         "quarkus-run.jar",
     ]
+
+
+def process_role_url(database_url: str, role: str) -> str:
+    """`database_url` logging in as the local stack's process role `role` (password: the role's
+    name, local only, like the owner's `nmc`)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).set(username=role, password=role).render_as_string(
+        hide_password=False)
 
 
 def libpq_url(sqlalchemy_url: str) -> str:

@@ -27,19 +27,23 @@ def shaped(settings: Settings, *, secure: bool, brokers: int) -> Settings:
     return settings.model_copy(update=update) if update else settings
 
 
-def client_settings(settings: Settings) -> tuple[Settings, dict[str, str]]:
+def client_settings(
+    settings: Settings, principal: str = secure.ADMIN_USER
+) -> tuple[Settings, dict[str, str]]:
     """Settings a platform process uses against this stack, and the variables that give them.
 
-    A plain single broker needs nothing (empty exports: today's behaviour)."""
+    A secured stack: those of `principal` (`nmc.stack.secure.PRINCIPALS`; the admin's by
+    default, which the stack's own set-up uses). A plain single broker needs nothing (empty
+    exports: today's behaviour)."""
     exports: dict[str, str] = {}
     clients = settings
     if settings.uses_local_kafka and settings.nmc_stack_secure:
         material = secure.ensure_material(Layout.of(settings).home)
         registry_auth = settings.uses_local_registry
         clients = settings.model_copy(
-            update={"connection": material.connection(registry_auth=registry_auth)}
+            update={"connection": material.connection(principal, registry_auth=registry_auth)}
         )
-        exports |= secure.client_env(material, registry_auth=registry_auth)
+        exports |= secure.client_env(material, registry_auth=registry_auth, principal=principal)
     if settings.uses_local_kafka and settings.nmc_stack_brokers > 1:
         exports["NMC_STACK_BROKERS"] = str(settings.nmc_stack_brokers)
         exports["NMC_TOPIC_REPLICATION"] = str(settings.nmc_topic_replication)

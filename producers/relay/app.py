@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 def build_relay(settings: Settings, metrics: RelayMetrics | None = None,
                 catalog: SchemaCatalog | None = None) -> OutboxRelay:
     """`catalog`: the relay's own schema files (default: the installed schemas-avro/)."""
-    dsn, timeout = psycopg_dsn(settings.database), settings.nmc_relay_connect_timeout_s
+    dsn, timeout = psycopg_dsn(settings.relay_database), settings.nmc_relay_connect_timeout_s
     store, settler = OutboxStore(dsn, timeout), OutboxStore(dsn, timeout)
     link = KafkaLink()
     registry = ConfluentVersions(registry_client(settings))

@@ -234,7 +234,8 @@ def build_app(
         value_serializer="raw",
     )
     dlq = app.topic(dlq_topic(app_id), key_serializer="raw", value_serializer="raw")
-    engine = db.worker_engine(platform.database)
+    engine = db.worker_engine(settings.database_url.get_secret_value()
+                              if settings.database_url is not None else platform.database)
     decode = registry_decoder(registry_client(platform), PAYLOAD_MAJOR)
 
     async def dead_letter(record: Record, fact: Fact | None, error: str, attempts: int) -> None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -70,6 +70,10 @@ class StreamSettings(BaseSettings):
         "objects are frozen out of every collection. 0 keeps the interpreter's defaults.",
     )
     metrics_port: int = Field(default=0, ge=0, description="Prometheus port; 0 disables it.")
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL of the workers: a role that owns the read "
+        "models and nothing else (the local stack's `nmc_streams`); unset = DATABASE_URL.",
+    )
     commit_interval_s: float = Field(default=1.0, gt=0, description="Offset commit interval.")
     log_level: str = Field(default="warn", description="crit|error|warn|info|debug")
     session_timeout_s: float = Field(

@@ -1,6 +1,9 @@
 """`nmc stack up --secure`: SASL_SSL + SCRAM-SHA-512 only and a registry behind basic auth;
 wrong clients refused, the right one carries events outbox -> relay -> topic -> consumer
-(the relay encoding through the authenticated registry, the consumer decoding through it)."""
+(the relay encoding through the authenticated registry, the consumer decoding through it).
+
+With ACLs per principal (nmc.acl.model): each process connects as its own principal, does its
+job, and is refused one step outside it with an authorization error (never a timeout)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,20 +20,38 @@ from pathlib import Path
 import httpx
 import pytest
 from cluster_support import extra_kafka
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    NewTopic,
+)
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from support.streams import start_worker, stop_worker, wait_caught_up
 
+from nmc.acl.admin import apply_acls, plan_inputs
+from nmc.acl.model import PlanInputs, plan, role_topics
 from nmc.bootstrap import prepare
 from nmc.contract.envelope import parse_event
 from nmc.contract.examples import example_envelopes
 from nmc.contract.schemas import default_catalog
 from nmc.infra.connection import ConnectionSettings, registry_http_auth
 from nmc.infra.consume import end_offsets, read_records
-from nmc.infra.kafka_clients import admin_config, domain_topics
+from nmc.infra.kafka_clients import (
+    admin_config,
+    consumer_config,
+    domain_topics,
+    ensure_topics,
+    producer_config,
+)
 from nmc.infra.settings import Settings
 from nmc.stack.layout import Layout
 from nmc.stack.secure import client_env, ensure_material
@@ -43,6 +65,115 @@ def secured(stack: Settings) -> Iterator[Settings]:
     with extra_kafka(stack, "secure", secure=True, registry=True) as settings:
         prepare(settings)  # registers the schemas through the gate, with basic auth
         yield settings
+
+
+def _as(secured: Settings, principal: str) -> Settings:
+    """`secured` connecting as `principal` (Kafka SCRAM user and its registry login)."""
+    material = ensure_material(Layout.of(secured).home)
+    return secured.model_copy(
+        update={"connection": material.connection(principal, registry_auth=True)})
+
+
+AUTHZ_CODES = (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED,
+               KafkaError.CLUSTER_AUTHORIZATION_FAILED)
+
+
+def _produce_error(settings: Settings, topic: str) -> KafkaError | None:
+    """Produce one record (not idempotent: the topic's own ACL decides); the delivery error."""
+    errors: list[KafkaError | None] = []
+    producer = Producer(producer_config(settings, **{"enable.idempotence": False,
+                                                     "delivery.timeout.ms": 20000}))
+    producer.produce(topic, key=b"k", value=b"v",
+                     on_delivery=lambda err, _msg: errors.append(err))
+    producer.flush(25)
+    assert errors, "no delivery report within the delivery timeout"
+    return errors[0]
+
+
+def _group_error(settings: Settings, group: str, timeout_s: float = 20.0) -> KafkaError | None:
+    """Join `group` on nmc.telephony and commit offset 0 of partition 0 there; the error."""
+    consumer = Consumer(consumer_config(settings, group))
+    try:
+        consumer.subscribe(["nmc.telephony"])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is not None:
+                return msg.error()  # type: ignore[no-any-return]
+            if consumer.assignment():
+                break
+        try:
+            consumer.commit(offsets=[TopicPartition("nmc.telephony", 0, 0)], asynchronous=False)
+        except KafkaException as exc:
+            return exc.args[0]  # type: ignore[no-any-return]
+        return None
+    finally:
+        consumer.close()
+
+
+def test_the_team_reads_in_its_own_groups_only_and_cannot_produce(secured: Settings) -> None:
+    team = _as(secured, "team-example")
+    assert _group_error(team, f"team-example.{uuid.uuid4().hex[:8]}") is None
+    refused = _group_error(team, "nmc-streams-conversation")
+    assert refused is not None and refused.code() == KafkaError.GROUP_AUTHORIZATION_FAILED
+    produced = _produce_error(team, "nmc.telephony")
+    assert produced is not None and produced.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+
+def test_the_relay_produces_but_cannot_create_topics_or_read_groups(secured: Settings) -> None:
+    relay = _as(secured, "relay")  # its job, publishing, is the end-to-end test's
+    dlq = _produce_error(relay, "nmc.dlq.nmc-streams-conversation")  # not nmc.* at large
+    assert dlq is not None and dlq.code() in AUTHZ_CODES
+    admin = AdminClient(admin_config(relay))
+    created = admin.create_topics([NewTopic(f"nmc.relay-made-{uuid.uuid4().hex[:6]}", 1, 1)])
+    with pytest.raises(KafkaException) as info:
+        next(iter(created.values())).result(timeout=20)
+    assert info.value.args[0].code() in AUTHZ_CODES
+    offsets = admin.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions("nmc-streams-conversation")], request_timeout=20)
+    with pytest.raises(KafkaException) as info:
+        next(iter(offsets.values())).result()
+    assert info.value.args[0].code() == KafkaError.GROUP_AUTHORIZATION_FAILED
+    refused = _group_error(relay, "nmc-streams-conversation")
+    assert refused is not None and refused.code() in AUTHZ_CODES
+
+
+def test_only_the_admin_deletes_or_alters(secured: Settings) -> None:
+    operator = AdminClient(admin_config(_as(secured, "operator")))
+    deleted = operator.delete_topics(["nmc.telephony"], request_timeout=20)
+    with pytest.raises(KafkaException) as info:
+        next(iter(deleted.values())).result()
+    assert info.value.args[0].code() in AUTHZ_CODES
+    assert "nmc.telephony" in _metadata(secured).topics  # type: ignore[attr-defined]
+
+
+def test_the_registry_lets_only_the_ci_principal_write(secured: Settings) -> None:
+    material = ensure_material(Layout.of(secured).home)
+    subject = f"test-ci-{uuid.uuid4().hex[:8]}-value"
+    schema = {"schema": '{"type":"record","name":"Probe","fields":[{"name":"a","type":"int"}]}'}
+    register = f"{secured.registry}/subjects/{subject}/versions"
+    config = f"{secured.registry}/config/{subject}"
+    level = {"compatibility": "FULL_TRANSITIVE"}
+    assert httpx.post(register, json=schema, timeout=10).status_code == 401  # anonymous
+    for reader in ("relay", "streams", "reactor", "team-example", "operator"):
+        login = material.registry_login(reader)
+        assert httpx.get(f"{secured.registry}/subjects", auth=login, timeout=10).status_code == 200
+        assert httpx.post(register, json=schema, auth=login, timeout=10).status_code == 403
+        assert httpx.put(config, json=level, auth=login, timeout=10).status_code == 403
+    ci = material.registry_login("ci")
+    assert httpx.post(register, json=schema, auth=ci, timeout=10).status_code == 200
+    try:
+        assert httpx.put(config, json=level, auth=ci, timeout=10).status_code == 200
+        # the global level is the admin's (the stack sets it)
+        assert httpx.put(f"{secured.registry}/config", json=level, auth=ci,
+                         timeout=10).status_code == 403
+        reader = material.registry_login("relay")
+        assert httpx.delete(f"{secured.registry}/subjects/{subject}", auth=reader,
+                            timeout=10).status_code == 403
+    finally:  # the other tests count the catalog's subjects
+        httpx.delete(f"{secured.registry}/subjects/{subject}", auth=ci, timeout=10)
+        httpx.delete(f"{secured.registry}/subjects/{subject}", params={"permanent": "true"},
+                     auth=ci, timeout=10)
 
 
 def _metadata(settings: Settings) -> object:
@@ -121,7 +252,7 @@ def test_relay_to_consumer_end_to_end_over_sasl_ssl(
     """Relay (librdkafka) and a Faust conversation worker (aiokafka), both on SASL_SSL."""
     from producers.relay.app import run_relay
 
-    settings = secured.model_copy(update={"database_url": SecretStr(database_url)})
+    settings = _as(secured, "relay").model_copy(update={"database_url": SecretStr(database_url)})
     envelopes = example_envelopes(uuid.uuid4(), uuid.uuid4())
     ids = {e["event_id"] for e in envelopes}
     start = end_offsets(settings, domain_topics())
@@ -131,11 +262,18 @@ def test_relay_to_consumer_end_to_end_over_sasl_ssl(
     relay = threading.Thread(target=run_relay, args=(settings, stop), daemon=True)
     relay.start()
     prefix = f"test-secure-{uuid.uuid4().hex[:8]}"
+    # as the admin (a deployer would: `nmc acl apply` with NMC_STREAMS_APP_ID_PREFIX set): the
+    # streams principal's rules for this prefix, and its DLQ/replay topics
+    inputs = PlanInputs(reactor_group=plan_inputs(secured).reactor_group, streams_prefix=prefix)
+    ensure_topics(secured, role_topics(inputs, ["conversation"]))
+    apply_acls(admin_config(secured), [e for e in plan(inputs) if e.principal == "streams"],
+               set())
     worker = start_worker(
         "conversation", database_url=database_url, topic_suffix="", app_id_prefix=prefix,
         nmc_home=tmp_path, worker_id="w1", log_path=tmp_path / "worker.log",
         extra_env={
-            **client_env(ensure_material(Layout.of(secured).home), registry_auth=True),
+            **client_env(ensure_material(Layout.of(secured).home), registry_auth=True,
+                         principal="streams"),
             "KAFKA_BOOTSTRAP_SERVERS": secured.kafka,
             "SCHEMA_REGISTRY_URL": secured.registry,
         },
@@ -148,12 +286,22 @@ def test_relay_to_consumer_end_to_end_over_sasl_ssl(
                 )).scalar_one())
 
         wait_until(lambda: pending() == 0, "the relay to publish over SASL_SSL")
-        records = read_records(
-            settings, start, until=lambda rs: {r.headers["event_id"] for r in rs} >= ids,
+        records = read_records(  # the operator's tools read every nmc.* topic
+            _as(secured, "operator"), start,
+            until=lambda rs: {r.headers["event_id"] for r in rs} >= ids,
             keep=lambda h: h.get("event_id") in ids,
         )
         assert {r.headers["event_id"] for r in records} == ids
-        wait_caught_up(settings, f"{prefix}-conversation", ["nmc.telephony", "nmc.conversation"])
+        team = Consumer(consumer_config(_as(secured, "team-example"),
+                                        f"team-example.{uuid.uuid4().hex[:8]}"))
+        seen: set[str] = set()
+        try:  # a consuming team, in its own group, reads them too
+            team.assign(start)
+            wait_until(lambda: _poll_ids(team, seen) >= ids, "the team principal to read them")
+        finally:
+            team.close()
+        wait_caught_up(_as(secured, "operator"), f"{prefix}-conversation",
+                       ["nmc.telephony", "nmc.conversation"])
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM stream_dead_letters")).scalar() == 0
             tenant = envelopes[0]["tenant_id"]
@@ -165,3 +313,11 @@ def test_relay_to_consumer_end_to_end_over_sasl_ssl(
         stop.set()
         relay.join(timeout=30)
         stop_worker(worker)
+
+
+def _poll_ids(consumer: Consumer, seen: set[str]) -> set[str]:
+    msg = consumer.poll(0.5)
+    if msg is not None:
+        assert msg.error() is None, msg.error()
+        seen |= {v.decode() for k, v in (msg.headers() or []) if k == "event_id"}
+    return seen

@@ -80,18 +80,53 @@ def test_each_shape_has_its_own_kafka_folder() -> None:
 
 
 def test_secure_material_flags_and_exports() -> None:
-    material = SecureMaterial(Path("/s"), "a", "c", "r", "k")
-    assert material.scram_args() == [
-        "--add-scram", "SCRAM-SHA-512=[name=admin,password=a]",
-        "--add-scram", "SCRAM-SHA-512=[name=nmc,password=c]",
-    ]
+    material = SecureMaterial(Path("/s"), "a", "r", "k", {"relay": "rp", "ci": "cp"})
+    # only the admin at format time (the brokers log in with it); the others via the Admin API
+    assert material.scram_args() == ["--add-scram", "SCRAM-SHA-512=[name=admin,password=a]"]
     env = client_env(material, registry_auth=True)
     assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert env["KAFKA_SSL_CA_LOCATION"] == "/s/ca.crt"
+    assert (env["KAFKA_SASL_USERNAME"], env["SCHEMA_REGISTRY_USERNAME"]) == ("admin", "admin")
     assert env["SCHEMA_REGISTRY_PASSWORD"] == "r"
-    conn = material.connection(registry_auth=True)
+    relay = client_env(material, registry_auth=True, principal="relay")
+    assert (relay["KAFKA_SASL_USERNAME"], relay["KAFKA_SASL_PASSWORD"]) == ("relay", "rp")
+    assert (relay["SCHEMA_REGISTRY_USERNAME"], relay["SCHEMA_REGISTRY_PASSWORD"]) == ("relay", "rp")
+    conn = material.connection("relay", registry_auth=True)
     assert conn.kafka_sasl_password is not None
-    assert conn.kafka_sasl_password.get_secret_value() == "c"
+    assert conn.kafka_sasl_password.get_secret_value() == "rp"
+
+
+def test_each_principal_has_its_registry_role() -> None:
+    material = SecureMaterial(Path("/s"), "a", "r", "k", {"relay": "rp", "ci": "cp"})
+    users = material.registry_users()
+    assert users["admin"] == ("r", "sr-admin")
+    assert users["ci"] == ("cp", "sr-developer")  # the gate's CI principal: may register
+    assert users["relay"] == ("rp", "sr-readonly")  # readers look up, never register
+    import pytest
+
+    from nmc.stack.secure import UnknownPrincipal
+
+    with pytest.raises(UnknownPrincipal, match="no principal 'nobody'"):
+        client_env(material, registry_auth=False, principal="nobody")
+
+
+def test_secured_nodes_authorize_with_acls_and_two_super_users() -> None:
+    props = _props(render.render_server_properties(_settings(), Path("/d"), secure=SECURE))
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:admin;User:CN=localhost"
+    plain = _props(render.render_server_properties(_settings(), Path("/d")))
+    assert "authorizer.class.name" not in plain
+
+
+def test_registry_properties_turn_on_roles() -> None:
+    props = render.registry_basic_auth_properties(
+        {"admin": ("a", "sr-admin"), "ci": ("c", "sr-developer"), "relay": ("r", "sr-readonly")}
+    )
+    assert props["apicurio.auth.role-based-authorization"] == "true"
+    assert props["apicurio.auth.role-source"] == "token"
+    assert props["quarkus.security.users.embedded.roles.ci"] == "sr-developer"
+    assert props["quarkus.security.users.embedded.users.relay"] == "r"
 
 
 def test_broker_certificate_is_signed_by_the_ca_for_loopback() -> None:

@@ -40,7 +40,9 @@ def create_app(settings: ApiSettings, platform: Settings | None = None,
     it and leaves closing it to the caller).
     """
     owned = database is None
-    db = database or make_database((platform or get_settings()).database, settings)
+    url = (settings.database_url.get_secret_value() if settings.database_url is not None
+           else (platform or get_settings()).database)
+    db = database or make_database(url, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -77,6 +77,10 @@ class ApiSettings(BaseSettings):
         default=True, description="Prepare every query on the server at its first use per "
         "connection (parse and plan once); false behind a pooler that cannot keep them.",
     )
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL of the read API: a role that may only SELECT "
+        "the read models (the local stack's `nmc_api`); unset = DATABASE_URL.",
+    )
     db_connect_timeout_s: int = Field(
         default=3, ge=1, description="libpq connect_timeout: bounds how long /readyz waits."
     )
