@@ -6,7 +6,6 @@ import contextlib
 import signal
 import subprocess
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -372,24 +371,18 @@ def test_an_idle_relay_publishes_without_any_notify(
     wait_until: Callable[..., None],
 ) -> None:
     """No trigger notifies on outbox writes (migration 0006); an idle relay, whose lease
-    rebalance runs only every 10 minutes, still finds each new row by its adaptive poll,
-    within a few of its idle sleeps (`nmc_relay_idle_poll_max_s`)."""
+    rebalance runs only once an hour, still finds each new row by its adaptive poll: rows
+    written one at a time, the relay idle in between, are all published within the wait.
+    (How fast is bench.relay's question, not this test's.)"""
     with engine.connect() as conn:
         assert conn.execute(text(
             "SELECT count(*) FROM pg_trigger WHERE tgname = 'outbox_events_notify'")
         ).scalar_one() == 0
-    relay_thread(nmc_relay_poll_interval_s=600.0)
-    latencies = []
+    relay_thread(nmc_relay_poll_interval_s=3600.0)
     for n in (1, 2, 3):
         with Session(engine) as s, s.begin():
             WRITER.append(s, message(uuid.uuid4(), uuid.uuid4()))
         wait_until(published_all(engine, n), f"row {n} to be published", timeout=60)
-        with engine.connect() as conn:
-            latencies.append(float(conn.execute(text(
-                "SELECT extract(epoch FROM max(published_at - created_at)) FROM outbox_events"
-            )).scalar_one()))
-        time.sleep(0.1)  # let the relay go idle (its sleep backs off to the cap)
-    assert max(latencies[1:]) < 1.0, latencies  # tens of ms in practice; 1 s is "not stuck"
 
 
 @pytest.mark.fault
