@@ -252,13 +252,20 @@ def status_command(
 def demo(
     catalog: bool = typer.Option(
         False, "--catalog", help="Instead: one event of every type through outbox and relay."),
+    evolve: bool = typer.Option(
+        False, "--evolve",
+        help="Instead: a minor and a major schema change and the retirement of v1, on scratch"
+             " copies of the schemas, a topic and a database (removed afterwards)."),
 ) -> None:
     """Run the platform on the local stack: a missed call becomes a text back, a
     conversation and a booking, through signed webhooks; prints what the read API returns."""
+    from nmc.demo.evolve import run_evolve
     from nmc.demo.run import run_catalog, run_story
 
+    if catalog and evolve:
+        raise typer.BadParameter("--catalog and --evolve are two different demos: pick one")
     logging.basicConfig(level=logging.WARNING)
-    run = run_catalog if catalog else run_story
+    run = run_catalog if catalog else run_evolve if evolve else run_story
     raise typer.Exit(run(get_settings(), console))
 
 

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nmc.contract.schemas import EventSchema, SchemaCatalogError, load_schema_file, parse_semver
+from nmc.contract.schemas import (
+    EventSchema,
+    SchemaCatalogError,
+    load_schema_file,
+    parse_semver,
+    subject_for,
+)
 from nmc.schema_gate import git
 from nmc.schema_gate.avro import normalize
 from nmc.schema_gate.compat import full_errors
@@ -138,15 +144,17 @@ def check_file(
     base_label: str,
     subject_prefix: str = "",
     level: str = REQUIRED_LEVEL,
+    topic_suffix: str = "",
 ) -> tuple[Result, EventSchema | None]:
-    """The gate for one file (pure apart from the registry reads)."""
+    """The gate for one file (pure apart from the registry reads). `topic_suffix`: judge it
+    under the subject of an isolated topic copy (`nmc demo --evolve`)."""
     try:
         schema = load_schema_file(path)
     except SchemaCatalogError as exc:
         result = Result(_subject_guess(path, subject_prefix), display)
         result.fail(str(exc).replace(str(path), display))
         return result, None
-    subject = subject_prefix + schema.subject
+    subject = subject_prefix + subject_for(schema.topic + topic_suffix, schema.full_name)
     result = Result(subject, display)
     for error in namespace_errors(schema.raw, schema.full_name.rsplit(".", 1)[0]):
         result.fail(error)

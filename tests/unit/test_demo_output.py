@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from rich.console import Console
 
 from nmc.contract.examples import example_envelopes
 from nmc.contract.keys import java_partition, record_key
-from nmc.demo.cleanup import run_groups, run_topics
+from nmc.demo.cleanup import Removed, run_groups, run_topics, suffixed_subjects, suffixed_topics
 from nmc.demo.run import catalog_table
 from nmc.infra.consume import DecodedRecord
 
@@ -31,6 +32,29 @@ def test_a_run_owns_its_dlq_and_internal_topics_only() -> None:
     groups = ["nmc-demo-1a2b3c4d-reporting", "nmc-demo-1a2b3c4d", "nmc-demo-1a2b3c4dd",
               "nmc-conversation-reactions"]
     assert run_groups(groups, PREFIX) == ["nmc-demo-1a2b3c4d", "nmc-demo-1a2b3c4d-reporting"]
+
+
+def test_an_evolve_run_owns_its_topic_copies_and_their_subjects_only() -> None:
+    suffix = ".evolve1a2b3c4d"
+    topics = ["nmc.telephony", "nmc.telephony.evolve1a2b3c4d", "nmc.billing.evolve1a2b3c4d",
+              "nmc.telephony.evolveffffffff", "nmc.telephony.evolve1a2b3c4d.x"]
+    assert suffixed_topics(topics, suffix) == ["nmc.billing.evolve1a2b3c4d",
+                                               "nmc.telephony.evolve1a2b3c4d"]
+    subjects = ["nmc.telephony-nmc.telephony.v1.CallDetected",
+                "nmc.telephony.evolve1a2b3c4d-nmc.telephony.v1.CallDetected",
+                "nmc.telephony.evolve1a2b3c4d-nmc.telephony.v2.CallDetected",
+                "nmc.telephony.evolveffffffff-nmc.telephony.v1.CallDetected"]
+    assert suffixed_subjects(subjects, suffix) == subjects[1:3]
+
+
+def test_the_cleanup_summary_names_only_what_a_run_has() -> None:
+    story = Removed(topics=["a"], groups=["g"], dirs=[Path("/x")])
+    assert story.summary() == "removed 1 topics, 1 consumer groups and 1 state directories of " \
+                              "this run"
+    evolve = Removed(topics=["a"], groups=["g"], subjects=["s", "t"], databases=["d"],
+                     failed=["topic b (gone)"])
+    assert evolve.summary() == ("removed 1 topics, 1 consumer groups, 2 registry subjects and 1 "
+                                "scratch databases of this run; could not remove: topic b (gone)")
 
 
 def _records() -> list[DecodedRecord]:
