@@ -169,6 +169,7 @@ class InMemoryRelayStore:
 
     def reset(self) -> None:
         session, self._session = self._session, None
+        self._terminated = False  # the next call opens a new session
         self.lanes.clear()
         self.joined = False
         if session is not None:

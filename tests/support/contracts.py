@@ -184,6 +184,13 @@ class RelayStoreContract:
         doomed.join()  # a new session
         assert doomed.live_relays() == 1
 
+    def test_a_reset_after_the_session_was_terminated_opens_a_new_one(self) -> None:
+        doomed = self._leased()
+        self.terminate(doomed)
+        doomed.reset()  # what the relay does before joining again
+        doomed.join()
+        assert doomed.live_relays() == 1
+
     # --- rows ---------------------------------------------------------------------------
     def test_no_lane_no_rows(self) -> None:
         self.append([_message(uuid.uuid4(), uuid.uuid4())])
