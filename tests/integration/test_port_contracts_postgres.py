@@ -3,12 +3,12 @@ each test on its own fresh database."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 
 import pytest
 from sqlalchemy import Engine, text
 from support.contracts import DeadLetterStoreContract, RelayStoreContract, StateStoreContract
+from support.waits import wait_until
 
 from nmc.contract.envelope import Envelope
 from nmc.infra.db import psycopg_dsn
@@ -68,8 +68,10 @@ class TestPostgresRelayStore(RelayStoreContract):
         pid = store.backend_pid
         with self.engine.connect() as conn:
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            deadline = time.monotonic() + 30
-            while conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                               {"pid": pid}).scalar_one():
-                assert time.monotonic() < deadline, "the terminated backend did not exit"
-                time.sleep(0.02)
+
+            def gone() -> bool:
+                return not conn.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                ).scalar_one()
+
+            wait_until(gone, "the terminated backend to exit", interval_s=0.02)
