@@ -9,6 +9,8 @@ per event, most of a worker's decode cost. This decoder does what it does for ou
 (fastavro `schemaless_reader` against the writer schema, no reader schema), with the registry
 lookup done once per schema id through confluent's `SchemaRegistryClient`;
 `tests/integration/test_streams_codec_registry.py` checks both agree on every event of the catalog.
+The framing (constants, `UnframedValue`) is the contract's, shared with the producers
+(nmc/contract/wire.py).
 """
 
 from __future__ import annotations
@@ -22,18 +24,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastavro import parse_schema, schemaless_reader
 
 from nmc.contract.facts import PoisonEvent
-
-MAGIC_BYTE = 0
-FRAME_BYTES = 5  # magic byte + 4-byte big-endian schema id
-
-
-def frame_schema_id(value: bytes) -> int:
-    """The registry id of a framed value; `PoisonEvent` when the bytes are not framed (pure)."""
-    if len(value) < FRAME_BYTES:
-        raise PoisonEvent(f"value of {len(value)} bytes is shorter than the Confluent frame")
-    if value[0] != MAGIC_BYTE:
-        raise PoisonEvent(f"unknown magic byte {value[0]} (the Confluent wire format has 0)")
-    return int.from_bytes(value[1:FRAME_BYTES], "big")
+from nmc.contract.wire import FRAME_HEADER_SIZE, require_schema_id
 
 
 class AvroDecoder:
@@ -47,14 +38,14 @@ class AvroDecoder:
         self._schemas: dict[int, Any] = {}
 
     def __call__(self, value: bytes) -> Any:
-        schema_id = frame_schema_id(value)
+        schema_id = require_schema_id(value)  # UnframedValue, a PoisonEvent
         schema = self._schemas.get(schema_id)
         if schema is None:
             # own named-type namespace per id: two versions may define the same record names
             schema = parse_schema(json.loads(self._lookup(schema_id)), named_schemas={})
             self._schemas[schema_id] = schema
         stream = BytesIO(value)
-        stream.seek(FRAME_BYTES)
+        stream.seek(FRAME_HEADER_SIZE)
         return schemaless_reader(stream, schema, None)
 
 
