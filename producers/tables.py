@@ -38,7 +38,7 @@ calls = Table(
     Column("call_status", Text, nullable=False),
     Column("correlation_id", Uuid, nullable=False),
     Column("event_id", Uuid, nullable=False),
-    Column("received_at", DateTime(timezone=True)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
 )
 
 inbound_messages = Table(
@@ -52,7 +52,7 @@ inbound_messages = Table(
     Column("body", Text, nullable=False),
     Column("correlation_id", Uuid, nullable=False),
     Column("event_id", Uuid, nullable=False),
-    Column("received_at", DateTime(timezone=True)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
 )
 
 outbound_messages = Table(
@@ -72,8 +72,8 @@ outbound_messages = Table(
     Column("attempts", Integer, nullable=False),
     Column("claimed_by", Uuid),
     Column("claimed_at", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 stripe_events = Table(
@@ -84,7 +84,7 @@ stripe_events = Table(
     Column("tenant_id", Uuid, nullable=False),
     Column("created", DateTime(timezone=True), nullable=False),
     Column("applied", Boolean, nullable=False),
-    Column("received_at", DateTime(timezone=True)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
 )
 
 subscriptions = Table(
@@ -97,7 +97,7 @@ subscriptions = Table(
     Column("status", Text, nullable=False),
     Column("current_period_end", DateTime(timezone=True), nullable=False),
     Column("source_created", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 compliance_campaigns = Table(
@@ -106,7 +106,7 @@ compliance_campaigns = Table(
     Column("tenant_id", Uuid, primary_key=True),
     Column("campaign_id", Uuid, primary_key=True),
     Column("status", Text, nullable=False),
-    Column("updated_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 catalog_items = Table(
@@ -118,7 +118,7 @@ catalog_items = Table(
     Column("price_cents", Integer, nullable=False),
     Column("duration_minutes", Integer, nullable=False),
     Column("active", Boolean, nullable=False),
-    Column("updated_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 reservations = Table(
@@ -138,6 +138,6 @@ reservations = Table(
     Column("held_event_id", Uuid, nullable=False),
     Column("booked_event_id", Uuid),
     Column("cancelled_reason", Text),
-    Column("created_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

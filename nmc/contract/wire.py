@@ -2,7 +2,9 @@
 
 Both the outbox writer (which stores the framed value beside the row) and the relay (which
 encodes rows stored without one) use this one implementation, so the two can never disagree
-on a byte. ``tests/unit/test_relay_encoding.py`` checks it against confluent-kafka's
+on a byte; the stream apps' decoder (nmc_streams/codec.py) reads the frame with
+`require_schema_id`, so producers and consumers share one set of constants and errors.
+``tests/unit/test_relay_encoding.py`` checks the encoder against confluent-kafka's
 ``AvroSerializer``.
 """
 
@@ -16,6 +18,7 @@ from typing import Any, Protocol
 
 from fastavro import parse_schema, schemaless_writer
 
+from nmc.contract.facts import PoisonEvent
 from nmc.contract.payload import to_avro_record, unknown_fields
 from nmc.contract.schemas import EventSchema
 
@@ -57,6 +60,19 @@ def confluent_frame(schema_id: int, avro_binary: bytes) -> bytes:
     if not 0 <= schema_id <= 0xFFFFFFFF:
         raise ValueError(f"schema id {schema_id} does not fit in 4 bytes")
     return _FRAME_HEADER.pack(MAGIC_BYTE, schema_id) + avro_binary
+
+
+class UnframedValue(PoisonEvent):
+    """The bytes are not a value in the Confluent wire format (a consumer dead-letters it)."""
+
+
+def require_schema_id(value: bytes) -> int:
+    """The schema id of a Confluent-framed value (pure); `UnframedValue` saying why not."""
+    if len(value) < FRAME_HEADER_SIZE:
+        raise UnframedValue(f"value of {len(value)} bytes is shorter than the Confluent frame")
+    if value[0] != MAGIC_BYTE:
+        raise UnframedValue(f"unknown magic byte {value[0]} (the Confluent wire format has 0)")
+    return int.from_bytes(value[1:FRAME_HEADER_SIZE], "big")
 
 
 def frame_schema_id(value: bytes) -> int | None:

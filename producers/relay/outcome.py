@@ -80,3 +80,45 @@ def held_retry_s(attempts: int, first_s: float, max_attempts: int) -> float | No
     if attempts + 1 >= max_attempts:
         return None
     return first_s * float(min(2**attempts, HELD_BACKOFF_CAP))
+
+
+Columns = tuple[
+    list[int], list[str], list[int | None], list[int | None], list[str | None], list[float | None]
+]
+
+
+def settle_rows(outcome: BatchOutcome) -> Columns:
+    """Columns of the settle statement (pure): one entry per row that changes.
+
+    Rows held back without an error of their own (behind a failure of their key) are left
+    untouched: they were not tried. Parked rows carry their retry delay (None: for good).
+    """
+    ids: list[int] = []
+    states: list[str] = []
+    partitions: list[int | None] = []
+    offsets: list[int | None] = []
+    errors: list[str | None] = []
+    retries: list[float | None] = []
+    for r in outcome.published:
+        ids.append(r.row_id)
+        states.append("published")
+        partitions.append(r.partition)
+        offsets.append(r.offset)
+        errors.append(None)
+        retries.append(None)
+    for r in outcome.parked:
+        ids.append(r.row_id)
+        states.append("parked")
+        partitions.append(None)
+        offsets.append(None)
+        errors.append(r.error)
+        retries.append(r.retry_after_s)
+    for r in outcome.retry:
+        if r.error:
+            ids.append(r.row_id)
+            states.append("pending")
+            partitions.append(None)
+            offsets.append(None)
+            errors.append(r.error)
+            retries.append(None)
+    return ids, states, partitions, offsets, errors, retries

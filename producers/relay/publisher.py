@@ -27,7 +27,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from producers.relay.encoding import Header, row_headers, stored_value
 from producers.relay.outcome import Delivery, RowResult, held_retry_s, refused_rows
-from producers.relay.store import OutboxRow
+from producers.relay.ports import OutboxRow
+from producers.relay.ports import TransientPublishError as TransientPublishError
 from producers.relay.versions import (
     ConfluentVersions,
     RegistryUnavailable,
@@ -48,10 +49,6 @@ _UNREACHABLE = (
     KafkaError._ALL_BROKERS_DOWN,
     KafkaError._PURGE_QUEUE,
 )
-
-
-class TransientPublishError(RuntimeError):
-    """The batch could not be published for a reason that may go away (retry with backoff)."""
 
 
 class PermanentRowError(ValueError):

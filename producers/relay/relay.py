@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import suppress
+from typing import Any
 
 from tenacity import RetryError
 
@@ -32,8 +33,13 @@ from producers.relay.health import RelayHealth
 from producers.relay.metrics import RelayMetrics
 from producers.relay.outcome import BatchOutcome, Delivery, settle
 from producers.relay.polling import next_wait
-from producers.relay.publisher import KafkaPublisher, TransientPublishError
-from producers.relay.store import OutboxRow, OutboxStore, StoreUnavailable
+from producers.relay.ports import (
+    OutboxRow,
+    Publisher,
+    RelayStore,
+    StoreUnavailable,
+    TransientPublishError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +48,15 @@ class OutboxRelay:
     def __init__(
         self,
         settings: Settings,
-        store: OutboxStore,
-        publisher: KafkaPublisher,
+        store: RelayStore,
+        publisher: Publisher[Any],
         metrics: RelayMetrics | None = None,
         health: RelayHealth | None = None,
-        settler: OutboxStore | None = None,
+        settler: RelayStore | None = None,
     ) -> None:
-        """`settler`, a second session, settles a batch while the next one is produced;
-        without it batches are settled on `store`, in line."""
+        """`store` and `publisher` are ports (ports.py): PostgreSQL and Kafka in `nmc relay`,
+        in memory in unit tests. `settler`, a second session, settles a batch while the next
+        one is produced; without it batches are settled on `store`, in line."""
         self._settings = settings
         self._store = store
         self._settler = settler

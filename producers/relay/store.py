@@ -5,6 +5,9 @@ even by SIGKILL — PostgreSQL drops its connection and its leases with it, and 
 takes the lanes over. When the session is lost (server restart, failover,
 ``pg_terminate_backend``, a proxy reset) every call raises `StoreUnavailable` and the store
 forgets its leases: the relay reconnects, joins again and leases lanes from scratch.
+
+The row and the errors belong to the port (ports.py); they are re-exported here for the
+modules that import them from the store.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -21,42 +23,16 @@ from psycopg.types.json import set_json_loads
 
 from producers.outbox.table import NOTIFY_CHANNEL
 from producers.relay.outcome import BatchOutcome
+from producers.relay.outcome import settle_rows as settle_rows
+from producers.relay.ports import LeaseLost as LeaseLost
+from producers.relay.ports import OutboxRow as OutboxRow
+from producers.relay.ports import StoreUnavailable as StoreUnavailable
 
 # Advisory lock classes (first int4 of the two-key form): "nmc" + 1 / + 2.
 MEMBER_LOCK_CLASS = 0x6E6D6301
 LANE_LOCK_CLASS = 0x6E6D6302
 # How relay sessions show in pg_stat_activity, followed by the process id (operators, tests).
 APPLICATION_NAME = "nmc-relay"
-
-
-class StoreUnavailable(RuntimeError):
-    """The PostgreSQL session is gone (or cannot be opened); its leases went with it."""
-
-
-class LeaseLost(StoreUnavailable):
-    """The session no longer holds a lane this relay believed it held."""
-
-
-@dataclass(slots=True)  # read-only by convention: a frozen __init__ costs ~3x more per row
-class OutboxRow:
-    """A pending row as the relay needs it (ids as canonical text, event time twice)."""
-
-    id: int
-    event_id: str
-    event_name: str
-    schema_version: str
-    tenant_id: str
-    correlation_id: str
-    causation_id: str | None
-    occurred_at: str  # RFC3339 UTC, millisecond precision (the header's text)
-    occurred_ms: int  # the same instant in epoch milliseconds (Avro value, record timestamp)
-    payload: dict[str, Any] | None  # None when fetched with avro_value: see `load_payloads`
-    topic: str
-    record_key: str
-    attempts: int
-    created_epoch_s: float  # when the row was written (commit -> ack latency metric)
-    lane: int
-    avro_value: bytes | None = None  # the framed value the writer stored, if it knew the id
 
 
 _FETCH = r"""
@@ -127,50 +103,8 @@ def int_array(values: Iterable[int | None]) -> str:
     return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
 
 
-Columns = tuple[
-    list[int], list[str], list[int | None], list[int | None], list[str | None], list[float | None]
-]
-
-
-def settle_rows(outcome: BatchOutcome) -> Columns:
-    """Columns of the settle statement (pure): one entry per row that changes.
-
-    Rows held back without an error of their own (behind a failure of their key) are left
-    untouched: they were not tried. Parked rows carry their retry delay (None: for good).
-    """
-    ids: list[int] = []
-    states: list[str] = []
-    partitions: list[int | None] = []
-    offsets: list[int | None] = []
-    errors: list[str | None] = []
-    retries: list[float | None] = []
-    for r in outcome.published:
-        ids.append(r.row_id)
-        states.append("published")
-        partitions.append(r.partition)
-        offsets.append(r.offset)
-        errors.append(None)
-        retries.append(None)
-    for r in outcome.parked:
-        ids.append(r.row_id)
-        states.append("parked")
-        partitions.append(None)
-        offsets.append(None)
-        errors.append(r.error)
-        retries.append(r.retry_after_s)
-    for r in outcome.retry:
-        if r.error:
-            ids.append(r.row_id)
-            states.append("pending")
-            partitions.append(None)
-            offsets.append(None)
-            errors.append(r.error)
-            retries.append(None)
-    return ids, states, partitions, offsets, errors, retries
-
-
 class OutboxStore:
-    """PostgreSQL adapter of the relay (autocommit: each statement is its own transaction).
+    """`RelayStore` on PostgreSQL (autocommit: each statement is its own transaction).
 
     The connection opens lazily; `reset` drops it (and the leases) after a failure.
     """

@@ -14,12 +14,12 @@ tenants = Table(
     Column("stripe_customer_id", Text, unique=True),
     Column("auto_reply_template", Text, nullable=False),
     Column("time_zone", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 tenant_numbers = Table(
     "tenant_numbers",
     metadata,
     Column("phone", Text, primary_key=True),
-    Column("tenant_id", Uuid, ForeignKey("tenants.tenant_id"), nullable=False),
+    Column("tenant_id", Uuid, ForeignKey("tenants.tenant_id", ondelete="CASCADE"), nullable=False),
 )

@@ -9,6 +9,8 @@ per event, most of a worker's decode cost. This decoder does what it does for ou
 (fastavro `schemaless_reader` against the writer schema, no reader schema), with the registry
 lookup done once per schema id through confluent's `SchemaRegistryClient`;
 `tests/integration/test_streams_codec_registry.py` checks both agree on every event of the catalog.
+The framing (constants, `UnframedValue`) is the contract's, shared with the producers
+(nmc/contract/wire.py).
 """
 
 from __future__ import annotations
@@ -23,18 +25,7 @@ from fastavro import parse_schema, schemaless_reader
 
 from nmc.contract.facts import PoisonEvent
 from nmc.contract.majors import MajorStep, MajorStepError, major_step, to_previous
-
-MAGIC_BYTE = 0
-FRAME_BYTES = 5  # magic byte + 4-byte big-endian schema id
-
-
-def frame_schema_id(value: bytes) -> int:
-    """The registry id of a framed value; `PoisonEvent` when the bytes are not framed (pure)."""
-    if len(value) < FRAME_BYTES:
-        raise PoisonEvent(f"value of {len(value)} bytes is shorter than the Confluent frame")
-    if value[0] != MAGIC_BYTE:
-        raise PoisonEvent(f"unknown magic byte {value[0]} (the Confluent wire format has 0)")
-    return int.from_bytes(value[1:FRAME_BYTES], "big")
+from nmc.contract.wire import FRAME_HEADER_SIZE, require_schema_id
 
 
 def _major(raw: Any) -> int:
@@ -61,7 +52,7 @@ class AvroDecoder:
         self._schemas: dict[int, tuple[Any, int, MajorStep | None]] = {}
 
     def __call__(self, value: bytes) -> Any:
-        schema_id = frame_schema_id(value)
+        schema_id = require_schema_id(value)  # UnframedValue, a PoisonEvent
         known = self._schemas.get(schema_id)
         if known is None:
             raw = json.loads(self._lookup(schema_id))
@@ -75,7 +66,7 @@ class AvroDecoder:
             self._schemas[schema_id] = known
         schema, major, step = known
         stream = BytesIO(value)
-        stream.seek(FRAME_BYTES)
+        stream.seek(FRAME_HEADER_SIZE)
         record = schemaless_reader(stream, schema, None)
         wanted = self._payload_major
         if wanted is None or major == wanted or not isinstance(record, dict):

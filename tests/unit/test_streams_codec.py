@@ -9,7 +9,8 @@ import pytest
 from fastavro import parse_schema, schemaless_writer
 
 from nmc.contract.facts import PoisonEvent
-from nmc_streams.codec import AvroDecoder, frame_schema_id
+from nmc.contract.wire import UnframedValue, require_schema_id
+from nmc_streams.codec import AvroDecoder
 
 SCHEMA = {"type": "record", "name": "Ping", "namespace": "t",
           "fields": [{"name": "n", "type": "long"}, {"name": "s", "type": "string"}]}
@@ -21,8 +22,8 @@ def _framed(schema_id: int, record: dict[str, object]) -> bytes:
     return b"\x00" + schema_id.to_bytes(4, "big") + out.getvalue()
 
 
-def test_frame_schema_id_reads_the_big_endian_id() -> None:
-    assert frame_schema_id(b"\x00\x00\x00\x01\x02rest") == 258
+def test_the_schema_id_is_read_big_endian() -> None:
+    assert require_schema_id(b"\x00\x00\x00\x01\x02rest") == 258
 
 
 @pytest.mark.parametrize(("value", "reason"), [
@@ -32,8 +33,10 @@ def test_frame_schema_id_reads_the_big_endian_id() -> None:
     (b'{"json": 1}', "unknown magic byte 123"),
 ])
 def test_unframed_bytes_are_poison_with_the_reason(value: bytes, reason: str) -> None:
-    with pytest.raises(PoisonEvent, match=reason):
-        frame_schema_id(value)
+    with pytest.raises(PoisonEvent, match=reason):  # dead-lettered by the projector
+        require_schema_id(value)
+    with pytest.raises(UnframedValue, match=reason):
+        AvroDecoder(lambda _id: json.dumps(SCHEMA))(value)
 
 
 def test_decoder_looks_each_schema_id_up_once() -> None:

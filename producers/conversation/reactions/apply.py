@@ -71,7 +71,7 @@ conversation_reactions = Table(
     Column("auto_reply", Text),
     Column("auto_reply_reason", Text),
     Column("auto_reply_message_id", Uuid),
-    Column("updated_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 WRITER = OutboxWriter()
