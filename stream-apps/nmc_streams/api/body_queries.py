@@ -1,0 +1,126 @@
+"""The conversation reads (the inbox: the most used screen) as one statement each, whose
+result row carries the response body already rendered by PostgreSQL (`json_sql`) and its
+entity tag.
+
+Tenant scoping is as in `queries`: every statement filters on the caller's tenant, passed
+first; nothing here takes a tenant from anywhere else.
+
+Entity tags. A tag is md5 over the tenant, `BODY_FORMAT`, and the `version` of every row the
+body is made of (plus what the body shows that has no version: the page's "more" flag, the
+auto-reply decision). Read-model rows change only through upserts that carry a new version
+(`nmc_streams.db`), so an equal tag means an equal body. When the tag is one the client sent
+(`If-None-Match`), the statement skips the body: the sub-query that renders it sits in a
+`CASE` branch PostgreSQL never enters (EXPLAIN shows it "never executed"), so a 304 costs
+the index lookups and the hash only. The tenant is in the hash, so a tag can never match
+another tenant's rows, and a missing or foreign conversation has no row at all (404).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+from uuid import UUID
+
+from nmc_streams.api.cursor import ConversationKey
+from nmc_streams.api.database import Conn
+from nmc_streams.api.json_sql import fields, json_array, select_list
+from nmc_streams.db import conv_conversations, conv_messages
+
+# Bump when the rendering or the shape of these bodies changes: old tags then stop matching.
+BODY_FORMAT: Final = "conversations-1"
+
+_CONVERSATION = fields(conv_conversations, "p", "tenant_id", "version")
+_MESSAGE = fields(conv_messages, "m", "tenant_id", "version", "conversation_id",
+                  "correlation_id", "provider_ref")
+_SKIP = "(e.etag = ANY(%(inm)s::text[]) OR '*' = ANY(%(inm)s::text[]))"
+_ORDER = "last_activity_at DESC, conversation_id DESC"
+
+
+def _page(status: bool, after: bool) -> str:
+    """Keyset page: `n + 1` rows so the "more" flag needs no COUNT (index
+    conv_conversations_page / _page_status cover it: an index-only scan)."""
+    where = ("tenant_id = %(t)s" + (" AND status = %(status)s" if status else "")
+             + (" AND (last_activity_at, conversation_id) < (%(at)s, %(id)s)" if after else ""))
+    return (
+        "WITH page AS (SELECT *, row_number() OVER (ORDER BY " + _ORDER + ") AS k FROM ("
+        f"SELECT {', '.join(c.name for c in conv_conversations.c if c.name != 'tenant_id')} "
+        f"FROM conv_conversations WHERE {where} ORDER BY {_ORDER} LIMIT %(n)s + 1) q), "
+        "e AS (SELECT md5(row(%(t)s::text, '" + BODY_FORMAT + "', count(*) > %(n)s, "
+        "string_agg(conversation_id || ':' || version, ',' ORDER BY k) "
+        "FILTER (WHERE k <= %(n)s))::text) AS etag, count(*) > %(n)s AS more FROM page) "
+        "SELECT e.etag, CASE WHEN " + _SKIP + " THEN NULL ELSE "
+        + json_array("row_to_json(j)",
+                     f"page p CROSS JOIN LATERAL (SELECT {select_list(_CONVERSATION)}) j "
+                     "WHERE p.k <= %(n)s", "p.k")
+        + " END AS items, "
+        "(SELECT last_activity_at FROM page WHERE e.more AND k = %(n)s) AS last_at, "
+        "(SELECT conversation_id FROM page WHERE e.more AND k = %(n)s) AS last_id FROM e"
+    )
+
+
+_LIST: Final = {(s, a): _page(s, a) for s in (False, True) for a in (False, True)}
+
+# The conversation, its messages (oldest first) and the reactions' auto-reply decision (a
+# conversation is its thread: same id as the reactions' correlation_id).
+_DETAIL: Final = (
+    "WITH p AS (SELECT c.*, r.auto_reply, r.auto_reply_reason, r.auto_reply_message_id "
+    "FROM conv_conversations c LEFT JOIN conversation_reactions r "
+    "ON r.tenant_id = c.tenant_id AND r.correlation_id = c.conversation_id "
+    "AND r.auto_reply IS NOT NULL "
+    "WHERE c.tenant_id = %(t)s AND c.conversation_id = %(c)s), "
+    "m AS (SELECT * FROM conv_messages WHERE tenant_id = %(t)s AND conversation_id = %(c)s), "
+    "e AS (SELECT md5(row(%(t)s::text, '" + BODY_FORMAT + "', p.version, p.auto_reply, "
+    "p.auto_reply_reason, p.auto_reply_message_id, (SELECT string_agg(m.message_id || ':' "
+    "|| m.version, ',' ORDER BY m.message_id) FROM m))::text) AS etag FROM p) "
+    "SELECT e.etag, CASE WHEN " + _SKIP + " THEN NULL ELSE (SELECT row_to_json(j)::text "
+    "FROM p CROSS JOIN LATERAL (SELECT " + select_list([
+        *_CONVERSATION,
+        ("messages", json_array("row_to_json(mj)", "m CROSS JOIN LATERAL (SELECT "
+                                f"{select_list(_MESSAGE)}) mj", "m.first_seen_at, m.message_id")
+         + "::json"),
+        ("auto_reply", "CASE WHEN p.auto_reply IS NOT NULL THEN (SELECT row_to_json(a) FROM "
+         "(SELECT p.auto_reply AS decision, p.auto_reply_reason AS reason, "
+         "p.auto_reply_message_id AS message_id) a) END"),
+    ]) + ") j) END AS body FROM e"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A body as PostgreSQL rendered it (None: the client's tag matched, no body made)."""
+
+    etag: str
+    body: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPage(Rendered):
+    """A page of the list; `last` is the key of its last row when another page follows."""
+
+    last: ConversationKey | None
+
+
+async def conversation_page(conn: Conn, tenant_id: UUID, status: str | None,
+                            after: ConversationKey | None, limit: int,
+                            if_none_match: list[str] | None) -> RenderedPage:
+    """One page, newest activity first: the `items` array and its tag."""
+    params: dict[str, Any] = {"t": tenant_id, "n": limit, "status": status,
+                              "inm": if_none_match}
+    if after is not None:
+        params |= {"at": after.last_activity_at, "id": after.conversation_id}
+    cur = await conn.execute(_LIST[status is not None, after is not None], params)
+    row = await cur.fetchone()
+    assert row is not None  # an aggregate: always one row
+    last = None
+    if row["last_at"] is not None:
+        last = ConversationKey(row["last_at"], UUID(row["last_id"]))
+    return RenderedPage(row["etag"], row["items"], last)
+
+
+async def conversation_detail(conn: Conn, tenant_id: UUID, conversation_id: UUID,
+                              if_none_match: list[str] | None) -> Rendered | None:
+    """The `ConversationDetail` body and its tag; None when the tenant has no such one."""
+    cur = await conn.execute(_DETAIL, {"t": tenant_id, "c": conversation_id,
+                                       "inm": if_none_match})
+    row = await cur.fetchone()
+    return None if row is None else Rendered(row["etag"], row["body"])
