@@ -45,7 +45,8 @@ def _page(status: bool, after: bool) -> str:
         "WITH page AS (SELECT *, row_number() OVER (ORDER BY " + _ORDER + ") AS k FROM ("
         f"SELECT {', '.join(c.name for c in conv_conversations.c if c.name != 'tenant_id')} "
         f"FROM conv_conversations WHERE {where} ORDER BY {_ORDER} LIMIT %(n)s + 1) q), "
-        "e AS (SELECT md5(row(%(t)s::text, '" + BODY_FORMAT + "', count(*) > %(n)s, "
+        "e AS MATERIALIZED (SELECT md5(row(%(t)s::text, '" + BODY_FORMAT + "', "
+        "count(*) > %(n)s, "
         "string_agg(conversation_id || ':' || version, ',' ORDER BY k) "
         "FILTER (WHERE k <= %(n)s))::text) AS etag, count(*) > %(n)s AS more FROM page) "
         "SELECT e.etag, CASE WHEN " + _SKIP + " THEN NULL ELSE "
@@ -69,9 +70,10 @@ _DETAIL: Final = (
     "AND r.auto_reply IS NOT NULL "
     "WHERE c.tenant_id = %(t)s AND c.conversation_id = %(c)s), "
     "m AS (SELECT * FROM conv_messages WHERE tenant_id = %(t)s AND conversation_id = %(c)s), "
-    "e AS (SELECT md5(row(%(t)s::text, '" + BODY_FORMAT + "', p.version, p.auto_reply, "
-    "p.auto_reply_reason, p.auto_reply_message_id, (SELECT string_agg(m.message_id || ':' "
-    "|| m.version, ',' ORDER BY m.message_id) FROM m))::text) AS etag FROM p) "
+    "e AS MATERIALIZED (SELECT md5(row(%(t)s::text, '" + BODY_FORMAT + "', p.version, "
+    "p.auto_reply, p.auto_reply_reason, p.auto_reply_message_id, "
+    "(SELECT string_agg(m.message_id || ':' || m.version, ',' ORDER BY m.message_id) FROM m)"
+    ")::text) AS etag FROM p) "
     "SELECT e.etag, CASE WHEN " + _SKIP + " THEN NULL ELSE (SELECT row_to_json(j)::text "
     "FROM p CROSS JOIN LATERAL (SELECT " + select_list([
         *_CONVERSATION,
