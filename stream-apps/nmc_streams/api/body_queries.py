@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 from uuid import UUID
 
+from sqlalchemy import Text, Uuid
+
 from nmc_streams.api.cursor import ConversationKey
 from nmc_streams.api.database import Conn
-from nmc_streams.api.json_sql import fields, json_array, select_list
+from nmc_streams.api.json_sql import fields, json_array, json_object, value
 from nmc_streams.db import conv_conversations, conv_messages
 
 # Bump when the rendering or the shape of these bodies changes: old tags then stop matching.
@@ -37,25 +39,27 @@ _ORDER = "last_activity_at DESC, conversation_id DESC"
 
 
 def _page(status: bool, after: bool) -> str:
-    """Keyset page: `n + 1` rows so the "more" flag needs no COUNT (index
-    conv_conversations_page / _page_status cover it: an index-only scan)."""
-    where = ("tenant_id = %(t)s" + (" AND status = %(status)s" if status else "")
-             + (" AND (last_activity_at, conversation_id) < (%(at)s, %(id)s)" if after else ""))
+    """Keyset page of `n` rows (indexes conv_conversations_page / _page_status cover it: an
+    index-only scan, no sort) and whether a row follows its last one (one index probe)."""
+    where = "tenant_id = %(t)s" + (" AND status = %(status)s" if status else "")
+    since = " AND (last_activity_at, conversation_id) < (%(at)s, %(id)s)" if after else ""
+    columns = ", ".join(c.name for c in conv_conversations.c if c.name != "tenant_id")
     return (
-        "WITH page AS (SELECT *, row_number() OVER (ORDER BY " + _ORDER + ") AS k FROM ("
-        f"SELECT {', '.join(c.name for c in conv_conversations.c if c.name != 'tenant_id')} "
-        f"FROM conv_conversations WHERE {where} ORDER BY {_ORDER} LIMIT %(n)s + 1) q), "
+        f"WITH page AS MATERIALIZED (SELECT {columns} FROM conv_conversations "
+        f"WHERE {where}{since} ORDER BY {_ORDER} LIMIT %(n)s), "
+        "last AS MATERIALIZED (SELECT last_activity_at, conversation_id FROM page "
+        "ORDER BY last_activity_at, conversation_id LIMIT 1), "
+        "more AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM conv_conversations c, last "
+        f"WHERE c.{where.replace(' AND ', ' AND c.')} AND (c.last_activity_at, "
+        "c.conversation_id) < (last.last_activity_at, last.conversation_id)) AS more), "
         "e AS MATERIALIZED (SELECT md5(row(%(t)s::text, '" + BODY_FORMAT + "', "
-        "count(*) > %(n)s, "
-        "string_agg(conversation_id || ':' || version, ',' ORDER BY k) "
-        "FILTER (WHERE k <= %(n)s))::text) AS etag, count(*) > %(n)s AS more FROM page) "
+        "(SELECT more FROM more), "
+        f"(SELECT string_agg(conversation_id || ':' || version, ',' ORDER BY {_ORDER}) "
+        "FROM page))::text) AS etag) "
         "SELECT e.etag, CASE WHEN " + _SKIP + " THEN NULL ELSE "
-        + json_array("row_to_json(j)",
-                     f"page p CROSS JOIN LATERAL (SELECT {select_list(_CONVERSATION)}) j "
-                     "WHERE p.k <= %(n)s", "p.k")
-        + " END AS items, "
-        "(SELECT last_activity_at FROM page WHERE e.more AND k = %(n)s) AS last_at, "
-        "(SELECT conversation_id FROM page WHERE e.more AND k = %(n)s) AS last_id FROM e"
+        + json_array(json_object(_CONVERSATION), "page p", _ORDER)
+        + " END AS items, l.last_activity_at AS last_at, l.conversation_id AS last_id "
+        "FROM e LEFT JOIN last l ON (SELECT more FROM more)"
     )
 
 
@@ -74,16 +78,15 @@ _DETAIL: Final = (
     "p.auto_reply, p.auto_reply_reason, p.auto_reply_message_id, "
     "(SELECT string_agg(m.message_id || ':' || m.version, ',' ORDER BY m.message_id) FROM m)"
     ")::text) AS etag FROM p) "
-    "SELECT e.etag, CASE WHEN " + _SKIP + " THEN NULL ELSE (SELECT row_to_json(j)::text "
-    "FROM p CROSS JOIN LATERAL (SELECT " + select_list([
+    "SELECT e.etag, CASE WHEN " + _SKIP + " THEN NULL ELSE (SELECT " + json_object([
         *_CONVERSATION,
-        ("messages", json_array("row_to_json(mj)", "m CROSS JOIN LATERAL (SELECT "
-                                f"{select_list(_MESSAGE)}) mj", "m.first_seen_at, m.message_id")
-         + "::json"),
-        ("auto_reply", "CASE WHEN p.auto_reply IS NOT NULL THEN (SELECT row_to_json(a) FROM "
-         "(SELECT p.auto_reply AS decision, p.auto_reply_reason AS reason, "
-         "p.auto_reply_message_id AS message_id) a) END"),
-    ]) + ") j) END AS body FROM e"
+        ("messages", json_array(json_object(_MESSAGE), "m", "m.first_seen_at, m.message_id")),
+        ("auto_reply", "CASE WHEN p.auto_reply IS NULL THEN 'null' ELSE " + json_object([
+            ("decision", value("p.auto_reply", Text())),
+            ("reason", value("p.auto_reply_reason", Text())),
+            ("message_id", value("p.auto_reply_message_id", Uuid())),
+        ]) + " END"),
+    ]) + " FROM p) END AS body FROM e"
 )
 
 
