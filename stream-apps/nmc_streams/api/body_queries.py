@@ -49,9 +49,12 @@ def _page(status: bool, after: bool) -> str:
         f"WHERE {where}{since} ORDER BY {_ORDER} LIMIT %(n)s), "
         "last AS MATERIALIZED (SELECT last_activity_at, conversation_id FROM page "
         "ORDER BY last_activity_at, conversation_id LIMIT 1), "
-        "more AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM conv_conversations c, last "
-        f"WHERE c.{where.replace(' AND ', ' AND c.')} AND (c.last_activity_at, "
-        "c.conversation_id) < (last.last_activity_at, last.conversation_id)) AS more), "
+        # the probe's bound as parameters and the index's order, so it is one index-only
+        # step: as EXISTS or a join the planner picks a seq scan that "stops early", which
+        # on the last page reads the whole table
+        f"more AS MATERIALIZED (SELECT (SELECT true FROM conv_conversations WHERE {where} "
+        "AND (last_activity_at, conversation_id) < ((SELECT last_activity_at FROM last), "
+        f"(SELECT conversation_id FROM last)) ORDER BY {_ORDER} LIMIT 1) IS NOT NULL AS more), "
         "e AS MATERIALIZED (SELECT md5(row(%(t)s::text, '" + BODY_FORMAT + "', "
         "(SELECT more FROM more), "
         f"(SELECT string_agg(conversation_id || ':' || version, ',' ORDER BY {_ORDER}) "
