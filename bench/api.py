@@ -10,6 +10,8 @@
 2. uvicorn serves `nmc_streams.api` in a subprocess on a free port (`--workers` processes).
 3. For each endpoint in turn, `--concurrency` asyncio clients (raw HTTP/1.1 keep-alive) send
    requests back to back for `--seconds`; every request varies its ids/cursors/windows.
+   The "304" rows send `If-None-Match` with the tag each URL answered just before (an inbox
+   polling an unchanged screen); any other status than 304 counts as unexpected there.
 
 The load generator runs on the same machine as the server and competes for its cores, so
 absolute numbers are a floor; the endpoint/healthz ratio is the figure to compare across runs.
@@ -232,21 +234,41 @@ def server_cpu_s(pid: int) -> float:
 
 
 async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str,
-               token: str) -> int:
+               token: str, tag: str | None = None) -> int:
     """One keep-alive HTTP/1.1 GET; returns the status (the body is read and dropped)."""
+    condition = f"If-None-Match: {tag}\r\n" if tag else ""
     writer.write(f"GET {target} HTTP/1.1\r\nHost: bench\r\n"
-                 f"Authorization: Bearer {token}\r\n\r\n".encode())
+                 f"Authorization: Bearer {token}\r\n{condition}\r\n".encode())
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.split(b"\r\n")
-    length = next(int(line.split(b":", 1)[1]) for line in lines
-                  if line.lower().startswith(b"content-length:"))
+    length = next((int(line.split(b":", 1)[1]) for line in lines
+                   if line.lower().startswith(b"content-length:")), 0)  # none on a 304
     await reader.readexactly(length)
     return int(lines[0].split()[1])
 
 
+def current_tags(port: int, token: str, s: Seeded) -> dict[str, dict[str, str]]:
+    """For the 304 rows: target -> the `ETag` it answers now, per conditional endpoint."""
+    targets = {
+        "GET /v1/conversations?limit=50 (If-None-Match: 304)": [
+            "/v1/conversations?limit=50"],
+        "GET /v1/conversations/{id} (If-None-Match: 304)": [
+            f"/v1/conversations/{cid}" for _, cid in s.conversations[:200]],
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+        return {name: {t: client.get(t).headers["etag"] for t in urls}
+                for name, urls in targets.items()}
+
+
+def conditional(tags: dict[str, str]) -> Endpoint:
+    targets = sorted(tags)
+    return lambda r: (r.choice(targets), {})
+
+
 async def load(port: int, token: str, make: Endpoint, concurrency: int,
-               seconds: float) -> Result:
+               seconds: float, tags: dict[str, str] | None = None) -> Result:
     """`concurrency` clients on their own keep-alive connections, back to back.
 
     A raw asyncio HTTP/1.1 client, not httpx: on this 2-core machine httpx's async client
@@ -266,10 +288,11 @@ async def load(port: int, token: str, make: Endpoint, concurrency: int,
             await start.wait()
             while time.perf_counter() < stop:
                 url = target(rnd)
+                tag = None if tags is None else tags[url]
                 began = time.perf_counter()
-                status = await _get(reader, writer, url, token)
+                status = await _get(reader, writer, url, token, tag)
                 result.latencies.append(time.perf_counter() - began)
-                if status != 200:
+                if status != (200 if tags is None else 304):
                     result.errors += 1
         finally:
             writer.close()
@@ -308,10 +331,14 @@ def main() -> None:
             token = issue_token(ApiSettings(jwt_secret=SecretStr(SECRET)),
                                 uuid.UUID(seeded.tenant), ttl_s=3600)
             rows = []
-            for name, make in endpoints(seeded).items():
+            tagged = current_tags(port, token, seeded)
+            probes: list[tuple[str, Endpoint, dict[str, str] | None]] = [
+                *((name, make, None) for name, make in endpoints(seeded).items()),
+                *((name, conditional(tags), tags) for name, tags in tagged.items())]
+            for name, make, tags in probes:
                 cpu_before = server_cpu_s(server.pid)
                 res = asyncio.run(load(port, token, make,
-                                       args.concurrency, args.seconds))
+                                       args.concurrency, args.seconds, tags))
                 res.server_cpu_s = server_cpu_s(server.pid) - cpu_before
                 rows.append((name, res))
                 console.print(f"  {name}: {len(res.latencies) / res.elapsed:.0f} req/s")
@@ -320,7 +347,7 @@ def main() -> None:
             server.wait(timeout=30)
 
     base = len(rows[0][1].latencies) / rows[0][1].elapsed
-    table = Table("endpoint", "requests", "req/s", "p50 ms", "p99 ms", "non-200",
+    table = Table("endpoint", "requests", "req/s", "p50 ms", "p99 ms", "unexpected",
                   "req/s ÷ healthz", "srv CPU µs/req",
                   title=f"read API, {args.workers} uvicorn worker(s), {args.concurrency} "
                         f"clients x {args.seconds:.0f} s per endpoint, {os.cpu_count()} cores")

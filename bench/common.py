@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from uuid import uuid4
 
 from pydantic import SecretStr
@@ -15,6 +17,11 @@ from nmc.contract.envelope import Envelope
 from nmc.demo.cleanup import remove_run
 from nmc.infra.settings import Settings, get_settings
 from nmc.stack import ensure_up
+
+# tests/support's modules import each other as `support.*` (pytest puts tests/ on the path,
+# 3b2d6e0); the benches reuse them, so `python -m bench.…` needs the same entry.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
+
 from tests.support.databases import scratch_database as fresh_database
 from tests.support.streams import STARTED_PREFIXES, IsolatedTopics, history
 

@@ -11,7 +11,10 @@ Seed layout (ids collide on purpose, so only the tenant filter can tell rows apa
 * B owns a conversation with the *same conversation_id* as one of A's, and appointments and
   holds on A's resource id;
 * tenant C owns 137 conversations with many equal `last_activity_at` (pagination ties) and
-  nothing else (no subscription: 404 while others have one).
+  nothing else (no subscription: 404 while others have one);
+* tenant D owns conversations with awkward values for the JSON PostgreSQL renders: microsecond
+  timestamps and ties, NULLs, quotes, backslashes, control characters and non-ASCII text,
+  auto-reply decisions. Its second conversation is the one a test changes (tags move).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ import jwt
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import insert
+from sqlalchemy import insert, text, update
+from support import api_reference
 from support.databases import scratch_database
 
 from nmc.infra.db import make_engine
@@ -39,6 +43,7 @@ from nmc.infra.settings import Settings
 from nmc_streams import db as read_models
 from nmc_streams.api.app import create_app, make_database, route_paths
 from nmc_streams.api.auth import issue_token
+from nmc_streams.api.cursor import decode
 from nmc_streams.api.models import (
     Appointments,
     CampaignCompliance,
@@ -87,6 +92,7 @@ class Seed:
     a: TenantSeed
     b: TenantSeed
     c: TenantSeed
+    d: TenantSeed
     shared_conversation_id: str
 
 
@@ -160,6 +166,37 @@ def _seed_tenant(rows: dict[str, list[dict[str, Any]]], seed: TenantSeed, phone:
             "changed_at": T0, "event_id": _uid()})
 
 
+AWKWARD = 'say "hi" \\ back\n\t\x01\x1f\x7f / é ü 你好 😀 \u2028'
+
+
+def _seed_awkward(rows: dict[str, list[dict[str, Any]]], seed: TenantSeed
+                  ) -> list[dict[str, Any]]:
+    """Tenant D's rows (see the module docstring); returns its conversation_reactions."""
+    t = seed.tenant_id
+    reactions = []
+    for i in range(9):
+        cid = _uid()
+        seed.conversations.append(cid)
+        at = T0 + timedelta(seconds=i // 3, microseconds=(0, 1, 123456)[i % 3])
+        row = _conv_row(t, cid, at, "open" if i % 2 else "closed", f"+1555{AWKWARD}{i}", 3)
+        if i % 2:
+            row |= {"opened_by_call_id": _uid(), "takeover_user_id": _uid(),
+                    "takeover_at": at + timedelta(microseconds=10)}
+        rows["conv_conversations"].append(row)
+        msgs = [_msg_row(t, cid, n, AWKWARD * n) for n in range(3)]
+        msgs[0] |= {"direction": None, "status": None, "status_at": None, "from_phone": None,
+                    "to_phone": None, "body": None, "error_code": None}
+        msgs[1] |= {"status": "failed", "error_code": "30003", "first_seen_at": T0}
+        msgs[2] |= {"first_seen_at": T0, "status_at": T0 + timedelta(microseconds=999999)}
+        seed.messages[cid] = [m["message_id"] for m in msgs]
+        rows["conv_messages"].extend(msgs)
+        decision = (None, "queued", "suppressed")[i % 3]
+        reactions.append({"t": t, "c": cid, "e": _uid(), "decision": decision,
+                          "reason": AWKWARD if decision == "suppressed" else None,
+                          "message_id": _uid() if decision == "queued" else None})
+    return reactions
+
+
 @pytest.fixture(scope="module")
 def seeded_url(stack: Settings) -> Iterator[tuple[str, Seed]]:
     with scratch_database(stack.database, prefix="nmc_api_test") as url:
@@ -179,15 +216,21 @@ def seeded_url(stack: Settings) -> Iterator[tuple[str, Seed]]:
             rows["conv_conversations"].append(_conv_row(
                 c.tenant_id, cid, T0 + timedelta(minutes=i // 10), random.choice(
                     ["open", "closed"]), "+15553330000"))
+        d = TenantSeed(_uid(), _uid())
+        reactions = _seed_awkward(rows, d)
         engine = make_engine(url)
         try:
             with engine.begin() as conn:
                 for name, values in rows.items():
                     if values:
                         conn.execute(insert(read_models.metadata.tables[name]), values)
+                conn.execute(text(
+                    "INSERT INTO conversation_reactions (tenant_id, correlation_id, "
+                    "started_event_id, auto_reply, auto_reply_reason, auto_reply_message_id) "
+                    "VALUES (:t, :c, :e, :decision, :reason, :message_id)"), reactions)
         finally:
             engine.dispose()
-        yield url, Seed(a, b, c, shared)
+        yield url, Seed(a, b, c, d, shared)
 
 
 @pytest.fixture(scope="module")
@@ -396,6 +439,139 @@ async def test_bodies_are_exactly_what_the_response_model_gives(
                                  ).model_dump(mode="json", by_alias=True)
     assert again == body
     assert json.dumps(again) != "{}"
+
+
+# --- rendered bodies: the old bytes, conditional GET ---------------------------------------
+
+async def _reference(app: FastAPI, fn: Callable[..., Awaitable[bytes | None]],
+                     *args: Any) -> bytes | None:
+    async with app.state.db.connection() as conn:
+        return await fn(conn, *args)
+
+
+@pytest.mark.parametrize("tenant", ["a", "b", "c", "d"])
+async def test_conversation_bodies_are_byte_for_byte_the_old_ones(
+        app: FastAPI, seed: Seed, api_settings: ApiSettings, tenant: str) -> None:
+    """PostgreSQL renders the conversation bodies now: every page (each status, several
+    sizes, walked through its cursors) and every detail must be the very bytes the Python
+    serialisation gave, including the awkward values of tenant D."""
+    s: TenantSeed = getattr(seed, tenant)
+    tid = uuid.UUID(s.tenant_id)
+    async with client_for(app, s.tenant_id, api_settings) as client:
+        for status in (None, "open", "closed"):
+            for limit in (2, 7, 50):
+                cursor = None
+                for _ in range(100):
+                    q = {"limit": limit, **({"status": status} if status else {}),
+                         **({"cursor": cursor} if cursor else {})}
+                    r = await client.get("/v1/conversations", params=q)
+                    assert r.status_code == 200, r.text
+                    after = None if cursor is None else decode(cursor)
+                    assert r.content == await _reference(app, api_reference.page, tid, status,
+                                                         after, limit), q
+                    cursor = r.json()["next_cursor"]
+                    if cursor is None:
+                        break
+        default = await client.get("/v1/conversations")
+        assert default.content == await _reference(app, api_reference.page, tid, None, None,
+                                                   api_settings.page_size_default)
+        for cid in s.conversations:
+            r = await client.get(f"/v1/conversations/{cid}")
+            assert r.status_code == 200, r.text
+            assert r.content == await _reference(app, api_reference.detail, tid,
+                                                 uuid.UUID(cid)), cid
+            ConversationDetail.model_validate_json(r.content)
+
+
+def _conditional_urls(s: Seed) -> list[tuple[str, dict[str, Any]]]:
+    return [("/v1/conversations", {"limit": 3}),
+            ("/v1/conversations", {"status": "open", "limit": 2}),
+            (f"/v1/conversations/{s.d.conversations[0]}", {})]
+
+
+async def test_an_unchanged_body_answers_304_without_a_body(
+        app: FastAPI, seed: Seed, api_settings: ApiSettings) -> None:
+    async with client_for(app, seed.d.tenant_id, api_settings) as client:
+        for url, params in _conditional_urls(seed):
+            first = await client.get(url, params=params)
+            assert first.status_code == 200, first.text
+            tag = first.headers["etag"]
+            assert tag.startswith('"') and first.headers["cache-control"] == "private, no-cache"
+            for header in (tag, f"W/{tag}", f'"elsewhere", {tag}', "*"):
+                again = await client.get(url, params=params, headers={"If-None-Match": header})
+                assert again.status_code == 304, (url, header)
+                assert again.content == b"" and again.headers["etag"] == tag
+            stale = await client.get(url, params=params, headers={"If-None-Match": '"0"'})
+            assert stale.status_code == 200 and stale.content == first.content
+            assert stale.headers["etag"] == tag
+
+
+async def test_a_changed_row_changes_the_tag(app: FastAPI, seed: Seed, seeded_url: tuple[str, Seed],
+                                            api_settings: ApiSettings) -> None:
+    """Every row a body is made of moves its tag: the conversation, a message, the
+    auto-reply decision; and a page's tag moves when a row enters it."""
+    cid = seed.d.conversations[1]  # second oldest: not on the first page of 3
+    conv, msgs = read_models.conv_conversations, read_models.conv_messages
+    where = (conv.c.tenant_id == seed.d.tenant_id) & (conv.c.conversation_id == cid)
+    changes = [
+        update(conv).where(where).values(message_count=conv.c.message_count + 1,
+                                         version=conv.c.version + 1),
+        update(msgs).where((msgs.c.tenant_id == seed.d.tenant_id)
+                           & (msgs.c.message_id == seed.d.messages[cid][1])
+                           ).values(status="delivered", version=msgs.c.version + 1),
+        text("UPDATE conversation_reactions SET auto_reply = 'suppressed', auto_reply_reason = 'x' "
+             f"WHERE tenant_id = '{seed.d.tenant_id}' AND correlation_id = '{cid}'"),
+        update(conv).where(where).values(last_activity_at=T0 + timedelta(days=9),
+                                         version=conv.c.version + 1),
+    ]
+    urls = [f"/v1/conversations/{cid}", "/v1/conversations?limit=3"]
+    engine = make_engine(seeded_url[0])
+    try:
+        async with client_for(app, seed.d.tenant_id, api_settings) as client:
+            tags = {url: (await client.get(url)).headers["etag"] for url in urls}
+            for n, change in enumerate(changes):
+                with engine.begin() as conn:
+                    conn.execute(change)
+                moved = urls if n == len(changes) - 1 else urls[:1]  # enters the first page
+                for url in urls:
+                    r = await client.get(url, headers={"If-None-Match": tags[url]})
+                    assert r.status_code == (200 if url in moved else 304), (n, url)
+                    if url in moved:
+                        assert r.headers["etag"] != tags[url]
+                        tags[url] = r.headers["etag"]
+    finally:
+        engine.dispose()
+
+
+async def test_a_tag_never_crosses_tenants(app: FastAPI, seed: Seed,
+                                           api_settings: ApiSettings) -> None:
+    """A's tags mean nothing to B: B gets its own rows (never a 304 on A's state), an id B
+    does not own stays 404 even with `*`, and equal-looking rows of two tenants (same id,
+    same version) have different tags."""
+    shared = f"/v1/conversations/{seed.shared_conversation_id}"
+    async with client_for(app, seed.a.tenant_id, api_settings) as a:
+        a_detail = await a.get(shared)
+        a_list = await a.get("/v1/conversations", params={"limit": 3})
+        for header in (a_detail.headers["etag"], "*"):
+            foreign = await a.get(f"/v1/conversations/{seed.b.conversations[1]}",
+                                  headers={"If-None-Match": header})
+            assert foreign.status_code == 404, foreign.text
+    async with client_for(app, seed.b.tenant_id, api_settings) as b:
+        r = await b.get(shared, headers={"If-None-Match": a_detail.headers["etag"]})
+        assert r.status_code == 200 and r.json()["caller_phone"] == "+15552220000"
+        assert r.headers["etag"] != a_detail.headers["etag"]
+        r = await b.get("/v1/conversations", params={"limit": 3},
+                        headers={"If-None-Match": a_list.headers["etag"]})
+        assert r.status_code == 200 and r.headers["etag"] != a_list.headers["etag"]
+    async with client_for(app, _uid(), api_settings) as nobody:
+        for url, params in (("/v1/conversations", {"limit": 3}), (shared, {})):
+            r = await nobody.get(url, params=params,
+                                 headers={"If-None-Match": a_list.headers["etag"]
+                                          if params else a_detail.headers["etag"]})
+            assert r.status_code == (200 if params else 404), r.text
+        assert r.json()["errors"][0]["field"] == "conversation_id"
+        empty = await nobody.get("/v1/conversations", params={"limit": 3})
+        assert empty.json() == {"items": [], "next_cursor": None}
 
 
 # --- authentication -------------------------------------------------------------------------

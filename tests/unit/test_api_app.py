@@ -94,3 +94,15 @@ async def test_start_up_exempts_its_heap_from_collection_when_asked(freeze: bool
     finally:
         gc.unfreeze()
         await database.close()
+
+
+@pytest.mark.parametrize("path", ["/v1/conversations", "/v1/conversations/{conversation_id}"])
+async def test_openapi_documents_the_conditional_get(client: httpx.AsyncClient,
+                                                     path: str) -> None:
+    """The rendered routes return raw bytes, yet OpenAPI still names their model, the ETag
+    header, If-None-Match and the 304."""
+    op = (await client.get("/openapi.json")).json()["paths"][path]["get"]
+    ok = op["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"]["$ref"].startswith("#/components/")
+    assert "ETag" in ok["headers"] and "ETag" in op["responses"]["304"]["headers"]
+    assert "If-None-Match" in {p["name"] for p in op["parameters"] if p["in"] == "header"}

@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, ValidationError
 
 from nmc_streams.api import cursor as cursors
 from nmc_streams.api.auth import TokenVerifier, authenticate, issue_token
+from nmc_streams.api.conditional import MAX_TAGS, json_response, requested_tags
 from nmc_streams.api.errors import ApiError
 from nmc_streams.api.models import DailyReport
 from nmc_streams.api.params import Params, openapi_parameters, parse
@@ -260,3 +261,27 @@ def test_params_are_documented_from_the_same_model() -> None:
 def test_daily_counts_are_the_report_models_counts() -> None:
     assert [*DAILY_COUNTS] == [f for f in DailyReport.model_fields
                                if f not in ("day", "conversion_rate")]
+
+
+@pytest.mark.parametrize(("header", "tags"), [
+    (None, None), ("", None), (" , ", None),
+    ('"abc"', ["abc"]), ('W/"abc"', ["abc"]), ('"a", W/"b" ,"c"', ["a", "b", "c"]),
+    ("*", ["*"]), ("abc", ["abc"]),
+])
+def test_if_none_match_is_read_as_a_list_of_opaque_tags(header: str | None,
+                                                        tags: list[str] | None) -> None:
+    assert requested_tags(header) == tags
+
+
+def test_if_none_match_is_bounded() -> None:
+    tags = requested_tags(", ".join(f'"{n}"' for n in range(1000)))
+    assert tags is not None and len(tags) == MAX_TAGS
+
+
+def test_a_skipped_body_is_a_304_with_the_tag_and_nothing_else() -> None:
+    r = json_response("abc", None)
+    assert (r.status_code, r.body, r.headers["etag"]) == (304, b"", '"abc"')
+    assert "content-type" not in r.headers
+    ok = json_response("abc", '{"a":1}')
+    assert (ok.status_code, ok.body, ok.headers["etag"]) == (200, b'{"a":1}', '"abc"')
+    assert ok.headers["content-type"] == "application/json"

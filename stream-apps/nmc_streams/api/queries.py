@@ -8,7 +8,8 @@ stream apps' own table definitions (`nmc_streams.db`), so a renamed column fails
 here instead of drifting silently. `rpt_daily` is a view (migration rm0001).
 
 Rows come back as dicts of JSON-ready values (uuid as text, timestamps as aware datetimes):
-the routes serialise them once, without building a model per row.
+the routes serialise them once, without building a model per row. The conversation reads
+(the inbox) go further: PostgreSQL renders their bodies (`body_queries`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,8 @@ from uuid import UUID
 
 from sqlalchemy import Table
 
-from nmc_streams.api.cursor import ConversationKey
 from nmc_streams.api.database import Conn, Rows
 from nmc_streams.db import (
-    conv_conversations,
-    conv_messages,
     rpt_compliance,
     rpt_subscriptions,
     sched_appointments,
@@ -42,36 +40,7 @@ def _columns(table: Table, *hidden: str, prefix: str = "") -> str:
     return ", ".join(f"{prefix}{c.name}" for c in table.c if c.name not in hidden)
 
 
-CONVERSATION_COLUMNS: Final = _columns(conv_conversations, "tenant_id", "version")
-MESSAGE_COLUMNS: Final = _columns(conv_messages, "tenant_id", "version", "conversation_id",
-                                  "correlation_id", "provider_ref")
 _SLOT_HIDDEN = ("tenant_id", "correlation_id", "version")
-
-# keyset pagination: (last_activity_at, conversation_id) DESC, `limit + 1` rows so the caller
-# knows whether a next page exists without a COUNT; index conv_conversations_page(_status)
-_LIST = {
-    (status, after): (
-        f"SELECT {CONVERSATION_COLUMNS} FROM conv_conversations WHERE tenant_id = %(t)s"
-        + (" AND status = %(status)s" if status else "")
-        + (" AND (last_activity_at, conversation_id) < (%(at)s, %(id)s)" if after else "")
-        + " ORDER BY last_activity_at DESC, conversation_id DESC LIMIT %(n)s"
-    )
-    for status in (False, True) for after in (False, True)
-}
-# the conversation and the reactions' auto-reply decision in one statement (a conversation
-# is its thread: same id as the reactions' correlation_id)
-_CONVERSATION = (
-    f"SELECT {_columns(conv_conversations, 'tenant_id', 'version', prefix='c.')}, "
-    "r.auto_reply AS auto_reply_decision, r.auto_reply_reason, r.auto_reply_message_id "
-    "FROM conv_conversations c LEFT JOIN conversation_reactions r "
-    "ON r.tenant_id = c.tenant_id AND r.correlation_id = c.conversation_id "
-    "AND r.auto_reply IS NOT NULL "
-    "WHERE c.tenant_id = %(t)s AND c.conversation_id = %(c)s"
-)
-_MESSAGES = (
-    f"SELECT {MESSAGE_COLUMNS} FROM conv_messages "
-    "WHERE tenant_id = %(t)s AND conversation_id = %(c)s ORDER BY first_seen_at, message_id"
-)
 
 
 def _overlapping(table: Table, id_column: str) -> dict[bool, str]:
@@ -106,32 +75,6 @@ async def _all(conn: Conn, query: str, params: dict[str, Any]) -> Rows:
 async def _one(conn: Conn, query: str, params: dict[str, Any]) -> dict[str, Any] | None:
     cur = await conn.execute(query, params)
     return await cur.fetchone()
-
-
-async def list_conversations(
-    conn: Conn, tenant_id: UUID, status: str | None, after: ConversationKey | None, limit: int,
-) -> Rows:
-    """One page, newest activity first, `limit + 1` rows at most."""
-    params: dict[str, Any] = {"t": tenant_id, "n": limit + 1, "status": status}
-    if after is not None:
-        params |= {"at": after.last_activity_at, "id": after.conversation_id}
-    return await _all(conn, _LIST[status is not None, after is not None], params)
-
-
-async def get_conversation(
-    conn: Conn, tenant_id: UUID, conversation_id: UUID,
-) -> tuple[dict[str, Any], Rows] | None:
-    """The conversation (with `auto_reply_*` columns) and its messages, oldest first.
-
-    Both statements go out in one pipeline: one network round trip for the pair."""
-    params = {"t": tenant_id, "c": conversation_id}
-    async with conn.pipeline():
-        head = await conn.execute(_CONVERSATION, params)
-        body = await conn.execute(_MESSAGES, params)
-    row = await head.fetchone()
-    if row is None:
-        return None
-    return row, await body.fetchall()
 
 
 async def resource_holds(conn: Conn, tenant_id: UUID, resource_id: UUID, start: datetime,

@@ -1,21 +1,25 @@
 """`/v1/conversations`: the caller's conversations, newest activity first, and one with its
-messages."""
+messages.
+
+Both bodies come rendered from PostgreSQL (`body_queries`) and leave as they came: no row is
+turned into Python objects (the models below only document the response in OpenAPI; the
+integration tests check every body against them and against the old serialisation). Both
+answer `If-None-Match` with 304 (`conditional`)."""
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from pydantic import Field
+from starlette.responses import Response
 
+from nmc_streams.api import body_queries, conditional
 from nmc_streams.api import cursor as cursors
-from nmc_streams.api import queries
 from nmc_streams.api.deps import CurrentTenant, database, settings_of
 from nmc_streams.api.errors import ERROR_RESPONSES, NOT_FOUND, invalid, not_found
 from nmc_streams.api.models import ConversationDetail, ConversationPage, ConversationStatus
 from nmc_streams.api.params import Params, openapi_parameters, parse
-from nmc_streams.api.responses import JsonBody
 from nmc_streams.api.validators import page_limit
 
 # Full paths, no router prefix: `scope["route"].path` is then the whole template, which the
@@ -37,8 +41,9 @@ class ConversationPath(Params):
 
 
 @router.get("/v1/conversations", summary="List conversations (keyset pagination)",
-            response_model=ConversationPage, openapi_extra=openapi_parameters(ListQuery))
-async def list_conversations(request: Request, who: CurrentTenant) -> JsonBody:
+            response_model=ConversationPage, responses=conditional.CONDITIONAL,
+            openapi_extra=conditional.with_parameter(openapi_parameters(ListQuery)))
+async def list_conversations(request: Request, who: CurrentTenant) -> Response:
     q = parse(ListQuery, request)
     settings = settings_of(request)
     size = page_limit(q.limit, settings.page_size_default, settings.page_size_max)
@@ -46,36 +51,25 @@ async def list_conversations(request: Request, who: CurrentTenant) -> JsonBody:
         after = None if q.cursor is None else cursors.decode(q.cursor)
     except cursors.InvalidCursor as exc:
         raise invalid("cursor", str(exc)) from None
-    rows = await database(request).run(queries.list_conversations, who.tenant_id, q.status,
-                                       after, size)
-    next_cursor = None
-    if len(rows) > size:
-        del rows[size:]
-        last = rows[-1]
-        next_cursor = cursors.encode(cursors.ConversationKey(
-            last["last_activity_at"], UUID(last["conversation_id"])))
-    return JsonBody({"items": rows, "next_cursor": next_cursor})
-
-
-def _detail(found: tuple[dict[str, Any], list[dict[str, Any]]]) -> dict[str, Any]:
-    """ConversationDetail: the conversation's columns, its messages, the auto-reply."""
-    row, messages = found
-    decision = row.pop("auto_reply_decision")
-    reason = row.pop("auto_reply_reason")
-    message_id = row.pop("auto_reply_message_id")
-    row["messages"] = messages
-    row["auto_reply"] = None if decision is None else {
-        "decision": decision, "reason": reason, "message_id": message_id}
-    return row
+    page = await database(request).run(
+        body_queries.conversation_page, who.tenant_id, q.status, after, size,
+        conditional.requested_tags(request.headers.get("if-none-match")))
+    if page.body is None:
+        return conditional.json_response(page.etag, None)
+    next_cursor = "null" if page.last is None else f'"{cursors.encode(page.last)}"'
+    return conditional.json_response(
+        page.etag, f'{{"items":{page.body},"next_cursor":{next_cursor}}}')
 
 
 @router.get("/v1/conversations/{conversation_id}", summary="One conversation with its messages",
-            responses=NOT_FOUND, response_model=ConversationDetail,
-            openapi_extra=openapi_parameters(ConversationPath))
-async def get_conversation(request: Request, who: CurrentTenant) -> JsonBody:
+            responses={**NOT_FOUND, **conditional.CONDITIONAL},
+            response_model=ConversationDetail,
+            openapi_extra=conditional.with_parameter(openapi_parameters(ConversationPath)))
+async def get_conversation(request: Request, who: CurrentTenant) -> Response:
     p = parse(ConversationPath, request)
-    found = await database(request).run(queries.get_conversation, who.tenant_id,
-                                        p.conversation_id)
+    found = await database(request).run(
+        body_queries.conversation_detail, who.tenant_id, p.conversation_id,
+        conditional.requested_tags(request.headers.get("if-none-match")))
     if found is None:
         raise not_found("conversation", "conversation_id")
-    return JsonBody(_detail(found))
+    return conditional.json_response(found.etag, found.body)
