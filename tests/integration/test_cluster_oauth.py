@@ -23,6 +23,8 @@ from confluent_kafka.admin import AdminClient
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
+from nmc.acl.admin import binding
+from nmc.acl.model import AclEntry
 from nmc.infra.connection import ConnectionSettings
 from nmc.infra.kafka_clients import admin_config, producer_config
 from nmc.infra.settings import Settings
@@ -92,15 +94,25 @@ def _oauth(settings: Settings, idp: str, secret: str) -> Settings:
     return settings.model_copy(update={"connection": conn})
 
 
+def _topic_for_the_oidc_client(settings: Settings, topic: str) -> None:
+    """The admin creates `topic` and allows the token's subject to write it: under --secure no
+    rule means no access (`allow.everyone.if.no.acl.found=false`), and only the admin creates."""
+    from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
+
+    admin = AdminClient({**admin_config(settings), "log_level": 0})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=15)
+    rules = [binding(AclEntry(CLIENT_ID, "TOPIC", "LITERAL", topic, op))
+             for op in ("WRITE", "DESCRIBE")]
+    for future in admin.create_acls(rules).values():
+        future.result(timeout=15)
+
+
 def test_an_oidc_client_produces_and_a_wrong_secret_is_refused(
     oauth_kafka: Settings, idp: str
 ) -> None:
     good = _oauth(oauth_kafka, idp, CLIENT_SECRET)
-    admin = AdminClient({**admin_config(good), "log_level": 0})
     topic = f"oauth-{uuid.uuid4().hex[:8]}"
-    from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
-
-    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=15)
+    _topic_for_the_oidc_client(oauth_kafka, topic)
     delivered: list[object] = []
     producer = Producer(producer_config(good))
     producer.produce(topic, b"v", key=b"k", on_delivery=lambda err, msg: delivered.append(err))
@@ -127,10 +139,7 @@ def test_the_faust_credentials_authenticate_aiokafka(oauth_kafka: Settings, idp:
     assert auth["security_protocol"] == "SASL_SSL"
     assert auth["sasl_mechanism"] == "OAUTHBEARER"
     topic = f"oauth-faust-{uuid.uuid4().hex[:8]}"
-    from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
-
-    admin = AdminClient({**admin_config(good), "log_level": 0})
-    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=15)
+    _topic_for_the_oidc_client(oauth_kafka, topic)
 
     async def send() -> int:
         producer = AIOKafkaProducer(bootstrap_servers=good.kafka, **auth)
