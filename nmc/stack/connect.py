@@ -287,7 +287,7 @@ def _copy_closure(dest: Path, deps: list[tuple[str, str, str]], versions: StackV
            "-DincludeScope=runtime", f"-DoutputDirectory={libs}"]
     if excludes:
         cmd.append(f"-DexcludeGroupIds={excludes}")
-    run_checked(NAME, cmd, cwd=dest)
+    run_checked(NAME, cmd, cwd=dest, attempts=3)
     return libs
 
 

@@ -51,7 +51,7 @@ def kafka_libs(cache: Path, versions: StackVersions, say: Say) -> Path:
                 "dependency:copy-dependencies", "-DincludeScope=runtime",
                 f"-DoutputDirectory={libs}",
             ],
-            cwd=dest,
+            cwd=dest, attempts=3,
         )
         for name in render.stale_slf4j_jars(sorted(p.name for p in libs.glob("*.jar"))):
             (libs / name).unlink()
@@ -79,7 +79,7 @@ def apicurio_app(cache: Path, versions: StackVersions, say: Say) -> Path:
                 f"-Dartifact=io.apicurio:apicurio-registry-app:{version}:tar.gz:all",
                 f"-DoutputDirectory={dest}",
             ],
-            cwd=dest,
+            cwd=dest, attempts=3,
         )
         archives = list(dest.glob("*.tar.gz"))
         if not archives:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,6 +17,8 @@ from pathlib import Path
 
 from nmc.stack import pidfile
 from nmc.stack.errors import StackError
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 # Popen objects of the services we launched, kept referenced for the life of this process: a
 # collected Popen of a still-running child warns (ResourceWarning), and the services are meant to
@@ -118,15 +121,27 @@ def last_line(*paths: Path) -> str:
 
 
 def run_checked(
-    service: str, cmd: list[str], *, cwd: Path | None = None, log: Path | None = None
+    service: str, cmd: list[str], *, cwd: Path | None = None, log: Path | None = None,
+    attempts: int = 1,
 ) -> str:
-    """Run a short command; on failure raise with the last line of its output."""
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
-    output = (proc.stdout or "") + (proc.stderr or "")
-    if proc.returncode != 0:
-        lines = [line for line in output.splitlines() if line.strip()]
-        last = lines[-1].strip() if lines else "(no output)"
-        raise StackError(
-            service, f"`{Path(cmd[0]).name}` exited {proc.returncode}: {last[:300]}", log
-        )
-    return output
+    """Run a short command; on failure raise with the last line of its output. `attempts` > 1
+    runs it again after a failure (downloads: a registry or the local Maven repository being
+    written by another build can fail a run that the next one passes)."""
+    for attempt in range(1, attempts + 1):
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+        output = (proc.stdout or "") + (proc.stderr or "")
+        if proc.returncode == 0:
+            return output
+        if attempt < attempts:
+            time.sleep(2 * attempt)
+    raise StackError(
+        service, f"`{Path(cmd[0]).name}` exited {proc.returncode}: {last_meaningful(output)}", log
+    )
+
+
+def last_meaningful(output: str) -> str:
+    """The last line with text once terminal colour codes are gone (Maven's -q output ends
+    with bare resets), at most 300 characters."""
+    lines = [ANSI.sub("", line).strip() for line in output.splitlines()]
+    lines = [line for line in lines if line]
+    return lines[-1][:300] if lines else "(no output)"

@@ -125,3 +125,11 @@ def test_layout_keeps_postgres_files_together_when_relocated() -> None:
     assert layout.pg_socket_dir == Path("/var/lib/postgresql/nmc/ab/run")
     assert layout.log("postgres") == Path("/var/lib/postgresql/nmc/ab/postgres.log")
     assert layout.log("kafka") == Path("/root/private/checkout/.nmc/logs/kafka.log")
+
+
+def test_a_failed_command_is_reported_by_its_last_line_with_text() -> None:
+    from nmc.stack.procs import last_meaningful
+
+    assert last_meaningful("[ERROR] no such artifact\n\x1b[0m\x1b[0m\n") == (
+        "[ERROR] no such artifact")
+    assert last_meaningful("\x1b[0m\x1b[0m") == "(no output)"
