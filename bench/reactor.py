@@ -20,7 +20,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.serialization import MessageField, SerializationContext
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, text
@@ -29,9 +28,10 @@ from sqlalchemy.orm import Session
 from bench.common import ready_settings, scratch_database
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.headers import decode_headers
+from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config, ensure_topics, producer_config
-from nmc.infra.schema_registry import registry_client, value_deserializer
+from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
 from producers.compliance.campaigns import set_campaign_status
 from producers.conversation.reactions.apply import react_batch
@@ -93,8 +93,9 @@ def run_reactor(settings: Settings, topics: list[str], expected: int) -> float:
         settings, group, **{"enable.auto.commit": True, "enable.auto.offset.store": False,
                             "auto.offset.reset": "earliest"}))
     reactor = ConversationReactor(
-        consumer, value_deserializer(registry), engine, Producer(producer_config(settings)),
-        group, 5, 1.0, batch_max=settings.nmc_reactions_batch_max, topics=tuple(topics))
+        consumer, registry_decoder(registry), engine, Producer(producer_config(settings)),
+        group, 5, 1.0, batch_max=settings.nmc_reactions_batch_max,
+        batch_wait_s=settings.nmc_reactions_batch_wait_ms / 1000, topics=tuple(topics))
     stop, assigned = threading.Event(), threading.Event()
     thread = threading.Thread(target=reactor.run, args=(stop, assigned), daemon=True)
     thread.start()
@@ -121,7 +122,7 @@ def run_baseline(settings: Settings, topics: list[str], expected: int, batch: in
     group = f"bench-reactor-plain-{uuid.uuid4().hex[:8]}"
     engine = make_engine(settings.database)
     registry = registry_client(settings)
-    deserialize = value_deserializer(registry)
+    decode = registry_decoder(registry)
     consumer = Consumer(consumer_config(settings, group, **{"auto.offset.reset": "earliest"}))
     consumer.subscribe(topics)
     n, started = 0, 0.0
@@ -132,9 +133,8 @@ def run_baseline(settings: Settings, topics: list[str], expected: int, batch: in
                 continue
             if not started:
                 started = time.perf_counter()
-            facts = [to_trigger(deserialize(m.value() or b"", SerializationContext(
-                m.topic() or "", MessageField.VALUE))) for m in msgs
-                if decode_headers(m.headers()).get("event_name") in HANDLED]
+            facts = [to_trigger(decode(m.value() or b"")) for m in msgs
+                     if decode_headers(m.headers()).get("event_name") in HANDLED]
             with Session(engine) as s, s.begin():
                 react_batch(s, facts)
             consumer.commit(asynchronous=True)

@@ -9,7 +9,7 @@ import pytest
 from fastavro import parse_schema, schemaless_writer
 
 from nmc.contract.facts import PoisonEvent
-from nmc_streams.codec import AvroDecoder, frame_schema_id
+from nmc.infra.avro_decoder import AvroDecoder, frame_schema_id
 
 SCHEMA = {"type": "record", "name": "Ping", "namespace": "t",
           "fields": [{"name": "n", "type": "long"}, {"name": "s", "type": "string"}]}
