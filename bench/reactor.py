@@ -28,6 +28,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from bench.common import ready_settings, scratch_database
+from bench.results import add_json_option, table_data, write_json
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.headers import decode_headers
 from nmc.infra.avro_decoder import registry_decoder
@@ -158,6 +159,7 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=20)
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--texts", type=int, default=2, help="inbound texts per conversation")
+    add_json_option(parser)
     args = parser.parse_args()
     base = ready_settings(Console(stderr=True))
     tenant_ids = [uuid.uuid4() for _ in range(args.tenants)]
@@ -199,6 +201,11 @@ def main() -> None:
     table.add_row("reactor / plain consumer", f"{ratio:.2f}",
                   "[green]met[/]" if ratio >= GOAL_RATIO else "[red]not met[/]")
     console.print(table)
+    write_json(args.json, "reactor", *table_data(table), notes=(
+        f"{len(facts):,} facts ({args.conversations:,} missed calls, {args.texts} inbound texts "
+        f"each), all acted on, batch {base.nmc_reactions_batch_max}. Per CPU-s: facts per "
+        "CPU-second of the bench process over the contender's run (Kafka client threads "
+        "included, PostgreSQL not)."))
 
 
 if __name__ == "__main__":
