@@ -27,13 +27,13 @@ from sqlalchemy import Engine
 from bench.common import published_history
 from bench.results import add_json_option, write_json
 from nmc.contract.envelope import new_event
+from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.db import upgrade
 from nmc.infra.kafka_clients import consumer_config
 from nmc.infra.net import free_port
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import get_settings
 from nmc_streams.batch import BatchProjector, Record
-from nmc_streams.codec import registry_decoder
 from nmc_streams.db import worker_engine as make_engine
 from nmc_streams.flows import MODELS
 from nmc_streams.metrics import StreamMetrics

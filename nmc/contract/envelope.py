@@ -196,13 +196,14 @@ def new_event(
         raise InvalidEvent([FieldError("event_name", f"unknown event {event_name!r}")]) from None
     return parse_event(
         {
-            "event_id": str(event_id or uuid.uuid4()),
+            # UUIDs pass as they are (the validator accepts them); strings are checked
+            "event_id": event_id or uuid.uuid4(),
             "event_name": event_name,
             "schema_version": version,
-            "tenant_id": str(tenant_id),
+            "tenant_id": tenant_id,
             "occurred_at": format_rfc3339_utc(occurred_at or datetime.now(UTC)),
-            "correlation_id": str(correlation_id),
-            "causation_id": None if causation_id is None else str(causation_id),
+            "correlation_id": correlation_id,
+            "causation_id": causation_id,
             "payload": dict(payload),
         },
         catalog,

@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -168,26 +168,31 @@ class SchemaCatalog:
     def __len__(self) -> int:
         return len(self.schemas)
 
-    @property
+    @cached_property
     def event_names(self) -> frozenset[str]:
         return frozenset(s.event_name for s in self.schemas)
 
-    def get(self, event_name: str, major: int) -> EventSchema | None:
+    @cached_property
+    def _by_major(self) -> dict[tuple[str, int], EventSchema]:
+        # Indexed once: every event a producer builds looks its schema up (the reactor: 10k/s).
+        found: dict[tuple[str, int], EventSchema] = {}
         for schema in self.schemas:
-            if schema.event_name == event_name and schema.major == major:
-                return schema
-        return None
+            found.setdefault((schema.event_name, schema.major), schema)
+        return found
+
+    def get(self, event_name: str, major: int) -> EventSchema | None:
+        return self._by_major.get((event_name, major))
 
     def majors(self, event_name: str) -> list[int]:
         return sorted(s.major for s in self.schemas if s.event_name == event_name)
 
+    @cached_property
+    def _latest(self) -> dict[str, EventSchema]:
+        return {name: schema for (name, _), schema in sorted(
+            self._by_major.items(), key=lambda item: item[0])}
+
     def latest(self, event_name: str) -> EventSchema:
-        majors = self.majors(event_name)
-        if not majors:
-            raise KeyError(event_name)
-        found = self.get(event_name, majors[-1])
-        assert found is not None
-        return found
+        return self._latest[event_name]
 
 
 def load_catalog(schema_dir: Path = SCHEMA_DIR) -> SchemaCatalog:

@@ -2,7 +2,7 @@
 
 Both the outbox writer (which stores the framed value beside the row) and the relay (which
 encodes rows stored without one) use this one implementation, so the two can never disagree
-on a byte; the stream apps' decoder (nmc_streams/codec.py) reads the frame with
+on a byte; the shared decoder (nmc/infra/avro_decoder.py) reads the frame with
 `require_schema_id`, so producers and consumers share one set of constants and errors.
 ``tests/unit/test_relay_encoding.py`` checks the encoder against confluent-kafka's
 ``AvroSerializer``.

@@ -22,6 +22,8 @@ BENCHES: dict[str, str] = {
     "streams_bench": "Stream apps",
     "rebuild": "Read-model rebuild",
     "freshness": "End-to-end freshness",
+    "reactor": "Reactor",
+    "textback": "Text-back path",
     "api": "Read API",
     "cluster_three_brokers": "Three brokers, a broker killed under load",
 }

@@ -7,12 +7,14 @@ table, so either can move on its own. Both live here so one `upgrade` migrates t
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, CursorResult, Engine, create_engine
+from sqlalchemy.orm import Session
 
 from nmc.infra.db_roles import grant_process_roles
 
@@ -58,3 +60,25 @@ def upgrade(url: str) -> None:
 def psycopg_dsn(url: str) -> str:
     """A libpq DSN from a SQLAlchemy URL (the relay talks psycopg directly for LISTEN)."""
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def unnest_rows(columns: Sequence[tuple[str, str]]) -> str:
+    """SQL selecting the rows of column-wise parameters, in their given order:
+    ``SELECT a, b FROM unnest(CAST(%(a)b AS uuid[]), ...) WITH ORDINALITY AS r(a, b, n)
+    ORDER BY n`` for ``[("a", "uuid"), ("b", "text")]``; run it with `execute_columns`.
+
+    One statement whatever the number of rows, and its text never changes, so neither
+    SQLAlchemy nor psycopg parses it again per batch (as a multi-row VALUES of N rows needs);
+    the arrays travel in binary (``%(name)b``), which spares their text escaping.
+    """
+    names = ", ".join(name for name, _ in columns)
+    arrays = ", ".join(f"CAST(%({name})b AS {kind}[])" for name, kind in columns)
+    return f"SELECT {names} FROM unnest({arrays}) WITH ORDINALITY AS r({names}, n) ORDER BY n"
+
+
+def execute_columns(db: Session | Connection, sql: str,
+                    columns: Mapping[str, Sequence[Any]]) -> CursorResult[Any]:
+    """Run psycopg-style `sql` (``%(name)b`` placeholders, no other ``%``) with one list per
+    parameter, in the caller's transaction; SQLAlchemy still wraps the driver's errors."""
+    conn = db.connection() if isinstance(db, Session) else db
+    return conn.exec_driver_sql(sql, dict(columns))

@@ -65,6 +65,18 @@ class DeadLetters:
 
 
 @dataclass(frozen=True)
+class Texts:
+    """Outbound texts by the states an operator watches (`outbound_messages`)."""
+
+    queued: int = 0
+    sending: int = 0
+    unknown: int = 0
+    """Sent or not, nobody knows (the sender died or timed out mid-call): never resent
+    automatically; reconcile each with Twilio (`nmc sender unknown`)."""
+    oldest_unknown_age_s: float | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     outbox: Outbox
     relays: list[Relay]
@@ -74,6 +86,7 @@ class Snapshot:
     dead_letters: list[DeadLetters]
     errors: list[str] = field(default_factory=list)
     """Parts that could not be collected (a service down): the pipeline is not healthy."""
+    texts: Texts = field(default_factory=Texts)
 
     @property
     def lanes_held(self) -> int:
@@ -89,6 +102,7 @@ class Snapshot:
             "consumer_groups": [asdict(g) for g in self.groups],
             "missing_groups": self.missing_groups,
             "dead_letters": [asdict(d) for d in self.dead_letters],
+            "texts": asdict(self.texts),
             "errors": self.errors,
         }
 
@@ -103,6 +117,9 @@ def assess(snapshot: Snapshot, limits: Thresholds) -> list[str]:
     if out.parked:
         problems.append(f"outbox: {out.parked} parked row(s) need an operator"
                         " (`nmc outbox parked`)")
+    if snapshot.texts.unknown:
+        problems.append(f"texts: {snapshot.texts.unknown} in state unknown need an operator"
+                        " to reconcile them with Twilio (`nmc sender unknown`)")
     if not snapshot.relays:
         problems.append("relays: none running (no relay holds the outbox lanes)")
     elif snapshot.lanes_held < snapshot.lanes_total:

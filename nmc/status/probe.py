@@ -22,7 +22,15 @@ from nmc.infra.db import psycopg_dsn
 from nmc.infra.kafka_clients import admin_config, consumer_config
 from nmc.infra.offsets import records_left
 from nmc.infra.settings import Settings
-from nmc.status.model import DeadLetters, GroupLag, Outbox, Relay, Snapshot, Thresholds
+from nmc.status.model import (
+    DeadLetters,
+    GroupLag,
+    Outbox,
+    Relay,
+    Snapshot,
+    Texts,
+    Thresholds,
+)
 from producers.outbox.table import OUTBOX_LANES
 from producers.relay.store import LANE_LOCK_CLASS, MEMBER_LOCK_CLASS
 
@@ -66,6 +74,15 @@ SELECT group_id,
 FROM stream_dead_letters GROUP BY group_id ORDER BY group_id
 """
 
+# Only the states an operator watches: queued and sending have partial indexes.
+_TEXTS = """
+SELECT count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'sending'),
+       count(*) FILTER (WHERE status = 'unknown'),
+       extract(epoch FROM clock_timestamp() - min(coalesce(claimed_at, updated_at))
+                          FILTER (WHERE status = 'unknown'))
+FROM outbound_messages WHERE status IN ('queued', 'sending', 'unknown')
+"""
+
 
 @dataclass
 class _Parts:
@@ -76,6 +93,7 @@ class _Parts:
     groups: list[GroupLag] = field(default_factory=list)
     missing_groups: list[str] = field(default_factory=list)
     dead_letters: list[DeadLetters] = field(default_factory=list)
+    texts: Texts = field(default_factory=Texts)
     errors: list[str] = field(default_factory=list)
 
 
@@ -88,6 +106,11 @@ def _database(settings: Settings, limits: Thresholds, parts: _Parts) -> None:
             rows = conn.execute(_RELAYS, {"lane": LANE_LOCK_CLASS,
                                           "member": MEMBER_LOCK_CLASS}).fetchall()
             parts.relays = [Relay(int(p), int(n), str(a), str(c)) for p, n, a, c in rows]
+            has_texts = conn.execute("SELECT to_regclass('outbound_messages')").fetchone()
+            if has_texts and has_texts[0] is not None:
+                q, sending, unknown, oldest = conn.execute(_TEXTS).fetchone() or (0, 0, 0, None)
+                parts.texts = Texts(int(q), int(sending), int(unknown),
+                                    None if oldest is None else float(oldest))
             exists = conn.execute("SELECT to_regclass('stream_dead_letters')").fetchone()
             if exists and exists[0] is not None:
                 dl = conn.execute(_DEAD_LETTERS,
@@ -174,4 +197,4 @@ def collect(settings: Settings, limits: Thresholds, expected_groups: Sequence[st
     _kafka(settings, expected_groups, parts)
     return Snapshot(outbox=parts.outbox, relays=parts.relays, lanes_total=OUTBOX_LANES,
                     groups=parts.groups, missing_groups=parts.missing_groups,
-                    dead_letters=parts.dead_letters, errors=parts.errors)
+                    dead_letters=parts.dead_letters, errors=parts.errors, texts=parts.texts)

@@ -52,6 +52,11 @@ def render(snapshot: Snapshot, problems: list[str], when: str) -> RenderableType
                        g.state.lower(), str(g.lag), age(g.oldest_unprocessed_age_s))
     for name in snapshot.missing_groups:
         groups.add_row(Text(name, style="bold red"), "-", "never ran", "-", "-")
+    sms = snapshot.texts
+    texts = _table("outbound texts", "queued", "sending", "unknown", "oldest unknown")
+    texts.add_row(str(sms.queued), str(sms.sending),
+                  Text(str(sms.unknown), style="red" if sms.unknown else ""),
+                  age(sms.oldest_unknown_age_s))
     dead = _table("dead letters", "group", "total", "recent", "newest")
     for d in snapshot.dead_letters:
         dead.add_row(d.group, str(d.total), Text(str(d.recent), style="red" if d.recent else ""),
@@ -63,7 +68,7 @@ def render(snapshot: Snapshot, problems: list[str], when: str) -> RenderableType
         verdict = Text("HEALTHY", style="bold green")
         lines = []
     head = Text.assemble(("NeverMissCall pipeline  ", "bold"), verdict, (f"  {when}", "dim"))
-    parts: list[RenderableType] = [head, outbox, relays, groups]
+    parts: list[RenderableType] = [head, outbox, texts, relays, groups]
     if snapshot.dead_letters:
         parts.append(dead)
     return Group(*parts, *lines)

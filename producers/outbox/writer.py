@@ -13,13 +13,13 @@ is never requested while such a row lock is held and the two cannot form a cycle
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from nmc.contract.envelope import Envelope, new_event, parse_event
@@ -34,6 +34,7 @@ from nmc.contract.majors import (
     payload_defaults,
 )
 from nmc.contract.schemas import SchemaCatalog, default_catalog
+from nmc.infra.db import execute_columns, unnest_rows
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import get_settings
 from producers.outbox.table import outbox_events
@@ -64,19 +65,37 @@ def shared_values() -> StoredValues | None:
     return _shared_values
 
 
-def _row(event: Envelope, values: StoredValues | None, topic: str) -> dict[str, Any]:
+_COLUMNS = (
+    ("event_id", "uuid"), ("event_name", "text"), ("schema_version", "text"),
+    ("tenant_id", "uuid"), ("correlation_id", "uuid"), ("causation_id", "uuid"),
+    ("occurred_at", "timestamptz"), ("payload", "jsonb"), ("topic", "text"),
+    ("record_key", "text"), ("avro_value", "bytea"),
+)
+# One statement whatever the batch size; ids follow the given order (`unnest_rows`).
+_INSERT = (
+    f"INSERT INTO {outbox_events.name} ({', '.join(name for name, _ in _COLUMNS)}) "
+    f"{unnest_rows(_COLUMNS)} ON CONFLICT (event_id, schema_major) DO NOTHING "
+    "RETURNING event_id, schema_version"
+)
+
+
+def _columns(batch: Sequence[Envelope], values: StoredValues | None,
+             suffix: str) -> dict[str, list[Any]]:
+    """The batch as one list per column (the parameters of `_INSERT`)."""
+    topics = [e.topic + suffix for e in batch]
     return {
-        "event_id": event.event_id,
-        "event_name": event.event_name,
-        "schema_version": event.schema_version,
-        "tenant_id": event.tenant_id,
-        "correlation_id": event.correlation_id,
-        "causation_id": event.causation_id,
-        "occurred_at": event.occurred_at,
-        "payload": event.payload,
-        "topic": topic,
-        "record_key": event.key,
-        "avro_value": None if values is None else values.value(event, topic),
+        "event_id": [e.event_id for e in batch],
+        "event_name": [e.event_name for e in batch],
+        "schema_version": [e.schema_version for e in batch],
+        "tenant_id": [e.tenant_id for e in batch],
+        "correlation_id": [e.correlation_id for e in batch],
+        "causation_id": [e.causation_id for e in batch],
+        "occurred_at": [e.occurred_at for e in batch],
+        "payload": [json.dumps(e.payload) for e in batch],
+        "topic": topics,
+        "record_key": [e.key for e in batch],
+        "avro_value": ([None] * len(batch) if values is None
+                       else [values.value(e, t) for e, t in zip(batch, topics, strict=True)]),
     }
 
 
@@ -249,13 +268,7 @@ class OutboxWriter:
             if unregistered:
                 raise InvalidEvent(unregistered)
         self.lock(db, *{e.key for e in batch})
-        stmt = (
-            insert(outbox_events)
-            .values([_row(e, values, e.topic + suffix) for e in batch])
-            .on_conflict_do_nothing(index_elements=["event_id", "schema_major"])
-            .returning(outbox_events.c.event_id, outbox_events.c.schema_version)
-        )
-        inserted = db.execute(stmt).all()
+        inserted = execute_columns(db, _INSERT, _columns(batch, values, suffix)).all()
         if callers is None:
             return len(inserted)
         return sum(1 for row in inserted if (row[0], row[1]) in callers)

@@ -42,13 +42,13 @@ from sqlalchemy import Connection, Engine, create_engine, text
 
 from nmc.contract.dead_letter import dlq_headers, dlq_topic
 from nmc.contract.facts import Fact
+from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.dead_letters import record_dead_letter
 from nmc.infra.kafka_clients import admin_config, consumer_config, ensure_topics, producer_config
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
 from nmc_streams import db
 from nmc_streams.batch import BatchProjector, Record
-from nmc_streams.codec import registry_decoder
 from nmc_streams.flows import MODELS, PAYLOAD_MAJOR
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.runtime import DOMAINS, PostgresStateStore, dead_letter_row

@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 
 from nmc.contract.dead_letter import dlq_headers, dlq_topic, replay_topic
 from nmc.contract.facts import Fact
+from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.dead_letters import record_dead_letter
 from nmc.infra.faust_broker import faust_broker, faust_credentials
 from nmc.infra.heap import settle_heap
@@ -43,7 +44,6 @@ from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
 from nmc_streams import db
 from nmc_streams.batch import BatchProjector, Record, Rows, StateWrite
-from nmc_streams.codec import registry_decoder
 from nmc_streams.flows import MODELS, PAYLOAD_MAJOR
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.settings import StreamSettings

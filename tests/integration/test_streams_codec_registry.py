@@ -15,9 +15,9 @@ from nmc.contract.envelope import parse_event
 from nmc.contract.examples import example_envelopes
 from nmc.contract.facts import PoisonEvent
 from nmc.contract.schemas import default_catalog
+from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.schema_registry import registry_client, value_deserializer, value_serializer
 from nmc.infra.settings import Settings
-from nmc_streams.codec import registry_decoder
 
 
 def test_decoder_agrees_with_confluent_on_every_schema(stack: Settings) -> None:

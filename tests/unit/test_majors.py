@@ -24,8 +24,8 @@ from nmc.contract.majors import (
     to_previous,
 )
 from nmc.contract.schemas import SchemaCatalog
+from nmc.infra.avro_decoder import AvroDecoder
 from nmc.infra.settings import Settings
-from nmc_streams.codec import AvroDecoder
 from producers.outbox.writer import with_majors
 
 STEP = MajorStep(2, {"caller_phone": "from_phone"}, frozenset({"caller_name"}),

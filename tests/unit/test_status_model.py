@@ -7,7 +7,16 @@ from dataclasses import replace
 import pytest
 from rich.console import Console
 
-from nmc.status.model import DeadLetters, GroupLag, Outbox, Relay, Snapshot, Thresholds, assess
+from nmc.status.model import (
+    DeadLetters,
+    GroupLag,
+    Outbox,
+    Relay,
+    Snapshot,
+    Texts,
+    Thresholds,
+    assess,
+)
 from nmc.status.view import age, render
 
 LIMITS = Thresholds(max_outbox_age_s=60, max_lag=100, max_unprocessed_age_s=300,
@@ -42,6 +51,8 @@ def test_healthy_pipeline_has_no_problems() -> None:
      "oldest unprocessed event on nmc.billing is 301s old"),
     (replace(HEALTHY, dead_letters=[DeadLetters("g", 5, 2, 10.0)]), "dead letters: 2 new for g"),
     (replace(HEALTHY, errors=["Kafka: down"]), "cannot collect: Kafka: down"),
+    (replace(HEALTHY, texts=Texts(queued=3, unknown=2, oldest_unknown_age_s=40.0)),
+     "texts: 2 in state unknown"),
 ])
 def test_each_rule(snapshot: Snapshot, problem: str) -> None:
     problems = assess(snapshot, LIMITS)
@@ -58,15 +69,19 @@ def test_json_form() -> None:
     assert data["lanes"] == {"held": 64, "total": 64}
     assert data["outbox"]["publish_rate"] == 10.0
     assert data["consumer_groups"][0]["lag"] == 2
+    assert data["texts"] == {"queued": 0, "sending": 0, "unknown": 0,
+                             "oldest_unknown_age_s": None}
 
 
 def test_screen_fits_80_columns() -> None:
     console = Console(width=80, record=True, color_system=None)
-    bad = replace(HEALTHY, missing_groups=["nmc-conversation-reactions"])
+    bad = replace(HEALTHY, missing_groups=["nmc-conversation-reactions"],
+                  texts=Texts(queued=12, sending=8, unknown=1, oldest_unknown_age_s=300.0))
     console.print(render(bad, assess(bad, LIMITS), "2026-11-27 21:00:00 UTC"))
     text = console.export_text()
     assert max(len(line.rstrip()) for line in text.splitlines()) <= 80
-    assert "UNHEALTHY (1)" in text
+    assert "UNHEALTHY (2)" in text
+    assert "nmc sender unknown" in text and "5m" in text
     assert "nmc-conversation-reactions" in text
     assert "lanes held 64/64" in text
 

@@ -10,9 +10,10 @@ from types import FrameType
 from confluent_kafka import Consumer, Producer
 
 from nmc.contract.dead_letter import dlq_topic, replay_topic
+from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config, ensure_topics, producer_config
-from nmc.infra.schema_registry import registry_client, value_deserializer
+from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
 from producers.conversation.reactions.consumer import ConversationReactor
 
@@ -41,7 +42,7 @@ def run_reactor(
         settings, group, **{"enable.auto.commit": True, "enable.auto.offset.store": False,
                             "auto.offset.reset": settings.nmc_reactions_offset_reset}))
     reactor = ConversationReactor(
-        consumer, value_deserializer(registry), engine, Producer(producer_config(settings)),
+        consumer, registry_decoder(registry), engine, Producer(producer_config(settings)),
         group, settings.nmc_reactions_max_attempts, settings.nmc_reactions_retry_max_s,
         batch_max=settings.nmc_reactions_batch_max,
         batch_wait_s=settings.nmc_reactions_batch_wait_ms / 1000,

@@ -23,21 +23,17 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
-    bindparam,
-    func,
-    or_,
     select,
     text,
     tuple_,
-    update,
 )
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.types import DateTime
 
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.keys import record_key
-from producers.conversation.messaging_gate import messaging_gate
+from nmc.infra.db import execute_columns, unnest_rows
+from producers.conversation.messaging_gate import messaging_gates
 from producers.conversation.outbound import SENDER_CHANNEL, outbound_message
 from producers.conversation.reactions.decide import (
     HANDLED,
@@ -96,9 +92,10 @@ def _tenants(session: Session, ids: set[UUID]) -> dict[UUID, TenantView]:
         select(tenants.c.tenant_id, tenants.c.name, tenants.c.auto_reply_template)
         .where(tenants.c.tenant_id.in_(ids))
     ).all()
+    gates = messaging_gates(session, [row.tenant_id for row in rows])
     found = {}
     for row in rows:
-        decision = messaging_gate(session, row.tenant_id)
+        decision = gates[row.tenant_id]
         found[row.tenant_id] = TenantView(
             str(row.auto_reply_template).replace("{business}", str(row.name)),
             Gate(decision.allowed, decision.reasons))
@@ -123,21 +120,48 @@ def _memories(session: Session, keys: set[Conversation]) -> dict[Conversation, M
 
 _MERGED = ("caller_phone", "takeover_user_id", "takeover_at", "auto_reply",
            "auto_reply_reason", "auto_reply_message_id")
+_MEMORY_COLUMNS = (
+    ("tenant_id", "uuid"), ("correlation_id", "uuid"), ("started", "boolean"),
+    ("caller_phone", "text"), ("started_event_id", "uuid"), ("takeover_user_id", "uuid"),
+    ("takeover_at", "timestamptz"), ("auto_reply", "text"), ("auto_reply_reason", "text"),
+    ("auto_reply_message_id", "uuid"), ("updated_at", "timestamptz"),
+)
+# What a row does not set keeps its stored value; `started` only turns on.
+_UPSERT_MEMORY = (
+    f"INSERT INTO {conversation_reactions.name} "
+    f"({', '.join(name for name, _ in _MEMORY_COLUMNS)}) {unnest_rows(_MEMORY_COLUMNS)} "
+    "ON CONFLICT (tenant_id, correlation_id) DO UPDATE SET "
+    + ", ".join(f"{k} = coalesce(EXCLUDED.{k}, {conversation_reactions.name}.{k})"
+                for k in _MERGED)
+    + f", started = {conversation_reactions.name}.started OR EXCLUDED.started"
+    ", updated_at = EXCLUDED.updated_at"
+)
+_TEXT_COLUMNS = (
+    ("message_id", "uuid"), ("tenant_id", "uuid"), ("correlation_id", "uuid"),
+    ("conversation_id", "uuid"), ("to_phone", "text"), ("from_phone", "text"),
+    ("body", "text"), ("status", "text"), ("queued_event_id", "uuid"), ("attempts", "integer"),
+)
+_INSERT_TEXTS = (
+    f"INSERT INTO {outbound_messages.name} ({', '.join(name for name, _ in _TEXT_COLUMNS)}) "
+    f"{unnest_rows(_TEXT_COLUMNS)} ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+)
+_LAST_OUTBOUND = (
+    f"UPDATE {threads.name} SET last_outbound_event_id = r.eid "
+    "FROM unnest(CAST(%(cid)b AS uuid[]), CAST(%(eid)b AS uuid[])) AS r(cid, eid) "
+    f"WHERE {threads.name}.correlation_id = r.cid"
+)
+
+
+def _by_column(rows: Sequence[dict[str, Any]],
+               columns: Sequence[tuple[str, str]]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name, _ in columns}
 
 
 def _upsert_all(session: Session, rows: list[dict[str, Any]]) -> None:
     """One statement for the batch's memory rows (one row per conversation, merged in
     process): what a row does not set keeps its stored value, `started` only turns on."""
-    if not rows:
-        return
-    stmt = insert(conversation_reactions)
-    table = conversation_reactions.c
-    set_: dict[str, Any] = {k: func.coalesce(stmt.excluded[k], table[k]) for k in _MERGED}
-    set_["started"] = or_(table.started, stmt.excluded.started)
-    set_["updated_at"] = stmt.excluded.updated_at
-    # executemany: compiled once and cached, sent as multi-row VALUES by insertmanyvalues
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=["tenant_id", "correlation_id"], set_=set_), rows)
+    if rows:
+        execute_columns(session, _UPSERT_MEMORY, _by_column(rows, _MEMORY_COLUMNS))
 
 
 @dataclass
@@ -150,11 +174,13 @@ class _Writes:
 
     def remember(self, fact: Trigger, **values: object) -> None:
         key = (fact.tenant_id, fact.correlation_id)
-        row = self.memory.setdefault(key, {
-            "tenant_id": fact.tenant_id, "correlation_id": fact.correlation_id,
-            "started": False,
-            "started_event_id": conversation_started_id(fact.tenant_id, fact.correlation_id),
-            **dict.fromkeys(_MERGED)})
+        row = self.memory.get(key)
+        if row is None:
+            row = self.memory[key] = {
+                "tenant_id": fact.tenant_id, "correlation_id": fact.correlation_id,
+                "started": False,
+                "started_event_id": conversation_started_id(fact.tenant_id, fact.correlation_id),
+                **dict.fromkeys(_MERGED)}
         row.update(values, updated_at=datetime.now(UTC))
 
     def flush(self, session: Session) -> None:
@@ -162,21 +188,17 @@ class _Writes:
         the threads' last outbound event, the memory rows; one sender wake-up."""
         new: set[UUID] = set()
         if self.texts:
-            new = set(session.execute(
-                insert(outbound_messages)
-                .on_conflict_do_nothing(index_elements=["message_id"])
-                .returning(outbound_messages.c.message_id),
-                [row for row, _ in self.texts.values()],
-            ).scalars())
+            rows = [row for row, _ in self.texts.values()]
+            new = set(execute_columns(session, _INSERT_TEXTS,
+                                      _by_column(rows, _TEXT_COLUMNS)).scalars())
         events = [e if isinstance(e, Envelope) else self.texts[e][1]
                   for e in self.events if isinstance(e, Envelope) or e in new]
         WRITER.append_all(session, events)
         if new:
-            session.execute(
-                update(threads).where(threads.c.correlation_id == bindparam("cid"))
-                .values(last_outbound_event_id=bindparam("eid")),
-                [{"cid": row["correlation_id"], "eid": row["queued_event_id"]}
-                 for mid, (row, _) in self.texts.items() if mid in new])
+            last = {row["correlation_id"]: row["queued_event_id"]  # in fact order: last wins
+                    for mid, (row, _) in self.texts.items() if mid in new}
+            execute_columns(session, _LAST_OUTBOUND,
+                            {"cid": list(last), "eid": list(last.values())})
             session.execute(text(f"SELECT pg_notify('{SENDER_CHANNEL}', '')"))
         _upsert_all(session, list(self.memory.values()))
 

@@ -28,7 +28,6 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.serialization import MessageField, SerializationContext
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -67,7 +66,7 @@ class ConversationReactor:
     def __init__(
         self,
         consumer: Consumer,
-        deserialize: Callable[[bytes, SerializationContext], Any],
+        decode: Callable[[bytes], Any],
         engine: Engine,
         dlq: Producer,
         group_id: str,
@@ -83,7 +82,7 @@ class ConversationReactor:
         crash_point: str = "after-commit",
     ) -> None:
         self._consumer = consumer
-        self._deserialize = deserialize
+        self._decode = decode  # bytes -> record (`nmc.infra.avro_decoder`)
         self._engine = engine
         self._dlq = dlq
         self._dead_letters = dead_letters or PostgresDeadLetters(engine)
@@ -112,9 +111,7 @@ class ConversationReactor:
             return "ignored"  # filtered by header, without decoding (DESIGN.md §2)
         error, attempts, actions = "", 0, []
         try:
-            value = self._deserialize(msg.value() or b"",
-                                      SerializationContext(msg.topic() or "", MessageField.VALUE))
-            fact = to_trigger(value)
+            fact = to_trigger(self._decode(msg.value() or b""))
         except Exception as exc:  # undecodable: retrying cannot help
             return self._dead_letter(msg, headers, f"permanent: {exc}", 1)
         retrying = Retrying(
@@ -148,9 +145,7 @@ class ConversationReactor:
             if headers.get("event_name") not in HANDLED:
                 continue  # filtered by header, without decoding (DESIGN.md §2)
             try:
-                value = self._deserialize(
-                    msg.value() or b"", SerializationContext(msg.topic() or "", MessageField.VALUE))
-                facts.append((i, to_trigger(value)))
+                facts.append((i, to_trigger(self._decode(msg.value() or b""))))
             except Exception as exc:  # undecodable: retrying cannot help
                 outcomes[i] = self._dead_letter(msg, headers, f"permanent: {exc}", 1)
         if not facts:

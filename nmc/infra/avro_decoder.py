@@ -1,14 +1,16 @@
 """Values in the Confluent wire format decoded with fastavro, the writer schema parsed once per id.
 
-Source topics are read as raw bytes and the projector decodes them itself, so a record that
-cannot be decoded reaches the dead-letter path instead of failing inside Faust's consumer.
+The stream apps and the reactor read source topics as raw bytes and decode them themselves,
+so a record that cannot be decoded reaches the dead-letter path instead of failing inside a
+consumer library.
 
 Why not confluent-kafka's `AvroDeserializer` (DESIGN.md §6 suggests it): per record it walks
 the whole writer schema for inline tags and builds a serialization context, ~150 µs of Python
-per event, most of a worker's decode cost. This decoder does what it does for our schemas
-(fastavro `schemaless_reader` against the writer schema, no reader schema), with the registry
-lookup done once per schema id through confluent's `SchemaRegistryClient`;
-`tests/integration/test_streams_codec_registry.py` checks both agree on every event of the catalog.
+per event, most of a worker's (and the reactor's) decode cost. This decoder does what it does
+for our schemas (fastavro `schemaless_reader` against the writer schema, no reader schema),
+with the registry lookup done once per schema id through confluent's `SchemaRegistryClient`;
+`tests/integration/test_streams_codec_registry.py` checks both agree on every event of the
+catalog.
 The framing (constants, `UnframedValue`) is the contract's, shared with the producers
 (nmc/contract/wire.py).
 """

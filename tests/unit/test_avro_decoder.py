@@ -10,7 +10,7 @@ from fastavro import parse_schema, schemaless_writer
 
 from nmc.contract.facts import PoisonEvent
 from nmc.contract.wire import UnframedValue, require_schema_id
-from nmc_streams.codec import AvroDecoder
+from nmc.infra.avro_decoder import AvroDecoder
 
 SCHEMA = {"type": "record", "name": "Ping", "namespace": "t",
           "fields": [{"name": "n", "type": "long"}, {"name": "s", "type": "string"}]}
