@@ -6,8 +6,10 @@ interrupted run leaves no marker and the next `up` redoes the step from scratch.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tarfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,14 +24,25 @@ Say = Callable[[str], None]
 
 
 def cached(target: Path, fill: Callable[[Path], None]) -> Path:
-    """`target`, filled by `fill(target)` unless a previous fill completed."""
+    """`target`, filled by `fill` unless a previous fill completed. The fill happens in a
+    private sibling folder renamed into place when done, so two processes filling the same
+    target (two test workers, two checkouts sharing a cache) never delete each other's work."""
     if (target / MARKER).exists():
         return target
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    fill(target)
-    (target / MARKER).write_text("ok\n")
+    work = target.parent / f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    work.mkdir(parents=True)
+    try:
+        fill(work)
+        (work / MARKER).write_text("ok\n")
+        if target.exists() and not (target / MARKER).exists():
+            shutil.rmtree(target, ignore_errors=True)  # a fill that died half-way
+        try:
+            work.rename(target)
+        except OSError:
+            if not (target / MARKER).exists():  # not another process's finished fill
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return target
 
 
