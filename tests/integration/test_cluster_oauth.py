@@ -114,13 +114,18 @@ def test_an_oidc_client_produces_and_a_wrong_secret_is_refused(
     good = _oauth(oauth_kafka, idp, CLIENT_SECRET)
     topic = f"oauth-{uuid.uuid4().hex[:8]}"
     _topic_for_the_oidc_client(oauth_kafka, topic)
-    producer = Producer(producer_config(good))
     answers: list[object] = []
 
     def delivered() -> bool:  # a new rule reaches the broker's authorizer asynchronously
-        producer.produce(topic, b"v", key=b"k", on_delivery=lambda err, msg: answers.append(err))
-        producer.flush(20)
-        return answers[-1] is None
+        producer = Producer(producer_config(good))  # a fresh client: no cached refusal
+        try:
+            producer.produce(topic, b"v", key=b"k",
+                             on_delivery=lambda err, msg: answers.append(err))
+            producer.flush(20)
+        except KafkaException as exc:
+            answers.append(exc)
+            return False
+        return bool(answers) and answers[-1] is None
 
     wait_until(delivered, "the token's subject allowed to write", 30,
                explain=lambda: f"last answers {answers[-3:]}")

@@ -56,13 +56,25 @@ def test_two_writer_versions_interleave_and_both_readers_decode_everything(
                KAFKA_BOOTSTRAP_SERVERS=test_settings.kafka,
                PYTHONPATH=os.pathsep.join([str(WRITER.parents[1]), os.environ.get(
                    "PYTHONPATH", "")]))
-    writers = [subprocess.Popen([sys.executable, str(WRITER), str(d), copies.suffix, tenant,
-                                 "15", *keys], env=env, stdout=subprocess.PIPE, text=True)
+    writers = [subprocess.Popen([sys.executable, str(WRITER), "--lockstep", str(d),
+                                 copies.suffix, tenant, "15", *keys], env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                for d in (SCHEMA_DIR, tmp_path / "v11")]
     relays(default_catalog())  # a relay of the old files publishes while both write
     for w in writers:
-        out, _ = w.communicate(timeout=300)
-        assert w.returncode == 0 and out.strip() == str(15 * len(keys))
+        assert w.stdout is not None and w.stdout.readline().strip() == "ready"
+    for i in range(15):  # the two processes take turns: 1.0.0 and 1.1.0 rows alternate per key
+        for w in writers:
+            assert w.stdin is not None and w.stdout is not None
+            w.stdin.write("go\n")
+            w.stdin.flush()
+            assert w.stdout.readline().strip() == f"round {i}"
+    for w in writers:  # its last line: how many it wrote
+        assert w.stdin is not None and w.stdout is not None
+        count = w.stdout.readline().strip()
+        w.stdin.close()
+        assert w.wait(timeout=60) == 0 and count == str(15 * len(keys))
+        w.stdout.close()
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT event_id::text, schema_version, record_key "
                                  "FROM outbox_events ORDER BY id")).all()

@@ -4,7 +4,9 @@ for the given keys, one transaction each, at the version its files have.
     python tests/support/evolution_writer.py SCHEMA_DIR TOPIC_SUFFIX TENANT N KEY...
 
 Runs until it wrote N events per key; prints the number written. DATABASE_URL and the
-registry come from the environment, like any producer's.
+registry come from the environment, like any producer's. With `--lockstep` first it prints
+`ready`, then writes one round (an event per key) per line it reads on stdin and answers each
+with `round <i>`: a test driving two writers alternately gets an interleaving by construction.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ EVENT = "nmc.telephony.CallDetected"
 
 
 def main(argv: list[str]) -> int:
-    schema_dir, suffix, tenant, n, *keys = argv
+    lockstep = "--lockstep" in argv
+    schema_dir, suffix, tenant, n, *keys = [a for a in argv if a != "--lockstep"]
     catalog = load_catalog(Path(schema_dir))
     settings = get_settings()
     values = StoredValues(registry_lookup(lambda: registry_client(settings)), catalog=catalog)
@@ -38,7 +41,11 @@ def main(argv: list[str]) -> int:
                    for f in (catalog.get(EVENT, 1) or catalog.latest(EVENT)).payload_fields)
     engine = make_engine(settings.database)
     written = 0
+    if lockstep:
+        print("ready", flush=True)
     for i in range(int(n)):
+        if lockstep:
+            sys.stdin.readline()
         for key in keys:
             payload = {"call_id": str(uuid.uuid4()), "from_phone": "+13105551212",
                        "to_phone": "+13105550000", "reason": "no-answer", "provider_ref": "CA1"}
@@ -48,6 +55,8 @@ def main(argv: list[str]) -> int:
                 writer.append(session, new_event(EVENT, tenant_id=tenant, correlation_id=key,
                                                  payload=payload, catalog=catalog))
             written += 1
+        if lockstep:
+            print(f"round {i}", flush=True)
     print(written)
     return 0
 
