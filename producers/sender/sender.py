@@ -334,6 +334,10 @@ class SmsSender:
                     return
             time.sleep(wait)
 
+    def wake(self) -> None:
+        """End the dispatcher's current wait now (a stop set meanwhile is then seen at once)."""
+        self._wake.set()
+
     def _throttled(self, outcome: SendOutcome) -> bool:
         if outcome.throttled:
             self.metrics.throttled.inc()

@@ -66,6 +66,7 @@ def running(engine: Engine) -> Iterator[Callable[[SenderSettings], SmsSender]]:
     yield start
     for sender, thread, stop in started:
         stop.set()
+        sender.wake()  # its poll may be an hour: do not wait for it
         thread.join(30)
         sender.close()
 
