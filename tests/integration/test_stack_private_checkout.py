@@ -31,7 +31,8 @@ def private_clone() -> Iterator[Path]:
         shutil.rmtree(parent, ignore_errors=True)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
+@pytest.mark.skipif(os.geteuid() != 0, reason="not root: PostgreSQL runs as this user, who can "
+                    "reach its own checkout, so there is no private directory to work around")
 def test_postgres_comes_up_from_a_checkout_under_a_0700_directory(
     stack: Settings, private_clone: Path
 ) -> None:
