@@ -259,6 +259,11 @@ class Settings(BaseSettings):
         default=0, ge=0, description="How long the reactor waits for more facts after the first "
         "of a batch (0: it takes what the consumer already has, no added latency).",
     )
+    nmc_reactions_session_timeout_ms: int = Field(
+        default=10_000, ge=1_000, le=300_000, description="Consumer group session timeout of "
+        "`nmc reactor`: how soon a killed reactor's partitions move to another one (the broker "
+        "bounds it by group.min.session.timeout.ms).",
+    )
     nmc_reactions_crash_after_batches: int = Field(
         default=0, ge=0, description="Fault injection for the kill tests only: SIGKILL the "
         "reactor at `nmc_reactions_crash_point` of this batch (0: never).",

@@ -40,7 +40,8 @@ def run_reactor(
     engine = make_engine(settings.database)
     consumer = Consumer(consumer_config(
         settings, group, **{"enable.auto.commit": True, "enable.auto.offset.store": False,
-                            "auto.offset.reset": settings.nmc_reactions_offset_reset}))
+                            "auto.offset.reset": settings.nmc_reactions_offset_reset,
+                            "session.timeout.ms": settings.nmc_reactions_session_timeout_ms}))
     reactor = ConversationReactor(
         consumer, registry_decoder(registry), engine, Producer(producer_config(settings)),
         group, settings.nmc_reactions_max_attempts, settings.nmc_reactions_retry_max_s,
