@@ -27,9 +27,9 @@ if [ "$was_up" != 1 ]; then
 else
   trap report EXIT
 fi
-# the consumer examples (npm ci, go build, Maven) build meanwhile; their test waits for them
+# Kafka Connect's plugins and the consumer examples build meanwhile (tests wait for them)
 mkdir -p .nmc/logs
-PYTHONPATH=tests .venv/bin/python -m support.examples > .nmc/logs/examples-build.log 2>&1 &
+PYTHONPATH=tests .venv/bin/python -m support.prebuild > .nmc/logs/prebuild.log 2>&1 &
 builder=$!
 .venv/bin/nmc stack up
 make --no-print-directory lint

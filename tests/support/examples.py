@@ -1,11 +1,10 @@
 """Builds the consumer examples under examples/ (Node's packages, the Go binary, the Java
 classpath) once, whoever asks first.
 
-`make test` starts `python -m support.examples` in the background before the stack comes up, so
-the builds (npm ci, go build, Maven's downloads: 1-2 minutes on a fresh machine) overlap the stack
+`make test` runs `main` in the background (support.prebuild) before the stack comes up, so the
+builds (npm ci, go build, Maven's downloads: 1-2 minutes on a fresh machine) overlap the stack
 start and lint instead of the test that needs them; the test calls the same `build`, which waits
-on the builder's lock and finds the result in place. Each language builds under its own file lock
-and writes its result atomically enough for a reader that holds the lock."""
+on the per-language file lock and finds the result in place."""
 
 from __future__ import annotations
 
@@ -99,7 +98,3 @@ def main() -> int:
         except (ToolMissing, RuntimeError, subprocess.TimeoutExpired) as exc:
             print(f"example {language}: not built: {exc}", flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
