@@ -53,7 +53,8 @@ async def signed_form(request: Request, auth_token: str, public_base_url: str) -
     return params
 
 
-def _require(params: Mapping[str, str], *names: str, phones: tuple[str, ...] = ()) -> None:
+def require(params: Mapping[str, str], *names: str, phones: tuple[str, ...] = ()) -> None:
+    """400 naming each missing parameter and each parameter in `phones` that is not E.164."""
     errors = [FieldError(n, "required parameter is missing") for n in names if not params.get(n)]
     for name in phones:
         value = params.get(name)
@@ -68,14 +69,14 @@ def _require(params: Mapping[str, str], *names: str, phones: tuple[str, ...] = (
 
 def call_status(params: Mapping[str, str]) -> CallStatusUpdate:
     """A voice status callback, or 400 naming each missing parameter / malformed phone."""
-    _require(params, "CallSid", "CallStatus", "From", "To", phones=("From", "To"))
+    require(params, "CallSid", "CallStatus", "From", "To", phones=("From", "To"))
     return CallStatusUpdate(params["CallSid"], params["CallStatus"], params["From"],
                             params["To"])
 
 
 def inbound_sms(params: Mapping[str, str]) -> InboundSms:
     """An inbound text, or 400 naming each missing parameter / malformed phone."""
-    _require(params, "MessageSid", "From", "To", phones=("From", "To"))
+    require(params, "MessageSid", "From", "To", phones=("From", "To"))
     return InboundSms(params["MessageSid"], params["From"], params["To"],
                       params.get("Body", ""))
 
@@ -83,7 +84,7 @@ def inbound_sms(params: Mapping[str, str]) -> InboundSms:
 def message_status(params: Mapping[str, str], mid: str | None) -> MessageStatusReport:
     """A message status callback (`mid`: our message id from the callback URL's query), or
     400 naming what is missing or malformed."""
-    _require(params, "MessageSid", "MessageStatus", "From", phones=("From",))
+    require(params, "MessageSid", "MessageStatus", "From", phones=("From",))
     ref: UUID | None = None
     if mid:
         try:
