@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nmc.infra.connection import ConnectionSettings
@@ -28,7 +28,7 @@ class MissingSetting(RuntimeError):
     """A component started without a setting it cannot work without."""
 
 
-def require(settings: BaseSettings, prefix: str, *names: str) -> None:
+def require(settings: BaseModel, prefix: str, *names: str) -> None:
     """Fail with one message naming every missing setting (checked at start-up)."""
     missing = [n for n in names if getattr(settings, n) in (None, "")]
     if missing:

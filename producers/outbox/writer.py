@@ -36,9 +36,11 @@ from nmc.contract.majors import (
 from nmc.contract.schemas import SchemaCatalog, default_catalog
 from nmc.infra.db import execute_columns, unnest_rows
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import get_settings
+from nmc.infra.settings import Settings
+from producers.outbox.config import OutboxConfig, stored_values
+from producers.outbox.defaults import default_config, default_values
 from producers.outbox.table import outbox_events
-from producers.outbox.values import StoredValues, registry_lookup
+from producers.outbox.values import StoredValues
 
 _KEY_LOCKS = text(
     "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k"
@@ -46,23 +48,6 @@ _KEY_LOCKS = text(
 
 
 _UNSET: Any = object()
-_shared_values: StoredValues | None = _UNSET
-
-
-def shared_values() -> StoredValues | None:
-    """The process's `StoredValues` (one registry lookup per subject for every writer), built
-    at first use from the settings; None when `NMC_OUTBOX_STORE_VALUES` is off."""
-    global _shared_values
-    if _shared_values is _UNSET:
-        settings = get_settings()
-        _shared_values = (
-            StoredValues(registry_lookup(lambda: registry_client(settings)),
-                         settings.nmc_outbox_schema_id_retry_s)
-            if settings.nmc_outbox_store_values else None
-        )
-        if _shared_values is not None:
-            _shared_values.preload()
-    return _shared_values
 
 
 _COLUMNS = (
@@ -180,29 +165,56 @@ def _copy_at(event: Envelope, major: int, catalog: SchemaCatalog, where: str,
 class OutboxWriter:
     """Writes events through the caller's SQLAlchemy session or connection.
 
-    `max_future_s` (default: the `NMC_OUTBOX_MAX_FUTURE_S` setting) bounds how far ahead of
-    this host's clock an `occurred_at` may be. `values` encodes each row's stored Avro value
-    (default: the process's shared one, `shared_values`); rows get NULL while it does not know
-    the schema id, and the relay encodes those; an event whose version it knows is not
-    registered is refused. `topic_suffix` is appended to every topic (isolated copies of the
-    domain topics: tests, demos).
+    What it needs comes from its composition root: `config` (`OutboxConfig`, built from the
+    settings once) and `values`, or both at once through `from_settings`. A bare
+    `OutboxWriter()` (a call site with no root of its own) takes the process's
+    (`producers.outbox.defaults`), read at its first write, not at construction.
 
-    `dual_publish` and `retired` (default: the `NMC_DUAL_PUBLISH` and `NMC_RETIRED_MAJORS`
-    settings) say at which majors an event is written (`with_majors`); `catalog` (default:
-    the values' catalog, else the package's schemas) holds the files of those majors.
+    `max_future_s` (default: the config's) bounds how far ahead of this host's clock an
+    `occurred_at` may be. `values` encodes each row's stored Avro value (default: the
+    process's shared one); rows get NULL while it does not know the schema id, and the relay
+    encodes those; an event whose version it knows is not registered is refused. `None`:
+    store no values. `topic_suffix` is appended to every topic (isolated copies of the domain
+    topics: tests, demos).
+
+    `dual_publish` and `retired` (default: the config's) say at which majors an event is
+    written (`with_majors`); `catalog` (default: the values' catalog, else the package's
+    schemas) holds the files of those majors.
     """
 
     def __init__(self, max_future_s: float | None = None,
                  values: StoredValues | None = _UNSET, topic_suffix: str = "",
                  dual_publish: Mapping[str, list[int]] | None = None,
                  retired: Mapping[str, list[int]] | None = None,
-                 catalog: SchemaCatalog | None = None) -> None:
-        self._max_future_s = max_future_s  # read from settings at first use, not at import
+                 catalog: SchemaCatalog | None = None, *,
+                 config: OutboxConfig | None = None) -> None:
+        self._config = config
+        self._max_future_s = max_future_s
         self._values = values
         self._topic_suffix = topic_suffix
         self._dual_publish = dual_publish
         self._retired = retired
         self._catalog = catalog
+
+    @classmethod
+    def from_settings(cls, settings: Settings, topic_suffix: str = "",
+                      catalog: SchemaCatalog | None = None) -> OutboxWriter:
+        """A composition root's writer: its config from `settings`, and its own stored-value
+        encoder (built now, its registry lookups started in the background). Build one per
+        process and share it: every writer built this way looks each subject up again."""
+        config = OutboxConfig.from_settings(settings)
+        values = stored_values(config, lambda: registry_client(settings))
+        return cls(values=values, topic_suffix=topic_suffix, catalog=catalog, config=config)
+
+    def _configured(self) -> None:
+        """Fill what the constructor left open from the config (the process's if none)."""
+        if self._max_future_s is None or self._dual_publish is None or self._retired is None:
+            config = self._config = self._config or default_config()
+            if self._max_future_s is None:
+                self._max_future_s = config.max_future_s
+            if self._dual_publish is None or self._retired is None:
+                self._dual_publish = config.dual_publish
+                self._retired = config.retired
 
     def lock(self, db: Session | Connection, *keys: str) -> None:
         """Take the transaction-scoped advisory lock(s) `append` takes for these record keys
@@ -236,17 +248,15 @@ class OutboxWriter:
         batch = list(events)
         if not batch:
             return 0
-        if self._max_future_s is None:
-            self._max_future_s = get_settings().nmc_outbox_max_future_s
-        if self._dual_publish is None or self._retired is None:
-            settings = get_settings()
-            self._dual_publish = settings.nmc_dual_publish
-            self._retired = settings.nmc_retired_majors
+        self._configured()
+        assert self._max_future_s is not None
+        assert self._dual_publish is not None and self._retired is not None
         errors = too_far_ahead(batch, datetime.now(UTC), self._max_future_s)
         if errors:
             raise InvalidEvent(errors)
         if self._values is _UNSET:
-            self._values = shared_values()
+            off = self._config is not None and not self._config.store_values
+            self._values = None if off else default_values()
         values, suffix = self._values, self._topic_suffix
         if self._dual_publish or self._retired:
             if self._catalog is None:

@@ -117,13 +117,16 @@ class SmsSender:
     """One sender instance. Use as a context manager (or `start()` / `close()`).
 
     `after_claim` runs after the claim committed and before the API call: the crash-injection
-    point of the tests (and nothing else).
+    point of the tests (and nothing else). `writer` appends the DeliveryUpdated events
+    (default: a bare `OutboxWriter`, configured from the process's settings).
     """
 
     def __init__(self, engine: Engine, settings: SenderSettings, *,
-                 after_claim: Callable[[Claimed], None] | None = None) -> None:
+                 after_claim: Callable[[Claimed], None] | None = None,
+                 writer: OutboxWriter | None = None) -> None:
         self.engine = engine
         self.settings = settings
+        self.writer = writer or OutboxWriter()
         self.instance_id = uuid.uuid4()
         self.after_claim = after_claim
         self._local = threading.local()
@@ -270,7 +273,7 @@ class SmsSender:
                 .where(outbound_messages.c.message_id == claimed.message_id).values(**values)
             )
             if advance and outcome.status in ("sent", "failed"):
-                OutboxWriter().append(session, delivery_event(
+                self.writer.append(session, delivery_event(
                     tenant_id=row.tenant_id, correlation_id=row.correlation_id,
                     causation_id=row.queued_event_id, message_id=row.message_id,
                     status=outcome.status, provider_ref=outcome.provider_sid or "",
@@ -414,9 +417,10 @@ class SmsSender:
             self._wake.wait(max(0.0, wait))
 
 
-def run_sender(engine: Engine, settings: SenderSettings, stop: threading.Event) -> None:
-    """Composition root of `nmc sender run`."""
-    with SmsSender(engine, settings) as sender:
+def run_sender(engine: Engine, settings: SenderSettings, stop: threading.Event,
+               writer: OutboxWriter | None = None) -> None:
+    """Composition root of `nmc sender run` (`writer`: see `SmsSender`)."""
+    with SmsSender(engine, settings, writer=writer) as sender:
         server = None
         if settings.sender_metrics_port:
             stale_after = 3 * settings.sender_poll_interval_s + 5
