@@ -31,8 +31,10 @@ def serve(settings: EdgeSettings, engine: Engine | None = None) -> None:
     """Run the HTTP service with uvicorn until interrupted (composition root)."""
     import uvicorn
 
+    from nmc.infra import tracing
     from producers.edges.app import create_edge_app
 
+    tracing.configure("nmc-edge")  # FastAPI then makes a server span per request
     own = engine is None
     engine = engine or _engine()
     try:
