@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from nmc.demo.cleanup import Removed, remove_run
 from nmc.demo.twilio_standin import LocalTwilio
+from nmc.infra import tracing
 from nmc.infra.consume import end_offsets
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config, domain_topics
@@ -119,6 +120,9 @@ class LocalPlatform:
 
     def start(self, progress: Callable[[str], None] = lambda _m: None) -> LocalPlatform:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        # One process hosts the edge, relay, reactor, sender and API here: one service name
+        # (the workers are processes of their own and name themselves).
+        tracing.configure("nmc-demo")
         topics = domain_topics()
         for app in STREAM_APPS:
             commit_at_end(self.settings, self.streams.app_id(app), topics)

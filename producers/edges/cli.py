@@ -32,10 +32,12 @@ def serve(settings: EdgeSettings, engine: Engine | None = None) -> None:
     settings are read here, once, for the database and the outbox writer)."""
     import uvicorn
 
+    from nmc.infra import tracing
     from nmc.infra.settings import get_settings
     from producers.edges.app import create_edge_app
     from producers.outbox import OutboxWriter
 
+    tracing.configure("nmc-edge")  # FastAPI then makes a server span per request
     own = engine is None
     engine = engine or _engine()
     writer = OutboxWriter.from_settings(get_settings())

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,7 @@ from nmc.contract.majors import (
     payload_defaults,
 )
 from nmc.contract.schemas import SchemaCatalog, default_catalog
+from nmc.infra import tracing
 from nmc.infra.db import execute_columns, unnest_rows
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
@@ -56,12 +58,21 @@ _COLUMNS = (
     ("occurred_at", "timestamptz"), ("payload", "jsonb"), ("topic", "text"),
     ("record_key", "text"), ("avro_value", "bytea"),
 )
-# One statement whatever the batch size; ids follow the given order (`unnest_rows`).
-_INSERT = (
-    f"INSERT INTO {outbox_events.name} ({', '.join(name for name, _ in _COLUMNS)}) "
-    f"{unnest_rows(_COLUMNS)} ON CONFLICT (event_id, schema_major) DO NOTHING "
-    "RETURNING event_id, schema_version"
-)
+
+
+def _insert(columns: Sequence[tuple[str, str]]) -> str:
+    """One statement whatever the batch size; ids follow the given order (`unnest_rows`)."""
+    return (
+        f"INSERT INTO {outbox_events.name} ({', '.join(name for name, _ in columns)}) "
+        f"{unnest_rows(columns)} ON CONFLICT (event_id, schema_major) DO NOTHING "
+        "RETURNING event_id, schema_version"
+    )
+
+
+_INSERT = _insert(_COLUMNS)
+# With trace context (nmc.infra.tracing): a second statement, so an untraced write is unchanged.
+_INSERT_TRACED = _insert((*_COLUMNS, ("traceparent", "text")))
+_TRACER = tracing.tracer("outbox")
 
 
 def _columns(batch: Sequence[Envelope], values: StoredValues | None,
@@ -234,10 +245,16 @@ class OutboxWriter:
         """Stage one event; returns False when its `event_id` is already in the outbox."""
         return self.append_all(db, [event]) == 1
 
-    def append_all(self, db: Session | Connection, events: Iterable[Envelope]) -> int:
+    def append_all(self, db: Session | Connection, events: Iterable[Envelope],
+                   traceparents: Sequence[str | None] | None = None) -> int:
         """Stage several events, in their given order, in one statement; returns how many
         were new (an `event_id` already in the outbox at that major is skipped, not an error;
         copies written for a transition window are not counted).
+
+        Trace context: `traceparents` (one per event) is stored with each row as given — a
+        consumer writing the effects of several facts passes each fact's span. Without it, a
+        process that traces (`nmc.infra.tracing`) records an `outbox append` span, a child of
+        the current span (the webhook's, the send's), and every row carries it.
 
         Key locks are taken in sorted key order first so that two transactions touching the
         same keys cannot deadlock on them. Raises `InvalidEvent` (nothing written) when an
@@ -245,7 +262,7 @@ class OutboxWriter:
         answered that an event's schema version is not registered (the error names the
         subject and the version).
         """
-        batch = list(events)
+        batch = batch_in = list(events)
         if not batch:
             return 0
         self._configured()
@@ -278,10 +295,31 @@ class OutboxWriter:
             if unregistered:
                 raise InvalidEvent(unregistered)
         self.lock(db, *{e.key for e in batch})
-        inserted = execute_columns(db, _INSERT, _columns(batch, values, suffix)).all()
+        if traceparents is not None:
+            given = dict(zip((e.event_id for e in batch_in), traceparents, strict=True))
+            inserted = self._insert_traced(db, batch, values, suffix,
+                                           [given.get(e.event_id) for e in batch])
+        elif tracing.enabled():
+            with _TRACER.start_as_current_span(
+                    "outbox append", kind=SpanKind.PRODUCER,
+                    attributes={"nmc.outbox.rows": len(batch),
+                                "nmc.event_names": sorted({e.event_name for e in batch})},
+            ) as span:
+                inserted = self._insert_traced(db, batch, values, suffix,
+                                               [tracing.traceparent_of(span)] * len(batch))
+        else:
+            inserted = execute_columns(db, _INSERT, _columns(batch, values, suffix)).all()
         if callers is None:
             return len(inserted)
         return sum(1 for row in inserted if (row[0], row[1]) in callers)
+
+    @staticmethod
+    def _insert_traced(db: Session | Connection, batch: Sequence[Envelope],
+                       values: StoredValues | None, suffix: str,
+                       traceparents: list[str | None]) -> Sequence[Any]:
+        columns = _columns(batch, values, suffix)
+        columns["traceparent"] = traceparents
+        return execute_columns(db, _INSERT_TRACED, columns).all()
 
 
 def emit(session: Session, name: str, tenant_id: UUID, correlation_id: UUID,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import subprocess
 import sys
 import uuid
@@ -34,6 +35,11 @@ from nmc.infra.settings import Settings
 from nmc_streams.db import READ_MODELS
 
 from .waits import wait_until, watch_log
+
+
+def synthetic_traceparent() -> str:
+    """A valid, sampled W3C `traceparent` naming a random trace and span."""
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
 class IsolatedTopics:
@@ -64,16 +70,21 @@ class IsolatedTopics:
         assert value is not None
         return topic, value
 
-    def publish(self, events: Iterable[Envelope]) -> int:
-        """Produce with the relay's key, headers, timestamp and partitioner; flush."""
+    def publish(self, events: Iterable[Envelope], traceparents: bool = False) -> int:
+        """Produce with the relay's key, headers, timestamp and partitioner; flush.
+        `traceparents`: each record also carries a `traceparent` header (a trace of its own),
+        as the relay sends rows written by a tracing producer (the tracing benches)."""
         n = 0
         for event in events:
             topic, value = self.encode(event)
+            headers = event_headers(event.to_json())
+            if traceparents:
+                headers.append(("traceparent", synthetic_traceparent().encode()))
             self._produce(
                 topic,
                 event.key.encode(),
                 value,
-                event_headers(event.to_json()),
+                headers,
                 int(event.occurred_at.timestamp() * 1000),
             )
             n += 1

@@ -10,6 +10,7 @@ from types import FrameType
 from confluent_kafka import Consumer, Producer
 
 from nmc.contract.dead_letter import dlq_topic, replay_topic
+from nmc.infra import tracing
 from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config, ensure_topics, producer_config
@@ -26,6 +27,7 @@ def run_reactor(
     assigned: threading.Event | None = None,
 ) -> None:
     stop = stop or threading.Event()
+    tracing.configure("nmc-reactor")
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         stop.set()

@@ -45,9 +45,10 @@ log = logging.getLogger(__name__)
 SOURCE_TOPICS = (topic_for("telephony"), topic_for("conversation"))
 
 
-def to_trigger(value: Any) -> Trigger:
+def to_trigger(value: Any, traceparent: str | None = None) -> Trigger:
     """The typed trigger of a decoded record, read the way every consumer reads one
-    (`nmc.contract.facts.to_fact`); `PoisonEvent` when it is not a usable envelope."""
+    (`nmc.contract.facts.to_fact`); `PoisonEvent` when it is not a usable envelope.
+    `traceparent`: the record's optional trace context header, continued by the reaction."""
     fact = to_fact(value)
     try:
         return Trigger(
@@ -57,6 +58,7 @@ def to_trigger(value: Any) -> Trigger:
             correlation_id=UUID(fact.correlation_id),
             occurred_at=datetime.fromisoformat(fact.occurred_at.replace("Z", "+00:00")),
             payload=fact.payload,
+            traceparent=traceparent,
         )
     except ValueError as exc:
         raise PoisonEvent(f"not an event envelope: {exc}") from exc
@@ -111,7 +113,7 @@ class ConversationReactor:
             return "ignored"  # filtered by header, without decoding (DESIGN.md §2)
         error, attempts, actions = "", 0, []
         try:
-            fact = to_trigger(self._decode(msg.value() or b""))
+            fact = to_trigger(self._decode(msg.value() or b""), headers.get("traceparent"))
         except Exception as exc:  # undecodable: retrying cannot help
             return self._dead_letter(msg, headers, f"permanent: {exc}", 1)
         retrying = Retrying(
@@ -145,7 +147,8 @@ class ConversationReactor:
             if headers.get("event_name") not in HANDLED:
                 continue  # filtered by header, without decoding (DESIGN.md §2)
             try:
-                facts.append((i, to_trigger(self._decode(msg.value() or b""))))
+                facts.append((i, to_trigger(self._decode(msg.value() or b""),
+                                            headers.get("traceparent"))))
             except Exception as exc:  # undecodable: retrying cannot help
                 outcomes[i] = self._dead_letter(msg, headers, f"permanent: {exc}", 1)
         if not facts:
