@@ -4,6 +4,12 @@ per route *template*, as `<prefix>_requests_total` and `<prefix>_request_duratio
 Labels use the template (`/v1/conversations/{conversation_id}`), never the raw path, so ids
 cannot blow up the series count; unmatched paths share the label `unmatched`. Each app has its
 own registry so tests can build several apps in one process.
+
+An app whose routes answer what they did in a response header (the edges' `X-NMC-Outcome`:
+`call-detected`, `replayed`, `ignored-…`, a fixed vocabulary) also gets
+`<prefix>_webhook_outcomes_total{route, outcome}`, counted here from that header so routes need
+no metrics code of their own. A status alone cannot tell a new fact from a provider's retry:
+both answer 200.
 """
 
 from __future__ import annotations
@@ -19,8 +25,13 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 class HttpMetrics:
     """The metrics of one HTTP app; `prefix` is `nmc_<process>` (`nmc_api`, `nmc_edge`)."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, outcome_header: str | None = None) -> None:
         self.registry = CollectorRegistry()
+        self.outcome_header = outcome_header.lower().encode() if outcome_header else None
+        self.outcomes = Counter(
+            f"{prefix}_webhook_outcomes", f"Answers by what they did ({outcome_header} header)",
+            ["route", "outcome"], registry=self.registry,
+        ) if outcome_header else None
         self.requests = Counter(
             f"{prefix}_requests", "HTTP requests answered", ["method", "route", "status"],
             registry=self.registry,
@@ -44,11 +55,16 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500  # what the client sees if the app raises before answering
+        outcome: str | None = None
+        header = self.metrics.outcome_header
 
         async def _send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, outcome
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if header is not None:
+                    outcome = next((value.decode("latin-1") for name, value
+                                    in message.get("headers", ()) if name == header), None)
             await send(message)
 
         try:
@@ -61,3 +77,5 @@ class MetricsMiddleware:
             self.metrics.latency.labels(method, template).observe(
                 time.perf_counter() - started
             )
+            if outcome is not None and self.metrics.outcomes is not None:
+                self.metrics.outcomes.labels(template, outcome).inc()

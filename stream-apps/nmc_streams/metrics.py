@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -9,8 +10,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 @dataclass
 class StreamMetrics:
+    """`topics`: the app's source topics, whose dead-letter counters start at 0 (a series that
+    appears only with the first dead letter gives `rate()` and `increase()` nothing to see)."""
+
     app: str
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    topics: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         labels = ["app", "topic"]
@@ -57,3 +62,5 @@ class StreamMetrics:
             [*labels, "partition"],
             registry=self.registry,
         )
+        for topic in self.topics:
+            self.dead_lettered.labels(self.app, topic)
