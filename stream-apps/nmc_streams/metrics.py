@@ -7,11 +7,15 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+TRANSIENT_STAGES = ("decode", "load", "write", "dead-letter")
+"""What `nmc_streams.batch` retries through an outage (the `stage` label)."""
+
 
 @dataclass
 class StreamMetrics:
-    """`topics`: the app's source topics, whose dead-letter counters start at 0 (a series that
-    appears only with the first dead letter gives `rate()` and `increase()` nothing to see)."""
+    """Failure counters start at 0 (a series that appears only with the first failure gives
+    `rate()` and `increase()` nothing to compare it with): stalls, transient failures per stage,
+    and dead letters per source topic (`topics`: the app's source topics)."""
 
     app: str
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -27,7 +31,8 @@ class StreamMetrics:
         )
         self.transient = Counter(
             "nmc_streams_transient_failures",
-            "Retried outages by stage (decode|load|write); the batch waits, nothing is dropped",
+            "Retried outages by stage (decode|load|write|dead-letter); the batch waits, nothing "
+            "is dropped",
             ["app", "stage"],
             registry=self.registry,
         )
@@ -62,5 +67,8 @@ class StreamMetrics:
             [*labels, "partition"],
             registry=self.registry,
         )
+        self.stalls.labels(self.app)
+        for stage in TRANSIENT_STAGES:
+            self.transient.labels(self.app, stage)
         for topic in self.topics:
             self.dead_lettered.labels(self.app, topic)
