@@ -10,11 +10,16 @@ An app whose routes answer what they did in a response header (the edges' `X-NMC
 `<prefix>_webhook_outcomes_total{route, outcome}`, counted here from that header so routes need
 no metrics code of their own. A status alone cannot tell a new fact from a provider's retry:
 both answer 200.
+
+The latency histogram of every route the app declares starts at zero (on the first request the
+app serves, usually a probe or the first scrape): a series that first appears with one sample in
+it gives `rate()` nothing to compare, so a route called once would never show a latency.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,6 +45,16 @@ class HttpMetrics:
             f"{prefix}_request_duration_seconds", "Time to answer, by route template",
             ["method", "route"], buckets=BUCKETS, registry=self.registry,
         )
+        self.prepared = False
+
+    def prepare(self, routes: Iterable[object]) -> None:
+        """Create the latency series of every (method, route template) at zero."""
+        for route in routes:
+            path = getattr(route, "path", None)
+            for method in getattr(route, "methods", None) or ():
+                if path and method != "HEAD":  # Starlette adds HEAD to every GET
+                    self.latency.labels(method, path)
+        self.prepared = True
 
 
 class MetricsMiddleware:
@@ -53,6 +68,8 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not self.metrics.prepared:
+            self.metrics.prepare(getattr(scope.get("app"), "routes", ()))
         started = time.perf_counter()
         status = 500  # what the client sees if the app raises before answering
         outcome: str | None = None

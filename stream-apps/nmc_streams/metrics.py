@@ -9,13 +9,16 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 TRANSIENT_STAGES = ("decode", "load", "write", "dead-letter")
 """What `nmc_streams.batch` retries through an outage (the `stage` label)."""
+OUTCOMES = ("applied", "duplicate", "ignored", "dead-lettered")
+"""What `nmc_streams.batch` did with an event (the `outcome` label)."""
 
 
 @dataclass
 class StreamMetrics:
-    """Failure counters start at 0 (a series that appears only with the first failure gives
-    `rate()` and `increase()` nothing to compare it with): stalls, transient failures per stage,
-    and dead letters per source topic (`topics`: the app's source topics)."""
+    """Every series whose labels are known up front starts at 0 — events per source topic and
+    outcome, batch histograms, stalls, transient failures per stage, dead letters (`topics`: the
+    app's source topics): a series that first appears already counting (the first batch, the
+    first failure) gives `rate()` and `increase()` nothing to compare it with."""
 
     app: str
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -25,7 +28,7 @@ class StreamMetrics:
         labels = ["app", "topic"]
         self.processed = Counter(
             "nmc_streams_processed",
-            "Events handled (outcome: applied|duplicate|ignored|dead-lettered)",
+            f"Events handled (outcome: {'|'.join(OUTCOMES)})",
             [*labels, "outcome"],
             registry=self.registry,
         )
@@ -68,7 +71,11 @@ class StreamMetrics:
             registry=self.registry,
         )
         self.stalls.labels(self.app)
+        self.batch_events.labels(self.app)
+        self.batch_seconds.labels(self.app)
         for stage in TRANSIENT_STAGES:
             self.transient.labels(self.app, stage)
         for topic in self.topics:
             self.dead_lettered.labels(self.app, topic)
+            for outcome in OUTCOMES:
+                self.processed.labels(self.app, topic, outcome)

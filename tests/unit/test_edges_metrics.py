@@ -81,3 +81,15 @@ async def test_webhook_answers_are_counted_by_their_outcome(client: httpx.AsyncC
     # the refusal carries no outcome: it counts in nmc_edge_requests_total by status only
     assert outcomes == ['nmc_edge_webhook_outcomes_total{outcome="ignored-event-type",'
                         'route="/stripe/webhook"} 1.0']
+
+
+async def test_every_route_has_a_latency_series_from_the_first_request(
+    client: httpx.AsyncClient,
+) -> None:
+    """A route's first call must be a rate() > 0: its series exists at zero before it."""
+    body = (await client.get("/metrics")).text
+    for method, route in (("POST", "/twilio/voice/status"), ("POST", "/stripe/webhook"),
+                          ("PUT", "/v1/catalog/items/{item_id}")):
+        assert (f'nmc_edge_request_duration_seconds_count{{method="{method}",'
+                f'route="{route}"}} 0.0') in body
+    assert 'method="HEAD"' not in body
