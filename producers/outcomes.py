@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
+OUTCOME_HEADER = "X-NMC-Outcome"
+"""The response header a webhook answers its outcome in (counted by the edge's metrics
+middleware as `nmc_edge_webhook_outcomes_total`)."""
+
 # The outcome vocabulary of the webhooks (the X-NMC-Outcome header, the Stripe answer):
 # fixed strings of ours, never request data.
 Outcome = Literal[

@@ -79,6 +79,8 @@ class LocalPlatform:
     stripe_secret: str = field(default_factory=lambda: "whsec_" + secrets.token_hex(16))
     price_plans: dict[str, str] = field(
         default_factory=lambda: {"price_basic": "basic", "price_pro": "pro"})
+    targets_dir: Path | None = None
+    """Where the scrape target files go; default: the local stack's Prometheus'."""
 
     def __post_init__(self) -> None:
         self.twilio = LocalTwilio("AC" + secrets.token_hex(16))
@@ -164,7 +166,7 @@ class LocalPlatform:
     def _register_targets(self) -> None:
         """Tell the local Prometheus (`nmc stack up --observability`) where this run's
         processes serve /metrics; the files go when the run stops."""
-        folder = prometheus.targets_dir(Layout.of(self.settings))
+        folder = self.targets_dir or prometheus.targets_dir(Layout.of(self.settings))
         name = f"demo-{self.run_id}"
         self._target_files = [
             write_targets(folder, "relay", name, [f"127.0.0.1:{self.relay_metrics_port}"]),

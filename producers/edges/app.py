@@ -19,6 +19,7 @@ from producers.edges.errors import add_error_handlers
 from producers.edges.routes import ROUTERS
 from producers.edges.settings import EdgeSettings
 from producers.outbox import OutboxWriter
+from producers.outcomes import OUTCOME_HEADER
 
 
 def create_edge_app(settings: EdgeSettings, engine: Engine, writer: OutboxWriter | None = None,
@@ -31,7 +32,7 @@ def create_edge_app(settings: EdgeSettings, engine: Engine, writer: OutboxWriter
     settings.require("public_base_url", "twilio_auth_token", "stripe_webhook_secret",
                      "jwt_secret")
     app = FastAPI(title="NeverMissCall edges", docs_url=None, redoc_url=None)
-    metrics = HttpMetrics("nmc_edge")
+    metrics = HttpMetrics("nmc_edge", outcome_header=OUTCOME_HEADER)
     app.state.metrics = metrics
     app.state.edge = Edge(settings, engine, writer or OutboxWriter(), settings.token_rules())
     app.add_middleware(MetricsMiddleware, metrics=metrics)

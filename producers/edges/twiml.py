@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from producers.outcomes import HookResult
+from producers.outcomes import OUTCOME_HEADER, HookResult
 
 log = logging.getLogger(__name__)
 XML = "application/xml"
@@ -30,4 +30,4 @@ def answer(path: str, result: HookResult, twiml: str) -> Response:
     log.info("twilio %s: %s (%s)", path, result.outcome, result.detail)
     # The header carries only our own fixed vocabulary (HookResult.outcome), never
     # request data: a CR/LF or non-latin-1 value would break the response.
-    return Response(twiml, media_type=XML, headers={"X-NMC-Outcome": result.outcome})
+    return Response(twiml, media_type=XML, headers={OUTCOME_HEADER: result.outcome})

@@ -393,7 +393,7 @@ def run_worker(app_name: str, platform: Settings, settings: StreamSettings, work
 
     prepare_topics(app_name, platform, settings)
     tracing.configure(f"nmc-worker-{app_name}")
-    metrics = StreamMetrics(app_name)
+    metrics = StreamMetrics(app_name, topics=[settings.source_topic(d) for d in DOMAINS[app_name]])
     if settings.metrics_port:
         start_http_server(settings.metrics_port, registry=metrics.registry)
     app, engine = build_app(app_name, platform, settings, worker_id, metrics)

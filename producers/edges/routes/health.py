@@ -17,6 +17,6 @@ def healthz() -> dict[str, str]:
 
 @router.get("/metrics", include_in_schema=False)
 def prometheus_metrics(request: Request) -> Response:
-    """Requests by route template and status (the webhooks' outcomes), and latency."""
+    """Requests by route template and status, webhooks by outcome, and latency."""
     return Response(generate_latest(request.app.state.metrics.registry),
                     media_type=CONTENT_TYPE_LATEST)

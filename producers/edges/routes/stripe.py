@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from producers.billing.stripe_events import record_subscription_change
 from producers.edges import stripe_input
 from producers.edges.deps import EdgeDep, now
-from producers.outcomes import HookResult
+from producers.outcomes import OUTCOME_HEADER, HookResult
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -27,4 +27,5 @@ async def stripe_webhook(request: Request, edge: EdgeDep) -> JSONResponse:
         lambda s: record_subscription_change(s, edge.writer, change, settings.price_plans,
                                              now()))
     log.info("stripe: %s (%s)", result.outcome, result.detail)
-    return JSONResponse({"received": True, "outcome": result.outcome})
+    return JSONResponse({"received": True, "outcome": result.outcome},
+                        headers={OUTCOME_HEADER: result.outcome})
