@@ -31,7 +31,7 @@ from nmc.contract.schemas import DOMAINS, default_catalog, subject_for
 from nmc.infra.kafka_clients import ensure_topics, producer_config
 from nmc.infra.schema_registry import registry_client, value_serializer
 from nmc.infra.settings import Settings
-from nmc_streams.db import READ_MODELS
+from nmc_streams.apps import APPS
 
 from .waits import wait_until, watch_log
 
@@ -56,6 +56,10 @@ class IsolatedTopics:
             )
             self.serializers[schema.event_name] = (value_serializer(self.registry, schema), schema)
         self.producer = Producer(producer_config(platform))
+
+    def of_app(self, app: str) -> list[str]:
+        """The copies of the domain topics `app` reads (its definition's `domains`)."""
+        return [self.topics[d] for d in APPS[app].domains]
 
     def encode(self, event: Envelope) -> tuple[str, bytes]:
         serializer, schema = self.serializers[event.event_name]
@@ -400,7 +404,7 @@ def dump(engine: Engine, app: str, tenants: Iterable[str]) -> dict[str, list[tup
     tenant_list = list(tenants)
     out: dict[str, list[tuple[Any, ...]]] = {}
     with engine.connect() as conn:
-        for table in READ_MODELS[app]:
+        for table in APPS[app].table_names:
             rows = conn.execute(
                 text(f"SELECT * FROM {table} WHERE tenant_id::text = ANY(:t)"),
                 {"t": tenant_list},
@@ -411,7 +415,7 @@ def dump(engine: Engine, app: str, tenants: Iterable[str]) -> dict[str, list[tup
 
 def total_version(engine: Engine, app: str, tenants: Iterable[str]) -> int:
     """Sum of row versions: reaches its final value only when every event is projected."""
-    table = READ_MODELS[app][0]
+    table = APPS[app].table_names[0]
     with engine.connect() as conn:
         value = conn.execute(
             text(f"SELECT count(*) FROM {table} WHERE tenant_id::text = ANY(:t)"),
@@ -434,9 +438,8 @@ def project_in_order(engine: Engine, app: str, events: Iterable[Envelope]) -> No
     import asyncio
 
     from nmc_streams.batch import BatchProjector, Record
-    from nmc_streams.flows import MODELS
     from nmc_streams.metrics import StreamMetrics
-    from nmc_streams.runtime import PostgresStateStore
+    from nmc_streams.postgres_store import PostgresStateStore
 
     records: list[Record] = []
 
@@ -445,7 +448,7 @@ def project_in_order(engine: Engine, app: str, events: Iterable[Envelope]) -> No
 
     projector = BatchProjector(
         app,
-        MODELS[app],
+        APPS[app].model,
         PostgresStateStore(engine, app),
         lambda raw: raw,
         no_dead_letters,
