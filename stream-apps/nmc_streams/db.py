@@ -20,9 +20,10 @@ from sqlalchemy import Connection, Engine, text
 
 from nmc.infra.db import make_engine
 from nmc_streams import apps  # noqa: F401  (every app's tables join `metadata` on import)
-from nmc_streams.read_model import metadata, upsert_rule
+from nmc_streams.read_model import UpsertRule, metadata, upsert_rule
 
-__all__ = ["collapse", "load_states", "metadata", "upsert", "worker_engine", "write_batch"]
+__all__ = ["collapse", "load_states", "metadata", "primary_key", "upsert", "worker_engine",
+           "write_batch"]
 
 
 def worker_engine(url: str) -> Engine:
@@ -32,13 +33,18 @@ def worker_engine(url: str) -> Engine:
     return make_engine(url, connect_timeout_s=5, pool_size=2, json_deserializer=orjson.loads)
 
 
-_PK = {
-    name: tuple(c.name for c in table.primary_key.columns)
-    for name, table in metadata.tables.items()
-}
-_RULES = {name: upsert_rule(table) for name, table in metadata.tables.items()
-          if "upsert" in table.info}
+_PK: dict[str, tuple[str, ...]] = {}
 _STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def primary_key(table_name: str) -> tuple[str, ...]:
+    """The primary-key columns of a table of `metadata` (KeyError: no such table), looked up
+    once per table."""
+    pk = _PK.get(table_name)
+    if pk is None:
+        pk = _PK[table_name] = tuple(
+            c.name for c in metadata.tables[table_name].primary_key.columns)
+    return pk
 
 
 def _statement(table_name: str, columns: tuple[str, ...]) -> Any:
@@ -50,7 +56,7 @@ def _statement(table_name: str, columns: tuple[str, ...]) -> Any:
     if stmt is not None:
         return stmt
     table = metadata.tables[table_name]
-    pk = _PK[table_name]
+    pk = primary_key(table_name)
     cols = ", ".join(f'"{c}"' for c in columns)
     sql = (
         f"INSERT INTO {table_name} AS t ({cols}) SELECT {cols} "
@@ -73,10 +79,9 @@ def _statement(table_name: str, columns: tuple[str, ...]) -> Any:
     return stmt
 
 
-def _wins(table_name: str, new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+def _wins(rule: UpsertRule, new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
     """Would upserting `new` after `old` (same key) replace it? Mirrors the ON CONFLICT guards,
     so collapsing a batch's rows per key ends where upserting them one by one would."""
-    rule = _RULES[table_name]
     if rule == "versioned":
         return bool(new["version"] >= old["version"])
     if rule == "last_writer_wins":
@@ -88,12 +93,13 @@ def collapse(table_name: str, rows: Sequence[Mapping[str, Any]]) -> list[Mapping
     """One row per primary key (a multi-row upsert may not touch a row twice), the one a
     sequential application would leave, sorted by key so that concurrent writers lock rows in
     the same order (no deadlocks between workers sharing cross-flow rows)."""
-    pk = _PK[table_name]
+    pk = primary_key(table_name)
+    rule = upsert_rule(metadata.tables[table_name])
     by_key: dict[tuple[Any, ...], Mapping[str, Any]] = {}
     for row in rows:
         k = tuple(row[c] for c in pk)
         old = by_key.get(k)
-        if old is None or _wins(table_name, row, old):
+        if old is None or _wins(rule, row, old):
             by_key[k] = row
     return [by_key[k] for k in sorted(by_key, key=lambda k: tuple(str(x) for x in k))]
 
