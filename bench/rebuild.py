@@ -21,8 +21,8 @@ from bench.results import add_json_option, write_json
 from bench.streams_bench import baseline
 from nmc.infra.db import upgrade
 from nmc.infra.settings import get_settings
+from nmc_streams.apps import APPS
 from nmc_streams.rebuild import rebuild
-from nmc_streams.runtime import DOMAINS
 from nmc_streams.settings import StreamSettings
 from tests.support.streams import STARTED_PREFIXES, fresh_database
 
@@ -42,8 +42,8 @@ def main() -> None:
         print(f"{'app':<14}{'events':>8}{'baseline ev/s':>15}{'rebuild ev/s':>14}{'ratio':>7}"
               f"{'swap lock ms':>14}")
         for app in args.apps.split(","):
-            n = sum(1 for e in events if e.domain in DOMAINS[app])
-            base = baseline(app, [topics.topics[d] for d in DOMAINS[app]], n)
+            n = sum(1 for e in events if e.domain in APPS[app].domains)
+            base = baseline(app, [topics.topics[d] for d in APPS[app].domains], n)
             with fresh_database(settings) as url:
                 upgrade(url)
                 platform = settings.model_copy(update={"database_url": SecretStr(url)})

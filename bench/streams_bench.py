@@ -38,11 +38,11 @@ from nmc.infra.kafka_clients import consumer_config
 from nmc.infra.net import free_port
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import get_settings
+from nmc_streams.apps import APPS
 from nmc_streams.batch import BatchProjector, Record
 from nmc_streams.db import worker_engine as make_engine
-from nmc_streams.flows import MODELS
 from nmc_streams.metrics import StreamMetrics
-from nmc_streams.runtime import DOMAINS, PostgresStateStore
+from nmc_streams.postgres_store import PostgresStateStore
 from tests.support.streams import (
     STARTED_PREFIXES,
     IsolatedTopics,
@@ -69,7 +69,7 @@ def baseline(app: str, topics: list[str], expected: int, timeout: float = 600.0)
         upgrade(url)
         engine = make_engine(url)
         projector = BatchProjector(
-            app, MODELS[app], PostgresStateStore(engine, app),
+            app, APPS[app].model, PostgresStateStore(engine, app),
             registry_decoder(registry), _never, StreamMetrics(app),
         )
         consumer.subscribe(topics)
@@ -160,7 +160,7 @@ def long_conversation(
             occurred_at=t0 + timedelta(seconds=i + 1),
             payload={"message_id": str(uuid.uuid4()), "conversation_id": conv,
                      "direction": "out", "status": "queued"}))
-    projector = BatchProjector("conversation", MODELS["conversation"],
+    projector = BatchProjector("conversation", APPS["conversation"].model,
                                PostgresStateStore(engine, "conversation"), lambda raw: raw,
                                _never, StreamMetrics("conversation"))
     timings: list[float] = []
@@ -200,8 +200,8 @@ def main() -> None:
         head = "".join(f"{f'{w} worker ev/s':>16}{'/worker':>9}" for w in counts)
         print(f"{'app':<14}{'events':>8}{'baseline ev/s':>15}{head}{'ratio (1w)':>12}")
         for app in args.apps.split(","):
-            n = sum(1 for e in events if e.domain in DOMAINS[app])
-            base = baseline(app, [topics.topics[d] for d in DOMAINS[app]], n)
+            n = sum(1 for e in events if e.domain in APPS[app].domains)
+            base = baseline(app, [topics.topics[d] for d in APPS[app].domains], n)
             line = f"{app:<14}{n:>8}{base:>15.0f}"
             rates = []
             for w in counts:
@@ -236,7 +236,7 @@ def tracing_cost(args: argparse.Namespace) -> None:
         print(f"{'app':<14}{'events':>8}{'off ev/s':>10}{'on ev/s':>10}{'off ev/s':>10}"
               f"{'on/off':>8}")
         for app in args.apps.split(","):
-            n = sum(1 for e in events if e.domain in DOMAINS[app])
+            n = sum(1 for e in events if e.domain in APPS[app].domains)
             traced = {"NMC_TRACES_DIR": str(Path(tmp) / f"traces-{app}")}
             off1 = through_app(app, topics, n, Path(tmp), 1)
             on = through_app(app, topics, n, Path(tmp), 1, traced)

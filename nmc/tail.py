@@ -3,8 +3,11 @@
 Reads one topic without joining a consumer group (partitions are assigned, no offsets are
 committed), filters on the key and on the `event_name` header before decoding, decodes values
 through the Schema Registry and yields every record with its partition, offset, key, headers and
-value. The decisions — which topic, where each partition starts, which records to keep, the JSON
-form — are pure functions, tested without Kafka.
+value. It decodes with the platform's one decoder, the stream apps' too
+(`nmc.infra.avro_decoder`: the writer schema looked up once per id, the framing and its errors
+from `nmc.contract.wire`), payloads as written (no major carried back). The decisions — which
+topic, where each partition starts, which records to keep, the JSON form — are pure functions,
+tested without Kafka.
 """
 
 from __future__ import annotations
@@ -18,14 +21,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, TopicPartition
-from confluent_kafka.serialization import MessageField, SerializationContext
 
 from nmc.contract.headers import decode_headers
 from nmc.contract.keys import java_partition
 from nmc.contract.payload import to_json_value
 from nmc.contract.schemas import DOMAINS, topic_for
+from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.kafka_clients import consumer_config
-from nmc.infra.schema_registry import registry_client, value_deserializer
+from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
 
 
@@ -137,7 +140,7 @@ def tail(
     consumer = Consumer(consumer_config(
         settings, f"nmc-tail-{uuid.uuid4().hex[:12]}", **{"enable.partition.eof": True}))
     registry = registry_client(settings)
-    deserialize = value_deserializer(registry)
+    decode = registry_decoder(registry)  # payloads as written (no major carried back)
     shown = 0
     try:
         meta = consumer.list_topics(spec.topic, timeout=10).topics.get(spec.topic)
@@ -172,8 +175,7 @@ def tail(
             value: Any = None
             error: str | None = None
             try:
-                value = deserialize(msg.value() or b"",
-                                    SerializationContext(spec.topic, MessageField.VALUE))
+                value = decode(msg.value() or b"")
             except Exception as exc:  # show it and go on: a console must not die on one record
                 error = " ".join(f"cannot decode: {type(exc).__name__}: {exc}".split())
             yield TailRecord(spec.topic, msg.partition() or 0, msg.offset() or 0,

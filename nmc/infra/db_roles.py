@@ -13,7 +13,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import create_engine, text
 
-#: The stream apps' read models (tables and views) the read API serves.
+#: Read-model tables are named by their app's prefix, and that names them here too: a table with
+#: one of these prefixes (views aside) is a read model, so adding one needs no line in this file
+#: (docs/operating/workers.md, "Adding a read model").
+READ_MODEL_PREFIXES = ("conv_", "sched_", "rpt_")
+#: The stream apps' read models (tables) of today; `read_models` adds any other prefixed table.
 READ_MODELS = (
     "conv_conversations", "conv_messages", "conv_missed_calls",
     "sched_holds", "sched_appointments",
@@ -57,13 +61,23 @@ class ProcessRole:
     sequences: bool = False  # USAGE on the schema's sequences (it inserts rows with ids)
 
 
-def process_roles() -> list[ProcessRole]:
+def is_read_model(table: str) -> bool:
+    """A stream app's read-model table (by its app's prefix; the views are listed apart)."""
+    return table.startswith(READ_MODEL_PREFIXES) and table not in READ_MODEL_VIEWS
+
+
+def read_models(existing_tables: set[str]) -> tuple[str, ...]:
+    """`READ_MODELS` and every other read-model table that exists."""
+    return tuple(sorted({*READ_MODELS, *filter(is_read_model, existing_tables)}))
+
+
+def process_roles(read_model_tables: tuple[str, ...] = READ_MODELS) -> list[ProcessRole]:
     """Every process role and its grants (the whole policy, in one place)."""
     dml = ("SELECT", "INSERT", "UPDATE", "DELETE")
     return [
         ProcessRole(API_ROLE, "read API: SELECT on the read models only",
                     (Grant(API_ROLE, ("SELECT",),
-                           (*READ_MODELS, *READ_MODEL_VIEWS, "conversation_reactions")),)),
+                           (*read_model_tables, *READ_MODEL_VIEWS, "conversation_reactions")),)),
         ProcessRole(RELAY_ROLE, "outbox relay: read and settle (mark, delete) outbox rows",
                     (Grant(RELAY_ROLE, ("SELECT", "UPDATE", "DELETE"), (OUTBOX,)),)),
         ProcessRole(WRITER_ROLE, "edges, domain commands, reactor, sender: their tables, and "
@@ -71,7 +85,7 @@ def process_roles() -> list[ProcessRole]:
                                              Grant(WRITER_ROLE, ("SELECT", "INSERT"), (OUTBOX,))),
                     sequences=True),
         ProcessRole(STREAMS_ROLE, "stream workers: own the read models and their bookkeeping",
-                    (Grant(STREAMS_ROLE, dml, (*READ_MODELS, *STREAM_STATE)),
+                    (Grant(STREAMS_ROLE, dml, (*read_model_tables, *STREAM_STATE)),
                      Grant(STREAMS_ROLE, ("SELECT",), READ_MODEL_VIEWS)),
                     sequences=True),
     ]
@@ -81,7 +95,7 @@ def grant_statements(existing_roles: set[str], existing_tables: set[str]) -> lis
     """SQL that makes each existing process role's privileges exactly its grants on the tables
     that exist (revoke everything first: a stale grant never lingers)."""
     statements: list[str] = []
-    for role in process_roles():
+    for role in process_roles(read_models(existing_tables)):
         if role.name not in existing_roles:
             continue
         statements += [

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
 from nmc.infra.settings import get_settings
+from nmc_streams.apps import APPS
 from nmc_streams.settings import StreamSettings
 
-worker_app = typer.Typer(help="Run a stream-processing worker (conversation|scheduling|reporting).")
+worker_app = typer.Typer(help=f"Run a stream-processing worker ({'|'.join(APPS)}).")
 
 WorkerId = Annotated[
     str | None,
@@ -32,27 +34,20 @@ def _run(app_name: str, worker_id: str | None, metrics_port: int | None) -> None
     run_worker(app_name, get_settings(), settings, worker_id or default_worker_id())
 
 
-@worker_app.command()
-def conversation(worker_id: WorkerId = None, metrics_port: MetricsPort = None) -> None:
-    """Conversations, messages, takeovers and missed calls."""
-    _run("conversation", worker_id, metrics_port)
+def _command(app_name: str) -> Callable[[WorkerId, MetricsPort], None]:
+    def command(worker_id: WorkerId = None, metrics_port: MetricsPort = None) -> None:
+        _run(app_name, worker_id, metrics_port)
+
+    return command
 
 
-@worker_app.command()
-def scheduling(worker_id: WorkerId = None, metrics_port: MetricsPort = None) -> None:
-    """Holds and appointments per resource."""
-    _run("scheduling", worker_id, metrics_port)
-
-
-@worker_app.command()
-def reporting(worker_id: WorkerId = None, metrics_port: MetricsPort = None) -> None:
-    """Daily per-tenant counts, compliance, subscriptions, catalog changes."""
-    _run("reporting", worker_id, metrics_port)
+for _app in APPS.values():  # one command per app definition (`nmc_streams.<app>.app`)
+    worker_app.command(_app.name, help=_app.summary)(_command(_app.name))
 
 
 @worker_app.command("rebuild")
 def rebuild_command(
-    app: Annotated[str, typer.Argument(help="conversation | scheduling | reporting")],
+    app: Annotated[str, typer.Argument(help=" | ".join(APPS))],
     by: Annotated[str | None, typer.Option("--by", help="Operator (default $USER).")] = None,
     swap: Annotated[bool, typer.Option("--swap/--no-swap",
                                        help="Swap the rebuilt models in when caught up "

@@ -1,4 +1,7 @@
-"""PostgreSQL side of the stream apps: read-model tables and their idempotent upserts.
+"""PostgreSQL side of the stream apps: the idempotent upserts of their read models and states.
+
+The tables are declared by each app (`nmc_streams.<app>.app`) in `read_model.metadata`, each
+with its upsert rule (`read_model.UpsertRule`); importing this module imports them all.
 
 Every write is an upsert of rows derived from a whole flow state, so writing twice is
 harmless. Rows owned by one flow carry `version` (distinct events that built the state) and an
@@ -13,185 +16,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    ARRAY,
-    Boolean,
-    Column,
-    Connection,
-    Date,
-    DateTime,
-    Engine,
-    Integer,
-    MetaData,
-    Table,
-    Text,
-    Uuid,
-    text,
-)
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Connection, Engine, text
 
 from nmc.infra.db import make_engine
+from nmc_streams import apps  # noqa: F401  (every app's tables join `metadata` on import)
+from nmc_streams.read_model import UpsertRule, metadata, upsert_rule
 
-metadata = MetaData()
-
-
-def _uuid(name: str, pk: bool = False, nullable: bool = False) -> Column[Any]:
-    return Column(name, Uuid(as_uuid=False), primary_key=pk, nullable=nullable and not pk)
-
-
-def _ts(name: str, nullable: bool = True) -> Column[Any]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
-
-
-conv_conversations = Table(
-    "conv_conversations",
-    metadata,
-    _uuid("tenant_id", True),
-    _uuid("conversation_id", True),
-    _uuid("correlation_id"),
-    Column("caller_phone", Text, nullable=False),
-    Column("status", Text, nullable=False),
-    _ts("started_at", nullable=False),
-    _ts("last_activity_at", nullable=False),
-    _uuid("opened_by_call_id", nullable=True),
-    _uuid("takeover_user_id", nullable=True),
-    _ts("takeover_at"),
-    Column("message_count", Integer, nullable=False),
-    Column("version", Integer, nullable=False),
-)
-conv_messages = Table(
-    "conv_messages",
-    metadata,
-    _uuid("tenant_id", True),
-    _uuid("message_id", True),
-    _uuid("conversation_id", nullable=True),
-    _uuid("correlation_id"),
-    Column("direction", Text),
-    Column("status", Text),
-    _ts("status_at"),
-    _ts("first_seen_at", nullable=False),
-    Column("from_phone", Text),
-    Column("to_phone", Text),
-    Column("body", Text),
-    Column("provider_ref", Text),
-    Column("error_code", Text),
-    Column("version", Integer, nullable=False),
-)
-conv_missed_calls = Table(
-    "conv_missed_calls",
-    metadata,
-    _uuid("tenant_id", True),
-    _uuid("call_id", True),
-    _uuid("correlation_id"),
-    _uuid("conversation_id", nullable=True),
-    Column("from_phone", Text, nullable=False),
-    Column("to_phone", Text, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("provider_ref", Text, nullable=False),
-    _ts("occurred_at", nullable=False),
-    Column("version", Integer, nullable=False),
-)
-sched_holds = Table(
-    "sched_holds",
-    metadata,
-    _uuid("tenant_id", True),
-    _uuid("hold_id", True),
-    _uuid("correlation_id"),
-    _uuid("resource_id"),
-    _ts("start_at", nullable=False),
-    _ts("end_at", nullable=False),
-    Column("status", Text, nullable=False),
-    _ts("held_at"),
-    _ts("released_at"),
-    _uuid("appointment_id", nullable=True),
-    Column("version", Integer, nullable=False),
-)
-sched_appointments = Table(
-    "sched_appointments",
-    metadata,
-    _uuid("tenant_id", True),
-    _uuid("appointment_id", True),
-    _uuid("correlation_id"),
-    _uuid("resource_id"),
-    _ts("start_at", nullable=False),
-    _ts("end_at", nullable=False),
-    _uuid("service_item_id", nullable=True),
-    Column("customer_phone", Text),
-    _uuid("hold_id", nullable=True),
-    Column("status", Text, nullable=False),
-    _ts("booked_at"),
-    _ts("cancelled_at"),
-    Column("cancelled_reason", Text),
-    Column("version", Integer, nullable=False),
-)
-rpt_facts = Table(
-    "rpt_facts",
-    metadata,
-    _uuid("tenant_id", True),
-    Column("metric", Text, primary_key=True),
-    Column("entity_id", Text, primary_key=True),
-    Column("day", Date, nullable=False),
-    Column("dimension", Text, nullable=False),
-    _uuid("correlation_id"),
-    Column("version", Integer, nullable=False),
-)
-rpt_compliance = Table(
-    "rpt_compliance",
-    metadata,
-    _uuid("tenant_id", True),
-    _uuid("campaign_id", True),
-    Column("status", Text, nullable=False),
-    _ts("changed_at", nullable=False),
-    _uuid("event_id"),
-)
-rpt_subscriptions = Table(
-    "rpt_subscriptions",
-    metadata,
-    _uuid("tenant_id", True),
-    Column("status", Text, nullable=False),
-    Column("plan", Text, nullable=False),
-    Column("stripe_customer_id", Text, nullable=False),
-    Column("stripe_subscription_id", Text, nullable=False),
-    _ts("current_period_end", nullable=False),
-    _ts("changed_at", nullable=False),
-    _uuid("event_id"),
-)
-rpt_catalog_changes = Table(
-    "rpt_catalog_changes",
-    metadata,
-    _uuid("tenant_id", True),
-    _uuid("event_id", True),
-    _uuid("correlation_id"),
-    _ts("occurred_at", nullable=False),
-    Column("updated_item_ids", ARRAY(Text), nullable=False),
-    Column("full_refresh", Boolean, nullable=False),
-)
-
-stream_state = Table(
-    "stream_state",
-    metadata,
-    Column("app", Text, primary_key=True),
-    Column("key", Text, primary_key=True),
-    Column("entity", Text, primary_key=True),
-    Column("state", JSONB, nullable=False),
-    Column("version", Integer, nullable=False),
-    _ts("updated_at", nullable=False),
-)
-
-VERSIONED = {
-    "conv_conversations",
-    "conv_messages",
-    "conv_missed_calls",
-    "sched_holds",
-    "sched_appointments",
-    "rpt_facts",
-}
-LAST_WRITER_WINS = {"rpt_compliance", "rpt_subscriptions"}
-READ_MODELS = {
-    "conversation": ["conv_conversations", "conv_messages", "conv_missed_calls"],
-    "scheduling": ["sched_holds", "sched_appointments"],
-    "reporting": ["rpt_facts", "rpt_compliance", "rpt_subscriptions", "rpt_catalog_changes"],
-}
+__all__ = ["collapse", "load_states", "metadata", "primary_key", "upsert", "worker_engine",
+           "write_batch"]
 
 
 def worker_engine(url: str) -> Engine:
@@ -201,11 +33,18 @@ def worker_engine(url: str) -> Engine:
     return make_engine(url, connect_timeout_s=5, pool_size=2, json_deserializer=orjson.loads)
 
 
-_PK = {
-    name: tuple(c.name for c in table.primary_key.columns)
-    for name, table in metadata.tables.items()
-}
+_PK: dict[str, tuple[str, ...]] = {}
 _STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def primary_key(table_name: str) -> tuple[str, ...]:
+    """The primary-key columns of a table of `metadata` (KeyError: no such table), looked up
+    once per table."""
+    pk = _PK.get(table_name)
+    if pk is None:
+        pk = _PK[table_name] = tuple(
+            c.name for c in metadata.tables[table_name].primary_key.columns)
+    return pk
 
 
 def _statement(table_name: str, columns: tuple[str, ...]) -> Any:
@@ -217,21 +56,22 @@ def _statement(table_name: str, columns: tuple[str, ...]) -> Any:
     if stmt is not None:
         return stmt
     table = metadata.tables[table_name]
-    pk = _PK[table_name]
+    pk = primary_key(table_name)
     cols = ", ".join(f'"{c}"' for c in columns)
     sql = (
         f"INSERT INTO {table_name} AS t ({cols}) SELECT {cols} "
         f"FROM jsonb_populate_recordset(NULL::{table_name}, CAST(:rows AS jsonb)) "
         f"ON CONFLICT ({', '.join(pk)}) "
     )
-    if table_name == "rpt_catalog_changes":
+    rule = upsert_rule(table)
+    if rule == "insert_only":
         sql += "DO NOTHING"
     else:
         sets = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in pk)
         sql += f"DO UPDATE SET {sets}"
-        if table_name in VERSIONED:
+        if rule == "versioned":
             sql += " WHERE t.version <= excluded.version"
-        elif table_name in LAST_WRITER_WINS:
+        else:
             sql += " WHERE (t.changed_at, t.event_id) < (excluded.changed_at, excluded.event_id)"
     assert set(columns) <= set(table.columns.keys()), columns
     stmt = text(sql)
@@ -239,26 +79,27 @@ def _statement(table_name: str, columns: tuple[str, ...]) -> Any:
     return stmt
 
 
-def _wins(table_name: str, new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+def _wins(rule: UpsertRule, new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
     """Would upserting `new` after `old` (same key) replace it? Mirrors the ON CONFLICT guards,
     so collapsing a batch's rows per key ends where upserting them one by one would."""
-    if table_name in VERSIONED:
+    if rule == "versioned":
         return bool(new["version"] >= old["version"])
-    if table_name in LAST_WRITER_WINS:
+    if rule == "last_writer_wins":
         return bool((new["changed_at"], new["event_id"]) > (old["changed_at"], old["event_id"]))
-    return False  # rpt_catalog_changes: insert-only (do nothing on conflict)
+    return False  # insert-only: do nothing on conflict
 
 
 def collapse(table_name: str, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """One row per primary key (a multi-row upsert may not touch a row twice), the one a
     sequential application would leave, sorted by key so that concurrent writers lock rows in
     the same order (no deadlocks between workers sharing cross-flow rows)."""
-    pk = _PK[table_name]
+    pk = primary_key(table_name)
+    rule = upsert_rule(metadata.tables[table_name])
     by_key: dict[tuple[Any, ...], Mapping[str, Any]] = {}
     for row in rows:
         k = tuple(row[c] for c in pk)
         old = by_key.get(k)
-        if old is None or _wins(table_name, row, old):
+        if old is None or _wins(rule, row, old):
             by_key[k] = row
     return [by_key[k] for k in sorted(by_key, key=lambda k: tuple(str(x) for x in k))]
 

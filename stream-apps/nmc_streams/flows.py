@@ -4,7 +4,8 @@
 app's `FlowModel` for the rows of exactly those entities, so the work per event is bounded by
 the size of its entity (a message: a handful of facts; a flow's flow-wide facts: a few calls,
 starts, holds), never by the length of the conversation. No Faust, Kafka or database import:
-the runtime loads and writes, this module decides.
+the runtime loads and writes, this module decides. Each app's `FlowModel` is part of its
+definition (`nmc_streams.<app>.app`).
 
 Row versions are entity sizes (distinct facts), so they only grow and are the same whatever
 the arrival order; the upserts keep a row with a greater version (DESIGN.md §4: a stale
@@ -18,10 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nmc.contract.facts import Fact
-from nmc_streams.conversation import state as conversation
-from nmc_streams.reporting import state as reporting
-from nmc_streams.scheduling import state as scheduling
-from nmc_streams.state import FLOW, Entity, items, split_key, view
+from nmc_streams.state import FLOW, Entity
 
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -41,115 +39,10 @@ class FlowModel(Protocol):
         """Rows of the touched entities; may update `meta` of loaded entities."""
 
 
-def _extend(rows: Rows, more: Mapping[str, list[dict[str, Any]]]) -> None:
+def extend_rows(rows: Rows, more: Mapping[str, list[dict[str, Any]]]) -> None:
+    """Append `more`'s rows to `rows`, table by table."""
     for table, table_rows in more.items():
         rows.setdefault(table, []).extend(table_rows)
-
-
-class ConversationModel:
-    """Messages are entities of their own; conversations keep their counters in the flow.
-
-    A message contributes (its conversation, its latest fact time) to that conversation's
-    [message_count, last activity]; the contribution is remembered in the message's `meta`
-    so a changed contribution moves the counters exactly once. Messages known only through
-    delivery or inbound facts (no MessageSent yet) are listed as `orphans` in the flow: they
-    belong to the flow's first conversation, so they are re-derived when that changes.
-    """
-
-    events = conversation.EVENTS
-
-    def entity_of(self, fact: Fact) -> str:
-        if fact.name in conversation.MESSAGE_EVENTS:
-            return f"m:{fact.payload['message_id']}"
-        return FLOW
-
-    def extra_entities(self, flow: Entity, new: Sequence[Fact]) -> set[str]:
-        if any(f.name == "ConversationStarted" for f in new):
-            return set(flow.meta.get("orphans", []))
-        return set()
-
-    def derive(self, key: str, entities: Mapping[str, Entity], touched: set[str]) -> Rows:
-        flow = entities[FLOW]
-        flow_view = view(key, flow)
-        tenant, correlation = flow_view["tenant_id"], flow_view["correlation_id"]
-        primary = conversation.primary_conversation(flow_view)
-        messages = {e for e in touched if e != FLOW}
-        if primary != flow.meta.get("primary"):
-            messages |= {e for e in flow.meta.get("orphans", []) if e in entities}
-            flow.meta["primary"] = primary
-        counters: dict[str, list[Any]] = flow.meta.setdefault("counters", {})
-        orphans = set(flow.meta.get("orphans", []))
-        rows: Rows = {}
-        for entity_id in sorted(messages):
-            entity = entities[entity_id]
-            facts = items(view(key, entity))
-            row = conversation.message_row(tenant, correlation, entity_id[2:], facts, primary)
-            row["version"] = entity.version
-            rows.setdefault("conv_messages", []).append(row)
-            if any(name == "MessageSent" for _t, _e, name, _p in facts):
-                orphans.discard(entity_id)
-            else:
-                orphans.add(entity_id)
-            contribution = [row["conversation_id"], facts[-1][0]]  # sorted: latest time last
-            old = entity.meta.get("contribution")
-            if old != contribution:
-                if old and old[0] in counters:
-                    counters[old[0]][0] -= 1
-                if contribution[0]:
-                    counter = counters.setdefault(contribution[0], [0, contribution[1]])
-                    counter[0] += 1
-                    counter[1] = max(counter[1], contribution[1])
-                entity.meta["contribution"] = contribution
-        flow.meta["orphans"] = sorted(orphans)
-        rows["conv_conversations"] = conversation.conversation_rows(
-            flow_view, counters, int(flow.meta.get("events", 0))
-        )
-        if FLOW in touched:
-            rows["conv_missed_calls"] = conversation.missed_call_rows(flow_view, primary)
-        return rows
-
-
-class SchedulingModel:
-    """A flow's scheduling facts are few (holds and bookings of one conversation): one entity,
-    all of its rows re-derived when it changes."""
-
-    events = scheduling.EVENTS
-
-    def entity_of(self, fact: Fact) -> str:
-        return FLOW
-
-    def extra_entities(self, flow: Entity, new: Sequence[Fact]) -> set[str]:
-        return set()
-
-    def derive(self, key: str, entities: Mapping[str, Entity], touched: set[str]) -> Rows:
-        return scheduling.derive(view(key, entities[FLOW]))
-
-
-class ReportingModel:
-    """Message and delivery counts come from a message's own entity; everything else from
-    the flow's flow-wide facts (conversion joins its calls with its bookings)."""
-
-    events = reporting.EVENTS
-
-    def entity_of(self, fact: Fact) -> str:
-        if fact.name in conversation.MESSAGE_EVENTS:
-            return f"m:{fact.payload['message_id']}"
-        return FLOW
-
-    def extra_entities(self, flow: Entity, new: Sequence[Fact]) -> set[str]:
-        return set()
-
-    def derive(self, key: str, entities: Mapping[str, Entity], touched: set[str]) -> Rows:
-        rows: Rows = {}
-        for entity_id in sorted(touched - {FLOW}):
-            entity = entities[entity_id]
-            facts = items(view(key, entity))
-            tenant, correlation = split_key(key)
-            message = conversation.message_row(tenant, correlation, entity_id[2:], facts, None)
-            _extend(rows, {"rpt_facts": reporting.message_fact_rows(message, entity.version)})
-        if FLOW in touched:
-            _extend(rows, reporting.flow_rows(view(key, entities[FLOW])))
-        return rows
 
 
 PAYLOAD_MAJOR = 1
@@ -157,12 +50,6 @@ PAYLOAD_MAJOR = 1
 side in a transition window, or alone after it) are carried back to it by the decoder, through
 the step their schema declares (`nmc.contract.majors`); moving the reducers to a new major is
 a change of this constant and of the reducers together."""
-
-MODELS: dict[str, FlowModel] = {
-    "conversation": ConversationModel(),
-    "scheduling": SchedulingModel(),
-    "reporting": ReportingModel(),
-}
 
 
 @dataclass

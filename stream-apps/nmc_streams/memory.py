@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nmc_streams.batch import Rows, StateWrite
-from nmc_streams.db import _PK, collapse
+from nmc_streams.db import collapse, metadata, primary_key
 
 
 class InMemoryStateStore:
@@ -27,7 +27,7 @@ class InMemoryStateStore:
     def write(self, states: StateWrite, rows: Rows) -> None:
         if self.fail is not None:
             self.fail(rows)
-        unknown = sorted(set(rows) - set(_PK))
+        unknown = sorted(set(rows) - set(metadata.tables))
         if unknown:  # PostgreSQL refuses the whole transaction: nothing is written
             raise KeyError(f"no read-model table {unknown}")
         self.writes += 1
@@ -38,7 +38,7 @@ class InMemoryStateStore:
             self.rows_written += len(table_rows)
             target = self.tables.setdefault(table, {})
             for row in table_rows:
-                pk = tuple(row[c] for c in _PK[table])
+                pk = tuple(row[c] for c in primary_key(table))
                 old = target.get(pk)
                 target[pk] = dict(row) if old is None else dict(collapse(table, [old, row])[0])
 

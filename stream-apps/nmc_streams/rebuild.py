@@ -48,10 +48,12 @@ from nmc.infra.kafka_clients import admin_config, consumer_config, ensure_topics
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
 from nmc_streams import db
+from nmc_streams.apps import APPS, app_named
 from nmc_streams.batch import BatchProjector, Record
-from nmc_streams.flows import MODELS, PAYLOAD_MAJOR
+from nmc_streams.dead_letters import dead_letter_row
+from nmc_streams.flows import PAYLOAD_MAJOR
 from nmc_streams.metrics import StreamMetrics
-from nmc_streams.runtime import DOMAINS, PostgresStateStore, dead_letter_row
+from nmc_streams.postgres_store import PostgresStateStore
 from nmc_streams.settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -76,10 +78,10 @@ class RebuildPlan:
 
     @classmethod
     def of(cls, app: str, app_id: str, stamp: str) -> RebuildPlan:
-        if app not in db.READ_MODELS:
-            raise RebuildError(f"unknown app {app!r}: one of {', '.join(sorted(db.READ_MODELS))}")
+        if app not in APPS:
+            raise RebuildError(f"unknown app {app!r}: one of {', '.join(sorted(APPS))}")
         return cls(app, f"{app_id}-rebuild-{stamp}", f"nmc_rebuild_{app}_{stamp}",
-                   f"nmc_retired_{app}_{stamp}", tuple(db.READ_MODELS[app]))
+                   f"nmc_retired_{app}_{stamp}", APPS[app].table_names)
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ class Rebuilder:
         self.app = app
         self.platform = platform
         self.plan = plan
-        self.topics = [settings.source_topic(d) for d in DOMAINS[app]]
+        self.topics = [settings.source_topic(d) for d in app_named(app).domains]
         self.batch_max = settings.batch_max_events
         self.public = db.worker_engine(platform.database)
         self.target = schema_engine(platform.database, plan.schema)
@@ -154,7 +156,7 @@ class Rebuilder:
         self.dead_letters = 0
         self.loop = asyncio.new_event_loop()
         self.projector = BatchProjector(
-            app, MODELS[app], PostgresStateStore(self.target, app),
+            app, app_named(app).model, PostgresStateStore(self.target, app),
             registry_decoder(self.registry, PAYLOAD_MAJOR),
             self._dead_letter, StreamMetrics(app),
             retry_base_s=settings.retry_base_s, retry_max_s=settings.retry_max_s)

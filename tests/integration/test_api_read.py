@@ -55,6 +55,7 @@ from nmc_streams.api.models import (
     Subscription,
 )
 from nmc_streams.api.settings import ApiSettings
+from nmc_streams.conversation import app as conversation_app
 
 pytestmark = pytest.mark.anyio
 
@@ -511,7 +512,7 @@ async def test_a_changed_row_changes_the_tag(app: FastAPI, seed: Seed, seeded_ur
     """Every row a body is made of moves its tag: the conversation, a message, the
     auto-reply decision; and a page's tag moves when a row enters it."""
     cid = seed.d.conversations[1]  # second oldest: not on the first page of 3
-    conv, msgs = read_models.conv_conversations, read_models.conv_messages
+    conv, msgs = conversation_app.conv_conversations, conversation_app.conv_messages
     where = (conv.c.tenant_id == seed.d.tenant_id) & (conv.c.conversation_id == cid)
     changes = [
         update(conv).where(where).values(message_count=conv.c.message_count + 1,

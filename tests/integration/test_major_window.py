@@ -36,7 +36,6 @@ from nmc.infra.consume import DecodedRecord, end_offsets, read_records
 from nmc.infra.db import make_engine
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
-from nmc_streams.runtime import DOMAINS
 from producers.outbox import OutboxWriter
 from producers.outbox.values import StoredValues, registry_lookup
 from producers.outbox.writer import with_majors
@@ -137,7 +136,7 @@ def test_a_window_publishes_both_majors_and_the_stream_apps_count_each_fact_once
             for app in APPS:
                 project_in_order(reference, app, events)
                 wait_caught_up(stack, f"{prefix}-{app}",
-                               [copies.topics[d] for d in DOMAINS[app]], timeout=180)
+                               copies.of_app(app), timeout=180)
                 expected = dump(reference, app, tenants)
                 assert any(expected.values())
                 assert dump(engine, app, tenants) == expected, app

@@ -14,7 +14,7 @@ from nmc.contract.envelope import Envelope
 from nmc.infra.db import psycopg_dsn
 from nmc.infra.dead_letters import DeadLetterStore, PostgresDeadLetters
 from nmc_streams.batch import StateStore
-from nmc_streams.runtime import PostgresStateStore
+from nmc_streams.postgres_store import PostgresStateStore
 from producers.outbox import OutboxWriter
 from producers.outbox.table import NOTIFY_CHANNEL
 from producers.relay.ports import RelayStore

@@ -41,7 +41,6 @@ from nmc.stack import ensure_up, pidfile, postgres
 from nmc.stack.layout import Layout
 from nmc.stack.model import local_services
 from nmc.stack.procs import stop as stop_process
-from nmc_streams.runtime import DOMAINS
 
 pytestmark = pytest.mark.fault  # `make test-stress` runs these under a CPU hog
 
@@ -115,7 +114,7 @@ def test_sigkill_at_each_point_of_a_batch(
     try:
         topics.publish(events[:100])  # replayed duplicates change nothing
         expected, expected_daily = _reference(stack, (app,), events, tenants)
-        wait_caught_up(stack, f"{prefix}-{app}", [topics.topics[d] for d in DOMAINS[app]])
+        wait_caught_up(stack, f"{prefix}-{app}", topics.of_app(app))
         assert dump(engine, app, tenants) == expected[app]
         if app == "reporting":
             assert _daily(engine, tenants) == expected_daily
@@ -161,7 +160,7 @@ def test_fresh_app_ids_on_a_busy_broker_dead_letter_nothing(
     try:
         expected, _ = _reference(stack, APPS, events, tenants)
         for app in APPS:
-            wait_caught_up(stack, f"{prefix}-{app}", [topics.topics[d] for d in DOMAINS[app]])
+            wait_caught_up(stack, f"{prefix}-{app}", topics.of_app(app))
         stop.set()
         assert _dead_letters(engine) == []
         for app in APPS:
@@ -209,7 +208,7 @@ def test_postgres_restart_and_registry_outage_lose_and_dead_letter_nothing(
     ]
     engine = make_engine(database_url)
     try:
-        topics_by_app = {app: [topics.topics[d] for d in DOMAINS[app]] for app in APPS}
+        topics_by_app = {app: topics.of_app(app) for app in APPS}
         logs = [tmp_path / f"{app}.log" for app in APPS]
         try:  # every worker is seen retrying its decode while the registry is away
             wait_until(lambda: all("decode failed" in log.read_text() for log in logs),
@@ -338,7 +337,7 @@ def test_records_gone_under_retention_are_not_a_stall(
     seen, gone, later = events[:120], events[120:200], events[200:]
     prefix = f"test-retained-{uuid.uuid4().hex[:8]}"
     group = f"{prefix}-scheduling"
-    sources = [topics.topics[d] for d in DOMAINS["scheduling"]]
+    sources = topics.of_app("scheduling")
     common: dict[str, Any] = dict(
         database_url=database_url, topic_suffix=topics.suffix, app_id_prefix=prefix,
         nmc_home=tmp_path, log_path=tmp_path / "scheduling.log",

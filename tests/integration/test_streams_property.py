@@ -27,7 +27,6 @@ from support.streams import (
 from nmc.infra.db import make_engine
 from nmc.infra.net import free_port
 from nmc.infra.settings import Settings
-from nmc_streams.runtime import DOMAINS
 
 APPS = ("conversation", "scheduling", "reporting")
 
@@ -86,7 +85,7 @@ def test_interleavings_with_duplicates_converge(
                     wait_caught_up(
                         stack,
                         f"{prefix}-{app}",
-                        [topics.topics[d] for d in DOMAINS[app]],
+                        topics.of_app(app),
                         timeout=120,
                     )
                     assert dump(engine, app, tenants) == expected
@@ -130,7 +129,7 @@ def test_two_workers_share_the_partitions(
         time.sleep(12)  # one rebalance: both members hold partitions before the load arrives
         topics.publish(events)
         wait_caught_up(stack, f"{prefix}-reporting",
-                       [topics.topics[d] for d in DOMAINS["reporting"]])
+                       topics.of_app("reporting"))
         counts = [processed(p) for p in ports]
         assert all(c > 0 for c in counts) and sum(counts) >= len(events), counts
         with fresh_database(stack) as ref_url:

@@ -9,11 +9,13 @@ import threading
 import uuid
 from typing import Any
 
+from confluent_kafka import Producer
 from kafka_support import produce, telephony_events
 from typer.testing import CliRunner
 
 from nmc.cli import app
 from nmc.contract.keys import java_partition
+from nmc.infra.kafka_clients import producer_config
 from nmc.infra.settings import Settings
 from nmc.tail import TailRecord, TailSpec, tail
 
@@ -89,3 +91,21 @@ def test_rich_output_and_unknown_topic(stack: Settings) -> None:
     missing = CliRunner().invoke(app, ["tail", f"nmc.missing-{uuid.uuid4().hex[:8]}"])
     assert missing.exit_code == 2
     assert "does not exist" in missing.output
+
+
+def test_an_unframed_value_is_shown_with_the_contract_error_and_tail_goes_on(
+        stack: Settings) -> None:
+    """`nmc tail` decodes with the platform's one decoder (`nmc.infra.avro_decoder`, framing
+    from `nmc.contract.wire`): bytes without the Confluent frame are reported as the contract's
+    `UnframedValue`, and the record after them is decoded as usual."""
+    key, events = telephony_events()
+    producer = Producer(producer_config(stack))
+    producer.produce("nmc.telephony", key=key.encode(), value=b"\x07not avro")
+    assert producer.flush(30) == 0
+    produce(stack, events[:1])
+    records = run_json("telephony", "--key", key, "--last", "5")
+    assert [r["error"] is None for r in records] == [False, True]
+    assert records[0]["value"] is None
+    assert records[0]["error"] == (
+        "cannot decode: UnframedValue: unknown magic byte 7 (the Confluent wire format has 0)")
+    assert records[1]["value"]["event_id"] == str(events[0].event_id)

@@ -27,8 +27,8 @@ from support.streams import (
 
 from nmc.infra.db import make_engine
 from nmc.infra.settings import Settings
+from nmc_streams.apps import APPS
 from nmc_streams.rebuild import rebuild, schema_engine
-from nmc_streams.runtime import DOMAINS
 from nmc_streams.settings import StreamSettings
 
 
@@ -39,11 +39,11 @@ def test_rebuilt_models_equal_the_live_ones_and_swap_in_under_load(
     topics = IsolatedTopics(stack)
     tenants = [str(uuid.uuid4()) for _ in range(3)]
     events = history(29, tenants, 12)
-    wanted = set(DOMAINS[app])
+    wanted = set(APPS[app].domains)
     first, later = events[: len(events) // 2], events[len(events) // 2:]
     prefix = f"test-rebuild-{uuid.uuid4().hex[:8]}"
     group = f"{prefix}-{app}"
-    sources = [f"nmc.{d}{topics.suffix}" for d in DOMAINS[app]]
+    sources = [f"nmc.{d}{topics.suffix}" for d in APPS[app].domains]
     platform = stack.model_copy(update={"database_url": SecretStr(database_url)})
     streams = StreamSettings(topic_suffix=topics.suffix, app_id_prefix=prefix,
                              retry_base_s=0.05, retry_max_s=0.5)

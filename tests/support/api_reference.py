@@ -14,7 +14,7 @@ from sqlalchemy import Table
 
 from nmc_streams.api.cursor import ConversationKey, encode
 from nmc_streams.api.database import Conn
-from nmc_streams.db import conv_conversations, conv_messages
+from nmc_streams.conversation.app import conv_conversations, conv_messages
 
 
 def _columns(table: Table, *hidden: str, prefix: str = "") -> str:

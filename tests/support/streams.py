@@ -8,6 +8,7 @@ without reading what other tests and demos left on the shared topics.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import secrets
@@ -28,11 +29,17 @@ from sqlalchemy import Engine, text
 
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.headers import event_headers
-from nmc.contract.schemas import DOMAINS, default_catalog, subject_for
+from nmc.contract.schemas import (
+    DOMAINS,
+    EventSchema,
+    SchemaCatalog,
+    default_catalog,
+    subject_for,
+)
 from nmc.infra.kafka_clients import ensure_topics, producer_config
 from nmc.infra.schema_registry import registry_client, value_serializer
 from nmc.infra.settings import Settings
-from nmc_streams.db import READ_MODELS
+from nmc_streams.apps import APPS
 
 from .waits import wait_until, watch_log
 
@@ -62,6 +69,10 @@ class IsolatedTopics:
             )
             self.serializers[schema.event_name] = (value_serializer(self.registry, schema), schema)
         self.producer = Producer(producer_config(platform))
+
+    def of_app(self, app: str) -> list[str]:
+        """The copies of the domain topics `app` reads (its definition's `domains`)."""
+        return [self.topics[d] for d in APPS[app].domains]
 
     def encode(self, event: Envelope) -> tuple[str, bytes]:
         serializer, schema = self.serializers[event.event_name]
@@ -142,8 +153,51 @@ def _id(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def flow_events(rng: random.Random, tenant: str, start: datetime) -> list[Envelope]:
-    """One plausible conversation flow (one correlation id), covering all 13 events."""
+PLOTTED = frozenset({
+    "nmc.telephony.CallDetected", "nmc.telephony.InboundSmsReceived",
+    "nmc.conversation.ConversationStarted", "nmc.conversation.MessageSent",
+    "nmc.conversation.DeliveryUpdated", "nmc.conversation.HumanTakeoverRequested",
+    "nmc.scheduling.AppointmentHeld", "nmc.scheduling.AppointmentReleased",
+    "nmc.scheduling.AppointmentBooked", "nmc.scheduling.AppointmentCancelled",
+    "nmc.catalog.CatalogUpdated", "nmc.compliance.ComplianceStatusChanged",
+    "nmc.billing.SubscriptionUpdated",
+})
+"""The events the story of `flow_events` writes with plausible payloads. Every other event of
+the catalog (one added since) is written from its catalog example (`example_payload`) with
+fresh ids, so a new event type reaches the stream tests without an edit here."""
+
+
+def catalog_examples(catalog: SchemaCatalog) -> dict[str, dict[str, Any]]:
+    """Each event's `example_payload` from the catalog.json beside the catalog's schemas."""
+    examples: dict[str, dict[str, Any]] = {}
+    for schema_dir in {s.path.parent.parent for s in catalog}:
+        meta = json.loads((schema_dir / "catalog.json").read_text(encoding="utf-8"))
+        examples.update({name: entry["example_payload"] for name, entry in meta.items()})
+    return examples
+
+
+def example_payload(rng: random.Random, schema: EventSchema,
+                    example: dict[str, Any]) -> dict[str, Any]:
+    """The catalog example of `schema`'s event with fresh ids in its uuid fields."""
+
+    def fresh(avro_type: Any, value: Any) -> Any:
+        if isinstance(avro_type, list):  # an optional field: its non-null branch
+            branches = [t for t in avro_type if t != "null"]
+            return value if value is None or len(branches) != 1 else fresh(branches[0], value)
+        if isinstance(avro_type, dict) and avro_type.get("logicalType") == "uuid":
+            return _id(rng)
+        if isinstance(avro_type, dict) and avro_type.get("type") == "array":
+            return [fresh(avro_type["items"], v) for v in value]
+        return value
+
+    return {f["name"]: fresh(f["type"], example.get(f["name"])) for f in schema.payload_fields}
+
+
+def flow_events(rng: random.Random, tenant: str, start: datetime,
+                catalog: SchemaCatalog | None = None) -> list[Envelope]:
+    """One plausible conversation flow (one correlation id): the story below covers the 13
+    events of the accepted catalog, and any event added since follows it as its example."""
+    catalog = catalog or default_catalog()
     corr = _id(rng)
     t = start
     out: list[Envelope] = []
@@ -159,6 +213,7 @@ def flow_events(rng: random.Random, tenant: str, start: datetime) -> list[Envelo
                 payload=payload,
                 occurred_at=t,
                 event_id=_id(rng),
+                catalog=catalog,
             )
         )
 
@@ -273,17 +328,23 @@ def flow_events(rng: random.Random, tenant: str, start: datetime) -> list[Envelo
                 "current_period_end": "2025-09-30T23:59:59Z",
             },
         )
+    unplotted = sorted(catalog.event_names - PLOTTED)
+    examples = catalog_examples(catalog) if unplotted else {}
+    for name in unplotted:
+        emit(name, example_payload(rng, catalog.latest(name), examples[name]))
     return out
 
 
-def history(seed: int, tenants: Sequence[str], flows_per_tenant: int) -> list[Envelope]:
-    """A deterministic multi-tenant history in event-time order."""
+def history(seed: int, tenants: Sequence[str], flows_per_tenant: int,
+            catalog: SchemaCatalog | None = None) -> list[Envelope]:
+    """A deterministic multi-tenant history in event-time order (of `catalog`'s events,
+    default the platform's)."""
     rng = random.Random(seed)
     start = datetime(2025, 9, 1, 8, tzinfo=UTC)
     events: list[Envelope] = []
     for tenant in tenants:
         for i in range(flows_per_tenant):
-            events += flow_events(rng, tenant, start + timedelta(hours=7 * i))
+            events += flow_events(rng, tenant, start + timedelta(hours=7 * i), catalog)
     events.sort(key=lambda e: (e.occurred_at, str(e.event_id)))
     return events
 
@@ -414,7 +475,7 @@ def dump(engine: Engine, app: str, tenants: Iterable[str]) -> dict[str, list[tup
     tenant_list = list(tenants)
     out: dict[str, list[tuple[Any, ...]]] = {}
     with engine.connect() as conn:
-        for table in READ_MODELS[app]:
+        for table in APPS[app].table_names:
             rows = conn.execute(
                 text(f"SELECT * FROM {table} WHERE tenant_id::text = ANY(:t)"),
                 {"t": tenant_list},
@@ -425,7 +486,7 @@ def dump(engine: Engine, app: str, tenants: Iterable[str]) -> dict[str, list[tup
 
 def total_version(engine: Engine, app: str, tenants: Iterable[str]) -> int:
     """Sum of row versions: reaches its final value only when every event is projected."""
-    table = READ_MODELS[app][0]
+    table = APPS[app].table_names[0]
     with engine.connect() as conn:
         value = conn.execute(
             text(f"SELECT count(*) FROM {table} WHERE tenant_id::text = ANY(:t)"),
@@ -452,9 +513,8 @@ def project_in_order(
     import asyncio
 
     from nmc_streams.batch import BatchProjector, Record
-    from nmc_streams.flows import MODELS
     from nmc_streams.metrics import StreamMetrics
-    from nmc_streams.runtime import PostgresStateStore
+    from nmc_streams.postgres_store import PostgresStateStore
 
     records: list[Record] = []
 
@@ -463,7 +523,7 @@ def project_in_order(
 
     projector = BatchProjector(
         app,
-        MODELS[app],
+        APPS[app].model,
         PostgresStateStore(engine, app),
         lambda raw: raw,
         no_dead_letters,

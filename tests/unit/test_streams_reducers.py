@@ -22,14 +22,14 @@ from support.streams import history
 
 from nmc.contract.envelope import new_event
 from nmc.contract.facts import Fact, to_fact
+from nmc_streams.apps import APPS
 from nmc_streams.batch import BatchProjector, Record, Rows, is_transient
-from nmc_streams.flows import MODELS, plan_key
+from nmc_streams.flows import plan_key
 from nmc_streams.memory import InMemoryStateStore
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.state import FLOW, Entity
 
 TENANTS = [str(uuid.UUID(int=i + 1, version=4)) for i in range(3)]
-APPS = sorted(MODELS)
 
 
 def _record(value: Any, offset: int = 0, topic: str = "nmc.x") -> Record:
@@ -59,7 +59,7 @@ def _projector(
         dead.append((record.offset, error))
 
     return BatchProjector(
-        app, MODELS[app], store, decode or (lambda raw: raw), sink, StreamMetrics(app),
+        app, APPS[app].model, store, decode or (lambda raw: raw), sink, StreamMetrics(app),
         run=_inline, sleep=_no_sleep,
     )
 
@@ -143,7 +143,7 @@ def test_work_per_event_does_not_grow_with_the_conversation(app: str) -> None:
             await projector.handle([_record(value, offset)])
             fact = to_fact(value)
             key = fact.key
-            touched = [FLOW, MODELS[app].entity_of(fact)]
+            touched = [FLOW, APPS[app].model.entity_of(fact)]
             held = sum(len(store.states[(key, e)][0]["f"]) for e in set(touched))
             sizes.append((store.rows_written - before, held))
 
@@ -262,12 +262,12 @@ def test_undecodable_and_unknown_schema_are_dead_lettered_without_retry() -> Non
 def test_plan_is_pure() -> None:
     fact = to_fact(decoded_history(14)[0])
     loaded = {FLOW: Entity()}
-    plan_key(MODELS["reporting"], fact.key, [fact], loaded)
+    plan_key(APPS["reporting"].model, fact.key, [fact], loaded)
     assert loaded[FLOW].facts == {}
 
 
 def test_watchdog_sees_partitions_short_of_their_end() -> None:
-    from nmc_streams.runtime import behind
+    from nmc_streams.watchdog import behind
 
     ends = {"p0": 10, "p1": 5, "p2": 0, "p3": 7}
     committed = {"p0": 10, "p1": 3, "p2": None, "p3": None}
@@ -277,7 +277,7 @@ def test_watchdog_sees_partitions_short_of_their_end() -> None:
 def test_watchdog_ignores_records_retention_already_deleted() -> None:
     """A group committed at 7 on a partition whose log now starts at its end (31) has nothing
     to read: not behind. One committed at 7 with the log starting at 20 of 31 is."""
-    from nmc_streams.runtime import behind
+    from nmc_streams.watchdog import behind
 
     ends = {"gone": 31, "partly": 31, "none": 5}
     committed = {"gone": 7, "partly": 7, "none": None}
@@ -286,7 +286,7 @@ def test_watchdog_ignores_records_retention_already_deleted() -> None:
 
 
 def test_watchdog_seeks_first_then_restarts_and_forgets_after_progress() -> None:
-    from nmc_streams.runtime import StallWatch
+    from nmc_streams.watchdog import StallWatch
 
     watch = StallWatch()
     watch.new_assignment(frozenset({"p0"}))

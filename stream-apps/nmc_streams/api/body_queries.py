@@ -26,7 +26,7 @@ from sqlalchemy import Text, Uuid
 from nmc_streams.api.cursor import ConversationKey
 from nmc_streams.api.database import Conn
 from nmc_streams.api.json_sql import fields, json_array, json_object, value
-from nmc_streams.db import conv_conversations, conv_messages
+from nmc_streams.conversation.app import conv_conversations, conv_messages
 
 # Bump when the rendering or the shape of these bodies changes: old tags then stop matching.
 BODY_FORMAT: Final = "conversations-1"

@@ -4,7 +4,7 @@ row, whatever the other arguments say.
 
 Plain SQL strings, built once at import: psycopg prepares each on the server at its first use
 per connection, and no statement is compiled per request. The column lists come from the
-stream apps' own table definitions (`nmc_streams.db`), so a renamed column fails the tests
+stream apps' own table definitions (`nmc_streams.<app>.app`), so a renamed column fails the tests
 here instead of drifting silently. `rpt_daily` is a view (migration rm0001).
 
 Rows come back as dicts of JSON-ready values (uuid as text, timestamps as aware datetimes):
@@ -21,12 +21,8 @@ from uuid import UUID
 from sqlalchemy import Table
 
 from nmc_streams.api.database import Conn, Rows
-from nmc_streams.db import (
-    rpt_compliance,
-    rpt_subscriptions,
-    sched_appointments,
-    sched_holds,
-)
+from nmc_streams.reporting.app import rpt_compliance, rpt_subscriptions
+from nmc_streams.scheduling.app import sched_appointments, sched_holds
 
 DAILY_COUNTS: Final = (
     "missed_calls", "missed_calls_no_answer", "missed_calls_busy", "missed_calls_failed",
