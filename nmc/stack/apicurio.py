@@ -11,7 +11,7 @@ from nmc.stack import health, javas, maven, pidfile, render, secure
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say, ServiceName, Starting, registry_uses_sql
-from nmc.stack.procs import require_free, require_tool, spawn_detached
+from nmc.stack.procs import require_free, require_tool, spawn_detached, wait_closed
 from nmc.stack.procs import stop as stop_process
 
 NAME: ServiceName = "registry"
@@ -72,7 +72,9 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
     if not sql_storage:
         say("[yellow]registry: DATABASE_URL is external, so Apicurio keeps its in-memory storage"
             " (schema ids are lost on restart)[/]")
-    require_free(NAME, [settings.nmc_registry_port, render.registry_management_port(settings)])
+    ports = [settings.nmc_registry_port, render.registry_management_port(settings)]
+    wait_closed(ports)  # a registry just killed
+    require_free(NAME, ports)
     say(f"starting registry on {settings.registry}...")
     props = render.registry_properties(settings, sql_storage=sql_storage)
     auth = stack_auth(settings, layout)

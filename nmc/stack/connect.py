@@ -41,11 +41,11 @@ from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say
 from nmc.stack.procs import (
-    port_open,
     require_free,
     require_tool,
     run_checked,
     spawn_detached,
+    wait_closed,
 )
 from nmc.stack.procs import stop as stop_process
 
@@ -612,11 +612,7 @@ def start(settings: Settings, cs: ConnectSettings, versions: StackVersions, layo
             settings, cs, cl, dbname=dbname, slot=cs.slot, publication=cs.publication)}
         cl.connector_properties.write_text(render_properties(config))
         connectors.append(cl.connector_properties)
-    # A worker just killed can hold its listener a moment after its pid reads as dead (the
-    # thread group leader turns zombie before the other threads have exited).
-    deadline = time.monotonic() + 15.0
-    while port_open(cs.port) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_closed([cs.port])  # a worker just killed
     require_free(NAME, [cs.port])
     say(f"starting kafka connect on {base_url(cs)}...")
     popen = spawn_detached(worker_command(java, libs, cs, cl, connectors),

@@ -14,7 +14,13 @@ from nmc.stack import health, maven, pidfile, render, secure
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say, ServiceName, Starting
-from nmc.stack.procs import require_free, require_tool, run_checked, spawn_detached
+from nmc.stack.procs import (
+    require_free,
+    require_tool,
+    run_checked,
+    spawn_detached,
+    wait_closed,
+)
 
 NAME: ServiceName = "kafka"
 
@@ -125,7 +131,9 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
             )
             run_checked(NAME, cmd, log=layout.log(name))
         port = settings.local_kafka_ports[node - 1]
-        require_free(NAME, [port, settings.nmc_kafka_controller_port + 2 * (node - 1)])
+        ports = [port, settings.nmc_kafka_controller_port + 2 * (node - 1)]
+        wait_closed(ports)  # a node of a cluster just killed (`down(stop_timeout_s=0)`)
+        require_free(NAME, ports)
         say(f"starting {name} on 127.0.0.1:{port}"
             f"{' (SASL_SSL)' if material is not None else ''}...")
         cmd = render.kafka_jvm_command(

@@ -43,6 +43,14 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
         return False
 
 
+def wait_closed(ports: list[int], timeout_s: float = 15.0) -> None:
+    """Give a process just killed the moment it can hold its listeners after its pid reads as
+    dead (the thread group leader turns zombie before the other threads have exited)."""
+    deadline = time.monotonic() + timeout_s
+    while any(port_open(p) for p in ports) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def require_free(service: str, ports: list[int]) -> None:
     """Fail before starting when another (not our) process already answers on a port."""
     for port in ports:

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -40,7 +41,7 @@ from support.streams import start_worker, stop_worker, wait_caught_up
 from nmc.acl.admin import apply_acls, plan_inputs
 from nmc.acl.model import PlanInputs, plan, role_topics
 from nmc.bootstrap import prepare
-from nmc.contract.envelope import parse_event
+from nmc.contract.envelope import new_event, parse_event
 from nmc.contract.examples import example_envelopes
 from nmc.contract.schemas import default_catalog
 from nmc.infra.connection import ConnectionSettings, registry_http_auth
@@ -55,7 +56,10 @@ from nmc.infra.kafka_clients import (
 from nmc.infra.settings import Settings
 from nmc.stack.layout import Layout
 from nmc.stack.secure import client_env, ensure_material
+from producers.compliance.campaigns import set_campaign_status
 from producers.outbox import OutboxWriter
+from producers.tables import subscriptions
+from producers.tenants.store import add_tenant
 
 pytestmark = pytest.mark.xdist_group("extra-ports")  # ports of the main stack + 2..
 
@@ -321,3 +325,78 @@ def _poll_ids(consumer: Consumer, seen: set[str]) -> set[str]:
         assert msg.error() is None, msg.error()
         seen |= {v.decode() for k, v in (msg.headers() or []) if k == "event_id"}
     return seen
+
+
+def _reactive_tenant(engine: Engine) -> uuid.UUID:
+    """A tenant the reactor texts back: an active subscription and an approved campaign."""
+    now = datetime.now(UTC)
+    with Session(engine) as s, s.begin():
+        tenant = add_tenant(s, name="Secure Plumbing", numbers=["+13105550100"],
+                            time_zone="UTC")
+        s.execute(subscriptions.insert().values(
+            stripe_subscription_id=f"sub_{uuid.uuid4().hex[:8]}", tenant_id=tenant.tenant_id,
+            stripe_customer_id="cus_1", plan="pro", status="active",
+            current_period_end=now + timedelta(days=30), source_created=now))
+        set_campaign_status(s, tenant.tenant_id, uuid.uuid4(), "approved", now)
+    return tenant.tenant_id
+
+
+def test_the_reactor_texts_back_under_its_own_acls_and_no_further(
+    secured: Settings, database_url: str, engine: Engine, wait_until: Callable[..., None],
+) -> None:
+    """The reactor, as its own principal in the group the stack's ACLs name, consumes a missed
+    call the relay published and queues the auto-reply (its MessageSent goes out through the
+    relay); one step outside its rules (another group, producing a domain topic) it is refused
+    with an authorization error."""
+    from producers.conversation.reactions.app import run_reactor
+    from producers.relay.app import run_relay
+
+    reactor = _as(secured, "reactor").model_copy(update={
+        "database_url": SecretStr(database_url), "nmc_reactions_offset_reset": "earliest",
+        "nmc_reactions_session_timeout_ms": 6000})
+    group = reactor.nmc_reactions_group
+    inputs = plan_inputs(secured)
+    assert group == inputs.reactor_group  # the group its ACLs were written for
+    ensure_topics(secured, role_topics(inputs, []))  # its DLQ and replay topics, as the admin
+    relay = _as(secured, "relay").model_copy(update={"database_url": SecretStr(database_url)})
+    tenant = _reactive_tenant(engine)
+    caller = "+13105557777"
+    missed = new_event("nmc.telephony.CallDetected", tenant_id=tenant,
+                       correlation_id=uuid.uuid4(), payload={
+                           "call_id": str(uuid.uuid4()), "from_phone": caller,
+                           "to_phone": "+13105550100", "reason": "no-answer",
+                           "provider_ref": "CA1"})
+    stop, assigned = threading.Event(), threading.Event()
+    threads = [threading.Thread(target=run_relay, args=(relay, stop), daemon=True),
+               threading.Thread(target=run_reactor, args=(reactor, stop, assigned), daemon=True)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_until(assigned.is_set, "the reactor to join its group as the reactor principal")
+        with Session(engine) as session, session.begin():
+            OutboxWriter().append_all(session, [missed])
+
+        def replies() -> int:
+            with engine.connect() as conn:
+                return int(conn.execute(text(
+                    "SELECT count(*) FROM outbound_messages WHERE tenant_id = :t"),
+                    {"t": tenant}).scalar_one())
+
+        def published_reply() -> bool:
+            with engine.connect() as conn:
+                return bool(conn.execute(text(
+                    "SELECT count(*) FROM outbox_events WHERE tenant_id = :t AND state = "
+                    "'published' AND event_name = 'nmc.conversation.MessageSent'"),
+                    {"t": tenant}).scalar_one())
+
+        wait_until(lambda: replies() == 1, "the reactor to queue the auto-reply")
+        wait_until(published_reply, "the relay to publish the reactor's MessageSent")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert replies() == 1
+    error = _group_error(_as(secured, "reactor"), f"not-the-reactors-{uuid.uuid4().hex[:6]}")
+    assert error is not None and error.code() == KafkaError.GROUP_AUTHORIZATION_FAILED, error
+    error = _produce_error(_as(secured, "reactor"), "nmc.telephony")
+    assert error is not None and error.code() in AUTHZ_CODES, error

@@ -66,12 +66,15 @@ class TestPostgresRelayStore(RelayStoreContract):
 
     def terminate(self, store: RelayStore) -> None:
         pid = store.backend_pid
-        with self.engine.connect() as conn:
+        with self.engine.begin() as conn:
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
 
-            def gone() -> bool:
+        def gone() -> bool:
+            # a transaction of its own each time: pg_stat_activity is a snapshot taken at its
+            # first read in a transaction and kept until the transaction ends
+            with self.engine.connect() as conn:
                 return not conn.execute(text(
                     "SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
                 ).scalar_one()
 
-            wait_until(gone, "the terminated backend to exit", interval_s=0.02)
+        wait_until(gone, "the terminated backend to exit", interval_s=0.02)
