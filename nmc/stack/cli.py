@@ -75,18 +75,22 @@ def env_cmd(
                           " streams, team-example, operator, ci); each process gets its own.")
     ] = "admin",
 ) -> None:
-    """Print the client settings of this stack, unwrapped: `eval "$(nmc stack env)"`."""
+    """Print the client settings of this stack, unwrapped: `eval "$(nmc stack env)"` (its
+    addresses, and for a secured stack the login of `--principal`)."""
     from nmc.stack.shape import client_settings, shaped
 
     if fmt not in ("shell", "dotenv", "json"):
         err_console.print(f"[red]error:[/] --format {fmt!r}: one of shell, dotenv, json")
         raise typer.Exit(code=2)
     try:
-        _, exports = client_settings(shaped(get_settings(), secure=secure, brokers=brokers),
-                                     principal)
+        clients, exports = client_settings(
+            shaped(get_settings(), secure=secure, brokers=brokers), principal)
     except StackError as exc:
         raise _fail(exc) from None
-    sys.stdout.write(render_exports(exports, fmt))  # type: ignore[arg-type]
+    # the addresses too (a plain stack needs nothing else), so another tool can be pointed at it
+    addresses = {"KAFKA_BOOTSTRAP_SERVERS": clients.kafka,
+                 "SCHEMA_REGISTRY_URL": clients.registry, "DATABASE_URL": clients.database}
+    sys.stdout.write(render_exports(addresses | exports, fmt))  # type: ignore[arg-type]
 
 
 @stack_app.command("down")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from nmc.infra.settings import Settings
 from nmc.stack import render
@@ -206,3 +209,30 @@ def test_the_running_shape_is_read_from_its_folder_name() -> None:
     assert parse_kafka_dir("kafka-secure") == (True, 1)
     assert parse_kafka_dir("kafka-3") == (False, 3)
     assert parse_kafka_dir("kafka-secure-3") == (True, 3)
+
+
+def test_stack_env_prints_the_addresses_of_a_plain_stack_for_eval_and_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plain stack needs no login, yet `nmc stack env` still names where it is, so another
+    tool (a .env file, a consumer team's script) can be pointed at it."""
+    import shlex
+
+    from pydantic import SecretStr
+    from typer.testing import CliRunner
+
+    from nmc.cli import app
+    from nmc.infra.settings import Settings
+
+    remote = Settings(kafka_bootstrap_servers="kafka.test:9092",
+                      schema_registry_url="http://registry.test/apis/ccompat/v7",
+                      database_url=SecretStr("postgresql+psycopg://u:p@db.test:5432/nmc"))
+    monkeypatch.setattr("nmc.stack.cli.get_settings", lambda: remote)
+    shell = CliRunner().invoke(app, ["stack", "env"])
+    assert shell.exit_code == 0, shell.output
+    exported = dict(shlex.split(line)[1].split("=", 1) for line in shell.stdout.splitlines())
+    assert exported == {"KAFKA_BOOTSTRAP_SERVERS": "kafka.test:9092",
+                        "SCHEMA_REGISTRY_URL": "http://registry.test/apis/ccompat/v7",
+                        "DATABASE_URL": "postgresql+psycopg://u:p@db.test:5432/nmc"}
+    as_json = CliRunner().invoke(app, ["stack", "env", "--format", "json"])
+    assert json.loads(as_json.stdout) == exported
