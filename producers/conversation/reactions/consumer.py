@@ -15,6 +15,8 @@ import logging
 import os
 import signal
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -28,7 +30,6 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from tenacity import Retrying, stop_after_attempt, wait_random_exponential
@@ -40,6 +41,7 @@ from nmc.contract.schemas import topic_for
 from nmc.infra.dead_letters import DeadLetterStore, PostgresDeadLetters
 from producers.conversation.reactions.apply import react, react_batch
 from producers.conversation.reactions.decide import HANDLED, Trigger
+from producers.conversation.reactions.metrics import ReactorMetrics
 
 log = logging.getLogger(__name__)
 SOURCE_TOPICS = (topic_for("telephony"), topic_for("conversation"))
@@ -72,7 +74,7 @@ class ConversationReactor:
         group_id: str,
         max_attempts: int,
         retry_max_s: float,
-        registry: CollectorRegistry | None = None,
+        metrics: ReactorMetrics | None = None,
         dead_letters: DeadLetterStore | None = None,
         *,
         batch_max: int = 1000,
@@ -89,14 +91,7 @@ class ConversationReactor:
         self._group_id = group_id
         self._max_attempts = max_attempts
         self._retry_max_s = retry_max_s
-        self.registry = registry or CollectorRegistry()
-        self.processed = Counter("nmc_reactions_processed", "Facts handled, by outcome.",
-                                 ["outcome"], registry=self.registry)
-        self.dead_lettered = Counter("nmc_reactions_dead_lettered", "Facts dead-lettered.",
-                                     registry=self.registry)
-        self.batches_replayed = Counter(
-            "nmc_reactions_batches_replayed", "Batches that failed and were replayed fact by "
-            "fact.", registry=self.registry)
+        self.metrics = metrics or ReactorMetrics()
         self._batch_max = batch_max
         self._batch_wait_s = batch_wait_s
         self._topics = topics
@@ -156,7 +151,7 @@ class ConversationReactor:
         except Exception as exc:
             log.warning("batch of %d facts failed (%s: %s); replaying it fact by fact",
                         len(facts), type(exc).__name__, exc)
-            self.batches_replayed.inc()
+            self.metrics.batches_replayed.inc()
             for i, _ in facts:
                 outcomes[i] = self.handle(msgs[i])
             return outcomes
@@ -216,7 +211,7 @@ class ConversationReactor:
             "tenant_id": headers.get("tenant_id"), "event": None, "raw_value": msg.value(),
             "headers": headers, "error": error, "attempts": attempts,
         })
-        self.dead_lettered.inc()
+        self.metrics.dead_lettered.inc()
         return "dead-lettered"
 
     def run(self, stop: threading.Event, assigned: threading.Event | None = None) -> None:
@@ -243,14 +238,17 @@ class ConversationReactor:
         try:
             while not stop.is_set():
                 msgs = self._take()
+                self.metrics.last_turn = time.monotonic()
                 if not msgs:
                     continue
+                started = time.perf_counter()
                 self._batches += 1
                 self._crash_here("before-write")
-                for outcome in self.handle_batch(msgs):
-                    self.processed.labels(outcome).inc()
+                for outcome, n in Counter(self.handle_batch(msgs)).items():
+                    self.metrics.facts.labels(outcome).inc(n)
                 self._crash_here("after-commit")
                 self._store(msgs)
                 self._crash_here("after-store")
+                self.metrics.batch_seconds.observe(time.perf_counter() - started)
         finally:
             self._consumer.close()
