@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -35,8 +35,9 @@ from sqlalchemy.orm import Session
 from tenacity import Retrying, stop_after_attempt, wait_random_exponential
 
 from nmc.contract.dead_letter import dlq_headers, dlq_topic, replay_topic
-from nmc.contract.facts import PoisonEvent, to_fact
+from nmc.contract.facts import PoisonEvent, iso_utc
 from nmc.contract.headers import decode_headers
+from nmc.contract.payload import to_json_value
 from nmc.contract.schemas import topic_for
 from nmc.infra.dead_letters import DeadLetterStore, PostgresDeadLetters
 from producers.conversation.reactions.apply import react, react_batch
@@ -48,20 +49,35 @@ SOURCE_TOPICS = (topic_for("telephony"), topic_for("conversation"))
 
 
 def to_trigger(value: Any) -> Trigger:
-    """The typed trigger of a decoded record, read the way every consumer reads one
-    (`nmc.contract.facts.to_fact`); `PoisonEvent` when it is not a usable envelope."""
-    fact = to_fact(value)
+    """The typed trigger of a decoded record; `PoisonEvent` when it is not a usable envelope.
+
+    What `nmc.contract.facts.to_fact` reads, and refused where it refuses, but the ids and the
+    event time stay the UUIDs and the datetime fastavro decoded (to_fact turns them into text,
+    which this would parse back: a fifth of the reactor's CPU per fact)."""
+    if not isinstance(value, Mapping):
+        raise PoisonEvent(f"value is not an Avro record but {type(value).__name__}")
     try:
-        return Trigger(
-            event_id=UUID(fact.event_id),
-            name=fact.event_name,
-            tenant_id=UUID(fact.tenant_id),
-            correlation_id=UUID(fact.correlation_id),
-            occurred_at=datetime.fromisoformat(fact.occurred_at.replace("Z", "+00:00")),
-            payload=fact.payload,
-        )
+        name = str(value["event_name"])
+        ids = [_uuid(value[k]) for k in ("event_id", "tenant_id", "correlation_id")]
+        occurred, payload = value["occurred_at"], value["payload"]
+        if isinstance(occurred, datetime):
+            occurred_at = datetime.fromisoformat(iso_utc(occurred).replace("Z", "+00:00"))
+        else:
+            occurred_at = datetime.fromisoformat(str(occurred).replace("Z", "+00:00"))
+    except (KeyError, TypeError) as exc:
+        raise PoisonEvent(f"record lacks envelope field {exc}") from exc
     except ValueError as exc:
         raise PoisonEvent(f"not an event envelope: {exc}") from exc
+    if not name.startswith("nmc."):
+        raise PoisonEvent(f"not an nmc event: {name!r}")
+    return Trigger(event_id=ids[0], name=name, tenant_id=ids[1], correlation_id=ids[2],
+                   occurred_at=occurred_at,
+                   payload=(to_json_value(payload, fixed_millis=True)
+                            if isinstance(payload, Mapping) else {}))
+
+
+def _uuid(value: Any) -> UUID:
+    return value if type(value) is UUID else UUID(str(value))
 
 
 class ConversationReactor:
