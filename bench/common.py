@@ -66,7 +66,7 @@ def paced_ticks(rate: float, seconds: float, per_tick: int,
 
 @contextmanager
 def published_history(
-    settings: Settings, tenants: int, flows: int
+    settings: Settings, tenants: int, flows: int, traceparents: bool = False
 ) -> Iterator[tuple[IsolatedTopics, list[Envelope]]]:
     """The stream benches' input: a synthetic history (seeded, `flows` per tenant) on fresh
     isolated topics. On exit the topics go, and so do the groups, DLQ and changelog topics of
@@ -74,7 +74,7 @@ def published_history(
     topics = IsolatedTopics(settings)
     try:
         events = history(42, [str(uuid4()) for _ in range(tenants)], flows)
-        topics.publish(events)
+        topics.publish(events, traceparents)
         print(f"published {len(events)} events to *{topics.suffix}")
         yield topics, events
     finally:

@@ -14,6 +14,12 @@ commit -> ack latency at a steady rate, and the writer's cost inside a business 
    one transaction a tick) for `--seconds` with one relay running; latency is commit -> Kafka
    ack (`published_at`, written right after the ack), p50/p99.
 4. Writer: `OutboxWriter.append` timed per event inside transactions of 1 and of 10 events.
+
+`--tracing both` measures instead what tracing costs (docs/operating/tracing.md): one relay
+drains the backlog, every row written with a `traceparent`, with tracing off, on (a `publish`
+span per row, written to a JSON-lines file, `NMC_TRACES_DIR`), then off again; the figures are
+the on/off ratios of events/s and of the relay's CPU per event (the second "off" shows the
+run-to-run noise).
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from producers.relay.publisher import KafkaPublisher
 from producers.relay.store import APPLICATION_NAME as RELAY_APPLICATION
 from producers.relay.store import LANE_LOCK_CLASS, OutboxRow
 from producers.relay.versions import ConfluentVersions, WriterSchemas
+from tests.support.streams import synthetic_traceparent
 
 console = Console()
 
@@ -79,8 +86,10 @@ def make_events(n: int, keys: int) -> list[Envelope]:
     ]
 
 
-def write_backlog(settings: Settings, events: list[Envelope], chunk: int = 1000) -> float:
-    """Write `events` through the OutboxWriter in transactions of `chunk`; returns seconds."""
+def write_backlog(settings: Settings, events: list[Envelope], chunk: int = 1000,
+                  traced: bool = False) -> float:
+    """Write `events` through the OutboxWriter in transactions of `chunk`; returns seconds.
+    `traced`: each row gets a `traceparent` (a trace of its own), as a tracing writer's do."""
     engine = make_engine(settings.database)
     writer = OutboxWriter()
     started = time.perf_counter()
@@ -88,7 +97,9 @@ def write_backlog(settings: Settings, events: list[Envelope], chunk: int = 1000)
         task = progress.add_task("writing backlog", total=len(events))
         for i in range(0, len(events), chunk):
             with engine.begin() as conn:
-                writer.append_all(conn, events[i : i + chunk])
+                part = events[i : i + chunk]
+                writer.append_all(conn, part, [synthetic_traceparent() for _ in part]
+                                  if traced else None)
             progress.advance(task, min(chunk, len(events) - i))
     engine.dispose()
     return time.perf_counter() - started
@@ -114,15 +125,16 @@ def _health(port: int) -> dict[str, object]:
     return body
 
 
-def start_relays(settings: Settings, count: int, logs: Path,
-                 lanes_free: bool = True) -> list[subprocess.Popen[bytes]]:
+def start_relays(settings: Settings, count: int, logs: Path, lanes_free: bool = True,
+                 extra_env: dict[str, str] | None = None) -> list[subprocess.Popen[bytes]]:
     """`count` relay processes, returned once they hold every lane between them (or, when
     the lanes are held elsewhere, once each is connected and waiting)."""
     ports = [free_port() for _ in range(count)]
     procs = []
     for i, port in enumerate(ports):
         env = dict(os.environ, DATABASE_URL=settings.database,
-                   NMC_RELAY_METRICS_PORT=str(port), NMC_RELAY_POLL_INTERVAL_S="0.2")
+                   NMC_RELAY_METRICS_PORT=str(port), NMC_RELAY_POLL_INTERVAL_S="0.2",
+                   **(extra_env or {}))
         with (logs / f"relay-{count}-{i}.log").open("ab") as out:
             procs.append(subprocess.Popen([sys.executable, "-m", "nmc.cli", "relay"], env=env,
                                           stdout=out, stderr=subprocess.STDOUT))
@@ -167,8 +179,8 @@ def relay_backends(database: str) -> list[int]:
             " AND application_name LIKE %s", (f"{RELAY_APPLICATION} %",))]
 
 
-def drain(base: Settings, events: list[Envelope], relays: int,
-          logs: Path) -> tuple[float, float, float | None, float]:
+def drain(base: Settings, events: list[Envelope], relays: int, logs: Path,
+          traces: Path | None = None) -> tuple[float, float, float | None, float]:
     """Seconds for `relays` relays to publish a backlog, from the moment they may start, the
     CPU microseconds per event of the relay processes and of their PostgreSQL sessions
     (None when PostgreSQL is not on this host), and the share of rows the writer stored with
@@ -178,14 +190,16 @@ def drain(base: Settings, events: list[Envelope], relays: int,
     1,000-event transactions; releasing the leases starts the clock (the relays lease the lanes
     at their next rebalance, within `NMC_RELAY_POLL_INTERVAL_S`, which counts against them).
     The sessions' CPU includes their idle polling before the drain (a few milliseconds).
+    `traces`: rows carry a `traceparent` and the relays trace, writing their spans there.
     """
     with scratch_database(base) as settings:
         blocker = psycopg.connect(psycopg_dsn(settings.database), autocommit=True)
         for lane in range(OUTBOX_LANES):
             blocker.execute("SELECT pg_advisory_lock(%s, %s)", (LANE_LOCK_CLASS, lane))
-        procs = start_relays(settings, relays, logs, lanes_free=False)
+        procs = start_relays(settings, relays, logs, lanes_free=False, extra_env=None
+                             if traces is None else {"NMC_TRACES_DIR": str(traces)})
         try:
-            write_backlog(settings, events)
+            write_backlog(settings, events, traced=traces is not None)
             relay_cpu = sum(cpu_seconds(p.pid) or 0.0 for p in procs)
             started = time.time()
             blocker.close()  # the leases go with the session: the relays may start
@@ -332,11 +346,16 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=2000)
     parser.add_argument("--writers", type=int, default=2,
                         help="writer processes of the steady load")
+    parser.add_argument("--tracing", choices=("off", "both"), default="off",
+                        help="both: measure one relay's drain with tracing off / on / off")
     add_json_option(parser)
     args = parser.parse_args()
 
     base = ready_settings(Console(stderr=True))
     logs = Path(tempfile.mkdtemp(prefix="nmc-bench-relay-"))
+    if args.tracing == "both":
+        tracing_cost(base, args, logs)
+        return
     events = make_events(args.backlog, keys=1000)
     one_s, one_cpu, one_pg, one_stored = drain(base, events, 1, logs)
     two_s, _, _, _ = drain(base, make_events(args.backlog, keys=1000), 2, logs)
@@ -378,6 +397,32 @@ def main() -> None:
     console.print(table)
     console.print(f"relay logs: {logs}")
     write_json(args.json, "relay", *table_data(table))
+
+
+def tracing_cost(base: Settings, args: argparse.Namespace, logs: Path) -> None:
+    """One relay drains a backlog whose rows all carry a `traceparent`: tracing off, on, off."""
+    runs = []
+    for label, traces in (("off", None), ("on", logs / "traces"), ("off again", None)):
+        seconds, cpu, _, _ = drain(base, make_events(args.backlog, keys=1000), 1, logs,
+                                   traces)
+        runs.append((label, args.backlog / seconds, cpu))
+    spans = sum(len(p.read_text().splitlines()) for p in (logs / "traces").glob("*.jsonl"))
+    off_rate = (runs[0][1] + runs[2][1]) / 2
+    off_cpu = (runs[0][2] + runs[2][2]) / 2
+    table = Table(title=f"Relay tracing cost ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+                        f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
+                        f"{args.backlog:,}-row backlog, every row with a traceparent)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for label, rate, cpu in runs:
+        table.add_row(f"one relay, tracing {label}: drain / relay CPU per event",
+                      f"{rate:,.0f} events/s / {cpu:.1f} µs")
+    table.add_row("on / mean(off): events/s", f"{runs[1][1] / off_rate:.2f}")
+    table.add_row("on / mean(off): relay CPU per event", f"{runs[1][2] / off_cpu:.2f}")
+    table.add_row("second off / first off: events/s (noise)", f"{runs[2][1] / runs[0][1]:.2f}")
+    table.add_row("publish spans written (on)", f"{spans:,}")
+    console.print(table)
+    write_json(args.json, "relay_tracing", *table_data(table))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ the ratio says what Faust costs on top of the work itself. A last table shows th
 event at the start and at the end of one 2,000-message conversation (it must not grow).
 
     .venv/bin/python -m bench.streams_bench --tenants 10 --flows 100
+
+`--tracing both` measures instead what tracing costs (docs/operating/tracing.md): every record
+carries a `traceparent` header, and one worker per app runs with tracing off, on (a `project`
+span per record, written to a JSON-lines file, `NMC_TRACES_DIR`), then off again; the figure is
+the on/off ratio of events/s (the second "off" shows the run-to-run noise).
 """
 
 from __future__ import annotations
@@ -100,7 +105,8 @@ def _processed(port: int) -> float:
     )
 
 
-def through_app(app: str, topics: IsolatedTopics, expected: int, home: Path, workers: int) -> float:
+def through_app(app: str, topics: IsolatedTopics, expected: int, home: Path, workers: int,
+                extra_env: dict[str, str] | None = None) -> float:
     """`workers` worker processes of one group on a fresh database; events/s, all workers."""
     with fresh_database(get_settings()) as url:
         upgrade(url)
@@ -110,7 +116,7 @@ def through_app(app: str, topics: IsolatedTopics, expected: int, home: Path, wor
             start_worker(
                 app, database_url=url, topic_suffix=topics.suffix, app_id_prefix=prefix,
                 nmc_home=home, worker_id=f"bench-{i}", metrics_port=port,
-                log_path=home / f"{app}-{i}.log",
+                log_path=home / f"{app}-{i}.log", extra_env=extra_env,
             )
             for i, port in enumerate(ports)
         ]
@@ -179,9 +185,14 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=100, help="flows per tenant")
     parser.add_argument("--apps", default="conversation,scheduling,reporting")
     parser.add_argument("--workers", default="1,2", help="worker counts to measure")
+    parser.add_argument("--tracing", choices=("off", "both"), default="off",
+                        help="both: measure tracing off / on / off (one worker) instead")
     add_json_option(parser)
     args = parser.parse_args()
     settings = get_settings()
+    if args.tracing == "both":
+        tracing_cost(args)
+        return
     counts = [int(w) for w in args.workers.split(",")]
     figures: list[list[object]] = []
     with published_history(settings, args.tenants, args.flows) as (topics, events), \
@@ -214,6 +225,34 @@ def main() -> None:
                notes=f"One conversation of 2,000 messages, one event per batch: messages 1-100 "
                      f"{first:.2f} ms/event, messages 1901-2000 {last:.2f} ms/event "
                      f"(ratio {last / first:.2f}).")
+
+
+def tracing_cost(args: argparse.Namespace) -> None:
+    """One worker per app: tracing off, on, off again, on a history whose records all carry a
+    `traceparent`; events/s and the on/off ratio (against the mean of the two offs)."""
+    figures: list[list[object]] = []
+    with published_history(get_settings(), args.tenants, args.flows, traceparents=True) as (
+            topics, events), tempfile.TemporaryDirectory() as tmp:
+        print(f"{'app':<14}{'events':>8}{'off ev/s':>10}{'on ev/s':>10}{'off ev/s':>10}"
+              f"{'on/off':>8}")
+        for app in args.apps.split(","):
+            n = sum(1 for e in events if e.domain in DOMAINS[app])
+            traced = {"NMC_TRACES_DIR": str(Path(tmp) / f"traces-{app}")}
+            off1 = through_app(app, topics, n, Path(tmp), 1)
+            on = through_app(app, topics, n, Path(tmp), 1, traced)
+            off2 = through_app(app, topics, n, Path(tmp), 1)
+            spans = sum(len(p.read_text().splitlines())
+                        for p in (Path(tmp) / f"traces-{app}").glob("*.jsonl"))
+            ratio = on / ((off1 + off2) / 2)
+            print(f"{app:<14}{n:>8}{off1:>10.0f}{on:>10.0f}{off2:>10.0f}{ratio:>8.2f}"
+                  f"   ({spans:,} spans written)", flush=True)
+            figures.append([app, f"{n:,}", f"{off1:,.0f}", f"{on:,.0f}", f"{off2:,.0f}",
+                            f"{ratio:.2f}", f"{spans:,}"])
+    write_json(args.json, "streams_bench_tracing",
+               ["app", "events", "off ev/s", "on ev/s", "off again ev/s",
+                "on / mean(off)", "spans written"], figures,
+               notes="One worker per app; every record carries a traceparent header; on = a "
+                     "`project` span per record written to a JSON-lines file.")
 
 
 if __name__ == "__main__":

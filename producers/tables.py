@@ -74,6 +74,8 @@ outbound_messages = Table(
     Column("claimed_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # W3C trace context of the reaction that queued it (migration 0008): the send joins it.
+    Column("traceparent", Text),
 )
 
 stripe_events = Table(

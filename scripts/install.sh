@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+began=$SECONDS
+say() { printf '\033[1m==> %s\033[0m (+%d s)\n' "$*" $((SECONDS - began)); }
 need() { command -v "$1" >/dev/null 2>&1 || { echo "install.sh: $1 not found: $2" >&2; exit 1; }; }
 
 SUDO=""
@@ -26,7 +27,8 @@ command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 if [ ${#packages[@]} -gt 0 ]; then
   say "installing from Debian's packages: ${packages[*]}"
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${packages[@]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
+    "${packages[@]}"
 fi
 need java "apt-get install openjdk-17-jdk-headless"
 need mvn "apt-get install maven"

@@ -33,7 +33,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "tests/integration/" in str(item.path).replace("\\", "/"):
             item.add_marker(pytest.mark.integration)
-            if item.get_closest_marker("xdist_group") is None:
+            if item.get_closest_marker("serial") is not None:
+                # one worker runs them one after another, beside the unit tests (make test)
+                item.add_marker(pytest.mark.xdist_group("serial"))
+            elif item.get_closest_marker("xdist_group") is None:
                 item.add_marker(pytest.mark.xdist_group(item.path.stem))
         if loadgroup:
             _suffix_group(item)

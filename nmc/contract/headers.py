@@ -15,6 +15,12 @@ HEADER_NAMES = (
     "causation_id",
 )
 
+# Optional headers: never built from the envelope (they are not part of the value); a consumer
+# may read them and must not require them. `traceparent`: W3C trace context of the producing
+# span (docs/operating/tracing.md), written by the relay when the outbox row carries one.
+TRACEPARENT = "traceparent"
+OPTIONAL_HEADER_NAMES = (TRACEPARENT,)
+
 
 def event_headers(envelope: Mapping[str, Any]) -> list[tuple[str, bytes]]:
     """Headers from a JSON envelope; `causation_id` only when it is not null."""

@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from nmc.demo.cleanup import Removed, remove_run
 from nmc.demo.twilio_standin import LocalTwilio
+from nmc.infra import tracing
 from nmc.infra.consume import end_offsets
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config, domain_topics
@@ -78,6 +79,8 @@ class LocalPlatform:
     stripe_secret: str = field(default_factory=lambda: "whsec_" + secrets.token_hex(16))
     price_plans: dict[str, str] = field(
         default_factory=lambda: {"price_basic": "basic", "price_pro": "pro"})
+    targets_dir: Path | None = None
+    """Where the scrape target files go; default: the local stack's Prometheus'."""
 
     def __post_init__(self) -> None:
         self.twilio = LocalTwilio("AC" + secrets.token_hex(16))
@@ -120,6 +123,9 @@ class LocalPlatform:
 
     def start(self, progress: Callable[[str], None] = lambda _m: None) -> LocalPlatform:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        # One process hosts the edge, relay, reactor, sender and API here: one service name
+        # (the workers are processes of their own and name themselves).
+        tracing.configure("nmc-demo")
         topics = domain_topics()
         for app in STREAM_APPS:
             commit_at_end(self.settings, self.streams.app_id(app), topics)
@@ -162,7 +168,7 @@ class LocalPlatform:
     def _register_targets(self) -> None:
         """Tell the local Prometheus (`nmc stack up --observability`) where this run's
         processes serve /metrics; the files go when the run stops."""
-        folder = prometheus.targets_dir(Layout.of(self.settings))
+        folder = self.targets_dir or prometheus.targets_dir(Layout.of(self.settings))
         name = f"demo-{self.run_id}"
         self._target_files = [
             write_targets(folder, "relay", name, [f"127.0.0.1:{self.relay_metrics_port}"]),

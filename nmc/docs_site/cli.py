@@ -6,7 +6,11 @@ from pathlib import Path
 
 import typer
 
-from nmc.docs_site.build import DOCS_DIR, build, stale_pages
+from nmc.infra.settings import PROJECT_ROOT
+
+# the builders import the read API's FastAPI app (a second of start-up every `nmc` command
+# would pay): they are imported by the commands that use them
+DOCS_DIR = PROJECT_ROOT / "docs"
 
 docs_app = typer.Typer(help="The generated pages of the docs site (reference, performance).",
                        no_args_is_help=True)
@@ -22,6 +26,8 @@ def _root(ctx: typer.Context) -> object:
 def build_cmd(ctx: typer.Context, docs: Path = DOCS_OPT) -> None:
     """Regenerate docs/reference/ (settings, commands, read API) and the performance page
     from the code and docs/performance/*.json (deterministic; commit the result)."""
+    from nmc.docs_site.build import build
+
     for path in build(_root(ctx), docs):
         typer.echo(f"wrote {docs / path}")
 
@@ -29,6 +35,8 @@ def build_cmd(ctx: typer.Context, docs: Path = DOCS_OPT) -> None:
 @docs_app.command("check")
 def check_cmd(ctx: typer.Context, docs: Path = DOCS_OPT) -> None:
     """Exit 1 when a committed generated page differs from what the code generates."""
+    from nmc.docs_site.build import stale_pages
+
     problems = stale_pages(_root(ctx), docs)
     for p in problems:
         typer.echo(p)

@@ -39,6 +39,9 @@ SETTINGS_CLASSES: tuple[tuple[str, str, str], ...] = (
     ("nmc_streams.api.settings", "ApiSettings", "`nmc api`: the read API."),
     ("nmc.stack.connect", "ConnectSettings",
      "`nmc connect`: Kafka Connect with Debezium (the CDC relay)."),
+    ("nmc.infra.tracing", "TracingSettings",
+     "OpenTelemetry tracing of every process (off by default; see "
+     "[Tracing](../operating/tracing.md))."),
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nmc.infra.connection import ConnectionSettings
@@ -28,7 +28,7 @@ class MissingSetting(RuntimeError):
     """A component started without a setting it cannot work without."""
 
 
-def require(settings: BaseSettings, prefix: str, *names: str) -> None:
+def require(settings: BaseModel, prefix: str, *names: str) -> None:
     """Fail with one message naming every missing setting (checked at start-up)."""
     missing = [n for n in names if getattr(settings, n) in (None, "")]
     if missing:
@@ -258,6 +258,11 @@ class Settings(BaseSettings):
     nmc_reactions_batch_wait_ms: int = Field(
         default=0, ge=0, description="How long the reactor waits for more facts after the first "
         "of a batch (0: it takes what the consumer already has, no added latency).",
+    )
+    nmc_reactions_session_timeout_ms: int = Field(
+        default=10_000, ge=1_000, le=300_000, description="Consumer group session timeout of "
+        "`nmc reactor`: how soon a killed reactor's partitions move to another one (the broker "
+        "bounds it by group.min.session.timeout.ms).",
     )
     nmc_reactions_crash_after_batches: int = Field(
         default=0, ge=0, description="Fault injection for the kill tests only: SIGKILL the "

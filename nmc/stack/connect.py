@@ -15,6 +15,7 @@ that the stack creates (as the local superuser) before the connector starts.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -566,6 +567,23 @@ def worker_command(java: str, libs: Path, cs: ConnectSettings, cl: ConnectLayout
     ]
 
 
+def prepare(cs: ConnectSettings, versions: StackVersions, layout: Layout, say: Say) -> Path:
+    """Download the worker and Debezium, build the contract SMT (each cached once) and link the
+    plugins: all of `start` that needs no running service (`make test` runs it ahead). A second
+    caller waits for the first (a file lock) and finds the cache filled."""
+    cl = ConnectLayout.of(layout)
+    cl.home.mkdir(parents=True, exist_ok=True)
+    layout.cache.mkdir(parents=True, exist_ok=True)
+    with (layout.cache / ".connect.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        libs = worker_libs(layout.cache, versions, say)
+        link_plugins(cl, {
+            "debezium-postgres": debezium_plugin(layout.cache, versions, cs, say),
+            "nmc-contract-smt": contract_plugin(layout.cache, say),
+        })
+    return libs
+
+
 def start(settings: Settings, cs: ConnectSettings, versions: StackVersions, layout: Layout,
           say: Say, *, with_connector: bool = True) -> pidfile.PidRecord:
     """Provision plugins and the CDC role, start the worker (with the platform's connector
@@ -578,11 +596,7 @@ def start(settings: Settings, cs: ConnectSettings, versions: StackVersions, layo
     java = require_tool(NAME, "java", "install a Java 17 runtime: apt-get install openjdk-17-jre")
     cl = ConnectLayout.of(layout)
     cl.home.mkdir(parents=True, exist_ok=True)
-    libs = worker_libs(layout.cache, versions, say)
-    link_plugins(cl, {
-        "debezium-postgres": debezium_plugin(layout.cache, versions, cs, say),
-        "nmc-contract-smt": contract_plugin(layout.cache, say),
-    })
+    libs = prepare(cs, versions, layout, say)
     cl.worker_properties.write_text(
         render_properties(render_worker_properties(settings, cs, cl)))
     cl.secrets.write_text(render_properties({"database.password": cs.password}))

@@ -91,8 +91,11 @@ def _check_external(settings: Settings, name: ServiceName, say: Say) -> None:
     say(f"{name} is external ({escape(address)}): healthy")
 
 
-def down(settings: Settings, console: Console | None = None) -> None:
-    """Stop exactly what `ensure_up` started (via its pid files), registry first, postgres last."""
+def down(settings: Settings, console: Console | None = None,
+         stop_timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Stop exactly what `ensure_up` started (via its pid files), registry first, postgres last;
+    a service still running after `stop_timeout_s` is killed (0: at once, for a throw-away
+    stack whose clean shutdown nobody needs)."""
     say = _sayer(console or Console(stderr=True))
     layout = Layout.of(settings)
     local = local_services(settings)
@@ -106,7 +109,7 @@ def down(settings: Settings, console: Console | None = None) -> None:
         if local[service] and record is not None:
             if pidfile.is_alive(record):
                 say(f"stopping {name} (pid {record.pid})...")
-                stop_process(record, STOP_TIMEOUT_S)
+                stop_process(record, stop_timeout_s)
             pidfile.remove(path)
     if local["postgres"]:
         postgres.stop(layout, say)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from nmc.contract.envelope import Envelope, known_event, new_event
 from nmc.contract.ids import stable_id
 from nmc.contract.payload import check_e164
+from nmc.infra import tracing
 from producers.conversation.threads import record_outbound
 from producers.outbox import OutboxWriter
 from producers.tables import outbound_messages
@@ -46,7 +47,9 @@ def outbound_message(
     )
     row = {"message_id": mid, "tenant_id": tenant_id, "correlation_id": correlation_id,
            "conversation_id": conversation, "to_phone": to_phone, "from_phone": from_phone,
-           "body": body, "status": "queued", "queued_event_id": event.event_id, "attempts": 0}
+           "body": body, "status": "queued", "queued_event_id": event.event_id, "attempts": 0,
+           # the sender continues this trace when it sends the text (nmc.infra.tracing)
+           "traceparent": tracing.traceparent_of() if tracing.enabled() else None}
     return row, event
 
 

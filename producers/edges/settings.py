@@ -5,31 +5,24 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from nmc.infra.bearer_tokens import TokenRules
-from nmc.infra.settings import require
+from producers.telephony.settings import EDGE_ENV, TwilioAccount
 
 Plan = Literal["basic", "pro"]
 
 
-class EdgeSettings(BaseSettings):
-    """Edge service settings (the sender's are `producers.sender.settings.SenderSettings`).
+class EdgeSettings(TwilioAccount, BaseSettings):
+    """Edge service settings (the sender's are `producers.sender.settings.SenderSettings`;
+    the Twilio account fields both read are `producers.telephony.settings.TwilioAccount`).
 
     Secrets are optional at construction so that each route checks only what it needs
     (`require`): a Twilio-only deployment needs no Stripe secret.
     """
 
-    model_config = SettingsConfigDict(env_prefix="NMC_EDGE_", frozen=True, extra="ignore")
+    model_config = EDGE_ENV
 
-    public_base_url: str | None = Field(
-        default=None,
-        description="Public URL Twilio calls (scheme://host[:port], no trailing path); the "
-        "X-Twilio-Signature is computed over it + request path + query.",
-    )
-    twilio_auth_token: SecretStr | None = Field(
-        default=None, description="Twilio auth token that signs webhooks."
-    )
     stripe_webhook_secret: SecretStr | None = Field(
         default=None, description="Stripe endpoint signing secret (whsec_...)."
     )
@@ -71,11 +64,6 @@ class EdgeSettings(BaseSettings):
         description="Cap of one backoff wait between those tries, seconds.",
     )
 
-    @field_validator("public_base_url")
-    @classmethod
-    def _no_trailing_slash(cls, value: str | None) -> str | None:
-        return None if value is None else value.rstrip("/")
-
     @field_validator("jwt_secret")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -89,7 +77,3 @@ class EdgeSettings(BaseSettings):
         assert self.jwt_secret is not None
         return TokenRules(self.jwt_secret.get_secret_value(), "HS256", self.jwt_audience,
                           self.jwt_issuer, self.jwt_leeway_s)
-
-    def require(self, *names: str) -> None:
-        """Fail with one message naming every missing setting (checked at start-up)."""
-        require(self, "NMC_EDGE_", *names)

@@ -1,6 +1,7 @@
 """The transactional outbox: table, writer (in the business transaction), operator actions."""
 
+from producers.outbox.config import OutboxConfig
 from producers.outbox.table import OUTBOX_LANES, outbox_events
 from producers.outbox.writer import OutboxWriter, emit
 
-__all__ = ["OUTBOX_LANES", "OutboxWriter", "emit", "outbox_events"]
+__all__ = ["OUTBOX_LANES", "OutboxConfig", "OutboxWriter", "emit", "outbox_events"]

@@ -68,5 +68,8 @@ outbox_events = Table(
     Column("avro_value", LargeBinary, nullable=True),
     # A parked row the relay retries by itself (its schema version was unknown): when.
     Column("retry_at", DateTime(timezone=True), nullable=True),
+    # W3C trace context of the span that wrote the row (migration 0008): the relay sends it as
+    # the `traceparent` header. Optional: NULL when the writer does not trace.
+    Column("traceparent", Text, nullable=True),
     UniqueConstraint("event_id", "schema_major", name="outbox_events_event_major_key"),
 )

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
@@ -34,11 +35,14 @@ from nmc.contract.majors import (
     payload_defaults,
 )
 from nmc.contract.schemas import SchemaCatalog, default_catalog
+from nmc.infra import tracing
 from nmc.infra.db import execute_columns, unnest_rows
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import get_settings
+from nmc.infra.settings import Settings
+from producers.outbox.config import OutboxConfig, stored_values
+from producers.outbox.defaults import default_config, default_values
 from producers.outbox.table import outbox_events
-from producers.outbox.values import StoredValues, registry_lookup
+from producers.outbox.values import StoredValues
 
 _KEY_LOCKS = text(
     "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k"
@@ -46,23 +50,6 @@ _KEY_LOCKS = text(
 
 
 _UNSET: Any = object()
-_shared_values: StoredValues | None = _UNSET
-
-
-def shared_values() -> StoredValues | None:
-    """The process's `StoredValues` (one registry lookup per subject for every writer), built
-    at first use from the settings; None when `NMC_OUTBOX_STORE_VALUES` is off."""
-    global _shared_values
-    if _shared_values is _UNSET:
-        settings = get_settings()
-        _shared_values = (
-            StoredValues(registry_lookup(lambda: registry_client(settings)),
-                         settings.nmc_outbox_schema_id_retry_s)
-            if settings.nmc_outbox_store_values else None
-        )
-        if _shared_values is not None:
-            _shared_values.preload()
-    return _shared_values
 
 
 _COLUMNS = (
@@ -71,12 +58,21 @@ _COLUMNS = (
     ("occurred_at", "timestamptz"), ("payload", "jsonb"), ("topic", "text"),
     ("record_key", "text"), ("avro_value", "bytea"),
 )
-# One statement whatever the batch size; ids follow the given order (`unnest_rows`).
-_INSERT = (
-    f"INSERT INTO {outbox_events.name} ({', '.join(name for name, _ in _COLUMNS)}) "
-    f"{unnest_rows(_COLUMNS)} ON CONFLICT (event_id, schema_major) DO NOTHING "
-    "RETURNING event_id, schema_version"
-)
+
+
+def _insert(columns: Sequence[tuple[str, str]]) -> str:
+    """One statement whatever the batch size; ids follow the given order (`unnest_rows`)."""
+    return (
+        f"INSERT INTO {outbox_events.name} ({', '.join(name for name, _ in columns)}) "
+        f"{unnest_rows(columns)} ON CONFLICT (event_id, schema_major) DO NOTHING "
+        "RETURNING event_id, schema_version"
+    )
+
+
+_INSERT = _insert(_COLUMNS)
+# With trace context (nmc.infra.tracing): a second statement, so an untraced write is unchanged.
+_INSERT_TRACED = _insert((*_COLUMNS, ("traceparent", "text")))
+_TRACER = tracing.tracer("outbox")
 
 
 def _columns(batch: Sequence[Envelope], values: StoredValues | None,
@@ -180,29 +176,56 @@ def _copy_at(event: Envelope, major: int, catalog: SchemaCatalog, where: str,
 class OutboxWriter:
     """Writes events through the caller's SQLAlchemy session or connection.
 
-    `max_future_s` (default: the `NMC_OUTBOX_MAX_FUTURE_S` setting) bounds how far ahead of
-    this host's clock an `occurred_at` may be. `values` encodes each row's stored Avro value
-    (default: the process's shared one, `shared_values`); rows get NULL while it does not know
-    the schema id, and the relay encodes those; an event whose version it knows is not
-    registered is refused. `topic_suffix` is appended to every topic (isolated copies of the
-    domain topics: tests, demos).
+    What it needs comes from its composition root: `config` (`OutboxConfig`, built from the
+    settings once) and `values`, or both at once through `from_settings`. A bare
+    `OutboxWriter()` (a call site with no root of its own) takes the process's
+    (`producers.outbox.defaults`), read at its first write, not at construction.
 
-    `dual_publish` and `retired` (default: the `NMC_DUAL_PUBLISH` and `NMC_RETIRED_MAJORS`
-    settings) say at which majors an event is written (`with_majors`); `catalog` (default:
-    the values' catalog, else the package's schemas) holds the files of those majors.
+    `max_future_s` (default: the config's) bounds how far ahead of this host's clock an
+    `occurred_at` may be. `values` encodes each row's stored Avro value (default: the
+    process's shared one); rows get NULL while it does not know the schema id, and the relay
+    encodes those; an event whose version it knows is not registered is refused. `None`:
+    store no values. `topic_suffix` is appended to every topic (isolated copies of the domain
+    topics: tests, demos).
+
+    `dual_publish` and `retired` (default: the config's) say at which majors an event is
+    written (`with_majors`); `catalog` (default: the values' catalog, else the package's
+    schemas) holds the files of those majors.
     """
 
     def __init__(self, max_future_s: float | None = None,
                  values: StoredValues | None = _UNSET, topic_suffix: str = "",
                  dual_publish: Mapping[str, list[int]] | None = None,
                  retired: Mapping[str, list[int]] | None = None,
-                 catalog: SchemaCatalog | None = None) -> None:
-        self._max_future_s = max_future_s  # read from settings at first use, not at import
+                 catalog: SchemaCatalog | None = None, *,
+                 config: OutboxConfig | None = None) -> None:
+        self._config = config
+        self._max_future_s = max_future_s
         self._values = values
         self._topic_suffix = topic_suffix
         self._dual_publish = dual_publish
         self._retired = retired
         self._catalog = catalog
+
+    @classmethod
+    def from_settings(cls, settings: Settings, topic_suffix: str = "",
+                      catalog: SchemaCatalog | None = None) -> OutboxWriter:
+        """A composition root's writer: its config from `settings`, and its own stored-value
+        encoder (built now, its registry lookups started in the background). Build one per
+        process and share it: every writer built this way looks each subject up again."""
+        config = OutboxConfig.from_settings(settings)
+        values = stored_values(config, lambda: registry_client(settings))
+        return cls(values=values, topic_suffix=topic_suffix, catalog=catalog, config=config)
+
+    def _configured(self) -> None:
+        """Fill what the constructor left open from the config (the process's if none)."""
+        if self._max_future_s is None or self._dual_publish is None or self._retired is None:
+            config = self._config = self._config or default_config()
+            if self._max_future_s is None:
+                self._max_future_s = config.max_future_s
+            if self._dual_publish is None or self._retired is None:
+                self._dual_publish = config.dual_publish
+                self._retired = config.retired
 
     def lock(self, db: Session | Connection, *keys: str) -> None:
         """Take the transaction-scoped advisory lock(s) `append` takes for these record keys
@@ -222,10 +245,16 @@ class OutboxWriter:
         """Stage one event; returns False when its `event_id` is already in the outbox."""
         return self.append_all(db, [event]) == 1
 
-    def append_all(self, db: Session | Connection, events: Iterable[Envelope]) -> int:
+    def append_all(self, db: Session | Connection, events: Iterable[Envelope],
+                   traceparents: Sequence[str | None] | None = None) -> int:
         """Stage several events, in their given order, in one statement; returns how many
         were new (an `event_id` already in the outbox at that major is skipped, not an error;
         copies written for a transition window are not counted).
+
+        Trace context: `traceparents` (one per event) is stored with each row as given — a
+        consumer writing the effects of several facts passes each fact's span. Without it, a
+        process that traces (`nmc.infra.tracing`) records an `outbox append` span, a child of
+        the current span (the webhook's, the send's), and every row carries it.
 
         Key locks are taken in sorted key order first so that two transactions touching the
         same keys cannot deadlock on them. Raises `InvalidEvent` (nothing written) when an
@@ -233,20 +262,18 @@ class OutboxWriter:
         answered that an event's schema version is not registered (the error names the
         subject and the version).
         """
-        batch = list(events)
+        batch = batch_in = list(events)
         if not batch:
             return 0
-        if self._max_future_s is None:
-            self._max_future_s = get_settings().nmc_outbox_max_future_s
-        if self._dual_publish is None or self._retired is None:
-            settings = get_settings()
-            self._dual_publish = settings.nmc_dual_publish
-            self._retired = settings.nmc_retired_majors
+        self._configured()
+        assert self._max_future_s is not None
+        assert self._dual_publish is not None and self._retired is not None
         errors = too_far_ahead(batch, datetime.now(UTC), self._max_future_s)
         if errors:
             raise InvalidEvent(errors)
         if self._values is _UNSET:
-            self._values = shared_values()
+            off = self._config is not None and not self._config.store_values
+            self._values = None if off else default_values()
         values, suffix = self._values, self._topic_suffix
         if self._dual_publish or self._retired:
             if self._catalog is None:
@@ -268,10 +295,31 @@ class OutboxWriter:
             if unregistered:
                 raise InvalidEvent(unregistered)
         self.lock(db, *{e.key for e in batch})
-        inserted = execute_columns(db, _INSERT, _columns(batch, values, suffix)).all()
+        if traceparents is not None:
+            given = dict(zip((e.event_id for e in batch_in), traceparents, strict=True))
+            inserted = self._insert_traced(db, batch, values, suffix,
+                                           [given.get(e.event_id) for e in batch])
+        elif tracing.enabled():
+            with _TRACER.start_as_current_span(
+                    "outbox append", kind=SpanKind.PRODUCER,
+                    attributes={"nmc.outbox.rows": len(batch),
+                                "nmc.event_names": sorted({e.event_name for e in batch})},
+            ) as span:
+                inserted = self._insert_traced(db, batch, values, suffix,
+                                               [tracing.traceparent_of(span)] * len(batch))
+        else:
+            inserted = execute_columns(db, _INSERT, _columns(batch, values, suffix)).all()
         if callers is None:
             return len(inserted)
         return sum(1 for row in inserted if (row[0], row[1]) in callers)
+
+    @staticmethod
+    def _insert_traced(db: Session | Connection, batch: Sequence[Envelope],
+                       values: StoredValues | None, suffix: str,
+                       traceparents: list[str | None]) -> Sequence[Any]:
+        columns = _columns(batch, values, suffix)
+        columns["traceparent"] = traceparents
+        return execute_columns(db, _INSERT_TRACED, columns).all()
 
 
 def emit(session: Session, name: str, tenant_id: UUID, correlation_id: UUID,

@@ -11,6 +11,7 @@ from types import FrameType
 from confluent_kafka import KafkaException, Producer
 
 from nmc.contract.schemas import SchemaCatalog, default_catalog
+from nmc.infra import tracing
 from nmc.infra.db import psycopg_dsn
 from nmc.infra.kafka_clients import ensure_topics, producer_config
 from nmc.infra.schema_registry import registry_client
@@ -72,6 +73,7 @@ def run_relay(settings: Settings, stop: threading.Event | None = None,
     """Run until SIGTERM/SIGINT (or `stop`); waits for Kafka and creates missing topics first.
     `relay`: one built by the caller (`build_relay` with its own catalog or metrics)."""
     stop = stop or threading.Event()
+    tracing.configure("nmc-relay")
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: finishing the current batch", signum)

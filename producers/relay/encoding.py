@@ -31,7 +31,8 @@ def stored_value(avro_value: bytes | None, frame_headers: frozenset[bytes]) -> b
 
 
 def row_headers(row: OutboxRow) -> list[Header]:
-    """DESIGN.md §2 headers, built straight from the row (``causation_id`` only when set)."""
+    """DESIGN.md §2 headers, built straight from the row (``causation_id`` only when set,
+    ``traceparent`` — optional, W3C trace context — only when the row carries one)."""
     headers: list[Header] = [
         ("event_id", row.event_id),
         ("event_name", row.event_name),
@@ -42,4 +43,6 @@ def row_headers(row: OutboxRow) -> list[Header]:
     ]
     if row.causation_id is not None:
         headers.append(("causation_id", row.causation_id))
+    if row.traceparent is not None:
+        headers.append(("traceparent", row.traceparent))
     return headers

@@ -35,10 +35,12 @@ class RelayMetrics:
         )
         self.errors = Counter(
             "nmc_relay_errors",
-            "Publish failures by kind (transient, permanent).",
+            "Publish failures by kind (transient, permanent, postgres).",
             ["kind"],
             registry=self.registry,
         )
+        for kind in ("transient", "permanent", "postgres"):
+            self.errors.labels(kind)  # every series exists from the start (rate() needs it)
         self.encoded = Counter(
             "nmc_relay_encoded",
             "Rows the relay Avro-encoded itself with their own version's schema (no stored "

@@ -48,6 +48,7 @@ class OutboxRow:
     created_epoch_s: float  # when the row was written (commit -> ack latency metric)
     lane: int
     avro_value: bytes | None = None  # the framed value the writer stored, if it knew the id
+    traceparent: str | None = None  # W3C trace context of the writer's span (optional header)
 
 
 class RelayStore(Protocol):

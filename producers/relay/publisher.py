@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from opentelemetry.trace import Span, SpanKind, StatusCode
 
+from nmc.infra import tracing
 from producers.relay.encoding import Header, row_headers, stored_value
 from producers.relay.outcome import Delivery, RowResult, held_retry_s, refused_rows
 from producers.relay.ports import OutboxRow
@@ -87,6 +89,7 @@ class InFlight:
     rows: Sequence[OutboxRow]
     results: dict[int, RowResult]
     now_ms: int
+    spans: dict[int, Span] | None = None  # publish spans by row id, when tracing is on
 
 
 class KafkaLink:
@@ -225,9 +228,11 @@ class KafkaPublisher:
         return on_delivery
 
     def _send(
-        self, rows: Sequence[OutboxRow], results: dict[int, RowResult], now_ms: int
+        self, rows: Sequence[OutboxRow], results: dict[int, RowResult], now_ms: int,
+        spans: dict[int, Span] | None = None,
     ) -> None:
-        """Encode and produce rows in id order (no flush); a failed row blocks its key."""
+        """Encode and produce rows in id order (no flush); a failed row blocks its key. A row
+        with a publish span (`spans`) carries that span's context in its `traceparent`."""
         blocked: set[str] = set()
         producer, encode = self._producer, self.encode
         # The common case skips building a message: only rows past the limit ask future_error.
@@ -259,6 +264,8 @@ class KafkaPublisher:
             except TransientPublishError:
                 producer.flush(self._flush_timeout_s)
                 raise
+            if spans and row.id in spans:
+                headers = with_traceparent(headers, spans[row.id])
             callback = self._callback(results, row)
             while True:
                 try:
@@ -287,7 +294,9 @@ class KafkaPublisher:
         """Encode and produce a batch without waiting: the caller may fetch the next batch
         while librdkafka's threads deliver this one; `finish` waits for the verdicts."""
         batch = InFlight(rows, {}, int(self._clock() * 1000))
-        self._send(rows, batch.results, batch.now_ms)
+        if tracing.enabled():
+            batch.spans = publish_spans(rows)
+        self._send(rows, batch.results, batch.now_ms, batch.spans)
         return batch
 
     def finish(self, batch: InFlight) -> list[RowResult]:
@@ -296,19 +305,24 @@ class KafkaPublisher:
         rows, results = batch.rows, batch.results
         refused = refused_rows([results[r.id] for r in rows if r.id in results])
         if refused:
-            self._isolate([r for r in rows if r.id in refused], results, batch.now_ms)
+            self._isolate([r for r in rows if r.id in refused], results, batch.now_ms,
+                          batch.spans)
         missing = KAFKA_PREFIX + "no acknowledgement"
-        return [
+        verdicts = [
             results.get(r.id) or RowResult(r.id, r.record_key, Delivery.TRANSIENT, missing)
             for r in rows
         ]
+        if batch.spans:
+            end_publish_spans(batch.spans, verdicts)
+        return verdicts
 
     def publish(self, rows: Sequence[OutboxRow]) -> list[RowResult]:
         """Produce rows in id order, flush, isolate what the broker refused, report each row."""
         return self.finish(self.start(rows))
 
     def _isolate(
-        self, rows: Sequence[OutboxRow], results: dict[int, RowResult], now_ms: int
+        self, rows: Sequence[OutboxRow], results: dict[int, RowResult], now_ms: int,
+        spans: dict[int, Span] | None = None,
     ) -> None:
         """Re-send refused rows one request at a time, in id order: the broker's verdict on a
         lone record is about that record, so only the real culprits stay refused."""
@@ -321,10 +335,51 @@ class KafkaPublisher:
                 results[row.id] = RowResult(row.id, row.record_key, Delivery.NOT_SENT)
                 continue
             del results[row.id]
-            self._send([row], results, now_ms)
+            self._send([row], results, now_ms, spans)
             self._flush()
             alone = results.get(row.id)
             if alone is None or alone.delivery is not Delivery.ACKED:
                 blocked.add(row.record_key)
                 if alone is not None and alone.delivery is Delivery.PERMANENT:
                     log.error("row %d is refused on its own: %s", row.id, alone.error)
+
+
+# --- tracing (only when `nmc.infra.tracing` is on) -----------------------------------------
+
+_TRACER = tracing.tracer("relay")
+
+
+def publish_spans(rows: Sequence[OutboxRow]) -> dict[int, Span]:
+    """A `publish` span per row that carries a trace context, a child of the writer's span;
+    rows without one are published untraced (a span of their own would be a lone root)."""
+    spans: dict[int, Span] = {}
+    for row in rows:
+        parent = tracing.parent_from(row.traceparent)
+        if parent is None:
+            continue
+        spans[row.id] = _TRACER.start_span(
+            f"publish {row.topic}", context=parent, kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": row.topic,
+                        "messaging.operation.type": "send", "nmc.event_name": row.event_name,
+                        "nmc.event_id": row.event_id, "nmc.outbox.id": row.id})
+    return spans
+
+
+def with_traceparent(headers: list[Header], span: Span) -> list[Header]:
+    """The headers with `traceparent` naming `span` (the consumer's parent) instead."""
+    return [*(h for h in headers if h[0] != tracing.HEADER),
+            (tracing.HEADER, tracing.traceparent_of(span))]
+
+
+def end_publish_spans(spans: dict[int, Span], results: Sequence[RowResult]) -> None:
+    """End each row's publish span with the broker's verdict."""
+    for result in results:
+        span = spans.get(result.row_id)
+        if span is None:
+            continue
+        if result.delivery is Delivery.ACKED:
+            span.set_attribute("messaging.destination.partition.id", str(result.partition))
+            span.set_attribute("messaging.kafka.offset", result.offset or 0)
+        else:
+            span.set_status(StatusCode.ERROR, result.error or result.delivery.name)
+        span.end()

@@ -46,7 +46,7 @@ SELECT o.id, o.event_id::text, o.event_name, o.schema_version, o.tenant_id::text
        -- turns out to be stale)
        CASE WHEN o.avro_value IS NULL THEN o.payload END,
        o.topic, o.record_key, o.attempts,
-       extract(epoch FROM o.created_at)::float8, o.lane, o.avro_value
+       extract(epoch FROM o.created_at)::float8, o.lane, o.avro_value, o.traceparent
 FROM outbox_events o
 WHERE o.state = 'pending' AND o.lane = ANY(%(lanes)s::smallint[])
   AND o.id <> ALL(%(in_flight)s::bigint[])

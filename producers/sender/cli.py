@@ -39,9 +39,12 @@ def run() -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    from nmc.infra.settings import get_settings
+    from producers.outbox import OutboxWriter
+
     engine = _engine()
     try:
-        run_sender(engine, SenderSettings(), stop)
+        run_sender(engine, SenderSettings(), stop, OutboxWriter.from_settings(get_settings()))
     finally:
         engine.dispose()
 

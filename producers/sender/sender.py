@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.orm import Session
 from tenacity import (
@@ -39,7 +40,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from nmc.infra import probe_http
+from nmc.infra import probe_http, tracing
 from nmc.infra.db import psycopg_dsn
 from producers.conversation.message_status import can_transition
 from producers.conversation.outbound import SENDER_CHANNEL, delivery_event
@@ -80,7 +81,7 @@ _CLAIM = text(
             LIMIT 1
               FOR UPDATE SKIP LOCKED)
        AND status = 'queued'
-    RETURNING message_id, tenant_id, to_phone, from_phone, body
+    RETURNING message_id, tenant_id, to_phone, from_phone, body, traceparent
     """
 )
 _TURN_TAKEN = text(
@@ -90,6 +91,7 @@ _TURN_TAKEN = text(
     """
 )
 _TURN_CANDIDATES = 8  # tenants tried per claim (the next ones when a tenant's rows are taken)
+_TRACER = tracing.tracer("sender")
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Claimed:
     from_phone: str
     body: str
     send_at: float = 0.0  # monotonic time of its paced slot (booked with the claim)
+    traceparent: str | None = None  # the queuing reaction's trace context, continued here
 
 
 def twilio_client(settings: SenderSettings) -> tuple[Client, TwilioHttpClient]:
@@ -117,13 +120,16 @@ class SmsSender:
     """One sender instance. Use as a context manager (or `start()` / `close()`).
 
     `after_claim` runs after the claim committed and before the API call: the crash-injection
-    point of the tests (and nothing else).
+    point of the tests (and nothing else). `writer` appends the DeliveryUpdated events
+    (default: a bare `OutboxWriter`, configured from the process's settings).
     """
 
     def __init__(self, engine: Engine, settings: SenderSettings, *,
-                 after_claim: Callable[[Claimed], None] | None = None) -> None:
+                 after_claim: Callable[[Claimed], None] | None = None,
+                 writer: OutboxWriter | None = None) -> None:
         self.engine = engine
         self.settings = settings
+        self.writer = writer or OutboxWriter()
         self.instance_id = uuid.uuid4()
         self.after_claim = after_claim
         self._local = threading.local()
@@ -216,7 +222,7 @@ class SmsSender:
             else:
                 return None
         claimed = Claimed(row.message_id, row.tenant_id, row.to_phone, row.from_phone,
-                          row.body)
+                          row.body, traceparent=row.traceparent)
         return replace(claimed, send_at=self._reserve(claimed, now))
 
     def _reserve(self, claimed: Claimed, now: float) -> float:
@@ -270,7 +276,7 @@ class SmsSender:
                 .where(outbound_messages.c.message_id == claimed.message_id).values(**values)
             )
             if advance and outcome.status in ("sent", "failed"):
-                OutboxWriter().append(session, delivery_event(
+                self.writer.append(session, delivery_event(
                     tenant_id=row.tenant_id, correlation_id=row.correlation_id,
                     causation_id=row.queued_event_id, message_id=row.message_id,
                     status=outcome.status, provider_ref=outcome.provider_sid or "",
@@ -344,10 +350,24 @@ class SmsSender:
         return outcome.throttled
 
     def process(self, claimed: Claimed) -> None:
-        """After the claim: the crash-injection hook, the call(s), the answer recorded."""
+        """After the claim: the crash-injection hook, the call(s), the answer recorded.
+
+        Traced (`nmc.infra.tracing`), a text queued with a trace context is sent inside a
+        `send sms` span, a child of the reaction's; its DeliveryUpdated carries that span."""
         if self.after_claim is not None:
             self.after_claim(claimed)
-        self.settle(claimed, self.deliver(claimed))
+        parent = tracing.parent_from(claimed.traceparent) if tracing.enabled() else None
+        if parent is None:
+            self.settle(claimed, self.deliver(claimed))
+            return
+        with _TRACER.start_as_current_span(
+                "send sms", context=parent, kind=SpanKind.CLIENT,
+                attributes={"nmc.message_id": str(claimed.message_id)}) as span:
+            outcome = self.deliver(claimed)
+            span.set_attribute("nmc.send.outcome", outcome.status)
+            if outcome.status != "sent":
+                span.set_status(StatusCode.ERROR, outcome.detail or outcome.status)
+            self.settle(claimed, outcome)
 
     def send_one(self) -> bool:
         """Claim, call, settle one message; False when nothing is claimable."""
@@ -414,9 +434,11 @@ class SmsSender:
             self._wake.wait(max(0.0, wait))
 
 
-def run_sender(engine: Engine, settings: SenderSettings, stop: threading.Event) -> None:
-    """Composition root of `nmc sender run`."""
-    with SmsSender(engine, settings) as sender:
+def run_sender(engine: Engine, settings: SenderSettings, stop: threading.Event,
+               writer: OutboxWriter | None = None) -> None:
+    """Composition root of `nmc sender run` (`writer`: see `SmsSender`)."""
+    tracing.configure("nmc-sender")
+    with SmsSender(engine, settings, writer=writer) as sender:
         server = None
         if settings.sender_metrics_port:
             stale_after = 3 * settings.sender_poll_interval_s + 5

@@ -4,29 +4,23 @@ sender reports to the same public URL and signs in with the same Twilio account)
 from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
-from nmc.infra.settings import require
+from producers.telephony.settings import EDGE_ENV, TwilioAccount
 
 
-class SenderSettings(BaseSettings):
-    """Twilio REST credentials and the sender loop's pacing."""
+class SenderSettings(TwilioAccount, BaseSettings):
+    """Twilio REST credentials and the sender loop's pacing (the account fields the edges
+    read too come from `TwilioAccount`)."""
 
-    model_config = SettingsConfigDict(env_prefix="NMC_EDGE_", frozen=True, extra="ignore")
+    model_config = EDGE_ENV
 
-    public_base_url: str | None = Field(
-        default=None,
-        description="Public URL of the edges: the status callback of every text sent.",
-    )
     twilio_api_base: str = Field(
         default="https://api.twilio.com", description="Twilio REST base URL (tests: a fake)."
     )
     twilio_account_sid: str | None = Field(default=None, description="Account SID.")
     twilio_api_auth_token: SecretStr | None = Field(
         default=None, description="REST auth token; defaults to twilio_auth_token."
-    )
-    twilio_auth_token: SecretStr | None = Field(
-        default=None, description="Twilio auth token (the webhooks' one), the REST fallback."
     )
     sender_poll_interval_s: float = Field(
         default=1.0, gt=0, description="Fallback poll period: a queued text wakes the sender at "
@@ -58,14 +52,10 @@ class SenderSettings(BaseSettings):
         "those tries.",
     )
 
-    @field_validator("public_base_url", "twilio_api_base")
+    @field_validator("twilio_api_base")
     @classmethod
-    def _no_trailing_slash(cls, value: str | None) -> str | None:
-        return None if value is None else value.rstrip("/")
-
-    def require(self, *names: str) -> None:
-        """Fail with one message naming every missing setting (checked at start-up)."""
-        require(self, "NMC_EDGE_", *names)
+    def _api_base_without_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @property
     def sender_token(self) -> SecretStr | None:

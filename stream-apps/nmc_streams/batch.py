@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import SerializationError
+from opentelemetry.trace import SpanKind, StatusCode
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -33,6 +35,7 @@ from tenacity import (
 
 from nmc.contract import dead_letter
 from nmc.contract.facts import Fact, PoisonEvent, to_fact
+from nmc.infra import tracing
 from nmc_streams.flows import FlowModel, KeyPlan, needed, plan_key, state_version
 from nmc_streams.metrics import StreamMetrics
 from nmc_streams.state import FLOW, Entity
@@ -186,6 +189,7 @@ class BatchProjector:
 
     async def handle(self, records: Sequence[Record]) -> list[str]:
         """Outcome per record: applied | duplicate | ignored | dead-lettered."""
+        started_ns = time.time_ns() if tracing.enabled() else 0
         outcomes: dict[int, str] = {}
         facts: list[tuple[int, Fact]] = []
         poison: list[tuple[int, Fact | None, str]] = []
@@ -232,7 +236,10 @@ class BatchProjector:
             counts[(record.topic, outcomes[i])] = counts.get((record.topic, outcomes[i]), 0) + 1
         for (topic, outcome), n in counts.items():
             self.metrics.processed.labels(self.app, topic, outcome).inc(n)
-        return [outcomes[i] for i in range(len(records))]
+        result = [outcomes[i] for i in range(len(records))]
+        if started_ns:
+            project_spans(self.app, records, result, started_ns)
+        return result
 
     async def _load(
         self, by_key: Mapping[str, list[tuple[int, Fact]]]
@@ -314,3 +321,32 @@ def _merge(plans: Sequence[KeyPlan]) -> tuple[StateWrite, Rows]:
         for table, table_rows in plan.rows.items():
             rows.setdefault(table, []).extend(table_rows)
     return states, rows
+
+
+_TRACER = tracing.tracer("streams")
+
+
+def project_spans(app: str, records: Sequence[Record], outcomes: Sequence[str],
+                  started_ns: int) -> None:
+    """Once a batch is durable: a `project` span per record that came with a trace context,
+    a child of its publish span, covering the batch's time (its read models were written in
+    the batch's one transaction). A span per event, not one per batch with links, so each
+    event's trace reaches its read model as a parent/child chain; records without a context
+    cost nothing, and nothing at all runs while tracing is off."""
+    for record, outcome in zip(records, outcomes, strict=True):
+        parent = tracing.parent_from(record.headers.get(tracing.HEADER))
+        if parent is None:
+            continue
+        name = record.headers.get("event_name", "")
+        span = _TRACER.start_span(
+            f"project {name.rsplit('.', 1)[-1]}", context=parent, kind=SpanKind.CONSUMER,
+            start_time=started_ns,
+            attributes={"nmc.app": app, "nmc.outcome": outcome, "nmc.event_name": name,
+                        "nmc.event_id": record.headers.get("event_id", ""),
+                        "messaging.system": "kafka",
+                        "messaging.destination.name": record.topic,
+                        "messaging.destination.partition.id": str(record.partition),
+                        "messaging.kafka.offset": record.offset})
+        if outcome == "dead-lettered":
+            span.set_status(StatusCode.ERROR, "dead-lettered")
+        span.end()

@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+TRANSIENT_STAGES = ("decode", "load", "write", "dead-letter")
+"""What `nmc_streams.batch` retries through an outage (the `stage` label)."""
+OUTCOMES = ("applied", "duplicate", "ignored", "dead-lettered")
+"""What `nmc_streams.batch` did with an event (the `outcome` label)."""
+
 
 @dataclass
 class StreamMetrics:
+    """Every series whose labels are known up front starts at 0 — events per source topic and
+    outcome, batch histograms, stalls, transient failures per stage, dead letters (`topics`: the
+    app's source topics): a series that first appears already counting (the first batch, the
+    first failure) gives `rate()` and `increase()` nothing to compare it with."""
+
     app: str
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    topics: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         labels = ["app", "topic"]
         self.processed = Counter(
             "nmc_streams_processed",
-            "Events handled (outcome: applied|duplicate|ignored|dead-lettered)",
+            f"Events handled (outcome: {'|'.join(OUTCOMES)})",
             [*labels, "outcome"],
             registry=self.registry,
         )
         self.transient = Counter(
             "nmc_streams_transient_failures",
-            "Retried outages by stage (decode|load|write); the batch waits, nothing is dropped",
+            "Retried outages by stage (decode|load|write|dead-letter); the batch waits, nothing "
+            "is dropped",
             ["app", "stage"],
             registry=self.registry,
         )
@@ -57,3 +70,12 @@ class StreamMetrics:
             [*labels, "partition"],
             registry=self.registry,
         )
+        self.stalls.labels(self.app)
+        self.batch_events.labels(self.app)
+        self.batch_seconds.labels(self.app)
+        for stage in TRANSIENT_STAGES:
+            self.transient.labels(self.app, stage)
+        for topic in self.topics:
+            self.dead_lettered.labels(self.app, topic)
+            for outcome in OUTCOMES:
+                self.processed.labels(self.app, topic, outcome)

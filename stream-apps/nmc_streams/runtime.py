@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 
 from nmc.contract.dead_letter import dlq_headers, dlq_topic, replay_topic
 from nmc.contract.facts import Fact
+from nmc.infra import tracing
 from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.dead_letters import record_dead_letter
 from nmc.infra.faust_broker import faust_broker, faust_credentials
@@ -391,7 +392,8 @@ def run_worker(app_name: str, platform: Settings, settings: StreamSettings, work
     from prometheus_client import start_http_server
 
     prepare_topics(app_name, platform, settings)
-    metrics = StreamMetrics(app_name)
+    tracing.configure(f"nmc-worker-{app_name}")
+    metrics = StreamMetrics(app_name, topics=[settings.source_topic(d) for d in DOMAINS[app_name]])
     if settings.metrics_port:
         start_http_server(settings.metrics_port, registry=metrics.registry)
     app, engine = build_app(app_name, platform, settings, worker_id, metrics)

@@ -21,7 +21,7 @@ from nmc.infra.settings import PROJECT_ROOT, Settings
 from nmc.stack import pidfile, prometheus
 from nmc.stack.layout import Layout
 from nmc.stack.procs import stop
-from nmc.stack.prometheus_config import RULES_DIR, ScrapeJob
+from nmc.stack.prometheus_config import RULES_DIR, ScrapeJob, local_jobs
 from nmc.stack.wait import until_healthy
 
 
@@ -45,6 +45,8 @@ def shortened_rules(folder: Path, for_s: float) -> list[Path]:
 @dataclass(frozen=True)
 class PrometheusApi:
     url: str
+    targets_dir: Path
+    """Where `file_sd` target files for this Prometheus go (`LocalPlatform(targets_dir=...)`)."""
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
@@ -70,18 +72,25 @@ class PrometheusApi:
         return {rule["name"] for group in response.json()["data"]["groups"]
                 for rule in group["rules"]}
 
+    def targets(self) -> list[dict[str, Any]]:
+        """The active scrape targets (`labels`, `scrapeUrl`, `health`, `lastError`, ...)."""
+        response = httpx.get(f"{self.url}/api/v1/targets", timeout=10)
+        response.raise_for_status()
+        return list(response.json()["data"]["activeTargets"])
+
     def summary(self) -> str:
         """What a failed wait shows: targets' health and every pending/firing alert."""
-        response = httpx.get(f"{self.url}/api/v1/targets", timeout=10)
         targets = [(t["labels"]["job"], t["scrapeUrl"], t["health"], t["lastError"])
-                   for t in response.json()["data"]["activeTargets"]]
+                   for t in self.targets()]
         alerts = [(a["labels"]["alertname"], a["state"]) for a in self.alerts()]
         return f"targets {targets}; alerts {alerts}"
 
 
 @contextmanager
-def own_prometheus(base: Settings, name: str, jobs: Sequence[ScrapeJob], *,
+def own_prometheus(base: Settings, name: str, jobs: Sequence[ScrapeJob] | None, *,
                     interval_s: float = 0.5, for_s: float = 1.0) -> Iterator[PrometheusApi]:
+    """`jobs` None: the stack's own scrape jobs (`local_jobs`), processes added by target files
+    in `PrometheusApi.targets_dir`, as `nmc stack up --observability` configures them."""
     home = PROJECT_ROOT / ".nmc-test" / name
     settings = base.model_copy(update={
         "nmc_home": home, "nmc_prometheus_port": free_port(),
@@ -90,15 +99,18 @@ def own_prometheus(base: Settings, name: str, jobs: Sequence[ScrapeJob], *,
     layout = Layout.of(settings)
     layout.ensure_dirs()
     shutil.rmtree(prometheus.home(layout) / "data", ignore_errors=True)  # fresh samples
+    shutil.rmtree(prometheus.targets_dir(layout), ignore_errors=True)  # no earlier run's files
     rules = shortened_rules(prometheus.home(layout) / "rules", for_s)
-    config = prometheus.write_config(settings, layout, jobs=jobs, rule_files=rules)
+    config = prometheus.write_config(
+        settings, layout, jobs=jobs if jobs is not None else local_jobs(settings),
+        rule_files=rules)
     watch_log(layout.log(prometheus.NAME))
     say = Console(stderr=True).print
     started = time.monotonic()
     job = prometheus.start(settings, layout, say, config)
     try:
         until_healthy(job, scaled(60), say, started)
-        yield PrometheusApi(prometheus.url(settings))
+        yield PrometheusApi(prometheus.url(settings), prometheus.targets_dir(layout))
     finally:
         record = pidfile.read(layout.pidfile(prometheus.NAME))
         if record is not None:

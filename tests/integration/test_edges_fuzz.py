@@ -48,7 +48,7 @@ from nmc_streams.api.app import make_database as make_read_database
 from nmc_streams.api.auth import issue_token
 from nmc_streams.api.settings import ApiSettings
 from producers.edges.app import create_edge_app
-from producers.edges.twilio_hooks import Outcome
+from producers.outcomes import Outcome
 from producers.tenants import Tenant
 
 EXAMPLES = 40  # per OpenAPI operation (one request each)

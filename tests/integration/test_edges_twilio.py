@@ -252,11 +252,15 @@ def test_concurrent_retries_and_first_contacts_converge(engine, tenant):
     caller's first contacts end up in one thread."""
     import threading
 
-    from producers.edges.twilio_hooks import inbound_sms, voice_status
+    from producers.edges import twilio_input
     from producers.errors import Replayed
+    from producers.outbox import OutboxWriter
+    from producers.telephony.calls import record_call_status
+    from producers.telephony.messages import receive_sms
 
     barrier = threading.Barrier(6)
     outcomes: list[str] = []
+    writer = OutboxWriter()
 
     def deliver(i: int) -> None:
         barrier.wait()
@@ -264,9 +268,11 @@ def test_concurrent_retries_and_first_contacts_converge(engine, tenant):
         try:
             with Session(engine) as s, s.begin():
                 if i % 2:
-                    result = voice_status(s, _call("CA-race"), now, 3600)
+                    result = record_call_status(
+                        s, writer, twilio_input.call_status(_call("CA-race")), now, 3600)
                 else:
-                    result = inbound_sms(s, _sms("SM-race"), now, 3600)
+                    result = receive_sms(
+                        s, writer, twilio_input.inbound_sms(_sms("SM-race")), now, 3600)
             outcomes.append(result.outcome)
         except Replayed:
             outcomes.append("replayed")

@@ -9,30 +9,21 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 from kafka_support import produce, telephony_events
+from support import examples
 from support.streams import remove_group
 
 from nmc.contract.dead_letter import dlq_topic
 from nmc.contract.keys import java_partition
 from nmc.demo.local_platform import commit_at_end
 from nmc.infra.kafka_clients import domain_topics, ensure_topics, producer_config
-from nmc.infra.settings import PROJECT_ROOT, Settings
-
-EXAMPLES = PROJECT_ROOT / "examples"
-INSTALLED = str(Path(sys.executable).parent)  # where scripts/install.sh links a newer Go
-
-
-def _tool(name: str) -> str | None:
-    return shutil.which(name, path=INSTALLED) or shutil.which(name)
+from nmc.infra.settings import Settings
 
 
 @pytest.fixture
@@ -50,42 +41,16 @@ def group(stack: Settings) -> Iterator[str]:
     remove_group(stack, name)
 
 
-def _command(language: str, tmp_path: Path) -> list[str]:
-    if language == "python":
-        return [sys.executable, str(EXAMPLES / "python" / "consume.py")]
-    if language == "java":
-        java, mvn = _tool("java"), _tool("mvn")
-        if java is None or mvn is None:
-            pytest.skip("the Java example needs java and mvn, which `make install` installs "
-                        "(Debian: openjdk-17-jdk-headless maven); every other example still runs")
-        lib = EXAMPLES / "java" / "target" / "lib"
-        if not lib.is_dir():
-            subprocess.run([mvn, "-B", "-q", "dependency:copy-dependencies",
-                            f"-DoutputDirectory={lib}"], cwd=EXAMPLES / "java", check=True,
-                           capture_output=True, timeout=600)
-        return [java, "-cp", f"{lib}/*", str(EXAMPLES / "java" / "Consume.java")]
-    if language == "go":
-        go = _tool("go")
-        if go is None:
-            pytest.skip("the Go example needs Go 1.22+, which `make install` installs (from the "
-                        "Go module proxy into .venv/bin); every other example still runs")
-        binary = tmp_path / "consume"
-        subprocess.run([go, "build", "-o", str(binary), "."], cwd=EXAMPLES / "go", check=True,
-                       capture_output=True, timeout=600)
-        return [str(binary)]
-    node, npm = _tool("node"), _tool("npm")
-    if node is None or npm is None:
-        pytest.skip("the Node example needs node and npm, which `make install` installs "
-                    "(Debian: nodejs npm); every other example still runs")
-    if not (EXAMPLES / "node" / "node_modules").is_dir():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=EXAMPLES / "node",
-                       check=True, capture_output=True, timeout=300)
-    return [node, str(EXAMPLES / "node" / "consume.js")]
+def _command(language: str) -> list[str]:
+    try:
+        return examples.build(language)  # `make test` started building them in the background
+    except examples.ToolMissing as exc:
+        pytest.skip(f"{exc}; every other example still runs")
 
 
 @pytest.mark.parametrize("language", ["python", "node", "go", "java"])
-def test_example_consumer(stack: Settings, group: str, language: str, tmp_path: Path) -> None:
-    command = _command(language, tmp_path)
+def test_example_consumer(stack: Settings, group: str, language: str) -> None:
+    command = _command(language)
     key, events = telephony_events()
     produce(stack, [events[0], events[1], events[0]])      # the first one delivered twice
     result = subprocess.run(

@@ -89,7 +89,8 @@ def reactor_process(test_settings: Settings, database_url: str,
 
     def start(group: str, **env: str) -> subprocess.Popen[bytes]:
         full = dict(os.environ, DATABASE_URL=database_url, NMC_REACTIONS_GROUP=group,
-                    NMC_REACTIONS_BATCH_MAX="4", **env)
+                    NMC_REACTIONS_BATCH_MAX="4",
+                    NMC_REACTIONS_SESSION_TIMEOUT_MS="6000", **env)
         with (tmp_path / "reactor.log").open("ab") as out:
             proc = subprocess.Popen([sys.executable, "-m", "nmc.cli", "reactor"], env=full,
                                     stdout=out, stderr=subprocess.STDOUT)

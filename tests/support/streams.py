@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import subprocess
 import sys
 import uuid
@@ -34,6 +35,11 @@ from nmc.infra.settings import Settings
 from nmc_streams.db import READ_MODELS
 
 from .waits import wait_until, watch_log
+
+
+def synthetic_traceparent() -> str:
+    """A valid, sampled W3C `traceparent` naming a random trace and span."""
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
 class IsolatedTopics:
@@ -64,16 +70,21 @@ class IsolatedTopics:
         assert value is not None
         return topic, value
 
-    def publish(self, events: Iterable[Envelope]) -> int:
-        """Produce with the relay's key, headers, timestamp and partitioner; flush."""
+    def publish(self, events: Iterable[Envelope], traceparents: bool = False) -> int:
+        """Produce with the relay's key, headers, timestamp and partitioner; flush.
+        `traceparents`: each record also carries a `traceparent` header (a trace of its own),
+        as the relay sends rows written by a tracing producer (the tracing benches)."""
         n = 0
         for event in events:
             topic, value = self.encode(event)
+            headers = event_headers(event.to_json())
+            if traceparents:
+                headers.append(("traceparent", synthetic_traceparent().encode()))
             self._produce(
                 topic,
                 event.key.encode(),
                 value,
-                event_headers(event.to_json()),
+                headers,
                 int(event.occurred_at.timestamp() * 1000),
             )
             n += 1
@@ -308,6 +319,9 @@ def start_worker(
         NMC_STREAMS_METRICS_PORT=str(metrics_port),
         NMC_STREAMS_RETRY_BASE_S="0.05",
         NMC_STREAMS_RETRY_MAX_S="0.5",
+        # the broker's floor (group.min.session.timeout.ms): a killed worker's partitions move
+        # 4 s sooner than with the default
+        NMC_STREAMS_SESSION_TIMEOUT_S="6",
         **(extra_env or {}),
     )
     if log_path is None:  # a failed test shows the tail of every worker's log
@@ -429,8 +443,12 @@ def fresh_database(platform: Settings) -> Iterator[str]:
         yield url
 
 
-def project_in_order(engine: Engine, app: str, events: Iterable[Envelope]) -> None:
-    """The reference: the same model and store, one event per batch, in event-time order."""
+def project_in_order(
+    engine: Engine, app: str, events: Iterable[Envelope], batch_size: int = 500
+) -> None:
+    """The reference: the same model and store, in event-time order, `batch_size` events per
+    transaction (batching converges to one event per batch: tests/unit/test_streams_reducers.py
+    shows it for any order and any batch boundaries; one per batch cost ~10 ms each)."""
     import asyncio
 
     from nmc_streams.batch import BatchProjector, Record
@@ -458,8 +476,8 @@ def project_in_order(engine: Engine, app: str, events: Iterable[Envelope]) -> No
         records.append(Record("reference", 0, len(records), None, record, {}))  # type: ignore[arg-type]
 
     async def _all() -> None:
-        for rec in records:
-            await projector.handle([rec])
+        for start in range(0, len(records), batch_size):
+            await projector.handle(records[start:start + batch_size])
 
     asyncio.run(_all())
 

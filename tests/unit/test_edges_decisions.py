@@ -18,13 +18,14 @@ from nmc.infra.settings import MissingSetting
 from producers.billing import subscriptions as billing
 from producers.conversation import message_status as statuses
 from producers.conversation.message_status import TRANSITIONS, can_transition
-from producers.edges import decisions
+from producers.edges import twiml
 from producers.edges.auth import authenticate, issue_token
 from producers.edges.settings import EdgeSettings
-from producers.edges.stripe_hooks import parse_subscription_event
+from producers.edges.stripe_input import parse_subscription_event
 from producers.errors import Refused
 from producers.scheduling import rules
 from producers.sender.state import classify_error
+from producers.telephony import rules as telephony
 
 SECRET = "s" * 32
 
@@ -34,7 +35,7 @@ SECRET = "s" * 32
     ("completed", None), ("ringing", None), ("in-progress", None), ("canceled", None),
 ])
 def test_missed_call_reason(status, reason):
-    assert decisions.missed_call_reason(status) == reason
+    assert telephony.missed_call_reason(status) == reason
 
 
 @pytest.mark.parametrize(("twilio", "catalog"), [
@@ -70,14 +71,14 @@ def test_any_callback_order_gives_a_monotone_history(updates):
 
 
 def test_twiml_is_valid_xml_with_an_empty_response():
-    for twiml in (decisions.empty_messaging_twiml(), decisions.empty_voice_twiml()):
-        root = ElementTree.fromstring(twiml)
+    for document in (twiml.empty_messaging_twiml(), twiml.empty_voice_twiml()):
+        root = ElementTree.fromstring(document)
         assert root.tag == "Response" and list(root) == []
 
 
 def test_secrets_in_sms_bodies_are_redacted():
-    assert decisions.redact_secrets("key sk_live_ABCDEFGH1234 ok") == "key [redacted] ok"
-    assert decisions.redact_secrets("plain text") == "plain text"
+    assert telephony.redact_secrets("key sk_live_ABCDEFGH1234 ok") == "key [redacted] ok"
+    assert telephony.redact_secrets("plain text") == "plain text"
 
 
 def test_plan_and_subscription_status():

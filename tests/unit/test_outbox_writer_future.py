@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.errors import InvalidEvent
+from producers.outbox.config import OutboxConfig
 from producers.outbox.writer import OutboxWriter, too_far_ahead
 
 NOW = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
@@ -51,3 +52,22 @@ def test_the_writer_refuses_before_touching_the_database() -> None:
     with pytest.raises(InvalidEvent) as caught:
         OutboxWriter().append(NoDatabase(), future)
     assert [e.field for e in caught.value.errors] == ["occurred_at"]
+
+
+def test_a_writer_handed_its_config_reads_no_process_settings(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A composition root's config is what the writer applies (here a 60 s limit, where the
+    process default is 3000 s); the process's settings are never read."""
+    import producers.outbox.writer as writer_module
+
+    def no_default() -> None:
+        raise AssertionError("the writer reached for the process's settings")
+
+    monkeypatch.setattr(writer_module, "default_config", no_default)
+    monkeypatch.setattr(writer_module, "default_values", no_default)
+    config = OutboxConfig(max_future_s=60, dual_publish={}, retired={}, store_values=False,
+                          schema_id_retry_s=30)
+    writer = OutboxWriter(config=config)
+    with pytest.raises(InvalidEvent) as caught:
+        writer.append(Session(), _event(datetime.now(UTC) + timedelta(seconds=600)))
+    assert "at most 60s ahead" in caught.value.errors[0].reason

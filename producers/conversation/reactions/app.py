@@ -13,7 +13,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 
 from nmc.contract.dead_letter import dlq_topic, replay_topic
-from nmc.infra import probe_http
+from nmc.infra import probe_http, tracing
 from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config, ensure_topics, producer_config
@@ -31,6 +31,7 @@ def run_reactor(
     assigned: threading.Event | None = None,
 ) -> None:
     stop = stop or threading.Event()
+    tracing.configure("nmc-reactor")
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         stop.set()
@@ -50,7 +51,9 @@ def run_reactor(
                  "stats_cb": metrics.on_stats}
     consumer = Consumer(consumer_config(
         settings, group, **{"enable.auto.commit": True, "enable.auto.offset.store": False,
-                            "auto.offset.reset": settings.nmc_reactions_offset_reset}, **extra))
+                            "auto.offset.reset": settings.nmc_reactions_offset_reset,
+                            "session.timeout.ms": settings.nmc_reactions_session_timeout_ms},
+        **extra))
     reactor = ConversationReactor(
         consumer, registry_decoder(registry), engine, Producer(producer_config(settings)),
         group, settings.nmc_reactions_max_attempts, settings.nmc_reactions_retry_max_s,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from sqlalchemy import (
     Boolean,
     Column,
@@ -32,6 +33,7 @@ from sqlalchemy.types import DateTime
 
 from nmc.contract.envelope import Envelope, known_event
 from nmc.contract.keys import record_key
+from nmc.infra import tracing
 from nmc.infra.db import execute_columns, unnest_rows
 from producers.conversation.messaging_gate import messaging_gates
 from producers.conversation.outbound import SENDER_CHANNEL, outbound_message
@@ -140,6 +142,7 @@ _TEXT_COLUMNS = (
     ("message_id", "uuid"), ("tenant_id", "uuid"), ("correlation_id", "uuid"),
     ("conversation_id", "uuid"), ("to_phone", "text"), ("from_phone", "text"),
     ("body", "text"), ("status", "text"), ("queued_event_id", "uuid"), ("attempts", "integer"),
+    ("traceparent", "text"),
 )
 _INSERT_TEXTS = (
     f"INSERT INTO {outbound_messages.name} ({', '.join(name for name, _ in _TEXT_COLUMNS)}) "
@@ -171,6 +174,8 @@ class _Writes:
     events: list[Envelope | UUID] = field(default_factory=list)  # UUID: a queued text's event
     texts: dict[UUID, tuple[dict[str, Any], Envelope]] = field(default_factory=dict)
     memory: dict[Conversation, dict[str, Any]] = field(default_factory=dict)
+    traced: bool = False  # tracing on: each event and text carries its fact's reaction span
+    traces: dict[UUID, str | None] = field(default_factory=dict)  # event id -> traceparent
 
     def remember(self, fact: Trigger, **values: object) -> None:
         key = (fact.tenant_id, fact.correlation_id)
@@ -193,7 +198,8 @@ class _Writes:
                                       _by_column(rows, _TEXT_COLUMNS)).scalars())
         events = [e if isinstance(e, Envelope) else self.texts[e][1]
                   for e in self.events if isinstance(e, Envelope) or e in new]
-        WRITER.append_all(session, events)
+        WRITER.append_all(session, events, [self.traces.get(e.event_id) for e in events]
+                          if self.traced else None)
         if new:
             last = {row["correlation_id"]: row["queued_event_id"]  # in fact order: last wins
                     for mid, (row, _) in self.texts.items() if mid in new}
@@ -219,20 +225,57 @@ def react_batch(session: Session, facts: Sequence[Trigger]) -> list[list[Action]
     WRITER.lock(session, *{record_key(f.tenant_id, f.correlation_id) for f in ours})
     memories = _memories(session, {(f.tenant_id, f.correlation_id) for f in ours})
     results: list[list[Action]] = []
-    writes = _Writes()
-    for fact in facts:
-        tenant = directory.get(fact.tenant_id)
-        if fact.name not in HANDLED or tenant is None:
-            results.append([])
-            continue
-        key = (fact.tenant_id, fact.correlation_id)
-        memory = memories.get(key, Memory())
-        actions = decide(fact, memory, tenant.gate)
-        _plan(writes, fact, actions, tenant)
-        memories[key] = remember(memory, actions)
-        results.append(actions)
-    writes.flush(session)
+    writes = _Writes(traced=tracing.enabled())
+    spans: list[Span] = []
+    try:
+        for fact in facts:
+            tenant = directory.get(fact.tenant_id)
+            if fact.name not in HANDLED or tenant is None:
+                results.append([])
+                continue
+            key = (fact.tenant_id, fact.correlation_id)
+            memory = memories.get(key, Memory())
+            actions = decide(fact, memory, tenant.gate)
+            planned = len(writes.events)
+            _plan(writes, fact, actions, tenant)
+            if writes.traced:
+                _trace(writes, fact, actions, planned, spans)
+            memories[key] = remember(memory, actions)
+            results.append(actions)
+        writes.flush(session)
+    except BaseException as exc:
+        for span in spans:
+            span.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        for span in spans:
+            span.end()
     return results
+
+
+_TRACER = tracing.tracer("reactor")
+
+
+def _trace(writes: _Writes, fact: Trigger, actions: list[Action], planned: int,
+           spans: list[Span]) -> None:
+    """A `react` span for a fact that came with a trace context (child of its publish span);
+    the fact's new events and queued text carry it, so the sender continues the trace."""
+    parent = tracing.parent_from(fact.traceparent)
+    if parent is None:
+        return
+    span = _TRACER.start_span(
+        f"react {fact.name.rsplit('.', 1)[-1]}", context=parent, kind=SpanKind.CONSUMER,
+        attributes={"nmc.event_id": str(fact.event_id), "nmc.event_name": fact.name,
+                    "nmc.actions": [type(a).__name__ for a in actions]})
+    spans.append(span)
+    traceparent = tracing.traceparent_of(span)
+    for planned_event in writes.events[planned:]:
+        if isinstance(planned_event, Envelope):
+            writes.traces[planned_event.event_id] = traceparent
+        else:  # a queued text: its row and its MessageSent(queued)
+            row, event = writes.texts[planned_event]
+            row["traceparent"] = traceparent
+            writes.traces[event.event_id] = traceparent
 
 
 def _plan(writes: _Writes, fact: Trigger, actions: list[Action], tenant: TenantView) -> None:

@@ -48,8 +48,9 @@ log = logging.getLogger(__name__)
 SOURCE_TOPICS = (topic_for("telephony"), topic_for("conversation"))
 
 
-def to_trigger(value: Any) -> Trigger:
+def to_trigger(value: Any, traceparent: str | None = None) -> Trigger:
     """The typed trigger of a decoded record; `PoisonEvent` when it is not a usable envelope.
+    `traceparent`: the record's optional trace context header, continued by the reaction.
 
     What `nmc.contract.facts.to_fact` reads, and refused where it refuses, but the ids and the
     event time stay the UUIDs and the datetime fastavro decoded (to_fact turns them into text,
@@ -73,7 +74,8 @@ def to_trigger(value: Any) -> Trigger:
     return Trigger(event_id=ids[0], name=name, tenant_id=ids[1], correlation_id=ids[2],
                    occurred_at=occurred_at,
                    payload=(to_json_value(payload, fixed_millis=True)
-                            if isinstance(payload, Mapping) else {}))
+                            if isinstance(payload, Mapping) else {}),
+                   traceparent=traceparent)
 
 
 def _uuid(value: Any) -> UUID:
@@ -122,7 +124,7 @@ class ConversationReactor:
             return "ignored"  # filtered by header, without decoding (DESIGN.md §2)
         error, attempts, actions = "", 0, []
         try:
-            fact = to_trigger(self._decode(msg.value() or b""))
+            fact = to_trigger(self._decode(msg.value() or b""), headers.get("traceparent"))
         except Exception as exc:  # undecodable: retrying cannot help
             return self._dead_letter(msg, headers, f"permanent: {exc}", 1)
         retrying = Retrying(
@@ -156,7 +158,8 @@ class ConversationReactor:
             if headers.get("event_name") not in HANDLED:
                 continue  # filtered by header, without decoding (DESIGN.md §2)
             try:
-                facts.append((i, to_trigger(self._decode(msg.value() or b""))))
+                facts.append((i, to_trigger(self._decode(msg.value() or b""),
+                                            headers.get("traceparent"))))
             except Exception as exc:  # undecodable: retrying cannot help
                 outcomes[i] = self._dead_letter(msg, headers, f"permanent: {exc}", 1)
         if not facts:

@@ -33,6 +33,7 @@ class Trigger:
     correlation_id: UUID
     occurred_at: datetime
     payload: dict[str, Any]
+    traceparent: str | None = None  # the record's W3C trace context header, if it had one
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,10 @@ FACTORY = "nmc_streams.api.cli:app_from_env"
 
 def app_from_env() -> object:
     """uvicorn factory for multi-worker runs: each worker reads the environment itself."""
+    from nmc.infra import tracing
     from nmc_streams.api.app import create_app
 
+    tracing.configure("nmc-api")  # FastAPI then makes a server span per request
     return create_app(ApiSettings())
 
 
@@ -35,8 +37,10 @@ def serve(settings: ApiSettings) -> None:
                     workers=settings.workers, log_level=settings.log_level,
                     access_log=False)
         return
+    from nmc.infra import tracing
     from nmc_streams.api.app import create_app
 
+    tracing.configure("nmc-api")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level=settings.log_level, access_log=False)
 
