@@ -111,6 +111,9 @@ def run_reactor(settings: Settings, topics: list[str], expected: int) -> Rates:
         while reactor.metrics.handled() < expected:
             time.sleep(0.01)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        batches = reactor.metrics.registry.get_sample_value("nmc_reactor_batch_seconds_count")
+        console.print(f"reactor: {batches:.0f} batches, {expected / (batches or 1):,.0f} "
+                      "records per batch on average")
     finally:
         stop.set()
         thread.join(60)
