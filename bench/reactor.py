@@ -108,11 +108,12 @@ def run_reactor(settings: Settings, topics: list[str], expected: int) -> Rates:
     try:
         assigned.wait(60)
         started, cpu = time.perf_counter(), time.process_time()
-        while sum(reactor.registry.get_sample_value("nmc_reactions_processed_total",
-                                                    {"outcome": o}) or 0
-                  for o in ("applied", "ignored", "dead-lettered")) < expected:
+        while reactor.metrics.handled() < expected:
             time.sleep(0.01)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        batches = reactor.metrics.registry.get_sample_value("nmc_reactor_batch_seconds_count")
+        console.print(f"reactor: {batches:.0f} batches, {expected / (batches or 1):,.0f} "
+                      "records per batch on average")
     finally:
         stop.set()
         thread.join(60)

@@ -20,14 +20,17 @@ outbox row), relay (row -> published_at), reactor (published -> text queued), se
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,7 +60,7 @@ from producers.conversation.reactions.consumer import SOURCE_TOPICS
 from producers.outbox import OutboxWriter
 from producers.tenants.store import add_tenant
 from tests.support.streams import remove_group
-from tests.support.twilio_rest import ScriptedTwilio
+from tests.support.twilio_rest import Script, ScriptedTwilio
 
 console = Console()
 PUBLIC_URL = "https://edge.bench.test"
@@ -66,6 +69,9 @@ ACCOUNT = "AC" + "0" * 32
 BACKGROUND_TENANTS = 200
 DEADLINE_S = 30.0
 STAGES = ("edge", "relay", "reactor", "sender wait", "Twilio call")
+COMMANDS = {"edge": ["edge", "serve"], "relay": ["relay"], "reactor": ["reactor"],
+            "sender": ["sender", "run"]}
+KILL_WAIT_S = 120.0  # a killed reactor's partitions return after the group's session timeout
 
 
 def tenant_number(n: int) -> str:
@@ -125,6 +131,7 @@ class Platform:
     group: str = field(default_factory=lambda: f"bench-textback-{uuid.uuid4().hex[:8]}")
     edge_port: int = field(default_factory=free_port)
     sender_metrics_port: int = field(default_factory=free_port)
+    reactor_metrics_port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
@@ -140,6 +147,7 @@ class Platform:
             "NMC_EDGE_TWILIO_API_BASE": self.twilio_url,
             "NMC_EDGE_TWILIO_ACCOUNT_SID": ACCOUNT,
             "NMC_EDGE_SENDER_METRICS_PORT": str(self.sender_metrics_port),
+            "NMC_REACTIONS_METRICS_PORT": str(self.reactor_metrics_port),
         }
 
     def start(self) -> None:
@@ -150,15 +158,29 @@ class Platform:
                             asynchronous=False)
         finally:
             consumer.close()
-        commands = {"edge": ["edge", "serve"], "relay": ["relay"], "reactor": ["reactor"],
-                    "sender": ["sender", "run"]}
-        for name, args in commands.items():
-            with (self.log_dir / f"{name}.log").open("wb") as log:
-                self.procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", "nmc.cli", *args], env=self.env(), stdout=log,
-                    stderr=subprocess.STDOUT)
+        for name in COMMANDS:
+            self._spawn(name)
         self._wait_http(f"http://127.0.0.1:{self.edge_port}/healthz", "edge")
-        self._wait_http(f"http://127.0.0.1:{self.sender_metrics_port}/healthz", "sender")
+        self._wait_ready("sender")
+        self._wait_ready("reactor")
+
+    def _spawn(self, name: str) -> None:
+        with (self.log_dir / f"{name}.log").open("ab") as log:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "nmc.cli", *COMMANDS[name]], env=self.env(), stdout=log,
+                stderr=subprocess.STDOUT)
+
+    def _wait_ready(self, name: str) -> None:
+        port = {"sender": self.sender_metrics_port, "reactor": self.reactor_metrics_port}[name]
+        self._wait_http(f"http://127.0.0.1:{port}/healthz", name)
+
+    def kill_and_restart(self, name: str) -> None:
+        """SIGKILL the process (`kill -9`), then start a new one and wait for its probe."""
+        proc = self.procs[name]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        self._spawn(name)
+        self._wait_ready(name)
 
     def _wait_http(self, url: str, name: str, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -179,8 +201,12 @@ class Platform:
                 raise SystemExit(f"{name} exited ({proc.returncode}); its log ends:\n{tail}")
 
     def metrics(self) -> str:
+        """The sender's metrics (Prometheus text); empty while it restarts."""
         url = f"http://127.0.0.1:{self.sender_metrics_port}/metrics"
-        return httpx.get(url, timeout=5).text
+        try:
+            return httpx.get(url, timeout=5).text
+        except httpx.TransportError:
+            return ""
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -214,9 +240,13 @@ class Probe:
     status: int = 0
 
 
+def probe_caller(round_no: int, n: int) -> str:
+    return f"+1310{(round_no * 100_000 + n) % 10_000_000:07d}"
+
+
 def send_probe(http: httpx.Client, n: int, tenants: int, round_no: int) -> Probe:
     """One Twilio-signed no-answer voice status callback from a new caller."""
-    caller = f"+1310{(round_no * 100_000 + n) % 10_000_000:07d}"
+    caller = probe_caller(round_no, n)
     params = {"CallSid": f"CA{uuid.uuid4().hex}", "CallStatus": "no-answer", "From": caller,
               "To": tenant_number(n % tenants)}
     path = "/twilio/voice/status"
@@ -228,8 +258,9 @@ def send_probe(http: httpx.Client, n: int, tenants: int, round_no: int) -> Probe
 
 
 def send_probes(platform: Platform, rate: float, seconds: float, tenants: int,
-                round_no: int) -> list[Probe]:
-    probes: list[Probe] = []
+                round_no: int, probes: list[Probe] | None = None) -> list[Probe]:
+    """Probes at `rate`/s, appended to `probes` as they go (another thread may watch it)."""
+    probes = [] if probes is None else probes
     with httpx.Client(base_url=f"http://127.0.0.1:{platform.edge_port}", timeout=10) as http:
         start = time.monotonic()
         for n in range(round(rate * seconds)):
@@ -240,7 +271,7 @@ def send_probes(platform: Platform, rate: float, seconds: float, tenants: int,
 
 STAGE_SQL = text("""
     SELECT c.call_sid, o.created_at AS edge_at, o.published_at, m.created_at AS queued_at,
-           m.claimed_at
+           m.claimed_at, m.status
       FROM calls c
       JOIN outbox_events o ON o.event_id = c.event_id
       LEFT JOIN outbound_messages m ON m.correlation_id = c.correlation_id
@@ -282,19 +313,33 @@ def run_round(engine: Engine, platform: Platform, twilio: ScriptedTwilio, clock_
         with suppress(Empty):
             committed += int(out.get(timeout=30))
     background_rate = committed / (args.seconds + 2.0)
-    # Wait for every probe's text, or until the last one's deadline.
-    deadline = probes[-1].posted_at + DEADLINE_S + 5.0
-    while time.time() < deadline:
-        platform.check()
-        if all(twilio.accepted(p.caller) for p in probes):
+    result = settle(engine, platform, twilio, clock_offset, probes, DEADLINE_S + 5.0)
+    return {**result, "round": f"background {rate:,}/s", "rate": rate,
+            "background": background_rate,
+            "histogram": histogram_delta(before, platform.metrics())}
+
+
+def settle(engine: Engine, platform: Platform, twilio: ScriptedTwilio, clock_offset: float,
+           probes: list[Probe], wait_s: float) -> dict[str, Any]:
+    """Wait for every probe's text (or its `unknown` row), at most `wait_s` after the last
+    probe; the round's figures. Lost: neither texted nor reported `unknown` by then."""
+    def done(probe: Probe, unknown: set[str]) -> bool:
+        return bool(twilio.accepted(probe.caller)) or probe.sid in unknown
+
+    deadline = probes[-1].posted_at + wait_s
+    rows: dict[str, Any] = {}
+    while True:
+        with engine.connect() as conn:
+            rows = {r.call_sid: r for r in conn.execute(
+                STAGE_SQL, {"sids": [p.sid for p in probes]})}
+        unknown = {sid for sid, r in rows.items() if r.status == "unknown"}
+        if all(done(p, unknown) for p in probes) or time.time() >= deadline:
             break
+        platform.check()
         time.sleep(0.2)
-    with engine.connect() as conn:
-        rows = {r.call_sid: r for r in conn.execute(
-            STAGE_SQL, {"sids": [p.sid for p in probes]})}
     latencies: list[float] = []
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
-    late = duplicates = refused = 0
+    late = duplicates = refused = lost = 0
     for probe in probes:
         if probe.status >= 300:
             refused += 1
@@ -302,6 +347,7 @@ def run_round(engine: Engine, platform: Platform, twilio: ScriptedTwilio, clock_
         duplicates += max(0, len(accepted) - 1)
         if not accepted:
             late += 1
+            lost += probe.sid not in unknown
             continue
         arrived = accepted[0].at + clock_offset
         latency = arrived - probe.posted_at
@@ -316,13 +362,97 @@ def run_round(engine: Engine, platform: Platform, twilio: ScriptedTwilio, clock_
         for stage, (a, b) in zip(STAGES, pairwise(points), strict=True):
             if a is not None and b is not None:
                 stages[stage].append((b - a) * 1000)
+    at_twilio = sum(1 for p in probes if p.sid in unknown and twilio.accepted(p.caller))
     return {
-        "rate": rate, "background": background_rate, "probes": len(probes),
-        "texted": len(probes) - late, "late": late, "duplicates": duplicates,
+        "probes": len(probes), "texted": len(probes) - late, "late": late, "lost": lost,
+        "duplicates": duplicates, "unknown": len(unknown), "unknown_at_twilio": at_twilio,
         "refused": refused, "p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
         "stages": {s: (percentile(v, 50), percentile(v, 99)) for s, v in stages.items()},
-        "histogram": histogram_delta(before, platform.metrics()),
     }
+
+
+# --- kill rounds ----------------------------------------------------------------------------
+
+HELD = 5  # texts the fake Twilio holds in flight when the sender is killed
+HOLD_S = 5.0  # how long it holds each (longer than the bench needs to see them all arrive)
+UNANSWERED = 3  # missed calls on Kafka the stopped reactor has not answered when it is killed
+
+
+def run_kill_round(engine: Engine, platform: Platform, twilio: ScriptedTwilio,
+                   clock_offset: float, args: argparse.Namespace, target: str,
+                   round_no: int) -> dict[str, Any]:
+    """Probes without background load; a third of the way in, `target` is killed -9 at a
+    moment the bench has observed, then restarted:
+
+    * sender: the fake Twilio holds the next `HELD` probes' requests unanswered; once all of
+      them have arrived (texts in flight), SIGKILL. Twilio got them, so they count as texted;
+      the restarted sender must report them `unknown` and never send them again.
+    * reactor: SIGSTOP, then wait until `UNANSWERED` later missed calls are published to Kafka
+      with no text queued (facts in flight, possibly a batch mid-transaction), then SIGKILL.
+    """
+    total = round(args.probe_rate * args.seconds)
+    first = total // 3
+    held = [probe_caller(round_no, n) for n in range(first, first + HELD)]
+    if target == "sender":
+        for caller in held:
+            twilio.scripts[caller] = Script(delay_s=HOLD_S)
+    probes: list[Probe] = []
+    sending = threading.Thread(target=send_probes, args=(
+        platform, args.probe_rate, args.seconds, args.tenants, round_no, probes), daemon=True)
+    sending.start()
+    observed = ""
+    try:
+        if target == "sender":
+            _wait(lambda: all(twilio.requests_to(c) for c in held), "held texts at Twilio")
+            observed = f"{len(held)} texts in flight at Twilio"
+        else:
+            _wait(lambda: len(probes) >= first, "a third of the probes")
+            platform.procs["reactor"].send_signal(signal.SIGSTOP)
+            mark = len(probes)
+            _wait(lambda: _unanswered(engine, probes[mark:]) >= UNANSWERED,
+                  "missed calls on Kafka behind the stopped reactor")
+            observed = (f"{_unanswered(engine, probes[:len(probes)])} missed calls on "
+                        "Kafka unanswered")
+    finally:
+        platform.kill_and_restart(target)
+    sending.join()
+    result = settle(engine, platform, twilio, clock_offset, probes, KILL_WAIT_S)
+    return {**result, "round": f"{target} kill -9 ({observed})", "rate": 0,
+            "background": 0.0, "histogram": "", "status_unknown": status_unknown(platform)}
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"kill round: no {what} after {timeout_s:.0f} s")
+        time.sleep(0.02)
+
+
+UNANSWERED_SQL = text("""
+    SELECT count(*) FROM calls c JOIN outbox_events o ON o.event_id = c.event_id
+     WHERE c.call_sid = ANY(CAST(:sids AS text[])) AND o.published_at IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM outbound_messages m
+                        WHERE m.correlation_id = c.correlation_id)
+""")
+
+
+def _unanswered(engine: Engine, probes: list[Probe]) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(UNANSWERED_SQL, {"sids": [p.sid for p in probes]}).scalar_one())
+
+
+def status_unknown(platform: Platform) -> str:
+    """What `nmc status --json` says about texts in state unknown (count; flagged or not)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "nmc.cli", "status", "--json", "--expect-group",
+         platform.group], env=platform.env(), capture_output=True, text=True, timeout=120)
+    try:
+        report = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        return f"(nmc status failed: {done.stderr.strip()[-200:]})"
+    flagged = any("unknown" in p for p in report.get("problems", []))
+    return f"{report['texts']['unknown']}" + (" (flagged)" if flagged else " (not flagged)")
 
 
 def histogram_delta(before: str, after: str) -> str:
@@ -363,6 +493,9 @@ def main() -> None:
     parser.add_argument("--background-rates", default="0,1000",
                         help="events/s of other tenants' traffic, one round each")
     parser.add_argument("--writers", type=int, default=2, help="background writer processes")
+    parser.add_argument("--kill", default="sender,reactor",
+                        help="processes killed -9 (and restarted), one round each, after the "
+                        "load rounds ('' for none)")
     add_json_option(parser)
     args = parser.parse_args()
     rates = [int(r) for r in args.background_rates.split(",")]
@@ -389,6 +522,11 @@ def main() -> None:
             console.print(f"round {round_no + 1}: background {rate:,} events/s ...")
             results.append(run_round(engine, platform, twilio, clock_offset, args, rate,
                                      round_no, background))
+        for target in [t for t in args.kill.split(",") if t]:
+            round_no = len(results)
+            console.print(f"round {round_no + 1}: {target} killed -9 ...")
+            results.append(run_kill_round(engine, platform, twilio, clock_offset, args, target,
+                                          round_no))
         engine.dispose()
     show(results, args)
 
@@ -398,18 +536,22 @@ def show(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     table = Table(title=f"Text-back path ({os.cpu_count()} cores, load {load[0]:.1f}; "
                         f"probes {args.probe_rate:g}/s for {args.seconds:g} s, "
                         f"{args.tenants} tenants)")
-    for column in ("background ev/s (target / committed)", "probes",
+    for column in ("round", "background ev/s (target / committed)", "probes",
                    f"texted ≤ {DEADLINE_S:.0f} s", f"not texted after {DEADLINE_S:.0f} s",
-                   "duplicates", "p50 ms", "p99 ms",
-                   *(f"{s} p50 / p99 ms" for s in STAGES)):
+                   "lost", "texted twice", "unknown (at Twilio) / `nmc status`",
+                   "p50 ms", "p99 ms", *(f"{s} p50 / p99 ms" for s in STAGES)):
         table.add_column(column, justify="right")
     for r in results:
         table.add_row(
-            f"{r['rate']:,} / {r['background']:,.0f}", str(r["probes"]), str(r["texted"]),
-            str(r["late"]), str(r["duplicates"]), f"{r['p50']:,.0f}", f"{r['p99']:,.0f}",
+            r["round"], f"{r['rate']:,} / {r['background']:,.0f}", str(r["probes"]),
+            str(r["texted"]), str(r["late"]), str(r["lost"]), str(r["duplicates"]),
+            f"{r['unknown']} ({r['unknown_at_twilio']}) / {r.get('status_unknown', '-')}",
+            f"{r['p50']:,.0f}", f"{r['p99']:,.0f}",
             *(f"{p50:,.0f} / {p99:,.0f}" for p50, p99 in r["stages"].values()))
     console.print(table)
     for r in results:
+        if not r["histogram"]:
+            continue
         console.print(f"background {r['rate']:,}/s: sender's nmc_textback_latency_seconds over "
                       f"the round: {r['histogram']}" + (
                           f"; {r['refused']} webhooks refused" if r["refused"] else ""))
@@ -420,7 +562,15 @@ def show(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
         "edge = POST -> outbox row inserted, relay = -> published_at, reactor = -> text "
         "queued, sender wait = -> claimed, Twilio call = -> arrival at the fake. Background: "
         f"{args.writers} writer processes, {BACKGROUND_TENANTS} other tenants, half "
-        "InboundSmsReceived (recorded by the reactor), half MessageSent (filtered by header)."))
+        "InboundSmsReceived (recorded by the reactor), half MessageSent (filtered by header). "
+        "Kill rounds (no background): a third of the way in, the sender is killed -9 once the "
+        f"fake Twilio holds {HELD} of its requests unanswered (texts in flight), or the reactor "
+        f"is stopped (SIGSTOP) until {UNANSWERED} later missed calls are on Kafka unanswered "
+        "and then killed -9; each is restarted at once. They wait up to "
+        f"{KILL_WAIT_S:.0f} s after the last probe (a killed reactor's partitions return after "
+        "the consumer group's session timeout). Lost = neither texted nor reported unknown; "
+        "unknown = texts the restarted sender reports `unknown` (never resent; in brackets "
+        "those the fake had received), next to what `nmc status --json` reports."))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ outbox table's generated column `lane`.)
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import UUID
 
 _SEED = 0x9747B28C
@@ -17,8 +18,12 @@ _M = 0x5BD1E995
 _MASK32 = 0xFFFFFFFF
 
 
+@lru_cache(maxsize=1 << 16)
 def record_key(tenant_id: UUID | str, correlation_id: UUID | str) -> str:
-    """The catalog's per-conversation ordering key: ``"<tenant_id>:<correlation_id>"``."""
+    """The catalog's per-conversation ordering key: ``"<tenant_id>:<correlation_id>"``.
+
+    Cached: a batch asks for the same conversation's key several times (its lock, each of its
+    events), and turning two UUIDs into text is most of the cost."""
     return f"{tenant_id}:{correlation_id}"
 
 

@@ -86,6 +86,7 @@ class LocalPlatform:
         self.twilio = LocalTwilio("AC" + secrets.token_hex(16))
         self.edge_port, self.api_port = free_port(), free_port()
         self.relay_metrics_port, self.sender_metrics_port = free_port(), free_port()
+        self.reactor_metrics_port = free_port()
         self.worker_metrics_ports = {app: free_port() for app in STREAM_APPS}
         self._target_files: list[Path] = []
         self.edge_url = f"http://127.0.0.1:{self.edge_port}"
@@ -129,7 +130,8 @@ class LocalPlatform:
         for app in STREAM_APPS:
             commit_at_end(self.settings, self.streams.app_id(app), topics)
         reactions = self.settings.model_copy(
-            update={"nmc_reactions_group": f"nmc-demo-{self.run_id}-reactions"})
+            update={"nmc_reactions_group": f"nmc-demo-{self.run_id}-reactions",
+                    "nmc_reactions_metrics_port": self.reactor_metrics_port})
         commit_at_end(self.settings, reactions.nmc_reactions_group, list(SOURCE_TOPICS))
         env = dict(os.environ, NMC_STREAMS_APP_ID_PREFIX=self.streams.app_id_prefix,
                    DATABASE_URL=self.settings.database)
@@ -171,6 +173,7 @@ class LocalPlatform:
         self._target_files = [
             write_targets(folder, "relay", name, [f"127.0.0.1:{self.relay_metrics_port}"]),
             write_targets(folder, "edge", name, [f"127.0.0.1:{self.edge_port}"]),
+            write_targets(folder, "reactor", name, [f"127.0.0.1:{self.reactor_metrics_port}"]),
             write_targets(folder, "sender", name, [f"127.0.0.1:{self.sender_metrics_port}"]),
             write_targets(folder, "api", name, [f"127.0.0.1:{self.api_port}"]),
             write_targets(folder, "streams", name, [

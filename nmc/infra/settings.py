@@ -272,6 +272,18 @@ class Settings(BaseSettings):
         default="after-commit", pattern="^(before-write|after-commit|after-store)$",
         description="Where in the batch the injected SIGKILL strikes.",
     )
+    nmc_reactions_metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="HTTP port of `nmc reactor`: Prometheus "
+        "/metrics (`nmc_reactor_*`, scrape job `reactor`) and the /healthz probe; 0 disables it.",
+    )
+    nmc_reactions_lag_interval_ms: int = Field(
+        default=1000, ge=100, description="How often the reactor's consumer reports its "
+        "statistics, which refresh `nmc_reactor_lag_records` (only with a metrics port).",
+    )
+    nmc_reactions_stale_after_s: float = Field(
+        default=120.0, gt=0, description="The reactor's `/healthz` answers 503 when its consume "
+        "loop has not turned for this long (a batch stuck in retries, a wedged process).",
+    )
     nmc_reactions_offset_reset: str = Field(
         default="latest",
         description="Where a new reactions group starts. 'latest': a first deployment must "

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from nmc.contract.envelope import Envelope, new_event
+from nmc.contract.envelope import Envelope, known_event, new_event
 from nmc.contract.ids import stable_id
 from nmc.contract.payload import check_e164
 from nmc.infra import tracing
@@ -35,7 +35,7 @@ def outbound_message(
     check_e164(to_phone)
     mid = message_id or uuid.uuid4()
     conversation = conversation_id or correlation_id
-    event = new_event(
+    event = known_event(
         "nmc.conversation.MessageSent",
         event_id=stable_id("event", "MessageSent", mid, "queued"),
         tenant_id=tenant_id,

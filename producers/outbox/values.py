@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -77,12 +78,16 @@ class _Fields:
     payload: Any
 
 
+_text = lru_cache(maxsize=1 << 16)(str)
+"""str of a tenant or conversation id: the same few recur across a batch's events."""
+
+
 def avro_fields(event: Envelope) -> _Fields:
     """The encoder's view of an envelope (pure); `occurred_ms` floored to the millisecond as
     the relay's fetch does, so both encode the same instant."""
     return _Fields(
-        str(event.event_id), event.event_name, event.schema_version, str(event.tenant_id),
-        str(event.correlation_id),
+        str(event.event_id), event.event_name, event.schema_version, _text(event.tenant_id),
+        _text(event.correlation_id),
         None if event.causation_id is None else str(event.causation_id),
         (event.occurred_at - _EPOCH) // _MILLISECOND, event.payload,
     )

@@ -451,6 +451,7 @@ def run_sender(engine: Engine, settings: SenderSettings, stop: threading.Event,
         finally:
             if server is not None:
                 server.shutdown()
+                server.server_close()  # else its listening socket waits for the GC
 
 
 def sender_health(since_turn_s: float, stale_after_s: float) -> tuple[bool, dict[str, Any]]:

@@ -33,6 +33,7 @@ from nmc.stack.prometheus_config import RULES_DIR
 from nmc_streams.api.app import create_app, make_database
 from nmc_streams.api.settings import ApiSettings
 from nmc_streams.metrics import StreamMetrics
+from producers.conversation.reactions.metrics import ReactorMetrics
 from producers.edges.app import create_edge_app
 from producers.edges.settings import EdgeSettings
 from producers.relay.metrics import RelayMetrics
@@ -55,6 +56,7 @@ def _exported_names() -> set[str]:
         "postgresql+psycopg://nobody@127.0.0.1:1/none", api_settings))
     registries: list[CollectorRegistry] = [
         RelayMetrics().registry, SenderMetrics().registry, StreamMetrics("app").registry,
+        ReactorMetrics().registry,
         edge.state.metrics.registry, api.state.metrics.registry,
     ]
     engine.dispose()

@@ -37,10 +37,12 @@ def test_local_jobs_scrape_prometheus_the_registry_and_every_process_job() -> No
 
 
 def test_metrics_ports_that_are_set_become_static_targets() -> None:
-    jobs = _jobs(Settings(nmc_relay_metrics_port=9400), streams_port=9410, sender_port=9420)
+    jobs = _jobs(Settings(nmc_relay_metrics_port=9400, nmc_reactions_metrics_port=9430),
+                 streams_port=9410, sender_port=9420)
     assert jobs["relay"].targets == ("127.0.0.1:9400",)
     assert jobs["streams"].targets == ("127.0.0.1:9410",)
     assert jobs["sender"].targets == ("127.0.0.1:9420",)
+    assert jobs["reactor"].targets == ("127.0.0.1:9430",)
     assert jobs["edge"].targets == ()  # 0 = off: only target files add it
 
 

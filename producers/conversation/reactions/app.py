@@ -5,18 +5,22 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
+from http.server import ThreadingHTTPServer
 from types import FrameType
+from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
 from nmc.contract.dead_letter import dlq_topic, replay_topic
-from nmc.infra import tracing
+from nmc.infra import probe_http, tracing
 from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config, ensure_topics, producer_config
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
 from producers.conversation.reactions.consumer import ConversationReactor
+from producers.conversation.reactions.metrics import ReactorMetrics
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +44,46 @@ def run_reactor(
     ensure_topics(settings, [dlq_topic(group), replay_topic(group)])
     registry = registry_client(settings)
     engine = make_engine(settings.database)
+    metrics = ReactorMetrics()
+    extra: dict[str, Any] = {}
+    if settings.nmc_reactions_metrics_port:  # lag from librdkafka's statistics (no broker call)
+        extra = {"statistics.interval.ms": settings.nmc_reactions_lag_interval_ms,
+                 "stats_cb": metrics.on_stats}
     consumer = Consumer(consumer_config(
         settings, group, **{"enable.auto.commit": True, "enable.auto.offset.store": False,
                             "auto.offset.reset": settings.nmc_reactions_offset_reset,
-                            "session.timeout.ms": settings.nmc_reactions_session_timeout_ms}))
+                            "session.timeout.ms": settings.nmc_reactions_session_timeout_ms},
+        **extra))
     reactor = ConversationReactor(
         consumer, registry_decoder(registry), engine, Producer(producer_config(settings)),
         group, settings.nmc_reactions_max_attempts, settings.nmc_reactions_retry_max_s,
+        metrics=metrics,
         batch_max=settings.nmc_reactions_batch_max,
         batch_wait_s=settings.nmc_reactions_batch_wait_ms / 1000,
         crash_after_batches=settings.nmc_reactions_crash_after_batches,
         crash_point=settings.nmc_reactions_crash_point,
     )
+    server = serve_metrics(settings, metrics)
     log.info("reactor started (group %s)", group)
     try:
         reactor.run(stop, assigned)
     finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
         engine.dispose()
         registry.close()
+
+
+def serve_metrics(settings: Settings, metrics: ReactorMetrics) -> ThreadingHTTPServer | None:
+    """`/metrics` and `/healthz` on `nmc_reactions_metrics_port` (None when it is 0)."""
+    if not settings.nmc_reactions_metrics_port:
+        return None
+
+    def health() -> tuple[bool, dict[str, Any]]:
+        idle = time.monotonic() - metrics.last_turn
+        return idle < settings.nmc_reactions_stale_after_s, {
+            "last_turn_s_ago": round(idle, 3), "partitions": len(metrics.partitions)}
+
+    return probe_http.serve(settings.nmc_reactions_metrics_port, metrics.registry, health,
+                            "reactor")

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.types import DateTime
 
-from nmc.contract.envelope import Envelope, new_event
+from nmc.contract.envelope import Envelope, known_event
 from nmc.contract.keys import record_key
 from nmc.infra import tracing
 from nmc.infra.db import execute_columns, unnest_rows
@@ -282,7 +282,7 @@ def _plan(writes: _Writes, fact: Trigger, actions: list[Action], tenant: TenantV
     """Gather one fact's writes."""
     for action in actions:
         if isinstance(action, StartConversation):
-            writes.events.append(new_event(
+            writes.events.append(known_event(
                 "nmc.conversation.ConversationStarted", event_id=action.event_id,
                 tenant_id=fact.tenant_id, correlation_id=fact.correlation_id,
                 causation_id=fact.event_id, occurred_at=fact.occurred_at,
@@ -291,7 +291,7 @@ def _plan(writes: _Writes, fact: Trigger, actions: list[Action], tenant: TenantV
             ))
             writes.remember(fact, started=True, caller_phone=action.caller_phone)
         elif isinstance(action, RecordInbound):
-            writes.events.append(new_event(
+            writes.events.append(known_event(
                 "nmc.conversation.MessageSent", event_id=action.event_id,
                 tenant_id=fact.tenant_id, correlation_id=fact.correlation_id,
                 causation_id=fact.event_id, occurred_at=fact.occurred_at,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -82,7 +83,9 @@ class RecordTakeover:
 Action = StartConversation | QueueAutoReply | SuppressAutoReply | RecordInbound | RecordTakeover
 
 
+@lru_cache(maxsize=1 << 16)
 def conversation_started_id(tenant_id: UUID, correlation_id: UUID) -> UUID:
+    """Cached (pure): a batch derives it up to three times per conversation."""
     return stable_id("event", "ConversationStarted", tenant_id, correlation_id)
 
 
