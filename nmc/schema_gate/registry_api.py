@@ -22,6 +22,9 @@ CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 NOT_FOUND_CODES = {40401, 40402, 40403, 40408}
 
 
+
+SUBJECTS_PAGE = 1000  # Apicurio's ccompat default and cap per request
+
 class RegistryUnavailable(RuntimeError):
     """The registry could not be reached or answered something unusable (exit code 2)."""
 
@@ -100,9 +103,22 @@ class Registry:
         self._json(self._call("GET", "/subjects"))
 
     def subjects(self, deleted: bool = False) -> list[str]:
-        """Every subject (with `deleted`: soft-deleted ones too)."""
-        params = {"deleted": "true"} if deleted else {}
-        return sorted(str(s) for s in self._json(self._call("GET", "/subjects", params=params)))
+        """Every subject (with `deleted`: soft-deleted ones too), page by page: Apicurio's
+        compatibility API answers at most 1,000 per request (a busy registry's cleanup missed
+        its own subjects); a registry that ignores `offset`/`limit` answers everything at once,
+        which the loop notices (a page with nothing new ends it)."""
+        names: set[str] = set()
+        offset = 0
+        while True:
+            params = {"offset": str(offset), "limit": str(SUBJECTS_PAGE)}
+            if deleted:
+                params["deleted"] = "true"
+            page = [str(s) for s in self._json(self._call("GET", "/subjects", params=params))]
+            fresh = set(page) - names
+            names |= fresh
+            if len(page) < SUBJECTS_PAGE or not fresh:
+                return sorted(names)
+            offset += SUBJECTS_PAGE
 
     def soft_delete(self, subject: str) -> list[int]:
         """Soft-delete a subject: lookups by subject stop answering, ids keep resolving (so
