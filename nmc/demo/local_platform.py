@@ -6,6 +6,12 @@ of this process; the three stream apps run as real worker subprocesses (Faust wa
 event loop). Twilio's Messages API is the loopback `LocalTwilio`. A run gets its own consumer
 groups, committed at the current end of the topics before anything starts, so it reacts to
 what happens now and never to the topics' history.
+
+On a secured local stack (`nmc stack up --secure`) every process connects as its own principal
+(relay, reactor, streams; the read-back as the operator) under the ACLs of `nmc.acl.model`.
+What only the admin may do is done as the admin before anything starts, as `nmc acl apply`
+would for a deployment: the run's DLQ and replay topics, and the rules for the run's own
+groups (taken back with the run's topics and groups).
 """
 
 from __future__ import annotations
@@ -24,20 +30,24 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaException
 from pydantic import SecretStr
 
+from nmc.acl.admin import apply_acls, delete_acls
+from nmc.acl.model import REACTOR, RELAY, STREAMS, AclEntry, PlanInputs, plan, role_topics
 from nmc.demo.cleanup import Removed, remove_run
 from nmc.demo.twilio_standin import LocalTwilio
 from nmc.infra import tracing
 from nmc.infra.consume import end_offsets
 from nmc.infra.db import make_engine
-from nmc.infra.kafka_clients import consumer_config, domain_topics
+from nmc.infra.kafka_clients import admin_config, consumer_config, domain_topics, ensure_topics
 from nmc.infra.net import free_port
 from nmc.infra.settings import Settings
 from nmc.stack import prometheus
 from nmc.stack.layout import Layout
 from nmc.stack.prometheus_config import write_targets
+from nmc.stack.secure import ADMIN_USER, client_env, ensure_material
+from nmc.stack.shape import client_settings
 from nmc_streams.api.app import create_app
 from nmc_streams.api.settings import ApiSettings
 from nmc_streams.settings import StreamSettings
@@ -50,8 +60,6 @@ from producers.sender.sender import run_sender
 from producers.sender.settings import SenderSettings
 
 STREAM_APPS = ("conversation", "scheduling", "reporting")
-
-
 
 def commit_at_end(settings: Settings, group: str, topics: list[str]) -> None:
     """Give a new consumer group committed offsets at the current end of `topics`."""
@@ -104,11 +112,48 @@ class LocalPlatform:
         )
         self.api_settings = ApiSettings(jwt_secret=SecretStr(self.jwt_secret))
         self.streams = StreamSettings(app_id_prefix=f"nmc-demo-{self.run_id}")
+        self.reactions_group = f"nmc-demo-{self.run_id}-reactions"
+        self.secured = self.settings.uses_local_kafka and self.settings.nmc_stack_secure
+        self.admin = self.as_principal(ADMIN_USER)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._servers: list[_Server] = []
         self._workers: list[subprocess.Popen[bytes]] = []
         self.engine = make_engine(self.settings.database)
+
+    def as_principal(self, principal: str) -> Settings:
+        """The settings a process of this run uses: `principal`'s login on a secured local
+        stack, the given settings unchanged on a plain one."""
+        return client_settings(self.settings, principal)[0] if self.secured else self.settings
+
+    def run_acls(self) -> list[AclEntry]:
+        """The rules the run's own groups need beyond the standing set (secured stack only):
+        the reactor's and the stream workers' group, DLQ and replay rules, named by run."""
+        inputs = PlanInputs(reactor_group=self.reactions_group,
+                            streams_prefix=self.streams.app_id_prefix)
+        return [e for e in plan(inputs) if e.principal in (REACTOR, STREAMS)
+                and self.streams.app_id_prefix in e.name]
+
+    def _grant_run(self) -> None:
+        """As the admin: the run's DLQ and replay topics and the rules for its groups (nobody
+        else may create a topic or an ACL)."""
+        inputs = PlanInputs(reactor_group=self.reactions_group,
+                            streams_prefix=self.streams.app_id_prefix)
+        ensure_topics(self.admin, role_topics(inputs, list(STREAM_APPS)))
+        apply_acls(admin_config(self.admin), self.run_acls(), managed=set())
+
+    def worker_env(self) -> dict[str, str]:
+        """The stream workers' environment: this run's cluster, database, home and prefix,
+        and on a secured stack the streams principal's login."""
+        env = dict(os.environ, NMC_STREAMS_APP_ID_PREFIX=self.streams.app_id_prefix,
+                   DATABASE_URL=self.settings.database, KAFKA_BOOTSTRAP_SERVERS=self.settings.kafka,
+                   SCHEMA_REGISTRY_URL=self.settings.registry,
+                   NMC_HOME=str(self.settings.nmc_home))
+        if self.secured:
+            env |= client_env(ensure_material(Layout.of(self.settings).home),
+                              registry_auth=self.settings.uses_local_registry,
+                              principal=STREAMS)
+        return env
 
     # --- lifecycle --------------------------------------------------------------------------
     def _thread(self, name: str, target: Callable[..., None], *args: Any) -> None:
@@ -126,15 +171,16 @@ class LocalPlatform:
         # One process hosts the edge, relay, reactor, sender and API here: one service name
         # (the workers are processes of their own and name themselves).
         tracing.configure("nmc-demo")
+        if self.secured:
+            self._grant_run()
         topics = domain_topics()
         for app in STREAM_APPS:
-            commit_at_end(self.settings, self.streams.app_id(app), topics)
-        reactions = self.settings.model_copy(
-            update={"nmc_reactions_group": f"nmc-demo-{self.run_id}-reactions",
+            commit_at_end(self.as_principal(STREAMS), self.streams.app_id(app), topics)
+        reactions = self.as_principal(REACTOR).model_copy(
+            update={"nmc_reactions_group": self.reactions_group,
                     "nmc_reactions_metrics_port": self.reactor_metrics_port})
-        commit_at_end(self.settings, reactions.nmc_reactions_group, list(SOURCE_TOPICS))
-        env = dict(os.environ, NMC_STREAMS_APP_ID_PREFIX=self.streams.app_id_prefix,
-                   DATABASE_URL=self.settings.database)
+        commit_at_end(reactions, reactions.nmc_reactions_group, list(SOURCE_TOPICS))
+        env = self.worker_env()
         for app in STREAM_APPS:
             with (self.log_dir / f"worker-{app}.log").open("wb") as log:
                 self._workers.append(subprocess.Popen(
@@ -144,7 +190,7 @@ class LocalPlatform:
                     env=env, stdout=log, stderr=subprocess.STDOUT))
         progress(f"stream workers started ({', '.join(STREAM_APPS)})")
         self.twilio.start()
-        relay = self.settings.model_copy(
+        relay = self.as_principal(RELAY).model_copy(
             update={"nmc_relay_metrics_port": self.relay_metrics_port})
         self._thread("relay", run_relay, relay, self._stop)
         self._thread("reactor", run_reactor, reactions, self._stop)
@@ -205,9 +251,15 @@ class LocalPlatform:
         """Delete this run's topics, consumer groups and table state (after `stop`): a run
         owns them alone, and left behind each run adds four DLQ topics, three changelogs,
         four groups and three state directories to the cluster."""
-        return remove_run(self.settings, self.streams.app_id_prefix, [
+        removed = remove_run(self.admin, self.streams.app_id_prefix, [
             self.settings.nmc_home / "streams" / app / f"demo-{self.run_id}"
             for app in STREAM_APPS])
+        if self.secured:
+            try:
+                delete_acls(admin_config(self.admin), self.run_acls())
+            except KafkaException as exc:
+                removed.failed.append(f"the run's ACLs ({exc})")
+        return removed
 
     def __enter__(self) -> LocalPlatform:
         return self.start()

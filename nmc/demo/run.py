@@ -32,6 +32,7 @@ from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import domain_topics
 from nmc.infra.settings import Settings
 from nmc.stack import StackError, ensure_up
+from nmc.stack.shape import client_settings
 from producers.outbox import OutboxWriter
 from producers.relay.app import run_relay
 
@@ -131,19 +132,22 @@ def run_catalog(settings: Settings, console: Console) -> int:
         return 1
     tenant_id, correlation_id = uuid.uuid4(), uuid.uuid4()
     events = [parse_event(e) for e in example_envelopes(tenant_id, correlation_id)]
-    start = end_offsets(settings, domain_topics())
+    # on a secured stack the relay publishes and the operator's tools read, each as itself
+    relay_settings, reader = (client_settings(settings, p)[0] for p in ("relay", "operator"))
+    start = end_offsets(reader, domain_topics())
     engine = make_engine(settings.database)
     with Session(engine) as session, session.begin():
         OutboxWriter().append_all(session, events)
     engine.dispose()
     console.print(f"[green]✓[/] wrote {len(events)} events to outbox_events in one transaction")
     stop = threading.Event()
-    relay = threading.Thread(target=run_relay, args=(settings, stop), name="relay", daemon=True)
+    relay = threading.Thread(target=run_relay, args=(relay_settings, stop), name="relay",
+                             daemon=True)
     relay.start()
     try:
         with console.status("relay publishing, consumer decoding"):
             records = read_records(
-                settings, start, until=lambda rs: len(rs) >= len(events), timeout_s=90,
+                reader, start, until=lambda rs: len(rs) >= len(events), timeout_s=90,
                 keep=lambda h: h.get("tenant_id") == str(tenant_id))
     finally:
         stop.set()

@@ -8,15 +8,18 @@ job, and is refused one step outside it with an authorization error (never a tim
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import ssl
 import struct
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,11 +37,21 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 from pydantic import SecretStr
+from relay_support import (
+    Writers,
+    assert_complete_and_in_order,
+    commit_order,
+    kafka_events,
+    relays_in_flight,
+    spawn_relay,
+    states,
+)
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from story_support import play_and_check_story
 from support.streams import start_worker, stop_worker, wait_caught_up
 
-from nmc.acl.admin import apply_acls, plan_inputs
+from nmc.acl.admin import apply_acls, existing, plan_inputs
 from nmc.acl.model import PlanInputs, plan, role_topics
 from nmc.bootstrap import prepare
 from nmc.contract.envelope import new_event, parse_event
@@ -400,3 +413,78 @@ def test_the_reactor_texts_back_under_its_own_acls_and_no_further(
     assert error is not None and error.code() == KafkaError.GROUP_AUTHORIZATION_FAILED, error
     error = _produce_error(_as(secured, "reactor"), "nmc.telephony")
     assert error is not None and error.code() in AUTHZ_CODES, error
+
+
+def test_the_demo_story_runs_with_each_process_as_its_own_principal(
+    secured: Settings, database_url: str, tmp_path: Path,
+) -> None:
+    """`nmc demo`'s story through LocalPlatform on the secured stack: the relay, the reactor
+    and the stream workers each log in as themselves under the standing ACLs plus the rules
+    the admin granted for the run's own groups, and the outcomes are the plain demo's."""
+    settings = secured.model_copy(update={"database_url": SecretStr(database_url)})
+    platform = play_and_check_story(settings, tmp_path / "logs", tmp_path / "targets")
+    assert platform.secured
+    logins = {p: platform.as_principal(p).connection.kafka_sasl_username
+              for p in ("relay", "reactor", "streams")}
+    assert logins == {"relay": "relay", "reactor": "reactor", "streams": "streams"}
+    assert platform.worker_env()["KAFKA_SASL_USERNAME"] == "streams"
+    granted = set(platform.run_acls())
+    assert granted and all(e.principal in ("reactor", "streams") for e in granted)
+    # taken back with the run's topics and groups: nothing of the run is left on the cluster
+    assert not granted & set(existing(AdminClient(admin_config(secured))))
+
+
+def test_relay_kills_in_flight_lose_and_reorder_nothing_as_the_relay_principal(
+    secured: Settings, database_url: str, engine: Engine, wait_until: Callable[..., None],
+    tmp_path: Path,
+) -> None:
+    """The relay torture test of test_relay_properties, lean, over SASL_SSL: writers share
+    keys (late commits, rollbacks) while two `nmc relay` processes publish as the relay
+    principal; one is SIGKILLed twice while its batch is being produced and acknowledged and
+    replaced: 0 lost, and per key the first occurrences keep commit order."""
+    env = {
+        **client_env(ensure_material(Layout.of(secured).home), registry_auth=True,
+                     principal="relay"),
+        "KAFKA_BOOTSTRAP_SERVERS": secured.kafka, "SCHEMA_REGISTRY_URL": secured.registry,
+        "NMC_PRODUCER_LINGER_MS": "100",  # keeps a batch in flight long enough to catch it
+    }
+    tenant = uuid.uuid4()
+    keys = [uuid.uuid4() for _ in range(8)]
+    start = end_offsets(secured, domain_topics())
+    logs = [tmp_path / f"relay-{i}.log" for i in range(4)]
+    relays = [spawn_relay(database_url, logs[i], **env) for i in range(2)]
+    killed: list[subprocess.Popen[bytes]] = []
+    try:
+        with Writers(engine, tenant, keys, threads=3) as writers:
+            for round_ in range(2):
+                floor = states(engine).get("published", 0) + 40
+                wait_until(lambda f=floor: states(engine).get("published", 0) >= f,
+                           f"publication before kill {round_}", timeout=120)
+                by_pid = {r.pid: r for r in relays}
+                caught: list[int] = []
+
+                def batch_in_flight(pids: dict[int, Any] = by_pid,
+                                    found: list[int] = caught) -> bool:
+                    found[:] = [p for p in relays_in_flight(engine) if p in pids]
+                    return bool(found)
+
+                wait_until(batch_in_flight, "a relay with a batch in flight")
+                victim = by_pid[caught[0]]
+                victim.send_signal(signal.SIGKILL)
+                victim.wait(timeout=10)
+                killed.append(victim)
+                relays.remove(victim)
+                relays.append(spawn_relay(database_url, logs[2 + round_], **env))
+        assert writers.committed > 0 and writers.rolled_back > 0
+        wait_until(lambda: set(states(engine)) == {"published"}, "every row to be published",
+                   timeout=180)
+        wait_until(lambda: all("relay started" in log.read_text() for log in logs[2:]),
+                   "the replacement relays to be up")
+    finally:
+        for r in relays:
+            r.terminate()
+        for r in relays:
+            r.wait(timeout=30)
+    assert [k.returncode for k in killed] == [-signal.SIGKILL] * 2
+    assert [r.returncode for r in relays] == [0, 0]
+    assert_complete_and_in_order(commit_order(engine), kafka_events(secured, start, tenant))
