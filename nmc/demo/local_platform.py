@@ -8,7 +8,8 @@ groups, committed at the current end of the topics before anything starts, so it
 what happens now and never to the topics' history.
 
 On a secured local stack (`nmc stack up --secure`) every process connects as its own principal
-(relay, reactor, streams; the read-back as the operator) under the ACLs of `nmc.acl.model`.
+(relay, reactor, streams) under the ACLs of `nmc.acl.model`, and to PostgreSQL as its process
+role (`nmc.infra.db_roles`: relay, writer for the edge, sender and reactor, streams, read API).
 What only the admin may do is done as the admin before anything starts, as `nmc acl apply`
 would for a deployment: the run's DLQ and replay topics, and the rules for the run's own
 groups (taken back with the run's topics and groups).
@@ -40,12 +41,14 @@ from nmc.demo.twilio_standin import LocalTwilio
 from nmc.infra import tracing
 from nmc.infra.consume import end_offsets
 from nmc.infra.db import make_engine
+from nmc.infra.db_roles import API_ROLE, RELAY_ROLE, STREAMS_ROLE, WRITER_ROLE
 from nmc.infra.kafka_clients import admin_config, consumer_config, domain_topics, ensure_topics
 from nmc.infra.net import free_port
 from nmc.infra.settings import Settings
 from nmc.stack import prometheus
 from nmc.stack.layout import Layout
 from nmc.stack.prometheus_config import write_targets
+from nmc.stack.render import process_role_url
 from nmc.stack.secure import ADMIN_USER, client_env, ensure_material
 from nmc.stack.shape import client_settings
 from nmc_streams.api.app import create_app
@@ -110,21 +113,30 @@ class LocalPlatform:
             twilio_api_base=self.twilio.url, twilio_account_sid=self.twilio.account_sid,
             sender_poll_interval_s=0.2, sender_metrics_port=self.sender_metrics_port,
         )
-        self.api_settings = ApiSettings(jwt_secret=SecretStr(self.jwt_secret))
+        self.secured = self.settings.uses_local_kafka and self.settings.nmc_stack_secure
+        self.api_settings = ApiSettings(jwt_secret=SecretStr(self.jwt_secret),
+                                        database_url=SecretStr(self.database_as(API_ROLE)))
         self.streams = StreamSettings(app_id_prefix=f"nmc-demo-{self.run_id}")
         self.reactions_group = f"nmc-demo-{self.run_id}-reactions"
-        self.secured = self.settings.uses_local_kafka and self.settings.nmc_stack_secure
         self.admin = self.as_principal(ADMIN_USER)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._servers: list[_Server] = []
         self._workers: list[subprocess.Popen[bytes]] = []
-        self.engine = make_engine(self.settings.database)
+        self.engine = make_engine(self.settings.database)  # the set-up's (the owner's)
+        self.writer_engine = (make_engine(self.database_as(WRITER_ROLE)) if self.secured
+                              else self.engine)  # the edges' and the sender's
 
     def as_principal(self, principal: str) -> Settings:
         """The settings a process of this run uses: `principal`'s login on a secured local
         stack, the given settings unchanged on a plain one."""
         return client_settings(self.settings, principal)[0] if self.secured else self.settings
+
+    def database_as(self, role: str) -> str:
+        """The database URL of a process: the local stack's process role `role`
+        (nmc.infra.db_roles) on a secured stack, the given URL on a plain one."""
+        return process_role_url(self.settings.database, role) if self.secured \
+            else self.settings.database
 
     def run_acls(self) -> list[AclEntry]:
         """The rules the run's own groups need beyond the standing set (secured stack only):
@@ -144,7 +156,7 @@ class LocalPlatform:
 
     def worker_env(self) -> dict[str, str]:
         """The stream workers' environment: this run's cluster, database, home and prefix,
-        and on a secured stack the streams principal's login."""
+        and on a secured stack the streams principal's login and database role."""
         env = dict(os.environ, NMC_STREAMS_APP_ID_PREFIX=self.streams.app_id_prefix,
                    DATABASE_URL=self.settings.database, KAFKA_BOOTSTRAP_SERVERS=self.settings.kafka,
                    SCHEMA_REGISTRY_URL=self.settings.registry,
@@ -153,6 +165,7 @@ class LocalPlatform:
             env |= client_env(ensure_material(Layout.of(self.settings).home),
                               registry_auth=self.settings.uses_local_registry,
                               principal=STREAMS)
+            env["NMC_STREAMS_DATABASE_URL"] = self.database_as(STREAMS_ROLE)
         return env
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -176,9 +189,10 @@ class LocalPlatform:
         topics = domain_topics()
         for app in STREAM_APPS:
             commit_at_end(self.as_principal(STREAMS), self.streams.app_id(app), topics)
-        reactions = self.as_principal(REACTOR).model_copy(
-            update={"nmc_reactions_group": self.reactions_group,
-                    "nmc_reactions_metrics_port": self.reactor_metrics_port})
+        reactions = self.as_principal(REACTOR).model_copy(update={
+            "nmc_reactions_group": self.reactions_group,
+            "nmc_reactions_metrics_port": self.reactor_metrics_port,
+            "database_url": SecretStr(self.database_as(WRITER_ROLE))})
         commit_at_end(reactions, reactions.nmc_reactions_group, list(SOURCE_TOPICS))
         env = self.worker_env()
         for app in STREAM_APPS:
@@ -190,12 +204,13 @@ class LocalPlatform:
                     env=env, stdout=log, stderr=subprocess.STDOUT))
         progress(f"stream workers started ({', '.join(STREAM_APPS)})")
         self.twilio.start()
-        relay = self.as_principal(RELAY).model_copy(
-            update={"nmc_relay_metrics_port": self.relay_metrics_port})
+        relay = self.as_principal(RELAY).model_copy(update={
+            "nmc_relay_metrics_port": self.relay_metrics_port,
+            "nmc_relay_database_url": SecretStr(self.database_as(RELAY_ROLE))})
         self._thread("relay", run_relay, relay, self._stop)
         self._thread("reactor", run_reactor, reactions, self._stop)
-        self._thread("sender", run_sender, self.engine, self.sender_settings, self._stop)
-        self._serve("edge", create_edge_app(self.edge_settings, self.engine), self.edge_port)
+        self._thread("sender", run_sender, self.writer_engine, self.sender_settings, self._stop)
+        self._serve("edge", create_edge_app(self.edge_settings, self.writer_engine), self.edge_port)
         self._serve("api", create_app(self.api_settings, self.settings), self.api_port)
         self._wait_for_http()
         self._register_targets()
@@ -245,6 +260,7 @@ class LocalPlatform:
         for thread in self._threads:
             thread.join(timeout=30)
         self.twilio.stop()
+        self.writer_engine.dispose()
         self.engine.dispose()
 
     def remove_traces(self) -> Removed:

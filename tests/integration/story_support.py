@@ -3,6 +3,7 @@ by the plain end-to-end test and its secured-stack twin so both check the same t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -12,10 +13,13 @@ from nmc.demo.scenario import ProviderSimulator, new_tenant, play, wait_for_stor
 from nmc.infra.settings import Settings
 
 
-def play_and_check_story(settings: Settings, log_dir: Path,
-                         targets_dir: Path | None = None) -> LocalPlatform:
+def play_and_check_story(
+    settings: Settings, log_dir: Path, targets_dir: Path | None = None,
+    while_running: Callable[[LocalPlatform], None] = lambda _platform: None,
+) -> LocalPlatform:
     """Run the story on `settings`' stack; assert what the demo shows; the stopped platform
-    (its traces removed) for further checks."""
+    (its traces removed) for further checks. `while_running` looks at the platform once the
+    story is told, before it stops."""
     steps: list[str] = []
     with LocalPlatform(settings, log_dir, targets_dir=targets_dir) as platform, \
             httpx.Client(timeout=30) as client:
@@ -23,6 +27,7 @@ def play_and_check_story(settings: Settings, log_dir: Path,
         play(ProviderSimulator(platform, client), story, steps.append)
         state = wait_for_story(platform, story, lambda _what: None, timeout_s=240)
         assert platform.workers_alive()
+        while_running(platform)
         auto_replies = platform.twilio.calls_to(story.caller)
 
     assert auto_replies == 1  # sent once, never twice

@@ -416,14 +416,26 @@ def test_the_reactor_texts_back_under_its_own_acls_and_no_further(
 
 
 def test_the_demo_story_runs_with_each_process_as_its_own_principal(
-    secured: Settings, database_url: str, tmp_path: Path,
+    secured: Settings, database_url: str, engine: Engine, tmp_path: Path,
 ) -> None:
     """`nmc demo`'s story through LocalPlatform on the secured stack: the relay, the reactor
     and the stream workers each log in as themselves under the standing ACLs plus the rules
-    the admin granted for the run's own groups, and the outcomes are the plain demo's."""
+    the admin granted for the run's own groups (and to PostgreSQL as their process roles),
+    and the outcomes are the plain demo's."""
     settings = secured.model_copy(update={"database_url": SecretStr(database_url)})
-    platform = play_and_check_story(settings, tmp_path / "logs", tmp_path / "targets")
+    db_logins: set[str] = set()
+
+    def db_logins_now(_platform: object) -> None:
+        with engine.connect() as conn:
+            db_logins.update(conn.execute(text(
+                "SELECT DISTINCT usename FROM pg_stat_activity "
+                "WHERE datname = current_database()")).scalars())
+
+    platform = play_and_check_story(settings, tmp_path / "logs", tmp_path / "targets",
+                                    while_running=db_logins_now)
     assert platform.secured
+    # and to PostgreSQL each as its process role (nmc.infra.db_roles)
+    assert {"nmc_relay", "nmc_writer", "nmc_streams", "nmc_api"} <= db_logins, db_logins
     logins = {p: platform.as_principal(p).connection.kafka_sasl_username
               for p in ("relay", "reactor", "streams")}
     assert logins == {"relay": "relay", "reactor": "reactor", "streams": "streams"}
