@@ -16,6 +16,7 @@ from cluster_support import extra_kafka
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_support import own_prometheus
 from support.waits import wait_until
 
 from nmc.infra.kafka_clients import admin_config, producer_config
@@ -23,6 +24,7 @@ from nmc.infra.settings import PROJECT_ROOT, Settings
 from nmc.stack import pidfile, render
 from nmc.stack.layout import Layout
 from nmc.stack.prometheus import targets_dir
+from nmc.stack.prometheus_config import KAFKA_JOB, write_targets
 
 pytestmark = pytest.mark.xdist_group("extra-ports")  # ports of the main stack + 2..
 
@@ -97,3 +99,31 @@ def test_the_running_node_is_in_the_kafka_scrape_job(broker: tuple[Settings, int
     assert render.jmx_agent_port(cmdline) == port  # what `up` reads for a running node
     target = json.loads((targets_dir(layout) / "kafka-kafka.json").read_text())
     assert target == [{"targets": [f"127.0.0.1:{port}"]}]
+
+
+def test_prometheus_scrapes_the_node_through_the_kafka_job_and_stays_quiet(
+    stack: Settings, broker: tuple[Settings, int],
+) -> None:
+    """The stack's scrape jobs and rules on a real Prometheus: the node added by a `kafka`
+    target file (as `nmc stack up` adds it) is up, its series are queryable by the rules'
+    selectors, and no broker alert is pending on a healthy node."""
+    _, port = broker
+    target = f"127.0.0.1:{port}"
+    with own_prometheus(stack, "prometheus-kafka", None) as prom:
+        write_targets(prom.targets_dir, KAFKA_JOB, "jmx", [target])
+
+        def scraped() -> bool:
+            return bool(
+                prom.query(f'up{{job="kafka",instance="{target}"}} == 1')
+                and prom.query('sum(kafka_controller_kafkacontroller_activecontrollercount'
+                               '{job="kafka"}) == 1')
+                and prom.query('sum(kafka_server_replicamanager_underreplicatedpartitions'
+                               '{job="kafka"}) == 0'))
+
+        wait_until(scraped, "the node up in job kafka with one active controller",
+                   explain=prom.summary)
+        assert {"NmcKafkaDown", "NmcKafkaUnderReplicatedPartitions",
+                "NmcKafkaActiveControllers"} <= prom.rule_names()
+        broker_alerts = [a for a in prom.alerts()
+                         if a["labels"]["alertname"].startswith("NmcKafka")]
+        assert broker_alerts == [], broker_alerts
