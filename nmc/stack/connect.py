@@ -604,6 +604,7 @@ def start(settings: Settings, cs: ConnectSettings, versions: StackVersions, layo
     record = running(layout)
     if record is not None:
         say(f"connect already running (pid {record.pid})")
+        _scrape(layout, render.jmx_agent_port(pidfile.read_cmdline(record.pid)))
         return record
     pidfile.remove(layout.pidfile(NAME))
     java = require_tool(NAME, "java", "install a Java 17 runtime: apt-get install openjdk-17-jre")
@@ -634,8 +635,7 @@ def start(settings: Settings, cs: ConnectSettings, versions: StackVersions, layo
                            out=layout.logs / f"{NAME}.out", cwd=cl.home)
     record = pidfile.record_for(popen.pid)
     pidfile.write(layout.pidfile(NAME), record)
-    if cs.metrics_port:  # scraped by the stack's Prometheus (job `connect`) while it runs
-        write_targets(targets_dir(layout), NAME, "worker", [f"127.0.0.1:{cs.metrics_port}"])
+    _scrape(layout, cs.metrics_port)
     began = time.monotonic()
     while not rest_ok(cs):
         if popen.poll() is not None:
@@ -648,13 +648,22 @@ def start(settings: Settings, cs: ConnectSettings, versions: StackVersions, layo
     return record
 
 
+def _scrape(layout: Layout, metrics_port: int | None) -> None:
+    """Have the stack's Prometheus scrape the worker (job `connect`) iff it serves metrics:
+    the worker started with the agent, or one already running whose command line has it."""
+    if metrics_port:
+        write_targets(targets_dir(layout), NAME, "worker", [f"127.0.0.1:{metrics_port}"])
+    else:
+        remove_targets(targets_dir(layout), NAME, "worker")
+
+
 def stop(layout: Layout, say: Say, timeout_s: float = 30.0) -> None:
     record = running(layout)
     if record is not None:
         say(f"stopping connect (pid {record.pid})...")
         stop_process(record, timeout_s)
     pidfile.remove(layout.pidfile(NAME))
-    remove_targets(targets_dir(layout), NAME, "worker")  # stopped on purpose: no NmcTargetDown
+    _scrape(layout, None)  # stopped on purpose: no NmcTargetDown
 
 
 def forget_offsets(layout: Layout) -> None:

@@ -6,7 +6,6 @@ One node by default; `nmc_stack_brokers` nodes form a static quorum on loopback;
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from nmc.infra.kafka_clients import admin_config
@@ -64,14 +63,6 @@ def _job(settings: Settings, layout: Layout, node: int, record: pidfile.PidRecor
     )
 
 
-def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
 def _scrape(layout: Layout, name: str, metrics_port: int | None) -> None:
     """Have the stack's Prometheus scrape node `name` (job `kafka`) iff it serves metrics."""
     if metrics_port:
@@ -124,7 +115,7 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
         record = pidfile.read(layout.pidfile(name))
         if record is not None and pidfile.is_alive(record):
             say(f"{name} already running (pid {record.pid})")
-            _scrape(layout, name, render.jmx_agent_port(_cmdline(record.pid)))
+            _scrape(layout, name, render.jmx_agent_port(pidfile.read_cmdline(record.pid)))
             jobs.append(_job(settings, layout, node, record))
             continue
         pidfile.remove(layout.pidfile(name))

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from nmc.infra.settings import Settings
-from nmc.stack import connect, render
+from nmc.stack import connect, pidfile, render
 from nmc.stack.prometheus_config import (
     KAFKA_JOB,
     PROCESS_JOBS,
@@ -105,3 +107,15 @@ def test_the_down_alerts_select_every_job_the_stack_scrapes() -> None:
     assert target_down is not None and set(target_down.group(1).split("|")) == set(PROCESS_JOBS)
     assert f'job="{KAFKA_JOB}"' in exprs["NmcKafkaDown"]
     assert 'job="registry"' in exprs["NmcRegistryDown"]
+
+
+def test_a_running_process_command_line_is_read_and_a_gone_one_is_empty() -> None:
+    script = "import time; print('ready', flush=True); time.sleep(30)"
+    with subprocess.Popen([sys.executable, "-c", script, "marker"],
+                          stdout=subprocess.PIPE) as child:
+        try:
+            assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+            assert pidfile.read_cmdline(child.pid) == [sys.executable, "-c", script, "marker"]
+        finally:
+            child.kill()
+    assert pidfile.read_cmdline(child.pid) == []  # reaped: /proc has no such process
