@@ -51,6 +51,10 @@ class StackVersions(BaseSettings):
     apicurio_version: str = Field(
         default="3.3.3", description="io.apicurio:apicurio-registry-app (`all` tar.gz)."
     )
+    jmx_exporter_version: str = Field(
+        default="1.0.1", description="io.prometheus.jmx:jmx_prometheus_javaagent, attached to "
+        "the local brokers and the Connect worker (their Prometheus metrics)."
+    )
 
 
 class Settings(BaseSettings):
@@ -106,6 +110,11 @@ class Settings(BaseSettings):
     )
     nmc_stack_secure: bool = Field(
         default=False, description="Local broker with a SASL_SSL (SCRAM-SHA-512) listener only."
+    )
+    nmc_kafka_metrics_port: int = Field(
+        default=9404, ge=0, le=65535, description="Prometheus /metrics port of local node 1 "
+        "(JMX exporter agent, rules in deploy/jmx/kafka-broker.yml); node i uses this + (i-1); "
+        "0 = off. Scrape job `kafka`."
     )
     nmc_prometheus_port: int = Field(
         default=9490, ge=1, le=65535, description="Port of the local Prometheus that "

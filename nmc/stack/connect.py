@@ -48,6 +48,8 @@ from nmc.stack.procs import (
     wait_closed,
 )
 from nmc.stack.procs import stop as stop_process
+from nmc.stack.prometheus import targets_dir
+from nmc.stack.prometheus_config import remove_targets, write_targets
 
 NAME = "connect"
 SMT_DIR = PROJECT_ROOT / "connectors" / "contract-smt"
@@ -62,6 +64,11 @@ class ConnectSettings(BaseSettings):
 
     port: int = Field(default=8083, description="REST port of the worker (loopback only).")
     heap: str = Field(default="512m", description="JVM heap of the Connect worker.")
+    metrics_port: int = Field(
+        default=9409, ge=0, le=65535, description="Prometheus /metrics port of the worker "
+        "(JMX exporter agent, rules in deploy/jmx/kafka-connect.yml; loopback); 0 = off. "
+        "Scrape job `connect`."
+    )
     debezium_version: str = Field(
         default="3.6.1.Final", description="io.debezium:debezium-connector-postgres version."
     )
@@ -558,10 +565,16 @@ def running(layout: Layout) -> pidfile.PidRecord | None:
 
 
 def worker_command(java: str, libs: Path, cs: ConnectSettings, cl: ConnectLayout,
-                   connectors: list[Path]) -> list[str]:
+                   connectors: list[Path], agent_jar: Path | None = None) -> list[str]:
+    """The standalone worker; with `agent_jar` and a metrics port, the JMX exporter too."""
+    agent = (
+        [render.jmx_agent_flag(agent_jar, cs.metrics_port,
+                               render.JMX_RULES_DIR / "kafka-connect.yml")]
+        if agent_jar is not None and cs.metrics_port else []
+    )
     return [
         java, f"-Xmx{cs.heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-        f"-Dlog4j2.configurationFile={cl.log4j}", "-cp", f"{libs}/*",
+        f"-Dlog4j2.configurationFile={cl.log4j}", *agent, "-cp", f"{libs}/*",
         "org.apache.kafka.connect.cli.ConnectStandalone", str(cl.worker_properties),
         *(str(c) for c in connectors),
     ]
@@ -591,6 +604,7 @@ def start(settings: Settings, cs: ConnectSettings, versions: StackVersions, layo
     record = running(layout)
     if record is not None:
         say(f"connect already running (pid {record.pid})")
+        _scrape(layout, render.jmx_agent_port(pidfile.read_cmdline(record.pid)))
         return record
     pidfile.remove(layout.pidfile(NAME))
     java = require_tool(NAME, "java", "install a Java 17 runtime: apt-get install openjdk-17-jre")
@@ -612,13 +626,16 @@ def start(settings: Settings, cs: ConnectSettings, versions: StackVersions, layo
             settings, cs, cl, dbname=dbname, slot=cs.slot, publication=cs.publication)}
         cl.connector_properties.write_text(render_properties(config))
         connectors.append(cl.connector_properties)
-    wait_closed([cs.port])  # a worker just killed
-    require_free(NAME, [cs.port])
+    ports = [cs.port, *([cs.metrics_port] if cs.metrics_port else [])]
+    wait_closed(ports)  # a worker just killed
+    require_free(NAME, ports)
+    agent_jar = maven.jmx_agent(layout.cache, versions, say, NAME) if cs.metrics_port else None
     say(f"starting kafka connect on {base_url(cs)}...")
-    popen = spawn_detached(worker_command(java, libs, cs, cl, connectors),
+    popen = spawn_detached(worker_command(java, libs, cs, cl, connectors, agent_jar),
                            out=layout.logs / f"{NAME}.out", cwd=cl.home)
     record = pidfile.record_for(popen.pid)
     pidfile.write(layout.pidfile(NAME), record)
+    _scrape(layout, cs.metrics_port)
     began = time.monotonic()
     while not rest_ok(cs):
         if popen.poll() is not None:
@@ -631,12 +648,22 @@ def start(settings: Settings, cs: ConnectSettings, versions: StackVersions, layo
     return record
 
 
+def _scrape(layout: Layout, metrics_port: int | None) -> None:
+    """Have the stack's Prometheus scrape the worker (job `connect`) iff it serves metrics:
+    the worker started with the agent, or one already running whose command line has it."""
+    if metrics_port:
+        write_targets(targets_dir(layout), NAME, "worker", [f"127.0.0.1:{metrics_port}"])
+    else:
+        remove_targets(targets_dir(layout), NAME, "worker")
+
+
 def stop(layout: Layout, say: Say, timeout_s: float = 30.0) -> None:
     record = running(layout)
     if record is not None:
         say(f"stopping connect (pid {record.pid})...")
         stop_process(record, timeout_s)
     pidfile.remove(layout.pidfile(NAME))
+    _scrape(layout, None)  # stopped on purpose: no NmcTargetDown
 
 
 def forget_offsets(layout: Layout) -> None:

@@ -21,6 +21,8 @@ from nmc.stack.procs import (
     spawn_detached,
     wait_closed,
 )
+from nmc.stack.prometheus import targets_dir
+from nmc.stack.prometheus_config import KAFKA_JOB, remove_targets, write_targets
 
 NAME: ServiceName = "kafka"
 
@@ -59,6 +61,14 @@ def _job(settings: Settings, layout: Layout, node: int, record: pidfile.PidRecor
         healthy=lambda: health.kafka_ok(config, timeout_s=2.0),
         logs=(layout.log(name), layout.out(name)),
     )
+
+
+def _scrape(layout: Layout, name: str, metrics_port: int | None) -> None:
+    """Have the stack's Prometheus scrape node `name` (job `kafka`) iff it serves metrics."""
+    if metrics_port:
+        write_targets(targets_dir(layout), KAFKA_JOB, name, [f"127.0.0.1:{metrics_port}"])
+    else:
+        remove_targets(targets_dir(layout), KAFKA_JOB, name)
 
 
 def _require_same_shape(layout: Layout) -> None:
@@ -105,6 +115,7 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
         record = pidfile.read(layout.pidfile(name))
         if record is not None and pidfile.is_alive(record):
             say(f"{name} already running (pid {record.pid})")
+            _scrape(layout, name, render.jmx_agent_port(pidfile.read_cmdline(record.pid)))
             jobs.append(_job(settings, layout, node, record))
             continue
         pidfile.remove(layout.pidfile(name))
@@ -132,6 +143,12 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
             run_checked(NAME, cmd, log=layout.log(name))
         port = settings.local_kafka_ports[node - 1]
         ports = [port, settings.nmc_kafka_controller_port + 2 * (node - 1)]
+        metrics_port = render.kafka_metrics_port(settings, node)
+        agent = None
+        if metrics_port:
+            ports.append(metrics_port)
+            agent = render.jmx_agent_flag(maven.jmx_agent(layout.cache, versions, say),
+                                          metrics_port, render.JMX_RULES_DIR / "kafka-broker.yml")
         wait_closed(ports)  # a node of a cluster just killed (`down(stop_timeout_s=0)`)
         require_free(NAME, ports)
         say(f"starting {name} on 127.0.0.1:{port}"
@@ -142,10 +159,12 @@ def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say)
             system_props=render.oauth_system_properties(
                 settings.nmc_stack_oauth_jwks_url if material is not None else None
             ),
+            java_agent=agent,
         )
         popen = spawn_detached(cmd, out=layout.out(name), cwd=layout.kafka_home)
         record = pidfile.record_for(popen.pid)
         pidfile.write(layout.pidfile(name), record)
+        _scrape(layout, name, metrics_port)
         layout.kafka_shape_file.write_text(layout.kafka_dir + "\n")
         job = _job(settings, layout, node, record)
         job.popen = popen

@@ -112,3 +112,31 @@ def apicurio_app(cache: Path, versions: StackVersions, say: Say) -> Path:
 
     cached(target, fill)
     return target / "app"
+
+
+def jmx_agent(cache: Path, versions: StackVersions, say: Say,
+              service: str = "kafka") -> Path:
+    """The Prometheus JMX exporter's java agent jar (one shaded jar, no dependencies)."""
+    version = versions.jmx_exporter_version
+    target = cache / f"jmx-exporter-{version}"
+    jar = target / f"{render.JMX_AGENT_JAR}-{version}.jar"
+    if (target / MARKER).exists():
+        return jar
+
+    def fill(dest: Path) -> None:
+        mvn = require_tool(service, "mvn", "apt-get install maven")
+        say(f"downloading the prometheus jmx exporter {version} from Maven Central...")
+        run_checked(
+            service,
+            [
+                mvn, "-B", "-q", "dependency:copy",
+                f"-Dartifact=io.prometheus.jmx:{render.JMX_AGENT_JAR}:{version}",
+                f"-DoutputDirectory={dest}",
+            ],
+            cwd=dest, attempts=3,
+        )
+        if not (dest / jar.name).exists():
+            raise StackError(service, f"maven finished but no {jar.name} in {dest}")
+
+    cached(target, fill)
+    return jar

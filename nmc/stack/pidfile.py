@@ -52,6 +52,15 @@ def read_proc_stat(pid: int) -> tuple[str, int] | None:
         return None
 
 
+def read_cmdline(pid: int) -> list[str]:
+    """The command line of a running process (empty when it is gone or unreadable)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
 def record_for(pid: int) -> PidRecord:
     stat = read_proc_stat(pid)
     return PidRecord(pid=pid, start_ticks=stat[1] if stat else None)

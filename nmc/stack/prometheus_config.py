@@ -17,8 +17,12 @@ from nmc.infra.settings import PROJECT_ROOT, Settings
 from nmc.stack.render import registry_management_port
 
 RULES_DIR = PROJECT_ROOT / "deploy" / "prometheus" / "rules"
-PROCESS_JOBS = ("relay", "streams", "api", "edge", "reactor", "sender")
+PROCESS_JOBS = ("relay", "streams", "api", "edge", "reactor", "sender", "connect")
 """Scrape jobs of our own processes; the alert NmcTargetDown selects on these names."""
+KAFKA_JOB = "kafka"
+"""The brokers' JMX exporters (one target file per node, written by `nmc stack up` for a node
+that runs the agent); the alert NmcKafkaDown selects on it."""
+TARGET_FILE_JOBS = (*PROCESS_JOBS, KAFKA_JOB)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ def local_jobs(settings: Settings, streams_metrics_port: int = 0,
     for name in PROCESS_JOBS:
         port = ports.get(name, 0)
         jobs.append(ScrapeJob(name, (f"127.0.0.1:{port}",) if port else ()))
+    jobs.append(ScrapeJob(KAFKA_JOB))  # target files: only nodes started with the agent
     return jobs
 
 
@@ -91,14 +96,19 @@ def render_targets(addresses: Iterable[str], labels: dict[str, str] | None = Non
 def write_targets(targets_dir: Path, job: str, name: str, addresses: Iterable[str]) -> Path:
     """Add processes to a job (atomically: Prometheus may read the file any time); returns
     the file, which its writer removes when the processes stop."""
-    if job not in PROCESS_JOBS:
-        raise ValueError(f"unknown scrape job {job!r}; one of {PROCESS_JOBS}")
+    if job not in TARGET_FILE_JOBS:
+        raise ValueError(f"unknown scrape job {job!r}; one of {TARGET_FILE_JOBS}")
     targets_dir.mkdir(parents=True, exist_ok=True)
     path = targets_dir / f"{job}-{name}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(render_targets(addresses))
     tmp.replace(path)
     return path
+
+
+def remove_targets(targets_dir: Path, job: str, name: str) -> None:
+    """Drop what `write_targets(targets_dir, job, name, ...)` added (absent: nothing to do)."""
+    (targets_dir / f"{job}-{name}.json").unlink(missing_ok=True)
 
 
 def prometheus_command(

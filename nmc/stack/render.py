@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from nmc.infra.settings import Settings, StackVersions
+from nmc.infra.settings import PROJECT_ROOT, Settings, StackVersions
 
 KAFKA_LIBS_POM_ARTIFACT = "nmc-kafka-libs"
+JMX_RULES_DIR = PROJECT_ROOT / "deploy" / "jmx"
+"""The JMX exporter's rules: `kafka-broker.yml` (brokers), `kafka-connect.yml` (Connect)."""
+JMX_AGENT_JAR = "jmx_prometheus_javaagent"
 
 
 def render_kafka_pom(versions: StackVersions) -> str:
@@ -237,9 +240,10 @@ def oauth_system_properties(jwks_url: str | None) -> dict[str, str]:
 
 def kafka_jvm_command(
     java: str, libs: Path, main: str, args: list[str], *, heap: str, log4j2: Path,
-    system_props: dict[str, str] | None = None,
+    system_props: dict[str, str] | None = None, java_agent: str | None = None,
 ) -> list[str]:
-    """`java ... <main> <args>` on the cached jars, with our log4j2 config."""
+    """`java ... <main> <args>` on the cached jars, with our log4j2 config (and `java_agent`,
+    a `-javaagent:` flag from `jmx_agent_flag`)."""
     return [
         java,
         f"-Xmx{heap}",
@@ -248,6 +252,7 @@ def kafka_jvm_command(
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={log4j2}",
         *(f"-D{k}={v}" for k, v in (system_props or {}).items()),
+        *([java_agent] if java_agent else []),
         "-cp",
         f"{libs}/*",
         main,
@@ -391,3 +396,26 @@ def libpq_url(sqlalchemy_url: str) -> str:
     if not sep:
         return sqlalchemy_url
     return f"{scheme.split('+', 1)[0]}://{rest}"
+
+
+def kafka_metrics_port(settings: Settings, node: int) -> int:
+    """The JMX exporter port of local node `node` (0 = off): one port per node, consecutive."""
+    base = settings.nmc_kafka_metrics_port
+    return base + (node - 1) if base else 0
+
+
+def jmx_agent_flag(jar: Path, port: int, rules: Path) -> str:
+    """`-javaagent:` serving the MBeans that `rules` selects as Prometheus text on loopback
+    `port` (`/metrics`); a JVM fails at start when the port is taken, never half-exports."""
+    return f"-javaagent:{jar}=127.0.0.1:{port}:{rules}"
+
+
+def jmx_agent_port(cmdline: list[str]) -> int | None:
+    """The port of the JMX exporter in a running JVM's command line (None: no agent), so that
+    `up` scrapes a node started earlier only if it really serves metrics."""
+    for arg in cmdline:
+        if arg.startswith("-javaagent:") and JMX_AGENT_JAR in arg and "=" in arg:
+            options = arg.split("=", 1)[1].split(":")
+            if len(options) >= 2 and options[-2].isdigit():
+                return int(options[-2])
+    return None

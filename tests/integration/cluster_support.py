@@ -36,6 +36,9 @@ def extra_kafka(base: Settings, name: str, *, secure: bool = False,
             "nmc_home": home,
             "nmc_kafka_port": base.nmc_kafka_port + 2,
             "nmc_kafka_controller_port": base.nmc_kafka_controller_port + 2,
+            # past the main stack's metrics ports (one per node, at most 5) and Connect's
+            "nmc_kafka_metrics_port":
+                base.nmc_kafka_metrics_port + 10 if base.nmc_kafka_metrics_port else 0,
             "schema_registry_url": None if registry else base.registry,
             "nmc_registry_port": base.nmc_registry_port + 3,
             "database_url": SecretStr(base.database),
