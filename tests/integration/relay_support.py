@@ -190,3 +190,56 @@ class Writers:
                     with self._lock:
                         self.committed += len(keys)
             time.sleep(0.002)
+
+
+def torture_relays(engine: Engine, database_url: str, logs: Path, tenant: uuid.UUID, *,
+                   keys: int, relays: int, kills: int, per_kill: int, threads: int,
+                   env: dict[str, str]) -> None:
+    """`relays` `nmc relay` processes publish while `threads` writers commit (and roll back)
+    events of `tenant` on `keys` keys; `kills` times, once `per_kill` more rows are published, a
+    relay seen with a batch in flight (pg_stat_activity) is SIGKILLed and replaced. Returns
+    once every row is published and the survivors stopped cleanly on SIGTERM; the caller
+    checks Kafka (`assert_complete_and_in_order`)."""
+    import signal
+
+    from support.waits import wait_until
+
+    env = {"NMC_PRODUCER_LINGER_MS": "100", **env}  # keeps a batch in flight to be caught
+    log_files = [logs / f"relay-{i}.log" for i in range(relays + kills)]
+    running = [spawn_relay(database_url, log_files[i], **env) for i in range(relays)]
+    killed: list[subprocess.Popen[bytes]] = []
+    try:
+        with Writers(engine, tenant, [uuid.uuid4() for _ in range(keys)],
+                     threads=threads) as writers:
+            for round_ in range(kills):
+                floor = states(engine).get("published", 0) + per_kill
+                wait_until(lambda f=floor: states(engine).get("published", 0) >= f,
+                           f"publication before kill {round_}", timeout=120)
+                by_pid = {r.pid: r for r in running}
+                caught: list[int] = []
+
+                def batch_in_flight(pids: dict[int, Any] = by_pid,
+                                    found: list[int] = caught) -> bool:
+                    found[:] = [p for p in relays_in_flight(engine) if p in pids]
+                    return bool(found)
+
+                wait_until(batch_in_flight, "a relay with a batch in flight")
+                victim = by_pid[caught[0]]
+                victim.send_signal(signal.SIGKILL)
+                victim.wait(timeout=10)
+                killed.append(victim)
+                running.remove(victim)
+                running.append(spawn_relay(database_url, log_files[relays + round_], **env))
+        assert writers.committed > 0 and writers.rolled_back > 0
+        wait_until(lambda: set(states(engine)) == {"published"}, "every row to be published",
+                   timeout=180)
+        wait_until(lambda: all("relay started" in log.read_text()
+                               for log in log_files[relays:]),
+                   "the replacement relays to be up")
+    finally:
+        for r in running:
+            r.terminate()
+        for r in running:
+            r.wait(timeout=30)
+    assert [k.returncode for k in killed] == [-signal.SIGKILL] * kills
+    assert [r.returncode for r in running] == [0] * relays  # SIGTERM: each finished its batch

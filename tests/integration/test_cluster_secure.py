@@ -8,18 +8,14 @@ job, and is refused one step outside it with an authorization error (never a tim
 from __future__ import annotations
 
 import contextlib
-import signal
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -37,14 +33,12 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 from pydantic import SecretStr
+from reactions_support import reactive_tenant
 from relay_support import (
-    Writers,
     assert_complete_and_in_order,
     commit_order,
     kafka_events,
-    relays_in_flight,
-    spawn_relay,
-    states,
+    torture_relays,
 )
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -70,10 +64,7 @@ from nmc.infra.kafka_clients import (
 from nmc.infra.settings import Settings
 from nmc.stack.layout import Layout
 from nmc.stack.secure import client_env, ensure_material
-from producers.compliance.campaigns import set_campaign_status
 from producers.outbox import OutboxWriter
-from producers.tables import subscriptions
-from producers.tenants.store import add_tenant
 
 pytestmark = pytest.mark.xdist_group("extra-ports")  # ports of the main stack + 2..
 
@@ -361,20 +352,6 @@ def _poll_ids(consumer: Consumer, seen: set[str]) -> set[str]:
     return seen
 
 
-def _reactive_tenant(engine: Engine) -> uuid.UUID:
-    """A tenant the reactor texts back: an active subscription and an approved campaign."""
-    now = datetime.now(UTC)
-    with Session(engine) as s, s.begin():
-        tenant = add_tenant(s, name="Secure Plumbing", numbers=["+13105550100"],
-                            time_zone="UTC")
-        s.execute(subscriptions.insert().values(
-            stripe_subscription_id=f"sub_{uuid.uuid4().hex[:8]}", tenant_id=tenant.tenant_id,
-            stripe_customer_id="cus_1", plan="pro", status="active",
-            current_period_end=now + timedelta(days=30), source_created=now))
-        set_campaign_status(s, tenant.tenant_id, uuid.uuid4(), "approved", now)
-    return tenant.tenant_id
-
-
 def test_the_reactor_texts_back_under_its_own_acls_and_no_further(
     secured: Settings, database_url: str, engine: Engine, wait_until: Callable[..., None],
 ) -> None:
@@ -393,7 +370,7 @@ def test_the_reactor_texts_back_under_its_own_acls_and_no_further(
     assert group == inputs.reactor_group  # the group its ACLs were written for
     ensure_topics(secured, role_topics(inputs, []))  # its DLQ and replay topics, as the admin
     relay = _as(secured, "relay").model_copy(update={"database_url": SecretStr(database_url)})
-    tenant = _reactive_tenant(engine)
+    tenant = reactive_tenant(engine, "+13105550100", "Secure Plumbing")
     caller = "+13105557777"
     missed = new_event("nmc.telephony.CallDetected", tenant_id=tenant,
                        correlation_id=uuid.uuid4(), payload={
@@ -479,45 +456,9 @@ def test_relay_kills_in_flight_lose_and_reorder_nothing_as_the_relay_principal(
         **client_env(ensure_material(Layout.of(secured).home), registry_auth=True,
                      principal="relay"),
         "KAFKA_BOOTSTRAP_SERVERS": secured.kafka, "SCHEMA_REGISTRY_URL": secured.registry,
-        "NMC_PRODUCER_LINGER_MS": "100",  # keeps a batch in flight long enough to catch it
     }
     tenant = uuid.uuid4()
-    keys = [uuid.uuid4() for _ in range(8)]
     start = end_offsets(secured, domain_topics())
-    logs = [tmp_path / f"relay-{i}.log" for i in range(4)]
-    relays = [spawn_relay(database_url, logs[i], **env) for i in range(2)]
-    killed: list[subprocess.Popen[bytes]] = []
-    try:
-        with Writers(engine, tenant, keys, threads=3) as writers:
-            for round_ in range(2):
-                floor = states(engine).get("published", 0) + 40
-                wait_until(lambda f=floor: states(engine).get("published", 0) >= f,
-                           f"publication before kill {round_}", timeout=120)
-                by_pid = {r.pid: r for r in relays}
-                caught: list[int] = []
-
-                def batch_in_flight(pids: dict[int, Any] = by_pid,
-                                    found: list[int] = caught) -> bool:
-                    found[:] = [p for p in relays_in_flight(engine) if p in pids]
-                    return bool(found)
-
-                wait_until(batch_in_flight, "a relay with a batch in flight")
-                victim = by_pid[caught[0]]
-                victim.send_signal(signal.SIGKILL)
-                victim.wait(timeout=10)
-                killed.append(victim)
-                relays.remove(victim)
-                relays.append(spawn_relay(database_url, logs[2 + round_], **env))
-        assert writers.committed > 0 and writers.rolled_back > 0
-        wait_until(lambda: set(states(engine)) == {"published"}, "every row to be published",
-                   timeout=180)
-        wait_until(lambda: all("relay started" in log.read_text() for log in logs[2:]),
-                   "the replacement relays to be up")
-    finally:
-        for r in relays:
-            r.terminate()
-        for r in relays:
-            r.wait(timeout=30)
-    assert [k.returncode for k in killed] == [-signal.SIGKILL] * 2
-    assert [r.returncode for r in relays] == [0, 0]
+    torture_relays(engine, database_url, tmp_path, tenant, keys=8, relays=2, kills=2,
+                   per_kill=40, threads=3, env=env)
     assert_complete_and_in_order(commit_order(engine), kafka_events(secured, start, tenant))

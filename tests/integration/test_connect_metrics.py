@@ -1,18 +1,17 @@
 """The Connect worker's JMX exporter (`NMC_CONNECT_METRICS_PORT`, rules
-deploy/jmx/kafka-connect.yml): a worker of this test's own (REST and metrics ports shifted by
-10, so neither `nmc connect up` nor the CDC tests' worker is touched) runs the Debezium
-connector on the test's database; its `/metrics` shows connector and task running, the records
-polled and written once events are committed, and Debezium's connection; `nmc connect down`
-takes the worker out of the `connect` scrape job."""
+deploy/jmx/kafka-connect.yml): the session's worker (the CDC tests' one: a stack home has one
+worker, so these tests share its xdist group) runs the Debezium connector on the test's
+database; its `/metrics` shows connector and task running, the records polled and written once
+events are committed, and Debezium's connection; a worker stopped on purpose leaves the
+`connect` scrape job and rejoins it when started again."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from cdc_support import cdc_connector
+from cdc_support import cdc_connector, connect_worker, ensure_worker  # noqa: F401
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from sqlalchemy import Engine
@@ -21,7 +20,7 @@ from support.waits import wait_until
 from test_relay_contract import _all_events
 
 from nmc.contract.envelope import parse_event
-from nmc.infra.settings import Settings, get_versions
+from nmc.infra.settings import Settings
 from nmc.stack import connect
 from nmc.stack.layout import Layout
 from nmc.stack.prometheus import targets_dir
@@ -30,18 +29,12 @@ from producers.outbox import OutboxWriter
 Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-@pytest.fixture(scope="module")
-def worker(stack: Settings) -> Iterator[connect.ConnectSettings]:
-    defaults = connect.ConnectSettings()
-    cs = connect.ConnectSettings(port=defaults.port + 10,
-                                 metrics_port=(defaults.metrics_port or 9409) + 10)
-    layout = Layout.of(stack)
-    say = Console(stderr=True).print
-    connect.start(stack, cs, get_versions(), layout, say, with_connector=False)
-    try:
-        yield cs
-    finally:
-        connect.stop(layout, say)
+pytestmark = pytest.mark.xdist_group("connect")
+
+
+@pytest.fixture
+def worker(connect_worker: connect.ConnectSettings) -> connect.ConnectSettings:  # noqa: F811
+    return connect_worker
 
 
 def series(cs: connect.ConnectSettings) -> Series:
@@ -89,7 +82,12 @@ def test_a_worker_stopped_on_purpose_leaves_the_scrape_job(
     stack: Settings, worker: connect.ConnectSettings,
 ) -> None:
     layout = Layout.of(stack)
-    assert (targets_dir(layout) / "connect-worker.json").exists()
+    target = targets_dir(layout) / "connect-worker.json"
+    assert target.exists()
     connect.stop(layout, Console(stderr=True).print)
-    assert not (targets_dir(layout) / "connect-worker.json").exists()
-    assert not connect.rest_ok(worker)
+    try:
+        assert not target.exists()
+        assert not connect.rest_ok(worker)
+    finally:
+        ensure_worker(stack)  # the session's worker, back for the tests after this one
+    assert json.loads(target.read_text()) == [{"targets": [f"127.0.0.1:{worker.metrics_port}"]}]

@@ -11,9 +11,10 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from reactions_support import reactive_tenant
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from support.streams import remove_group
@@ -22,11 +23,8 @@ from nmc.contract.dead_letter import replay_topic
 from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import commit_at_end
 from nmc.infra.settings import Settings
-from producers.compliance.campaigns import set_campaign_status
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
 from producers.outbox import OutboxWriter
-from producers.tables import subscriptions
-from producers.tenants.store import add_tenant
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CALLER, NUMBER = "+13105551212", "+13105550000"
@@ -52,14 +50,9 @@ def test_a_reactor_dead_letter_replayed_after_the_fix_queues_one_auto_reply(
 ) -> None:
     from producers.conversation.reactions.app import run_reactor
 
-    with Session(engine) as s, s.begin():
-        tenant = add_tenant(s, name="Joe's Plumbing", numbers=[NUMBER], time_zone="UTC",
-                            auto_reply_template="Sorry we missed you! {business} will text.")
-        s.execute(subscriptions.insert().values(
-            stripe_subscription_id=f"sub_{uuid.uuid4().hex[:8]}", tenant_id=tenant.tenant_id,
-            stripe_customer_id="cus_1", plan="pro", status="active",
-            current_period_end=NOW + timedelta(days=30), source_created=NOW))
-        set_campaign_status(s, tenant.tenant_id, uuid.uuid4(), "approved", NOW)
+    tenant_id = reactive_tenant(
+        engine, NUMBER, now=NOW,
+        auto_reply_template="Sorry we missed you! {business} will text.")
     with engine.begin() as conn:
         conn.execute(text(BUG))
     group = f"test-dlq-reactions-{uuid.uuid4().hex[:8]}"
@@ -73,7 +66,7 @@ def test_a_reactor_dead_letter_replayed_after_the_fix_queues_one_auto_reply(
     try:
         assert assigned.wait(60), "reactor got no partitions"
         relay_thread(nmc_relay_poll_interval_s=0.2)
-        call = new_event("nmc.telephony.CallDetected", tenant_id=tenant.tenant_id,
+        call = new_event("nmc.telephony.CallDetected", tenant_id=tenant_id,
                          correlation_id=uuid.uuid4(), payload={
                              "call_id": str(uuid.uuid4()), "from_phone": CALLER,
                              "to_phone": NUMBER, "reason": "busy", "provider_ref": "CA9"})
@@ -82,7 +75,7 @@ def test_a_reactor_dead_letter_replayed_after_the_fix_queues_one_auto_reply(
 
         def count(sql: str) -> int:
             with engine.connect() as conn:
-                return int(conn.execute(text(sql), {"t": tenant.tenant_id}).scalar_one())
+                return int(conn.execute(text(sql), {"t": tenant_id}).scalar_one())
 
         wait_until(lambda: count("SELECT count(*) FROM stream_dead_letters WHERE app ="
                                  " 'reactions' AND tenant_id = CAST(:t AS text)") == 1,

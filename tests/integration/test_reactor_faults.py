@@ -10,12 +10,12 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from reactions_support import reactive_tenant
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from support.streams import remove_group
@@ -25,26 +25,11 @@ from nmc.demo.local_platform import commit_at_end
 from nmc.infra.consume import end_offsets
 from nmc.infra.kafka_clients import consumer_config
 from nmc.infra.settings import Settings
-from producers.compliance.campaigns import set_campaign_status
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
 from producers.outbox import OutboxWriter
-from producers.tables import subscriptions
-from producers.tenants.store import add_tenant
 
 NUMBER = "+13105550000"
 CALLS, TEXTS = 10, 4
-
-
-def _tenant(engine: Engine) -> uuid.UUID:
-    now = datetime.now(UTC)
-    with Session(engine) as s, s.begin():
-        tenant = add_tenant(s, name="Joe's Plumbing", numbers=[NUMBER], time_zone="UTC")
-        s.execute(subscriptions.insert().values(
-            stripe_subscription_id=f"sub_{uuid.uuid4().hex[:8]}", tenant_id=tenant.tenant_id,
-            stripe_customer_id="cus_1", plan="pro", status="active",
-            current_period_end=now + timedelta(days=30), source_created=now))
-        set_campaign_status(s, tenant.tenant_id, uuid.uuid4(), "approved", now)
-    return tenant.tenant_id
 
 
 def _facts(tenant: uuid.UUID) -> list[Any]:
@@ -110,7 +95,7 @@ def test_reactor_killed_mid_batch_queues_each_text_exactly_once(
     point: str, test_settings: Settings, engine: Engine, relay_thread: Callable[..., Any],
     reactor_process: Callable[..., subprocess.Popen[bytes]], wait_until: Callable[..., None],
 ) -> None:
-    tenant = _tenant(engine)
+    tenant = reactive_tenant(engine, NUMBER)
     group = f"test-reactor-kill-{uuid.uuid4().hex[:8]}"
     commit_at_end(test_settings, group, list(SOURCE_TOPICS))
     try:

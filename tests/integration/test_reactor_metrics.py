@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from reactions_support import reactive_tenant
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from support.streams import remove_group
@@ -20,25 +20,10 @@ from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import commit_at_end
 from nmc.infra.net import free_port
 from nmc.infra.settings import Settings
-from producers.compliance.campaigns import set_campaign_status
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
 from producers.outbox import OutboxWriter
-from producers.tables import subscriptions
-from producers.tenants.store import add_tenant
 
 NUMBER, CALLS = "+13105550000", 6
-
-
-def _tenant(engine: Engine) -> uuid.UUID:
-    now = datetime.now(UTC)
-    with Session(engine) as s, s.begin():
-        tenant = add_tenant(s, name="Joe's Plumbing", numbers=[NUMBER], time_zone="UTC")
-        s.execute(subscriptions.insert().values(
-            stripe_subscription_id=f"sub_{uuid.uuid4().hex[:8]}", tenant_id=tenant.tenant_id,
-            stripe_customer_id="cus_1", plan="pro", status="active",
-            current_period_end=now + timedelta(days=30), source_created=now))
-        set_campaign_status(s, tenant.tenant_id, uuid.uuid4(), "approved", now)
-    return tenant.tenant_id
 
 
 def _samples(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -75,7 +60,7 @@ def test_the_reactor_serves_its_metrics_and_its_lag_returns_to_zero_after_consum
     engine: Engine, relay_thread: Callable[..., Any], reactor_with_port: Callable[[], int],
     wait_until: Callable[..., None],
 ) -> None:
-    tenant = _tenant(engine)
+    tenant = reactive_tenant(engine, NUMBER)
     calls = [new_event("nmc.telephony.CallDetected", tenant_id=tenant,
                        correlation_id=uuid.uuid4(), payload={
                            "call_id": str(uuid.uuid4()), "from_phone": f"+1310555{7000 + i}",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import signal
-import subprocess
 import threading
 import uuid
 from collections import Counter
@@ -15,12 +13,10 @@ from typing import Any
 import psycopg
 import pytest
 from relay_support import (
-    Writers,
     assert_complete_and_in_order,
     commit_order,
     kafka_events,
-    relays_in_flight,
-    spawn_relay,
+    torture_relays,
 )
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -145,47 +141,9 @@ def test_per_key_order_with_shared_keys_three_relays_and_kills_in_flight(
     SIGKILLed three times while its batch is being produced and acknowledged: nothing is lost
     and per key the first occurrences keep commit order."""
     tenant = uuid.uuid4()
-    keys = [uuid.uuid4() for _ in range(16)]
     start = end_offsets(test_settings, domain_topics())
-    # A longer linger keeps each batch in flight long enough to be caught there.
-    env = {"NMC_PRODUCER_LINGER_MS": "100"}
-    logs = [tmp_path / f"relay-{i}.log" for i in range(6)]
-    relays = [spawn_relay(database_url, logs[i], **env) for i in range(3)]
-    killed: list[subprocess.Popen[bytes]] = []
-    try:
-        with Writers(engine, tenant, keys, threads=6) as writers:
-            for round_ in range(3):
-                floor = states(engine).get("published", 0) + 80
-                wait_until(lambda f=floor: states(engine).get("published", 0) >= f,
-                           f"publication before kill {round_}", timeout=120)
-                by_pid = {r.pid: r for r in relays}
-                caught: list[int] = []
-
-                def batch_in_flight(pids: dict[int, Any] = by_pid,
-                                    found: list[int] = caught) -> bool:
-                    found[:] = [p for p in relays_in_flight(engine) if p in pids]
-                    return bool(found)
-
-                wait_until(batch_in_flight, "a relay with a batch in flight")
-                victim = by_pid[caught[0]]
-                victim.send_signal(signal.SIGKILL)
-                victim.wait(timeout=10)
-                killed.append(victim)
-                relays.remove(victim)
-                relays.append(spawn_relay(database_url, logs[3 + round_], **env))
-        assert writers.committed > 0 and writers.rolled_back > 0
-        wait_until(lambda: set(states(engine)) == {"published"}, "every row to be published",
-                   timeout=180)
-        wait_until(lambda: all("relay started" in log.read_text() for log in logs[3:]),
-                   "the replacement relays to be up")
-    finally:
-        for r in relays:
-            r.terminate()
-        for r in relays:
-            r.wait(timeout=30)
-    assert [k.returncode for k in killed] == [-signal.SIGKILL] * 3
-    # The survivors shut down cleanly on SIGTERM, after finishing their batch.
-    assert [r.returncode for r in relays] == [0, 0, 0]
+    torture_relays(engine, database_url, tmp_path, tenant, keys=16, relays=3, kills=3,
+                   per_kill=80, threads=6, env={})
     assert_complete_and_in_order(commit_order(engine), kafka_events(test_settings, start, tenant))
 
 
