@@ -19,7 +19,9 @@ commit -> ack latency at a steady rate, and the writer's cost inside a business 
 drains the backlog, every row written with a `traceparent`, with tracing off, on (a `publish`
 span per row, written to a JSON-lines file, `NMC_TRACES_DIR`), then off again; the figures are
 the on/off ratios of events/s and of the relay's CPU per event (the second "off" shows the
-run-to-run noise).
+run-to-run noise). `--baseline-code CHECKOUT` adds two drains by the relay code of another
+checkout (a worktree of the commit before tracing landed: `git worktree add --detach
+/tmp/pretrace f7f4a6a^1`), interleaved with the off runs: what tracing costs when off.
 """
 
 from __future__ import annotations
@@ -126,15 +128,19 @@ def _health(port: int) -> dict[str, object]:
 
 
 def start_relays(settings: Settings, count: int, logs: Path, lanes_free: bool = True,
-                 extra_env: dict[str, str] | None = None) -> list[subprocess.Popen[bytes]]:
+                 extra_env: dict[str, str] | None = None,
+                 code: Path | None = None) -> list[subprocess.Popen[bytes]]:
     """`count` relay processes, returned once they hold every lane between them (or, when
-    the lanes are held elsewhere, once each is connected and waiting)."""
+    the lanes are held elsewhere, once each is connected and waiting). `code`: another
+    checkout whose `nmc` and `producers` packages the relays run instead of this one's."""
     ports = [free_port() for _ in range(count)]
     procs = []
     for i, port in enumerate(ports):
         env = dict(os.environ, DATABASE_URL=settings.database,
                    NMC_RELAY_METRICS_PORT=str(port), NMC_RELAY_POLL_INTERVAL_S="0.2",
                    **(extra_env or {}))
+        if code is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(code), str(code / "stream-apps")])
         with (logs / f"relay-{count}-{i}.log").open("ab") as out:
             procs.append(subprocess.Popen([sys.executable, "-m", "nmc.cli", "relay"], env=env,
                                           stdout=out, stderr=subprocess.STDOUT))
@@ -180,7 +186,8 @@ def relay_backends(database: str) -> list[int]:
 
 
 def drain(base: Settings, events: list[Envelope], relays: int, logs: Path,
-          traces: Path | None = None) -> tuple[float, float, float | None, float]:
+          traces: Path | None = None, traced_rows: bool | None = None,
+          code: Path | None = None) -> tuple[float, float, float | None, float]:
     """Seconds for `relays` relays to publish a backlog, from the moment they may start, the
     CPU microseconds per event of the relay processes and of their PostgreSQL sessions
     (None when PostgreSQL is not on this host), and the share of rows the writer stored with
@@ -190,16 +197,20 @@ def drain(base: Settings, events: list[Envelope], relays: int, logs: Path,
     1,000-event transactions; releasing the leases starts the clock (the relays lease the lanes
     at their next rebalance, within `NMC_RELAY_POLL_INTERVAL_S`, which counts against them).
     The sessions' CPU includes their idle polling before the drain (a few milliseconds).
-    `traces`: rows carry a `traceparent` and the relays trace, writing their spans there.
+    `traces`: the relays trace, writing their spans there; `traced_rows` (default: whether
+    `traces` is given): the rows carry a `traceparent`. `code`: see `start_relays`.
     """
+    if traced_rows is None:
+        traced_rows = traces is not None
     with scratch_database(base) as settings:
         blocker = psycopg.connect(psycopg_dsn(settings.database), autocommit=True)
         for lane in range(OUTBOX_LANES):
             blocker.execute("SELECT pg_advisory_lock(%s, %s)", (LANE_LOCK_CLASS, lane))
         procs = start_relays(settings, relays, logs, lanes_free=False, extra_env=None
-                             if traces is None else {"NMC_TRACES_DIR": str(traces)})
+                             if traces is None else {"NMC_TRACES_DIR": str(traces)},
+                             code=code)
         try:
-            write_backlog(settings, events, traced=traces is not None)
+            write_backlog(settings, events, traced=traced_rows)
             relay_cpu = sum(cpu_seconds(p.pid) or 0.0 for p in procs)
             started = time.time()
             blocker.close()  # the leases go with the session: the relays may start
@@ -348,6 +359,10 @@ def main() -> None:
                         help="writer processes of the steady load")
     parser.add_argument("--tracing", choices=("off", "both"), default="off",
                         help="both: measure one relay's drain with tracing off / on / off")
+    parser.add_argument("--baseline-code", type=Path, default=None, metavar="CHECKOUT",
+                        help="with --tracing both: also drain with the relay code of this "
+                             "checkout (e.g. a worktree of the commit before tracing), "
+                             "interleaved with the off runs")
     add_json_option(parser)
     args = parser.parse_args()
 
@@ -400,30 +415,48 @@ def main() -> None:
 
 
 def tracing_cost(base: Settings, args: argparse.Namespace, logs: Path) -> None:
-    """One relay drains a backlog whose rows all carry a `traceparent`: tracing off, on, off."""
-    runs = []
-    for label, traces in (("off", None), ("on", logs / "traces"), ("off again", None)):
+    """One relay drains a backlog whose rows all carry a `traceparent`: tracing off, on, off;
+    with `--baseline-code`, the same drain by the code from before tracing, interleaved."""
+    plan: list[tuple[str, Path | None, Path | None]] = [
+        ("off", None, None), ("on", logs / "traces", None), ("off again", None, None)]
+    if args.baseline_code is not None:
+        plan = [("before tracing", None, args.baseline_code), plan[0],
+                ("before tracing, again", None, args.baseline_code), *plan[1:]]
+    runs: dict[str, tuple[float, float]] = {}
+    for label, traces, code in plan:
         seconds, cpu, _, _ = drain(base, make_events(args.backlog, keys=1000), 1, logs,
-                                   traces)
-        runs.append((label, args.backlog / seconds, cpu))
+                                   traces, traced_rows=True, code=code)
+        runs[label] = (args.backlog / seconds, cpu)
     spans = sum(len(p.read_text().splitlines()) for p in (logs / "traces").glob("*.jsonl"))
-    off_rate = (runs[0][1] + runs[2][1]) / 2
-    off_cpu = (runs[0][2] + runs[2][2]) / 2
+
+    def mean(*labels: str) -> tuple[float, float]:
+        return (sum(runs[x][0] for x in labels) / len(labels),
+                sum(runs[x][1] for x in labels) / len(labels))
+
+    off = mean("off", "off again")
     table = Table(title=f"Relay tracing cost ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
                         f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
                         f"{args.backlog:,}-row backlog, every row with a traceparent)")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    for label, rate, cpu in runs:
-        table.add_row(f"one relay, tracing {label}: drain / relay CPU per event",
-                      f"{rate:,.0f} events/s / {cpu:.1f} µs")
-    table.add_row("on / mean(off): events/s", f"{runs[1][1] / off_rate:.2f}")
-    table.add_row("on / mean(off): relay CPU per event", f"{runs[1][2] / off_cpu:.2f}")
-    table.add_row("second off / first off: events/s (noise)", f"{runs[2][1] / runs[0][1]:.2f}")
+    for label, _, _ in plan:
+        rate, cpu = runs[label]
+        table.add_row(f"one relay, {label if label.startswith('before') else 'tracing ' + label}"
+                      ": drain / relay CPU per event", f"{rate:,.0f} events/s / {cpu:.1f} µs")
+    table.add_row("on / mean(off): events/s", f"{runs['on'][0] / off[0]:.2f}")
+    table.add_row("on / mean(off): relay CPU per event", f"{runs['on'][1] / off[1]:.2f}")
+    table.add_row("second off / first off: events/s (noise)",
+                  f"{runs['off again'][0] / runs['off'][0]:.2f}")
+    if args.baseline_code is not None:
+        before = mean("before tracing", "before tracing, again")
+        table.add_row("mean(off) / mean(before tracing): events/s", f"{off[0] / before[0]:.2f}")
+        table.add_row("mean(off) / mean(before tracing): relay CPU per event",
+                      f"{off[1] / before[1]:.2f}")
+        table.add_row("second before / first before: events/s (noise)",
+                      f"{runs['before tracing, again'][0] / runs['before tracing'][0]:.2f}")
     table.add_row("publish spans written (on)", f"{spans:,}")
     console.print(table)
     write_json(args.json, "relay_tracing", *table_data(table))
-
 
 if __name__ == "__main__":
     main()
