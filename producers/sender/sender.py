@@ -120,18 +120,23 @@ class SmsSender:
     """One sender instance. Use as a context manager (or `start()` / `close()`).
 
     `after_claim` runs after the claim committed and before the API call: the crash-injection
-    point of the tests (and nothing else). `writer` appends the DeliveryUpdated events
-    (default: a bare `OutboxWriter`, configured from the process's settings).
+    point of the tests (and nothing else). `on_departure` is told each API call's time
+    (`time.monotonic()`) as it passes the rate gate: what the pacing controls, which the tests
+    check (arrivals at a fake Twilio add the machine's scheduling jitter). `writer` appends the
+    DeliveryUpdated events (default: a bare `OutboxWriter`, configured from the process's
+    settings).
     """
 
     def __init__(self, engine: Engine, settings: SenderSettings, *,
                  after_claim: Callable[[Claimed], None] | None = None,
+                 on_departure: Callable[[Claimed, float], None] | None = None,
                  writer: OutboxWriter | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.writer = writer or OutboxWriter()
         self.instance_id = uuid.uuid4()
         self.after_claim = after_claim
+        self.on_departure = on_departure
         self._local = threading.local()
         self._https: list[TwilioHttpClient] = []
         self._clients_lock = threading.Lock()
@@ -337,6 +342,8 @@ class SmsSender:
                 if wait <= 0:
                     self._numbers.sent(claimed.from_phone, now)
                     self._campaigns.sent(tenant, now)
+                    if self.on_departure is not None:
+                        self.on_departure(claimed, now)
                     return
             time.sleep(wait)
 

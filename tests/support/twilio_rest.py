@@ -8,7 +8,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -96,17 +95,6 @@ class ScriptedTwilio:
         with self._lock:
             return sum(1 for c in self.calls if c.to == to)
 
-    def max_in_window(self, key: Callable[[Call], str], window_s: float) -> int:
-        """Most requests of one key (e.g. the sending number) within any `window_s`."""
-        with self._lock:
-            calls = sorted(self.calls, key=lambda c: c.at)
-        best = 0
-        for i, first in enumerate(calls):
-            k = key(first)
-            best = max(best, sum(1 for c in calls[i:] if key(c) == k
-                                 and c.at - first.at < window_s))
-        return best
-
     def __enter__(self) -> ScriptedTwilio:
         self._thread.start()
         return self
@@ -115,3 +103,10 @@ class ScriptedTwilio:
                  tb: TracebackType | None) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def most_within(stamps: list[tuple[str, float]], window_s: float) -> int:
+    """Most stamps of one key (e.g. the sending number) within any `window_s` seconds."""
+    ordered = sorted(stamps, key=lambda s: s[1])
+    return max((sum(1 for k, t in ordered[i:] if k == key and t - at < window_s)
+                for i, (key, at) in enumerate(ordered)), default=0)
