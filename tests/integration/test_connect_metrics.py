@@ -75,6 +75,9 @@ def test_worker_exports_connector_state_records_and_debezium(
                  (("connector", name), ("state", "running")))] == 1
     assert seen[("kafka_connect_source_task_records_poll_total",
                  (("connector", name), ("task", "0")))] >= len(envelopes)
+    for errors in ("record_failures", "retries", "records_skipped"):  # a healthy task: none
+        assert seen[(f"kafka_connect_task_{errors}_total",
+                     (("connector", name), ("task", "0")))] == 0, errors
     debezium = {labels: v for (metric, labels), v in seen.items()
                 if metric == "kafka_connect_debezium_connected"}
     assert list(debezium.values()) == [1], debezium
@@ -87,7 +90,8 @@ def test_every_connect_dashboard_query_returns_data(
     worker: connect.ConnectSettings,
 ) -> None:
     """The dashboards' `connect` panels against a Prometheus scraping the session's worker
-    while it runs the Debezium connector on the test's database and streams its events."""
+    while it runs the Debezium connector on the test's database and streams its events; the
+    stack's rules loaded, NmcConnectorFailed stays quiet on the healthy connector."""
     found = [q for path in dashboard_files() for q in queries(load(path))
              if jvm_job(q.expr) == connect.NAME]
     envelopes = _all_events()
@@ -104,6 +108,8 @@ def test_every_connect_dashboard_query_returns_data(
         wait_until(lambda: series(worker).get(written, 0.0) >= len(envelopes),
                    f"{written} >= {len(envelopes)}")
         wait_panels_have_data(prom, found)
+        assert "NmcConnectorFailed" in prom.rule_names()
+        assert prom.alert_state("NmcConnectorFailed") is None, prom.summary()
 
 
 def test_a_worker_stopped_on_purpose_leaves_the_scrape_job(
