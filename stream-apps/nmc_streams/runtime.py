@@ -32,7 +32,7 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine
 
 from nmc.contract.dead_letter import dlq_topic, replay_topic
-from nmc.infra import tracing
+from nmc.infra import probe_http, tracing
 from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.faust_broker import faust_broker, faust_credentials
 from nmc.infra.heap import settle_heap
@@ -170,16 +170,25 @@ def prepare_topics(app_name: str, platform: Settings, settings: StreamSettings) 
     ensure_topics(platform, [*topics, dlq_topic(app_id), replay_topic(app_id)])
 
 
+def serve_probes(port: int, metrics: StreamMetrics, worker_id: str) -> None:
+    """`/metrics` and a liveness `/healthz` on `port` (a thread, like the other processes').
+    A stalled worker is the watchdog's to act on (it seeks back, then restarts the process),
+    so `/healthz` answers 200 while the process runs, with what identifies it."""
+
+    def health() -> tuple[bool, dict[str, object]]:
+        return True, {"app": metrics.app, "worker_id": worker_id}
+
+    probe_http.serve(port, metrics.registry, health, f"worker-{metrics.app}")
+
+
 def run_worker(app_name: str, platform: Settings, settings: StreamSettings, worker_id: str) -> None:
     """Run one worker process until SIGTERM/SIGINT (what `nmc worker <app>` calls)."""
-    from prometheus_client import start_http_server
-
     prepare_topics(app_name, platform, settings)
     tracing.configure(f"nmc-worker-{app_name}")
     metrics = StreamMetrics(
         app_name, topics=[settings.source_topic(d) for d in app_named(app_name).domains])
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, registry=metrics.registry)
+        serve_probes(settings.metrics_port, metrics, worker_id)
     app, engine = build_app(app_name, platform, settings, worker_id, metrics)
     if settings.gc_threshold:
         settle_heap(settings.gc_threshold)

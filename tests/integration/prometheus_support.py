@@ -3,6 +3,7 @@ own port, fresh data, the project's rules with their `for:` shortened, stopped a
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -14,7 +15,8 @@ from typing import Any
 import httpx
 import yaml
 from rich.console import Console
-from support.waits import scaled, watch_log
+from support.dashboards import PanelQuery, concrete
+from support.waits import scaled, wait_until, watch_log
 
 from nmc.infra.net import free_port
 from nmc.infra.settings import PROJECT_ROOT, Settings
@@ -84,6 +86,40 @@ class PrometheusApi:
                    for t in self.targets()]
         alerts = [(a["labels"]["alertname"], a["state"]) for a in self.alerts()]
         return f"targets {targets}; alerts {alerts}"
+
+
+DASHBOARD_WINDOW = "5m"  # longer than a test: a rate over it sees every sample of its Prometheus
+
+
+def panel_problem(prom: PrometheusApi, query: PanelQuery) -> str | None:
+    """Why the query's answer, as Grafana would send it over a range covering the test, would
+    draw nothing; None when it has at least one finite sample."""
+    result = prom.query(concrete(query.expr, rate_interval=DASHBOARD_WINDOW,
+                                 range_=DASHBOARD_WINDOW))
+    if not result:
+        return "no series"
+    if not any(math.isfinite(float(r["value"][1])) for r in result):
+        return f"only NaN/Inf ({len(result)} series)"
+    return None
+
+
+def wait_panels_have_data(prom: PrometheusApi, found: Sequence[PanelQuery]) -> None:
+    """Wait until every query in `found` returns data; a failure names each panel and query
+    still without data, and why."""
+    assert found, "no dashboard queries to check"
+    problems: dict[PanelQuery, str] = {}
+
+    def all_have_data() -> bool:
+        problems.clear()
+        for query in found:
+            problem = panel_problem(prom, query)
+            if problem is not None:
+                problems[query] = problem
+        return not problems
+
+    wait_until(all_have_data, f"the {len(found)} dashboard queries to return data",
+               explain=lambda: "\n".join(f"{q}: {why}" for q, why in problems.items())
+               + "\n" + prom.summary())
 
 
 @contextmanager

@@ -2,8 +2,9 @@
 deploy/jmx/kafka-connect.yml): the session's worker (the CDC tests' one: a stack home has one
 worker, so these tests share its xdist group) runs the Debezium connector on the test's
 database; its `/metrics` shows connector and task running, the records polled and written once
-events are committed, and Debezium's connection; a worker stopped on purpose leaves the
-`connect` scrape job and rejoins it when started again."""
+events are committed, and Debezium's connection; every dashboard query of job `connect`
+(deploy/grafana/) returns data from a Prometheus scraping it; a worker stopped on purpose leaves
+the `connect` scrape job and rejoins it when started again."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import httpx
 import pytest
 from cdc_support import cdc_connector, connect_worker, ensure_worker  # noqa: F401
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_support import own_prometheus, wait_panels_have_data
 from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from support.dashboards import dashboard_files, jvm_job, load, queries
 from support.waits import wait_until
 from test_relay_contract import _all_events
 
@@ -24,6 +27,7 @@ from nmc.infra.settings import Settings
 from nmc.stack import connect
 from nmc.stack.layout import Layout
 from nmc.stack.prometheus import targets_dir
+from nmc.stack.prometheus_config import write_targets
 from producers.outbox import OutboxWriter
 
 Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -71,11 +75,41 @@ def test_worker_exports_connector_state_records_and_debezium(
                  (("connector", name), ("state", "running")))] == 1
     assert seen[("kafka_connect_source_task_records_poll_total",
                  (("connector", name), ("task", "0")))] >= len(envelopes)
+    for errors in ("record_failures", "retries", "records_skipped"):  # a healthy task: none
+        assert seen[(f"kafka_connect_task_{errors}_total",
+                     (("connector", name), ("task", "0")))] == 0, errors
     debezium = {labels: v for (metric, labels), v in seen.items()
                 if metric == "kafka_connect_debezium_connected"}
     assert list(debezium.values()) == [1], debezium
     lag = [v for (metric, _), v in seen.items() if metric == "kafka_connect_debezium_lag_seconds"]
     assert len(lag) == 1 and lag[0] < 3600  # seconds behind the commits, not milliseconds
+
+
+def test_every_connect_dashboard_query_returns_data(
+    stack: Settings, test_settings: Settings, engine: Engine,
+    worker: connect.ConnectSettings,
+) -> None:
+    """The dashboards' `connect` panels against a Prometheus scraping the session's worker
+    while it runs the Debezium connector on the test's database and streams its events; the
+    stack's rules loaded, NmcConnectorFailed stays quiet on the healthy connector."""
+    found = [q for path in dashboard_files() for q in queries(load(path))
+             if jvm_job(q.expr) == connect.NAME]
+    envelopes = _all_events()
+    with own_prometheus(stack, "prometheus-connect", None) as prom, \
+            cdc_connector(test_settings, worker) as connector:
+        write_targets(prom.targets_dir, connect.NAME, "worker",
+                      [f"127.0.0.1:{worker.metrics_port}"])
+        wait_until(lambda: bool(prom.query('up{job="connect"} == 1')),
+                   "the worker scraped once", explain=prom.summary)
+        with Session(engine) as session, session.begin():
+            OutboxWriter().append_all(session, [parse_event(e) for e in envelopes])
+        written = ("kafka_connect_source_task_records_write_total",
+                   (("connector", connector.name), ("task", "0")))
+        wait_until(lambda: series(worker).get(written, 0.0) >= len(envelopes),
+                   f"{written} >= {len(envelopes)}")
+        wait_panels_have_data(prom, found)
+        assert "NmcConnectorFailed" in prom.rule_names()
+        assert prom.alert_state("NmcConnectorFailed") is None, prom.summary()
 
 
 def test_a_worker_stopped_on_purpose_leaves_the_scrape_job(

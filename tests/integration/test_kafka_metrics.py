@@ -1,7 +1,8 @@
 """The local broker's JMX exporter (`NMC_KAFKA_METRICS_PORT`, rules deploy/jmx/kafka-broker.yml):
 a Kafka of its own (the shared stack is never restarted) started with the agent answers
-`/metrics` with the rules' series in base units, and `nmc stack up` names it in the `kafka`
-scrape job's target file."""
+`/metrics` with the rules' series in base units, `nmc stack up` names it in the `kafka`
+scrape job's target file, and every dashboard query of job `kafka` (deploy/grafana/) returns
+data from a Prometheus scraping it."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 from cluster_support import extra_kafka
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
-from prometheus_support import own_prometheus
+from prometheus_support import own_prometheus, wait_panels_have_data
+from support.dashboards import dashboard_files, jvm_job, load, queries
 from support.waits import wait_until
 
-from nmc.infra.kafka_clients import admin_config, producer_config
+from nmc.infra.kafka_clients import admin_config, consumer_config, producer_config
 from nmc.infra.settings import PROJECT_ROOT, Settings
 from nmc.stack import pidfile, render
 from nmc.stack.layout import Layout
@@ -127,3 +129,39 @@ def test_prometheus_scrapes_the_node_through_the_kafka_job_and_stays_quiet(
         broker_alerts = [a for a in prom.alerts()
                          if a["labels"]["alertname"].startswith("NmcKafka")]
         assert broker_alerts == [], broker_alerts
+
+
+def test_every_kafka_dashboard_query_returns_data(
+    stack: Settings, broker: tuple[Settings, int],
+) -> None:
+    """The dashboards' `kafka` panels against a Prometheus scraping this node: records produced
+    and consumed (bytes in and out, Produce and FetchConsumer requests), then every query of
+    job `kafka` returns a finite sample."""
+    clients, port = broker
+    found = [q for path in dashboard_files() for q in queries(load(path))
+             if jvm_job(q.expr) == KAFKA_JOB]
+    topic = f"jmx-dash-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient(admin_config(clients))
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
+    with own_prometheus(stack, "prometheus-kafka", None) as prom:
+        write_targets(prom.targets_dir, KAFKA_JOB, "jmx", [f"127.0.0.1:{port}"])
+        wait_until(lambda: bool(prom.query(f'up{{job="kafka",instance="127.0.0.1:{port}"}}')),
+                   "the node scraped once", explain=prom.summary)
+        producer = Producer(producer_config(clients))
+        for i in range(20):
+            producer.produce(topic, key=str(i).encode(), value=b"y" * 200)
+        assert producer.flush(30) == 0
+        consumer = Consumer(consumer_config(clients, group_id=f"{topic}-reader"))
+        consumer.subscribe([topic])
+        read: list[Message] = []
+
+        def all_read() -> bool:
+            read.extend(m for m in consumer.consume(20, 0.5) if m.error() is None)
+            return len(read) >= 20
+
+        try:
+            wait_until(all_read, "the 20 records consumed back")
+            consumer.commit(asynchronous=False)  # an OffsetCommit too
+        finally:
+            consumer.close()
+        wait_panels_have_data(prom, found)

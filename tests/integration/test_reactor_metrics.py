@@ -99,6 +99,9 @@ def test_the_reactor_serves_its_metrics_and_its_lag_returns_to_zero_after_consum
                explain=lambda: f"lag {lags()}, calls on partitions {sorted(partitions)}")
     samples = _samples(port)
     assert samples[("nmc_reactor_facts_total", (("outcome", "applied"),))] >= CALLS
+    # one decision per call, each committed: the reactive tenant's texts are all queued
+    assert samples[("nmc_reactor_auto_replies_total", (("decision", "queued"),))] == CALLS
+    assert samples[("nmc_reactor_auto_replies_total", (("decision", "suppressed"),))] == 0
     assert ("nmc_reactor_facts_total", (("outcome", "dead-lettered"),)) in samples
     assert samples[("nmc_reactor_dead_lettered_total", ())] == 0
     assert samples[("nmc_reactor_batch_seconds_count", ())] >= 1

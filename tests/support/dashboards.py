@@ -1,6 +1,7 @@
 """The Grafana dashboards of deploy/grafana/ as data for tests: every panel query, made concrete
-(Grafana's `$__…` variables replaced) so that promtool or a live Prometheus can run it, and the
-metric names it reads."""
+(Grafana's `$__…` variables replaced) so that promtool or a live Prometheus can run it, the
+metric names it reads, and the scrape job it needs (our processes, or one of the JVMs' JMX
+exporters: `kafka`, `connect`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ _GRAFANA_VARS = re.compile(r"\$(?:\{(__\w+)\}|(__\w+))")
 _METRIC = re.compile(r"(?<![\w:\"'])(nmc_[a-z0-9_]*[a-z0-9])\b")
 _RECORDED = re.compile(r"(?<![\w\"'])(nmc:[a-z0-9_:]+)")
 _NAME_MATCHER = re.compile(r"__name__\s*=~\s*\"([^\"]+)\"")
+_JVM_METRIC = re.compile(r"(?<![\w:\"'])((?:kafka|jvm|process)_[a-z0-9_]*[a-z0-9])\b")
+_JOB = re.compile(r"\bjob\s*=\s*\"([^\"]+)\"")
+
+JVM_JOBS = ("kafka", "connect")
+"""Scrape jobs of the JMX exporter agents (the Kafka nodes, the Connect worker): a query that
+reads their series selects exactly one of them, which tells the live tests what it needs."""
 
 
 @dataclass(frozen=True)
@@ -94,3 +101,46 @@ def recorded_names(expr: str) -> set[str]:
 def name_matchers(expr: str) -> list[str]:
     """Regexes of `{__name__=~"…"}` selectors (e.g. every `nmc_.+_dead_lettered_total`)."""
     return _NAME_MATCHER.findall(expr)
+
+
+def jvm_metric_names(expr: str) -> set[str]:
+    """Series of the JMX exporter agents an expression reads (`kafka_…`, `jvm_…`, `process_…`),
+    without the histogram/summary suffixes."""
+    return {re.sub(r"_(bucket|count|sum)$", "", name) for name in _JVM_METRIC.findall(expr)}
+
+
+def jvm_job(expr: str) -> str | None:
+    """The JMX exporter job (`kafka` / `connect`) an expression selects with `job="…"`, None
+    for a query over our own processes' series. A query naming both is refused: no live test
+    has both targets."""
+    jobs = set(_JOB.findall(expr)) & set(JVM_JOBS)
+    if len(jobs) > 1:
+        raise ValueError(f"a query reads both {sorted(jobs)}: split it ({expr!r})")
+    return jobs.pop() if jobs else None
+
+
+def jmx_rule_names(rules: dict[str, Any]) -> set[str]:
+    """The metric names a JMX exporter rules file (deploy/jmx/*.yml) produces: each rule's
+    `name` with its `$n` references expanded over the alternatives of the pattern's n-th
+    group (`(Produce|Fetch)` -> both, lower-cased as `lowercaseOutputName` does)."""
+    names: set[str] = set()
+    for rule in rules["rules"]:
+        groups = _capturing_groups(rule["pattern"])
+        expanded = [str(rule["name"])]
+        for ref in sorted(set(re.findall(r"\$(\d+)", rule["name"]))):
+            options = groups[int(ref) - 1].split("|")
+            expanded = [n.replace(f"${ref}", o) for n in expanded for o in options]
+        names |= {n.lower() if rules.get("lowercaseOutputName") else n for n in expanded}
+    return names
+
+
+def _capturing_groups(pattern: str) -> list[str]:
+    """The text of each capturing group of a regex, in order (unnested groups: the rules')."""
+    found = []
+    for start in (m.end() for m in re.finditer(r"(?<!\\)\((?!\?)", pattern)):
+        depth, end = 1, start
+        while depth:
+            depth += {"(": 1, ")": -1}.get(pattern[end], 0) if pattern[end - 1] != "\\" else 0
+            end += 1
+        found.append(pattern[start:end - 1])
+    return found

@@ -1,7 +1,9 @@
 """The Grafana dashboards in deploy/grafana/ are importable anywhere and read only what exists:
 one datasource input/variable, unique panel ids, every query parsed by promtool, every metric
-exported by a process of ours (or listed as awaiting export) and every recording rule defined.
-Whether the queries return data is the live test's part (tests/integration/test_grafana_live.py)."""
+exported by a process of ours (or listed as awaiting export) or by the JMX exporter rules of
+deploy/jmx/, and every recording rule defined. Whether the queries return data is the live
+tests' part: tests/integration/test_grafana_live.py for our processes, test_kafka_metrics.py
+(job `kafka`) and test_connect_metrics.py (job `connect`) for the JVMs."""
 
 from __future__ import annotations
 
@@ -19,8 +21,12 @@ from sqlalchemy import create_engine
 from support.dashboards import (
     AWAITING_EXPORT,
     DATASOURCE,
+    JVM_JOBS,
     concrete,
     dashboard_files,
+    jmx_rule_names,
+    jvm_job,
+    jvm_metric_names,
     load,
     metric_names,
     name_matchers,
@@ -29,6 +35,8 @@ from support.dashboards import (
     recorded_names,
 )
 
+from nmc.infra.settings import PROJECT_ROOT
+from nmc.stack import render
 from nmc.stack.prometheus_config import RULES_DIR
 from nmc_streams.api.app import create_app, make_database
 from nmc_streams.api.settings import ApiSettings
@@ -41,6 +49,10 @@ from producers.sender.metrics import SenderMetrics
 
 FILES = dashboard_files()
 SUFFIX = {"counter": "_total", "histogram": "", "gauge": "", "summary": ""}
+JMX_RULES = {"kafka": "kafka-broker.yml", "connect": "kafka-connect.yml"}
+AGENT_JVM_SERIES = {"jvm_memory_used_bytes", "jvm_memory_max_bytes", "jvm_gc_collection_seconds"}
+"""What the dashboards read of the series the JMX exporter agent adds on its own (its JVM
+collectors, not the rules): the kafka and connect live tests show them scraped."""
 
 
 def _exported_names() -> set[str]:
@@ -75,9 +87,10 @@ def exported() -> set[str]:
     return _exported_names()
 
 
-def test_there_is_a_pipeline_dashboard() -> None:
+def test_there_are_the_pipeline_and_the_kafka_connect_dashboards() -> None:
     titles = {load(path)["title"] for path in FILES}
-    assert "NMC pipeline" in titles, f"dashboards found: {sorted(titles)}"
+    assert {"NMC pipeline", "NMC Kafka and Connect"} <= titles, f"dashboards: {sorted(titles)}"
+    assert len({load(path)["uid"] for path in FILES}) == len(FILES), "one uid per dashboard"
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -155,6 +168,59 @@ def test_every_metric_a_query_reads_is_exported(exported: set[str]) -> None:
                 if not any(re.fullmatch(pattern, name) for name in exported):
                     missing.append(f"nothing matches {pattern!r} ({q})")
     assert missing == [], "queries read what no process exports:\n" + "\n".join(missing)
+
+
+def test_every_jvm_query_selects_its_job_and_reads_what_its_agent_exports() -> None:
+    """A query over the JMX exporters' series names its job (`kafka` or `connect`), which tells
+    the live tests whose target it needs; each series it reads comes from that job's rules
+    file or is one of the agent's own JVM series."""
+    exported = {job: jmx_rule_names(yaml.safe_load((render.JMX_RULES_DIR / name).read_text()))
+                for job, name in JMX_RULES.items()}
+    assert set(JMX_RULES) == set(JVM_JOBS)
+    wrong = []
+    jobs_read = set()
+    for path in FILES:
+        for q in queries(load(path)):
+            names, job = jvm_metric_names(q.expr), jvm_job(q.expr)
+            if job is None:
+                if names:
+                    wrong.append(f"reads {sorted(names)} without job=\"kafka|connect\" ({q})")
+                continue
+            jobs_read.add(job)
+            if metric_names(q.expr):
+                wrong.append(f"mixes our processes' series with job {job} ({q})")
+            for name in names - exported[job] - AGENT_JVM_SERIES:
+                wrong.append(f"{name}: not in deploy/jmx/{JMX_RULES[job]} ({q})")
+    assert wrong == [], "\n".join(wrong)
+    assert jobs_read == set(JVM_JOBS), "a Kafka and a Connect part"
+
+
+def test_the_metrics_tables_name_every_series_exported(exported: set[str]) -> None:
+    """docs/operating/monitoring.md's metrics tables list every series of our processes, of the
+    JMX rules and of the agent's JVM collectors that the dashboards read, and nothing else."""
+    doc = (PROJECT_ROOT / "docs" / "operating" / "monitoring.md").read_text(encoding="utf-8")
+    metrics = doc[doc.index("\n## Metrics"):doc.index("\n## Alerts")]
+    documented = {name for row in re.findall(r"^\| (`[^|]+`) \|", metrics, flags=re.MULTILINE)
+                  for name in re.findall(r"`([a-z_]+)`", row)}
+    jmx = {name for rules in JMX_RULES.values()
+           for name in jmx_rule_names(yaml.safe_load((render.JMX_RULES_DIR / rules).read_text()))}
+    assert exported - documented == set(), "exported, not in the metrics table"
+    assert jmx - documented == set(), "in deploy/jmx, not in the metrics table"
+    assert documented - exported - jmx - AGENT_JVM_SERIES == set(), "documented, not exported"
+
+
+def test_jmx_rule_names_expand_the_patterns_groups() -> None:
+    rules = {"lowercaseOutputName": True, "rules": [
+        {"pattern": "k<type=(A|B), topic=(.+)><>(?:x|y)(Count|Mean)", "name": "k_$1_$3",
+         "labels": {"topic": "$2"}},
+        {"pattern": "k<type=C><>Value", "name": "k_c"}]}
+    assert jmx_rule_names(rules) == {"k_a_count", "k_a_mean", "k_b_count", "k_b_mean", "k_c"}
+    assert jvm_job('sum(up{job="kafka"})') == "kafka"
+    assert jvm_job('sum(up{job=~"relay|streams"})') is None
+    with pytest.raises(ValueError, match="both"):
+        jvm_job('up{job="kafka"} + up{job="connect"}')
+    assert jvm_metric_names('rate(jvm_gc_collection_seconds_sum{job="kafka"}[1m])') == {
+        "jvm_gc_collection_seconds"}
 
 
 def test_awaiting_export_is_still_awaited(exported: set[str]) -> None:

@@ -1,10 +1,17 @@
 """The reactor's lag gauge from librdkafka statistics (pure: a statistics document in, lags
-out; no consumer)."""
+out; no consumer) and its auto-reply decision counter (actions in, counts out)."""
 
 from __future__ import annotations
 
 import json
+import uuid
 
+from producers.conversation.reactions.decide import (
+    QueueAutoReply,
+    RecordInbound,
+    StartConversation,
+    SuppressAutoReply,
+)
 from producers.conversation.reactions.metrics import ReactorMetrics, partition_lags
 
 
@@ -51,3 +58,19 @@ def test_every_outcome_series_exists_before_the_first_fact() -> None:
     metrics.facts.labels("applied").inc(3)
     metrics.facts.labels("dead-lettered").inc()
     assert metrics.handled() == 4
+
+
+def test_auto_reply_decisions_are_counted_by_decision_from_zero() -> None:
+    metrics = ReactorMetrics()
+
+    def decided(decision: str) -> float | None:
+        return metrics.registry.get_sample_value(
+            "nmc_reactor_auto_replies_total", {"decision": decision})
+
+    assert (decided("queued"), decided("suppressed")) == (0, 0)  # series from the start
+    metrics.decided([StartConversation(uuid.uuid4(), "+13105550100"),
+                     QueueAutoReply(uuid.uuid4(), "+13105550100", "+14155550123")])
+    metrics.decided([SuppressAutoReply("a human took the conversation over")])
+    metrics.decided([RecordInbound(uuid.uuid4(), uuid.uuid4())])  # no decision
+    metrics.decided([])  # a fact delivered again
+    assert (decided("queued"), decided("suppressed")) == (1, 1)

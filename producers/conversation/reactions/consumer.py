@@ -142,6 +142,7 @@ class ConversationReactor:
             error = f"{type(exc).__name__}: {exc}"
             log.warning("fact %s failed %d times: %s", fact.event_id, attempts, error)
             return self._dead_letter(msg, headers, error, attempts)
+        self.metrics.decided(actions)
         return "applied" if actions else "ignored"
 
     def handle_batch(self, msgs: list[Message]) -> list[str]:
@@ -176,6 +177,7 @@ class ConversationReactor:
             return outcomes
         for (i, _), actions in zip(facts, results, strict=True):
             outcomes[i] = "applied" if actions else "ignored"
+            self.metrics.decided(actions)
         return outcomes
 
     def _take(self) -> list[Message]:

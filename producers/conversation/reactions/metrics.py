@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from producers.conversation.reactions.decide import QueueAutoReply, SuppressAutoReply
+
 OUTCOMES = ("applied", "ignored", "dead-lettered")
+DECISIONS = ("queued", "suppressed")
 # A batch takes ~10 ms idle (one fact) and ~0.2-0.5 s at 1,000 facts under load
 # (docs/performance/reactor.json); retries with backoff run to tens of seconds.
 BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -38,6 +42,12 @@ class ReactorMetrics:
             "nmc_reactor_dead_lettered", "Facts sent to the dead-letter path.",
             registry=self.registry,
         )
+        self.auto_replies = Counter(
+            "nmc_reactor_auto_replies", "Auto-reply decisions on missed calls, counted once "
+            "their transaction committed: queued (handed to the sender) or suppressed "
+            "(messaging gate closed, a human took the conversation over).", ["decision"],
+            registry=self.registry,
+        )
         self.batches_replayed = Counter(
             "nmc_reactor_batches_replayed", "Batches whose transaction failed and that were "
             "replayed fact by fact.", registry=self.registry,
@@ -52,6 +62,8 @@ class ReactorMetrics:
         )
         for outcome in OUTCOMES:
             self.facts.labels(outcome)  # every series exists from the start (rate() needs it)
+        for decision in DECISIONS:
+            self.auto_replies.labels(decision)
         self.last_turn = time.monotonic()  # the consume loop's last turn (for /healthz)
         self.partitions: set[tuple[str, int]] = set()
 
@@ -59,6 +71,15 @@ class ReactorMetrics:
         """Records handled so far, whatever their outcome (benchmarks, tests)."""
         return sum(int(self.registry.get_sample_value(
             "nmc_reactor_facts_total", {"outcome": o}) or 0) for o in OUTCOMES)
+
+    def decided(self, actions: Iterable[object]) -> None:
+        """Count the auto-reply decisions among a fact's committed actions (a fact delivered
+        again decides nothing: the conversation's memory already holds its decision)."""
+        for action in actions:
+            if isinstance(action, QueueAutoReply):
+                self.auto_replies.labels("queued").inc()
+            elif isinstance(action, SuppressAutoReply):
+                self.auto_replies.labels("suppressed").inc()
 
     def on_stats(self, stats_json: str) -> None:
         """librdkafka `stats_cb`: the lag gauge from the statistics of assigned partitions;
