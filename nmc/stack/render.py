@@ -159,6 +159,10 @@ def render_server_properties(
         "share.coordinator.state.topic.replication.factor": replication,
         "share.coordinator.state.topic.min.isr": min_isr,
         "group.initial.rebalance.delay.ms": 0,
+        # a client may ask for sessions down to 1 s (the default floor is 6 s): the tests that
+        # kill a group member pick a short one, so its partitions move sooner (processes keep
+        # their own defaults)
+        "group.min.session.timeout.ms": 1000,
         "auto.create.topics.enable": "false",
         "log.retention.hours": 168,
     }

@@ -18,6 +18,7 @@ from confluent_kafka import Consumer, TopicPartition
 from reactions_support import reactive_tenant
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.sessions import takeover_session_ms
 from support.streams import remove_group
 
 from nmc.contract.envelope import new_event
@@ -75,7 +76,8 @@ def reactor_process(test_settings: Settings, database_url: str,
     def start(group: str, **env: str) -> subprocess.Popen[bytes]:
         full = dict(os.environ, DATABASE_URL=database_url, NMC_REACTIONS_GROUP=group,
                     NMC_REACTIONS_BATCH_MAX="4",
-                    NMC_REACTIONS_SESSION_TIMEOUT_MS="6000", **env)
+                    NMC_REACTIONS_SESSION_TIMEOUT_MS=str(takeover_session_ms(test_settings)),
+                    **env)
         with (tmp_path / "reactor.log").open("ab") as out:
             proc = subprocess.Popen([sys.executable, "-m", "nmc.cli", "reactor"], env=full,
                                     stdout=out, stderr=subprocess.STDOUT)

@@ -40,6 +40,7 @@ from nmc.infra.kafka_clients import ensure_topics, producer_config
 from nmc.infra.schema_registry import registry_client, value_serializer
 from nmc.infra.settings import Settings
 from nmc_streams.apps import APPS
+from support.sessions import takeover_session_ms
 
 from .waits import wait_until, watch_log
 
@@ -380,9 +381,8 @@ def start_worker(
         NMC_STREAMS_METRICS_PORT=str(metrics_port),
         NMC_STREAMS_RETRY_BASE_S="0.05",
         NMC_STREAMS_RETRY_MAX_S="0.5",
-        # the broker's floor (group.min.session.timeout.ms): a killed worker's partitions move
-        # 4 s sooner than with the default
-        NMC_STREAMS_SESSION_TIMEOUT_S="6",
+        # a killed worker's partitions move when its session expires (support.sessions)
+        NMC_STREAMS_SESSION_TIMEOUT_S=str(takeover_session_ms() / 1000),
         **(extra_env or {}),
     )
     if log_path is None:  # a failed test shows the tail of every worker's log

@@ -70,6 +70,7 @@ def test_server_properties_single_node_kraft() -> None:
     ):
         assert props[key] == "1"
     assert props["group.initial.rebalance.delay.ms"] == "0"
+    assert props["group.min.session.timeout.ms"] == "1000"  # tests take over in 3 s
     assert props["auto.create.topics.enable"] == "false"
     assert props["num.partitions"] == "6"
     assert "controller.quorum.voters" not in props  # conflicts with `format --standalone`
