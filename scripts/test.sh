@@ -59,7 +59,8 @@ status=0
 workers=${NMC_TEST_WORKERS:-2}
 phase() {  # $1 = name, then pytest's arguments; prints the phase's wall time and CPU use
   local name=$1 t0=$SECONDS cpu0; cpu0=$(cpu_sample); shift
-  .venv/bin/pytest -q -n "$workers" --dist loadgroup "$@" || status=$?
+  # longest groups first (tests/support/schedule.py), in that order: not xdist's own reorder
+  .venv/bin/pytest -q -n "$workers" --dist loadgroup --no-loadscope-reorder "$@" || status=$?
   echo "make test: $name part took $((SECONDS - t0)) s on $workers workers, $(cpu_busy "$cpu0")"
 }
 phase integration -m "integration and not serial" --durations=25 --durations-min=5

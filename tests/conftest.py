@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from support import waits
+from support.schedule import load_weights, longest_groups_first
 
 pytest_plugins = ["support.fixtures"]
 
@@ -28,7 +29,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Integration tests are marked by folder; under `--dist loadgroup` each integration module
     runs on one worker (module fixtures start things once) unless it names a group shared with
-    other modules (ones using the same fixed ports)."""
+    other modules (ones using the same fixed ports); the longest groups are handed out first
+    (support.schedule)."""
     loadgroup = bool(getattr(config.option, "loadgroup", False))
     for item in items:
         if "tests/integration/" in str(item.path).replace("\\", "/"):
@@ -40,6 +42,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.xdist_group(item.path.stem))
         if loadgroup:
             _suffix_group(item)
+    if loadgroup:
+        longest_groups_first(items, load_weights())
 
 
 def _suffix_group(item: pytest.Item) -> None:

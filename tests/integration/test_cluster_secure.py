@@ -3,7 +3,12 @@ wrong clients refused, the right one carries events outbox -> relay -> topic -> 
 (the relay encoding through the authenticated registry, the consumer decoding through it).
 
 With ACLs per principal (nmc.acl.model): each process connects as its own principal, does its
-job, and is refused one step outside it with an authorization error (never a timeout)."""
+job, and is refused one step outside it with an authorization error (never a timeout).
+
+The same broker also verifies OAUTHBEARER tokens against a JWKS (`--oauth-jwks-url`): clients
+that get them by the client-credentials grant (librdkafka `oidc`, aiokafka through our token
+provider) from a loopback OIDC stand-in (oauth_support) produce; a wrong secret is refused.
+One secured cluster serves both, started once for the module."""
 
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     NewTopic,
 )
+from oauth_support import CLIENT_SECRET, oauth_client, serve_idp, topic_for_the_oidc_client
 from pydantic import SecretStr
 from reactions_support import reactive_tenant
 from relay_support import (
@@ -70,8 +76,15 @@ pytestmark = pytest.mark.xdist_group("extra-ports")  # ports of the main stack +
 
 
 @pytest.fixture(scope="module")
-def secured(stack: Settings) -> Iterator[Settings]:
-    with extra_kafka(stack, "secure", secure=True, registry=True) as settings:
+def idp() -> Iterator[str]:
+    with serve_idp() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def secured(stack: Settings, idp: str) -> Iterator[Settings]:
+    with extra_kafka(stack, "secure", secure=True, registry=True,
+                     oauth_jwks_url=f"{idp}/jwks") as settings:
         prepare(settings)  # registers the schemas through the gate, with basic auth
         yield settings
 
@@ -462,3 +475,74 @@ def test_relay_kills_in_flight_lose_and_reorder_nothing_as_the_relay_principal(
     torture_relays(engine, database_url, tmp_path, tenant, keys=8, relays=2, kills=2,
                    per_kill=40, threads=3, env=env)
     assert_complete_and_in_order(commit_order(engine), kafka_events(secured, start, tenant))
+
+
+# --- OAUTHBEARER ----------------------------------------------------------------------------
+
+
+def test_an_oidc_client_produces_and_a_wrong_secret_is_refused(
+    secured: Settings, idp: str, wait_until: Callable[..., None]
+) -> None:
+    good = oauth_client(secured, idp, CLIENT_SECRET)
+    topic = f"oauth-{uuid.uuid4().hex[:8]}"
+    topic_for_the_oidc_client(secured, topic)
+    answers: list[object] = []
+
+    def delivered() -> bool:  # a new rule reaches the broker's authorizer asynchronously
+        producer = Producer(producer_config(good))  # a fresh client: no cached refusal
+        try:
+            producer.produce(topic, b"v", key=b"k",
+                             on_delivery=lambda err, msg: answers.append(err))
+            producer.flush(20)
+        except KafkaException as exc:
+            answers.append(exc)
+            return False
+        return bool(answers) and answers[-1] is None
+
+    wait_until(delivered, "the token's subject allowed to write", 30,
+               explain=lambda: f"last answers {answers[-3:]}")
+
+    bad = oauth_client(secured, idp, "wrong")
+    with pytest.raises(KafkaException):
+        AdminClient({**admin_config(bad), "log_level": 0,
+                     "socket.timeout.ms": 3000}).list_topics(timeout=8)
+
+
+def test_the_faust_credentials_authenticate_aiokafka(
+    secured: Settings, idp: str, wait_until: Callable[..., None]
+) -> None:
+    """What a stream worker does: Faust turns our credentials into aiokafka's auth settings."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    from nmc.infra.faust_broker import faust_credentials
+
+    good = oauth_client(secured, idp, CLIENT_SECRET)
+    auth = credentials_to_aiokafka_auth(faust_credentials(good))
+    assert auth["security_protocol"] == "SASL_SSL"
+    assert auth["sasl_mechanism"] == "OAUTHBEARER"
+    topic = f"oauth-faust-{uuid.uuid4().hex[:8]}"
+    topic_for_the_oidc_client(secured, topic)
+
+    async def send() -> int:
+        producer = AIOKafkaProducer(bootstrap_servers=good.kafka, **auth)
+        await producer.start()
+        try:
+            meta = await producer.send_and_wait(topic, b"v", key=b"k")
+            return int(meta.offset)
+        finally:
+            await producer.stop()
+
+    offsets: list[int] = []
+
+    def sent() -> bool:  # a new rule reaches the broker's authorizer asynchronously
+        try:
+            offsets.append(asyncio.run(send()))
+        except Exception:
+            return False
+        return True
+
+    wait_until(sent, "aiokafka to produce with the token's subject", 30)
+    assert offsets == [0]
