@@ -456,7 +456,7 @@ def tracing_cost(base: Settings, args: argparse.Namespace, logs: Path) -> None:
                       f"{runs['before tracing, again'][0] / runs['before tracing'][0]:.2f}")
     table.add_row("publish spans written (on)", f"{spans:,}")
     console.print(table)
-    write_json(args.json, "relay_tracing", *table_data(table))
+    write_json(args.json, "relay_tracing", *table_data(table), module="relay")
 
 if __name__ == "__main__":
     main()

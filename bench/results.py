@@ -71,8 +71,10 @@ def table_data(table: Table) -> tuple[list[str], list[list[str]]]:
 
 
 def write_json(path: Path | None, bench: str, columns: Sequence[str],
-               rows: Sequence[Sequence[object]], notes: str = "") -> None:
-    """Write one bench run as docs/performance/<bench>.json expects it (no-op without a path).
+               rows: Sequence[Sequence[object]], notes: str = "",
+               module: str | None = None) -> None:
+    """Write one bench run as docs/performance/<bench>.json expects it (no-op without a path);
+    `module`: the bench's module when another than `bench` (one module, several benches).
 
     The page `nmc docs build` renders shows the latest file of each bench; replace the
     committed file with a new run's to update it (history stays in git)."""
@@ -81,8 +83,8 @@ def write_json(path: Path | None, bench: str, columns: Sequence[str],
     argv = " ".join(shlex.quote(a) for a in without_json(sys.argv[1:]))
     document = {
         "bench": bench,
-        "command": f".venv/bin/python -m bench.{bench} {argv}".strip(),
-        "source": f"written by `python -m bench.{bench} --json`",
+        "command": f".venv/bin/python -m bench.{module or bench} {argv}".strip(),
+        "source": f"written by `python -m bench.{module or bench} --json`",
         "machine": machine_facts(),
         "columns": list(columns),
         "rows": [[str(v) for v in row] for row in rows],

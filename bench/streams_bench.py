@@ -252,7 +252,8 @@ def tracing_cost(args: argparse.Namespace) -> None:
                ["app", "events", "off ev/s", "on ev/s", "off again ev/s",
                 "on / mean(off)", "spans written"], figures,
                notes="One worker per app; every record carries a traceparent header; on = a "
-                     "`project` span per record written to a JSON-lines file.")
+                     "`project` span per record written to a JSON-lines file.",
+               module="streams_bench")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from nmc.docs_site.settings_reference import cell
 # The order of the page; a JSON file of another name is an error (it would go unseen).
 BENCHES: dict[str, str] = {
     "relay": "Outbox relay",
+    "relay_tracing": "Outbox relay: what tracing costs",
     "cdc_side_by_side": "Relay vs Debezium",
     "streams_bench": "Stream apps",
     "rebuild": "Read-model rebuild",
