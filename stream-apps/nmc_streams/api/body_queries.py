@@ -1,18 +1,15 @@
 """The conversation reads (the inbox: the most used screen) as one statement each, whose
-result row carries the response body already rendered by PostgreSQL (`json_sql`) and its
-entity tag.
+result row carries the response body already rendered by PostgreSQL (`json_sql`) and the
+tenant's read version of the conversations (`freshness`), read in the same statement, hence
+the same snapshot: the tag made from it is this body's.
 
 Tenant scoping is as in `queries`: every statement filters on the caller's tenant, passed
 first; nothing here takes a tenant from anywhere else.
 
-Entity tags. A tag is md5 over the tenant, `BODY_FORMAT`, and the `version` of every row the
-body is made of (plus what the body shows that has no version: the page's "more" flag, the
-auto-reply decision). Read-model rows change only through upserts that carry a new version
-(`nmc_streams.db`), so an equal tag means an equal body. When the tag is one the client sent
-(`If-None-Match`), the statement skips the body: the sub-query that renders it sits in a
-`CASE` branch PostgreSQL never enters (EXPLAIN shows it "never executed"), so a 304 costs
-the index lookups and the hash only. The tenant is in the hash, so a tag can never match
-another tenant's rows, and a missing or foreign conversation has no row at all (404).
+Entity tags (`freshness.entity_tag`): the tenant, `BODY_FORMAT`, the version and the resource
+the URL names (`list_resource`, `detail_resource`). A conditional request whose tag is current
+is answered by the route from the version alone (`freshness.read_version`), without these
+statements.
 """
 
 from __future__ import annotations
@@ -25,16 +22,17 @@ from sqlalchemy import Text, Uuid
 
 from nmc_streams.api.cursor import ConversationKey
 from nmc_streams.api.database import Conn
+from nmc_streams.api.freshness import CONVERSATIONS, entity_tag, version_column
 from nmc_streams.api.json_sql import fields, json_array, json_object, value
 from nmc_streams.conversation.app import conv_conversations, conv_messages
 
 # Bump when the rendering or the shape of these bodies changes: old tags then stop matching.
-BODY_FORMAT: Final = "conversations-1"
+BODY_FORMAT: Final = "conversations-2"
 
 _CONVERSATION = fields(conv_conversations, "p", "tenant_id", "version")
 _MESSAGE = fields(conv_messages, "m", "tenant_id", "version", "conversation_id",
                   "correlation_id", "provider_ref")
-_SKIP = "(e.etag = ANY(%(inm)s::text[]) OR '*' = ANY(%(inm)s::text[]))"
+_VERSION = version_column(CONVERSATIONS)
 _ORDER = "last_activity_at DESC, conversation_id DESC"
 
 
@@ -54,15 +52,11 @@ def _page(status: bool, after: bool) -> str:
         # on the last page reads the whole table
         f"more AS MATERIALIZED (SELECT (SELECT true FROM conv_conversations WHERE {where} "
         "AND (last_activity_at, conversation_id) < ((SELECT last_activity_at FROM last), "
-        f"(SELECT conversation_id FROM last)) ORDER BY {_ORDER} LIMIT 1) IS NOT NULL AS more), "
-        "e AS MATERIALIZED (SELECT md5(row(%(t)s::text, '" + BODY_FORMAT + "', "
-        "(SELECT more FROM more), "
-        f"(SELECT string_agg(conversation_id || ':' || version, ',' ORDER BY {_ORDER}) "
-        "FROM page))::text) AS etag) "
-        "SELECT e.etag, CASE WHEN " + _SKIP + " THEN NULL ELSE "
+        f"(SELECT conversation_id FROM last)) ORDER BY {_ORDER} LIMIT 1) IS NOT NULL AS more) "
+        f"SELECT {_VERSION} AS read_version, "
         + json_array(json_object(_CONVERSATION), "page p", _ORDER)
-        + " END AS items, l.last_activity_at AS last_at, l.conversation_id AS last_id "
-        "FROM e LEFT JOIN last l ON (SELECT more FROM more)"
+        + " AS items, l.last_activity_at AS last_at, l.conversation_id AS last_id "
+        "FROM more LEFT JOIN last l ON more.more"
     )
 
 
@@ -76,12 +70,8 @@ _DETAIL: Final = (
     "ON r.tenant_id = c.tenant_id AND r.correlation_id = c.conversation_id "
     "AND r.auto_reply IS NOT NULL "
     "WHERE c.tenant_id = %(t)s AND c.conversation_id = %(c)s), "
-    "m AS (SELECT * FROM conv_messages WHERE tenant_id = %(t)s AND conversation_id = %(c)s), "
-    "e AS MATERIALIZED (SELECT md5(row(%(t)s::text, '" + BODY_FORMAT + "', p.version, "
-    "p.auto_reply, p.auto_reply_reason, p.auto_reply_message_id, "
-    "(SELECT string_agg(m.message_id || ':' || m.version, ',' ORDER BY m.message_id) FROM m)"
-    ")::text) AS etag FROM p) "
-    "SELECT e.etag, CASE WHEN " + _SKIP + " THEN NULL ELSE (SELECT " + json_object([
+    "m AS (SELECT * FROM conv_messages WHERE tenant_id = %(t)s AND conversation_id = %(c)s) "
+    f"SELECT {_VERSION} AS read_version, " + json_object([
         *_CONVERSATION,
         ("messages", json_array(json_object(_MESSAGE), "m", "m.first_seen_at, m.message_id")),
         ("auto_reply", "CASE WHEN p.auto_reply IS NULL THEN 'null' ELSE " + json_object([
@@ -89,16 +79,27 @@ _DETAIL: Final = (
             ("reason", value("p.auto_reply_reason", Text())),
             ("message_id", value("p.auto_reply_message_id", Uuid())),
         ]) + " END"),
-    ]) + " FROM p) END AS body FROM e"
+    ]) + " AS body FROM p"
 )
+
+
+def list_resource(status: str | None, after: ConversationKey | None, limit: int) -> str:
+    """What a list URL names, for its tag (the same page parameters: the same resource)."""
+    at = "" if after is None else f"{after.last_activity_at.isoformat()}/{after.conversation_id}"
+    return f"list|{status or ''}|{at}|{limit}"
+
+
+def detail_resource(conversation_id: UUID) -> str:
+    """What a detail URL names, for its tag."""
+    return f"detail|{conversation_id}"
 
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """A body as PostgreSQL rendered it (None: the client's tag matched, no body made)."""
+    """A body as PostgreSQL rendered it, and its tag."""
 
     etag: str
-    body: str | None
+    body: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +110,9 @@ class RenderedPage(Rendered):
 
 
 async def conversation_page(conn: Conn, tenant_id: UUID, status: str | None,
-                            after: ConversationKey | None, limit: int,
-                            if_none_match: list[str] | None) -> RenderedPage:
+                            after: ConversationKey | None, limit: int) -> RenderedPage:
     """One page, newest activity first: the `items` array and its tag."""
-    params: dict[str, Any] = {"t": tenant_id, "n": limit, "status": status,
-                              "inm": if_none_match}
+    params: dict[str, Any] = {"t": tenant_id, "n": limit, "status": status}
     if after is not None:
         params |= {"at": after.last_activity_at, "id": after.conversation_id}
     cur = await conn.execute(_LIST[status is not None, after is not None], params)
@@ -122,13 +121,18 @@ async def conversation_page(conn: Conn, tenant_id: UUID, status: str | None,
     last = None
     if row["last_at"] is not None:
         last = ConversationKey(row["last_at"], UUID(row["last_id"]))
-    return RenderedPage(row["etag"], row["items"], last)
+    tag = entity_tag(tenant_id, BODY_FORMAT, row["read_version"],
+                     list_resource(status, after, limit))
+    return RenderedPage(tag, row["items"], last)
 
 
-async def conversation_detail(conn: Conn, tenant_id: UUID, conversation_id: UUID,
-                              if_none_match: list[str] | None) -> Rendered | None:
+async def conversation_detail(conn: Conn, tenant_id: UUID,
+                              conversation_id: UUID) -> Rendered | None:
     """The `ConversationDetail` body and its tag; None when the tenant has no such one."""
-    cur = await conn.execute(_DETAIL, {"t": tenant_id, "c": conversation_id,
-                                       "inm": if_none_match})
+    cur = await conn.execute(_DETAIL, {"t": tenant_id, "c": conversation_id})
     row = await cur.fetchone()
-    return None if row is None else Rendered(row["etag"], row["body"])
+    if row is None:
+        return None
+    tag = entity_tag(tenant_id, BODY_FORMAT, row["read_version"],
+                     detail_resource(conversation_id))
+    return Rendered(tag, row["body"])
