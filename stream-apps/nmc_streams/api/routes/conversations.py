@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from nmc_streams.api import body_queries, conditional, freshness
 from nmc_streams.api import cursor as cursors
-from nmc_streams.api.deps import CurrentTenant, database, settings_of
+from nmc_streams.api.deps import CurrentTenant, database, settings_of, version_lookups
 from nmc_streams.api.errors import ERROR_RESPONSES, NOT_FOUND, invalid, not_found
 from nmc_streams.api.models import ConversationDetail, ConversationPage, ConversationStatus
 from nmc_streams.api.params import Params, openapi_parameters, parse
@@ -47,8 +47,7 @@ async def _unchanged(request: Request, tenant_id: UUID, resource: str,
     read version alone. None otherwise (no header, `*`, a stale tag): the body query decides."""
     if not tags or "*" in tags:
         return None
-    version = await database(request).run(freshness.read_version, tenant_id,
-                                          freshness.CONVERSATIONS)
+    version = await version_lookups(request).version(tenant_id, freshness.CONVERSATIONS)
     tag = freshness.entity_tag(tenant_id, body_queries.BODY_FORMAT, version, resource)
     return tag if tag in tags else None
 
