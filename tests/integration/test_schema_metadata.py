@@ -42,6 +42,7 @@ METADATA = (
 SQL_ONLY = {
     "alembic_version_read_models": "Alembic: the read-model tree's version table",
     "dead_letter_replays": "nmc/dlq/store.py",
+    "read_versions": "stream-apps/nmc_streams/api/freshness.py (rows kept by rm0005's triggers)",
     "sender_turns": "producers/sender/sender.py",
     "stream_rebuilds": "stream-apps/nmc_streams/rebuild.py",
 }
