@@ -35,7 +35,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import insert, text, update
+from sqlalchemy import insert, select, text, update
 from support import api_reference
 from support.databases import scratch_database
 
@@ -562,9 +562,11 @@ async def test_a_stream_app_write_moves_the_tag_and_a_duplicate_does_not(
     engine = read_models.worker_engine(seeded_url[0])
     try:
         with engine.connect() as conn:
-            row = dict(conn.execute(text(
-                "SELECT * FROM conv_conversations WHERE tenant_id = :t AND conversation_id = :c"),
-                {"t": seed.d.tenant_id, "c": cid}).mappings().one())
+            conv = conversation_app.conv_conversations  # its columns: what a worker writes
+            found = conn.execute(select(conv).where(
+                (conv.c.tenant_id == seed.d.tenant_id) & (conv.c.conversation_id == cid)
+            )).mappings().one()
+            row = {str(k): v for k, v in found.items()}  # plain str keys, as a worker's rows
         newer = row | {"caller_phone": "+15559990000", "version": row["version"] + 1}
         async with client_for(app, seed.d.tenant_id, api_settings) as client:
             old = await client.get(url)

@@ -1,7 +1,12 @@
 """The conversation reads (the inbox: the most used screen) as one statement each, whose
-result row carries the response body already rendered by PostgreSQL (`json_sql`) and the
+result row carries the response body already rendered by PostgreSQL and the
 tenant's read version of the conversations (`freshness`), read in the same statement, hence
 the same snapshot: the tag made from it is this body's.
+
+Rendering: each conversation and message row stores its own JSON object (`item_json`, a
+generated column, rm0006, rendered as `json_sql` describes when the row is written), so a page
+is a concatenation of stored strings and the detail puts its rows' objects together; only the
+auto-reply part is rendered here (`json_sql`).
 
 Tenant scoping is as in `queries`: every statement filters on the caller's tenant, passed
 first; nothing here takes a tenant from anywhere else.
@@ -23,15 +28,11 @@ from sqlalchemy import Text, Uuid
 from nmc_streams.api.cursor import ConversationKey
 from nmc_streams.api.database import Conn
 from nmc_streams.api.freshness import CONVERSATIONS, entity_tag, version_column
-from nmc_streams.api.json_sql import fields, json_array, json_object, value
-from nmc_streams.conversation.app import conv_conversations, conv_messages
+from nmc_streams.api.json_sql import json_array, json_object, value
 
 # Bump when the rendering or the shape of these bodies changes: old tags then stop matching.
 BODY_FORMAT: Final = "conversations-2"
 
-_CONVERSATION = fields(conv_conversations, "p", "tenant_id", "version")
-_MESSAGE = fields(conv_messages, "m", "tenant_id", "version", "conversation_id",
-                  "correlation_id", "provider_ref")
 _VERSION = version_column(CONVERSATIONS)
 _ORDER = "last_activity_at DESC, conversation_id DESC"
 
@@ -41,10 +42,9 @@ def _page(status: bool, after: bool) -> str:
     index-only scan, no sort) and whether a row follows its last one (one index probe)."""
     where = "tenant_id = %(t)s" + (" AND status = %(status)s" if status else "")
     since = " AND (last_activity_at, conversation_id) < (%(at)s, %(id)s)" if after else ""
-    columns = ", ".join(c.name for c in conv_conversations.c if c.name != "tenant_id")
     return (
-        f"WITH page AS MATERIALIZED (SELECT {columns} FROM conv_conversations "
-        f"WHERE {where}{since} ORDER BY {_ORDER} LIMIT %(n)s), "
+        "WITH page AS MATERIALIZED (SELECT last_activity_at, conversation_id, item_json "
+        f"FROM conv_conversations WHERE {where}{since} ORDER BY {_ORDER} LIMIT %(n)s), "
         "last AS MATERIALIZED (SELECT last_activity_at, conversation_id FROM page "
         "ORDER BY last_activity_at, conversation_id LIMIT 1), "
         # the probe's bound as parameters and the index's order, so it is one index-only
@@ -54,7 +54,7 @@ def _page(status: bool, after: bool) -> str:
         "AND (last_activity_at, conversation_id) < ((SELECT last_activity_at FROM last), "
         f"(SELECT conversation_id FROM last)) ORDER BY {_ORDER} LIMIT 1) IS NOT NULL AS more) "
         f"SELECT {_VERSION} AS read_version, "
-        + json_array(json_object(_CONVERSATION), "page p", _ORDER)
+        + json_array("p.item_json", "page p", _ORDER)
         + " AS items, l.last_activity_at AS last_at, l.conversation_id AS last_id "
         "FROM more LEFT JOIN last l ON more.more"
     )
@@ -71,15 +71,14 @@ _DETAIL: Final = (
     "AND r.auto_reply IS NOT NULL "
     "WHERE c.tenant_id = %(t)s AND c.conversation_id = %(c)s), "
     "m AS (SELECT * FROM conv_messages WHERE tenant_id = %(t)s AND conversation_id = %(c)s) "
-    f"SELECT {_VERSION} AS read_version, " + json_object([
-        *_CONVERSATION,
-        ("messages", json_array(json_object(_MESSAGE), "m", "m.first_seen_at, m.message_id")),
-        ("auto_reply", "CASE WHEN p.auto_reply IS NULL THEN 'null' ELSE " + json_object([
-            ("decision", value("p.auto_reply", Text())),
-            ("reason", value("p.auto_reply_reason", Text())),
-            ("message_id", value("p.auto_reply_message_id", Uuid())),
-        ]) + " END"),
-    ]) + " AS body FROM p"
+    f"SELECT {_VERSION} AS read_version, left(p.item_json, -1) || ',\"messages\":' || "
+    + json_array("m.item_json", "m", "m.first_seen_at, m.message_id")
+    + " || ',\"auto_reply\":' || CASE WHEN p.auto_reply IS NULL THEN 'null' ELSE "
+    + json_object([
+        ("decision", value("p.auto_reply", Text())),
+        ("reason", value("p.auto_reply_reason", Text())),
+        ("message_id", value("p.auto_reply_message_id", Uuid())),
+    ]) + " END || '}' AS body FROM p"
 )
 
 
