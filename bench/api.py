@@ -17,7 +17,8 @@ The load generator runs on the same machine as the server and competes for its c
 absolute numbers are a floor; the endpoint/healthz ratio is the figure to compare across runs.
 On a shared machine other processes move both; the server's own CPU time per request
 (`srv CPU µs`, user + system of the uvicorn processes over the run) moves much less, so it is
-reported too. No figure is asserted.
+reported too, and so is PostgreSQL's (`db CPU µs`: the backends of the API's pools, found by
+their `application_name`; only when PostgreSQL runs on this machine). No figure is asserted.
 """
 
 from __future__ import annotations
@@ -211,6 +212,7 @@ class Result:
     errors: int = 0
     elapsed: float = 0.0
     server_cpu_s: float = 0.0
+    db_cpu_s: float = 0.0
 
 
 def server_cpu_s(pid: int) -> float:
@@ -229,6 +231,32 @@ def server_cpu_s(pid: int) -> float:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def api_backends(database_url: str) -> list[int]:
+    """PIDs of the PostgreSQL backends serving the API's pools (its `application_name`)."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'nmc-read-api' "
+                "AND datname = current_database()")).scalars())
+    finally:
+        engine.dispose()
+
+
+def backends_cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these PostgreSQL backends (same machine: /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # not Linux, another machine, or a connection replaced meanwhile
         total += (int(fields[11]) + int(fields[12])) / tick
     return total
 
@@ -332,14 +360,17 @@ def main() -> None:
                                 uuid.UUID(seeded.tenant), ttl_s=3600)
             rows = []
             tagged = current_tags(port, token, seeded)
+            backends = api_backends(bench.database)
             probes: list[tuple[str, Endpoint, dict[str, str] | None]] = [
                 *((name, make, None) for name, make in endpoints(seeded).items()),
                 *((name, conditional(tags), tags) for name, tags in tagged.items())]
             for name, make, tags in probes:
                 cpu_before = server_cpu_s(server.pid)
+                db_before = backends_cpu_s(backends)
                 res = asyncio.run(load(port, token, make,
                                        args.concurrency, args.seconds, tags))
                 res.server_cpu_s = server_cpu_s(server.pid) - cpu_before
+                res.db_cpu_s = backends_cpu_s(backends) - db_before
                 rows.append((name, res))
                 console.print(f"  {name}: {len(res.latencies) / res.elapsed:.0f} req/s")
         finally:
@@ -348,7 +379,7 @@ def main() -> None:
 
     base = len(rows[0][1].latencies) / rows[0][1].elapsed
     table = Table("endpoint", "requests", "req/s", "p50 ms", "p99 ms", "unexpected",
-                  "req/s ÷ healthz", "srv CPU µs/req",
+                  "req/s ÷ healthz", "srv CPU µs/req", "db CPU µs/req",
                   title=f"read API, {args.workers} uvicorn worker(s), {args.concurrency} "
                         f"clients x {args.seconds:.0f} s per endpoint, {os.cpu_count()} cores")
     for name, res in rows:
@@ -357,7 +388,8 @@ def main() -> None:
                       f"{percentile(res.latencies, 50) * 1000:.1f}",
                       f"{percentile(res.latencies, 99) * 1000:.1f}", str(res.errors),
                       f"{rps / base:.2f}",
-                      f"{res.server_cpu_s / max(1, len(res.latencies)) * 1e6:.0f}")
+                      f"{res.server_cpu_s / max(1, len(res.latencies)) * 1e6:.0f}",
+                      f"{res.db_cpu_s / max(1, len(res.latencies)) * 1e6:.0f}")
     console.print(table)
     console.print(f"command: .venv/bin/python -m bench.api --conversations {args.conversations} "
                   f"--concurrency {args.concurrency} --seconds {args.seconds:g} "

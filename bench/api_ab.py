@@ -7,7 +7,8 @@ so two `bench.api` runs one after the other compare badly. Here both servers run
 base one from `--base`'s `stream-apps` and `nmc`, on this checkout's schema) and, per
 endpoint, `--rounds` slices of `--seconds` alternate between them (order flipped each round),
 so both see the same neighbours. Reported per side: req/s ÷ the same side's `/healthz`,
-p50/p99 over all its slices, and server CPU µs per request. Endpoints are `bench.api`'s.
+p50/p99 over all its slices, and server CPU µs per request. Endpoints are `bench.api`'s,
+its "304" rows included (each side polls with the tags it gave itself just before).
 """
 
 from __future__ import annotations
@@ -24,7 +25,18 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from bench.api import SECRET, Result, endpoints, load, seed, server_cpu_s, start_server
+from bench.api import (
+    SECRET,
+    Endpoint,
+    Result,
+    conditional,
+    current_tags,
+    endpoints,
+    load,
+    seed,
+    server_cpu_s,
+    start_server,
+)
 from bench.common import percentile, ready_settings, scratch_database
 from nmc.infra.net import free_port
 from nmc_streams.api.auth import issue_token
@@ -68,13 +80,21 @@ def main() -> None:
         token = issue_token(ApiSettings(jwt_secret=SecretStr(SECRET)),
                             uuid.UUID(seeded.tenant), ttl_s=3600)
         results: dict[tuple[str, str], Result] = {}
+        tags = {side: current_tags(ports[side], token, seeded) for side in ports}
+        probes: dict[str, dict[str, tuple[Endpoint, dict[str, str] | None]]] = {
+            name: {side: (make, None) for side in ports}
+            for name, make in endpoints(seeded).items()}
+        for name in tags["new"]:
+            probes[name] = {side: (conditional(tags[side][name]), tags[side][name])
+                            for side in ports}
         try:
-            for name, make in endpoints(seeded).items():
+            for name, sides in probes.items():
                 for r in range(args.rounds):
                     for side in (("base", "new") if r % 2 == 0 else ("new", "base")):
+                        make, tagged = sides[side]
                         before = server_cpu_s(servers[side].pid)
                         res = asyncio.run(load(ports[side], token, make, args.concurrency,
-                                               args.seconds))
+                                               args.seconds, tagged))
                         total = results.setdefault((name, side), Result())
                         total.latencies += res.latencies
                         total.errors += res.errors
@@ -91,12 +111,12 @@ def main() -> None:
         return len(res.latencies) / res.elapsed
 
     table = Table("endpoint", "base ÷ healthz", "new ÷ healthz", "base p50/p99 ms",
-                  "new p50/p99 ms", "base CPU µs", "new CPU µs", "new/base CPU",
+                  "new p50/p99 ms", "base CPU µs", "new CPU µs", "new/base CPU", "unexpected",
                   title=f"A/B interleaved: {args.rounds} x {args.seconds:g} s per side, "
                         f"{args.concurrency} clients, {args.workers} worker(s), "
                         f"{os.cpu_count()} cores; base = {base}")
-    health = next(iter(endpoints(seeded)))
-    for name in endpoints(seeded):
+    health = next(iter(probes))
+    for name in probes:
         cells = []
         per_req: dict[str, float] = {}
         for side in ("base", "new"):
@@ -107,7 +127,8 @@ def main() -> None:
             lat = results[name, side].latencies
             cells.append(f"{percentile(lat, 50) * 1e3:.1f} / {percentile(lat, 99) * 1e3:.1f}")
         cells += [f"{per_req['base']:.0f}", f"{per_req['new']:.0f}",
-                  f"{per_req['new'] / per_req['base']:.2f}"]
+                  f"{per_req['new'] / per_req['base']:.2f}",
+                  f"{results[name, 'base'].errors}/{results[name, 'new'].errors}"]
         table.add_row(name, *cells)
     console.print(table)
 

@@ -34,6 +34,8 @@ WRITER_TABLES = (
     "conversation_reactions", "sender_turns",
 )
 OUTBOX = "outbox_events"
+#: Per-tenant versions of what the read API shows (kept by triggers, rm0005): its 304 check.
+READ_VERSIONS = "read_versions"
 MIGRATION_TABLES = ("alembic_version", "alembic_version_read_models")
 
 API_ROLE = "nmc_api"
@@ -77,7 +79,8 @@ def process_roles(read_model_tables: tuple[str, ...] = READ_MODELS) -> list[Proc
     return [
         ProcessRole(API_ROLE, "read API: SELECT on the read models only",
                     (Grant(API_ROLE, ("SELECT",),
-                           (*read_model_tables, *READ_MODEL_VIEWS, "conversation_reactions")),)),
+                           (*read_model_tables, *READ_MODEL_VIEWS, "conversation_reactions",
+                            READ_VERSIONS)),)),
         ProcessRole(RELAY_ROLE, "outbox relay: read and settle (mark, delete) outbox rows",
                     (Grant(RELAY_ROLE, ("SELECT", "UPDATE", "DELETE"), (OUTBOX,)),)),
         ProcessRole(WRITER_ROLE, "edges, domain commands, reactor, sender: their tables, and "

@@ -14,8 +14,10 @@ Design (the live app is never stopped, the read API never sees a half-built mode
    (EXCLUSIVE: the read API keeps reading them, live writes wait), takes the topics' end offsets
    *under the lock*, lets the rebuild consume up to them (nothing the live worker wrote can be
    missing then), moves the live tables to `nmc_retired_<app>_<stamp>` and the rebuilt ones into
-   `public`, recreates the views on them, replaces the app's `stream_state` rows with the
-   rebuilt ones (the old rows are kept in the retired schema) and records the rebuild in
+   `public`, recreates the views on them (and the read-version triggers, moving every tenant's
+   read version: the read API's tags given out before no longer match), replaces the app's
+   `stream_state` rows with the rebuilt ones (the old rows are kept in the retired schema) and
+   records the rebuild in
    `stream_rebuilds`. Readers' next statement resolves the names to the new tables; a live write
    that waited on the lock lands in them too (PostgreSQL looks a name up again after waiting
    for its lock). The live group keeps its offsets: what it applies again is a duplicate.
@@ -112,6 +114,17 @@ def dependent_views(conn: Connection, tables: tuple[str, ...]) -> list[tuple[str
         " JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace n ON n.oid = t.relnamespace"
         " WHERE n.nspname = 'public' AND t.relname = ANY(:tables) AND v.oid <> t.oid"
         " ORDER BY 1"), {"tables": list(tables)}).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def read_version_scopes(conn: Connection, tables: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(table, scope) of the public tables whose changes bump `read_versions` (rm0005: the
+    read API's freshness check). Their rebuilt copies have no trigger (`LIKE` copies none)."""
+    rows = conn.execute(text(
+        "SELECT c.relname, split_part(encode(t.tgargs, 'escape'), '\\000', 1) FROM pg_trigger t"
+        " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'public' AND c.relname = ANY(:tables)"
+        " AND t.tgname = 'nmc_read_versions_ins' ORDER BY 1"), {"tables": list(tables)}).all()
     return [(r[0], r[1]) for r in rows]
 
 
@@ -258,12 +271,18 @@ def _swap(rebuilder: Rebuilder, progress: Progress, operator: str, started_at: d
         if not rebuilder.consume_to(ends, progress, time.monotonic() + catch_up_s):
             raise _NotCaughtUp
         views = dependent_views(conn, plan.tables)
+        tracked = read_version_scopes(conn, plan.tables)
         conn.execute(text(f'CREATE SCHEMA "{plan.retired}"'))
         for table in plan.tables:
             conn.execute(text(f'ALTER TABLE public.{table} SET SCHEMA "{plan.retired}"'))
             conn.execute(text(f'ALTER TABLE "{plan.schema}".{table} SET SCHEMA public'))
         for name, definition in views:
             conn.execute(text(f"CREATE OR REPLACE VIEW public.{name} AS {definition}"))
+        for table, scope in tracked:
+            # triggers on the swapped-in table, and every tenant's version moves: the swap
+            # may have changed any row, so no tag given out before it may answer 304
+            conn.execute(text("SELECT nmc_track_read_versions(CAST(:t AS regclass), :s)"),
+                         {"t": f"public.{table}", "s": scope})
         conn.execute(text(f'CREATE TABLE "{plan.retired}".stream_state AS'
                           " SELECT * FROM public.stream_state WHERE app = :app"),
                      {"app": plan.app})

@@ -19,6 +19,7 @@ Seed layout (ids collide on purpose, so only the tenant filter can tell rows apa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -34,7 +35,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import insert, text, update
+from sqlalchemy import insert, select, text, update
 from support import api_reference
 from support.databases import scratch_database
 
@@ -509,8 +510,10 @@ async def test_an_unchanged_body_answers_304_without_a_body(
 
 async def test_a_changed_row_changes_the_tag(app: FastAPI, seed: Seed, seeded_url: tuple[str, Seed],
                                             api_settings: ApiSettings) -> None:
-    """Every row a body is made of moves its tag: the conversation, a message, the
-    auto-reply decision; and a page's tag moves when a row enters it."""
+    """Every row a body is made of moves its tag, whoever writes it (the read version is kept
+    by triggers): the conversation, a message, the auto-reply decision, a row entering the
+    page. Tags are per tenant and scope, so any such change moves every tag of the tenant's
+    conversations; another tenant's tags stay (304)."""
     cid = seed.d.conversations[1]  # second oldest: not on the first page of 3
     conv, msgs = conversation_app.conv_conversations, conversation_app.conv_messages
     where = (conv.c.tenant_id == seed.d.tenant_id) & (conv.c.conversation_id == cid)
@@ -526,20 +529,59 @@ async def test_a_changed_row_changes_the_tag(app: FastAPI, seed: Seed, seeded_ur
                                          version=conv.c.version + 1),
     ]
     urls = [f"/v1/conversations/{cid}", "/v1/conversations?limit=3"]
+    other = "/v1/conversations?limit=3"
     engine = make_engine(seeded_url[0])
     try:
-        async with client_for(app, seed.d.tenant_id, api_settings) as client:
+        async with client_for(app, seed.d.tenant_id, api_settings) as client, \
+                client_for(app, seed.a.tenant_id, api_settings) as a:
             tags = {url: (await client.get(url)).headers["etag"] for url in urls}
+            a_tag = (await a.get(other)).headers["etag"]
             for n, change in enumerate(changes):
                 with engine.begin() as conn:
                     conn.execute(change)
-                moved = urls if n == len(changes) - 1 else urls[:1]  # enters the first page
                 for url in urls:
                     r = await client.get(url, headers={"If-None-Match": tags[url]})
-                    assert r.status_code == (200 if url in moved else 304), (n, url)
-                    if url in moved:
-                        assert r.headers["etag"] != tags[url]
-                        tags[url] = r.headers["etag"]
+                    assert r.status_code == 200, (n, url)
+                    assert r.headers["etag"] != tags[url]
+                    tags[url] = r.headers["etag"]
+                    again = await client.get(url, headers={"If-None-Match": tags[url]})
+                    assert again.status_code == 304, (n, url)
+                assert (await a.get(other, headers={"If-None-Match": a_tag})).status_code == 304
+    finally:
+        engine.dispose()
+
+
+async def test_a_stream_app_write_moves_the_tag_and_a_duplicate_does_not(
+        app: FastAPI, seed: Seed, seeded_url: tuple[str, Seed],
+        api_settings: ApiSettings) -> None:
+    """Through the stream apps' own store (`nmc_streams.db.write_batch`, what a worker's batch
+    commits): a newer version of a row moves the tenant's tags (the old tag gets 200 and the
+    new body), the same batch delivered again changes no row and keeps them (304)."""
+    cid = seed.d.conversations[2]
+    url = f"/v1/conversations/{cid}"
+    engine = read_models.worker_engine(seeded_url[0])
+    try:
+        with engine.connect() as conn:
+            conv = conversation_app.conv_conversations  # its columns: what a worker writes
+            found = conn.execute(select(conv).where(
+                (conv.c.tenant_id == seed.d.tenant_id) & (conv.c.conversation_id == cid)
+            )).mappings().one()
+            row = {str(k): v for k, v in found.items()}  # plain str keys, as a worker's rows
+        newer = row | {"caller_phone": "+15559990000", "version": row["version"] + 1}
+        async with client_for(app, seed.d.tenant_id, api_settings) as client:
+            old = await client.get(url)
+            list_tag = (await client.get("/v1/conversations")).headers["etag"]
+            await asyncio.to_thread(read_models.write_batch, engine, "conversation", {},
+                                    {"conv_conversations": [newer]})
+            r = await client.get(url, headers={"If-None-Match": old.headers["etag"]})
+            assert r.status_code == 200 and r.json()["caller_phone"] == "+15559990000"
+            assert r.headers["etag"] != old.headers["etag"]
+            listed = await client.get("/v1/conversations", headers={"If-None-Match": list_tag})
+            assert listed.status_code == 200
+            await asyncio.to_thread(read_models.write_batch, engine, "conversation", {},
+                                    {"conv_conversations": [newer]})  # redelivered
+            again = await client.get(url, headers={"If-None-Match": r.headers["etag"]})
+            assert again.status_code == 304
     finally:
         engine.dispose()
 

@@ -18,6 +18,7 @@ from nmc.infra.db_roles import (
     OUTBOX,
     READ_MODEL_VIEWS,
     READ_MODELS,
+    READ_VERSIONS,
     RELAY_ROLE,
     STREAM_STATE,
     STREAMS_ROLE,
@@ -63,7 +64,7 @@ def _first_column(conn: psycopg.Connection[tuple[object, ...]], table: str) -> s
 
 def test_every_table_belongs_to_a_class(granted: str) -> None:
     known = {*READ_MODELS, *READ_MODEL_VIEWS, *STREAM_STATE, *WRITER_TABLES, OUTBOX,
-             *MIGRATION_TABLES}
+             READ_VERSIONS, *MIGRATION_TABLES}
     unknown = {t for t in _tables(granted) if t not in known and not is_read_model(t)}
     assert unknown == set(), "classify new tables in nmc.infra.db_roles"
 
@@ -71,7 +72,7 @@ def test_every_table_belongs_to_a_class(granted: str) -> None:
 def test_the_read_api_role_selects_the_read_models(
     as_api: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    for table in (*READ_MODELS, *READ_MODEL_VIEWS, "conversation_reactions"):
+    for table in (*READ_MODELS, *READ_MODEL_VIEWS, "conversation_reactions", READ_VERSIONS):
         as_api.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
     for table in (OUTBOX, "tenants", "stream_dead_letters"):
         with pytest.raises(errors.InsufficientPrivilege):

@@ -42,8 +42,15 @@ METADATA = (
 SQL_ONLY = {
     "alembic_version_read_models": "Alembic: the read-model tree's version table",
     "dead_letter_replays": "nmc/dlq/store.py",
+    "read_versions": "stream-apps/nmc_streams/api/freshness.py (rows kept by rm0005's triggers)",
     "sender_turns": "producers/sender/sender.py",
     "stream_rebuilds": "stream-apps/nmc_streams/rebuild.py",
+}
+
+# Columns the migrations add that no `Table` declares: generated, read by raw SQL only.
+SQL_ONLY_COLUMNS = {
+    ("conv_conversations", "item_json"): "stream-apps/nmc_streams/api/body_queries.py (rm0006)",
+    ("conv_messages", "item_json"): "stream-apps/nmc_streams/api/body_queries.py (rm0006)",
 }
 
 # Differences that mean the metadata and the migrated schema disagree. `remove_*` of an
@@ -77,9 +84,14 @@ def differences(engine: Engine) -> list[Any]:
     return [d for group in diffs for d in (group if isinstance(group, list) else [group])]
 
 
+def _sql_only_column(diff: Any) -> bool:
+    """A `remove_column` (migrated, not declared) of a column listed in SQL_ONLY_COLUMNS."""
+    return bool(diff[0] == "remove_column" and (diff[2], diff[3].name) in SQL_ONLY_COLUMNS)
+
+
 def test_the_metadata_matches_the_migrated_columns_and_declared_keys(engine: Engine) -> None:
     drift = [describe(d) for d in differences(engine)
-             if d[0] in COLUMN_DRIFT | DECLARED_BUT_MISSING]
+             if d[0] in COLUMN_DRIFT | DECLARED_BUT_MISSING and not _sql_only_column(d)]
     assert drift == [], "fix the Table (or add a migration):\n" + "\n".join(drift)
 
 

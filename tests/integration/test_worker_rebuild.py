@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from support.streams import (
     IsolatedTopics,
     dump,
@@ -111,7 +111,38 @@ def test_rebuilt_models_equal_the_live_ones_and_swap_in_under_load(
         assert schemas == 0  # the rebuild schema is gone: its tables are the live ones now
         if app == "reporting":
             assert daily == expected_daily and daily
+        if app == "conversation":
+            assert_read_versions_follow_the_swapped_in_tables(engine, tenants)
     finally:
         stop_worker(worker)
         engine.dispose()
         topics.close()
+
+
+def assert_read_versions_follow_the_swapped_in_tables(engine: Engine, tenants: list[str]) -> None:
+    """The read API's freshness check (rm0005) survives the swap: the swapped-in tables carry
+    the read-version triggers again (`LIKE` copies none), so a change to them still moves the
+    tenant's version; every tenant with conversations has one."""
+    with engine.begin() as conn:
+        triggers = conn.execute(text(
+            "SELECT c.relname, count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+            " AND t.tgname LIKE 'nmc_read_versions_%' AND c.relname LIKE 'conv_%'"
+            " GROUP BY 1 ORDER BY 1")).all()
+        versions = dict(conn.execute(text(
+            "SELECT tenant_id::text, version FROM read_versions WHERE scope = 'conversations'"
+            " AND tenant_id::text = ANY(:t)"), {"t": tenants}).all())
+        owners = set(conn.execute(text(
+            "SELECT DISTINCT tenant_id::text FROM conv_conversations"
+            " WHERE tenant_id::text = ANY(:t)"), {"t": tenants}).scalars())
+    assert triggers == [("conv_conversations", 4), ("conv_messages", 4),
+                        ("conversation_reactions", 4)]
+    assert owners and owners <= set(versions)
+    tenant = sorted(owners)[0]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE conv_conversations SET message_count = message_count + 1"
+                          " WHERE tenant_id::text = :t"), {"t": tenant})
+        moved = conn.execute(text("SELECT version FROM read_versions WHERE scope = "
+                                  "'conversations' AND tenant_id::text = :t"),
+                             {"t": tenant}).scalar_one()
+    assert moved != versions[tenant]

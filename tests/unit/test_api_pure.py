@@ -19,7 +19,13 @@ from pydantic import Field, SecretStr, ValidationError
 
 from nmc_streams.api import cursor as cursors
 from nmc_streams.api.auth import TokenVerifier, authenticate, issue_token
-from nmc_streams.api.conditional import MAX_TAGS, json_response, requested_tags
+from nmc_streams.api.conditional import (
+    MAX_TAGS,
+    json_response,
+    matches,
+    not_modified,
+    requested_tags,
+)
 from nmc_streams.api.errors import ApiError
 from nmc_streams.api.models import DailyReport
 from nmc_streams.api.params import Params, openapi_parameters, parse
@@ -278,10 +284,15 @@ def test_if_none_match_is_bounded() -> None:
     assert tags is not None and len(tags) == MAX_TAGS
 
 
-def test_a_skipped_body_is_a_304_with_the_tag_and_nothing_else() -> None:
-    r = json_response("abc", None)
+def test_a_304_has_the_tag_and_nothing_else() -> None:
+    r = not_modified("abc")
     assert (r.status_code, r.body, r.headers["etag"]) == (304, b"", '"abc"')
     assert "content-type" not in r.headers
     ok = json_response("abc", '{"a":1}')
     assert (ok.status_code, ok.body, ok.headers["etag"]) == (200, b'{"a":1}', '"abc"')
     assert ok.headers["content-type"] == "application/json"
+
+
+def test_if_none_match_matches_the_current_tag_or_a_star() -> None:
+    assert matches("abc", ["x", "abc"]) and matches("abc", ["*"])
+    assert not matches("abc", ["x"]) and not matches("abc", None)

@@ -22,6 +22,7 @@ from nmc_streams.api.errors import (
     unavailable_handler,
     validation_error_handler,
 )
+from nmc_streams.api.freshness import VersionLookups
 from nmc_streams.api.routes import compliance, conversations, health, reports, scheduling
 from nmc_streams.api.settings import ApiSettings
 
@@ -64,6 +65,7 @@ def create_app(settings: ApiSettings, platform: Settings | None = None,
     metrics = HttpMetrics("nmc_api")
     app.state.settings = settings
     app.state.db = db
+    app.state.versions = VersionLookups(db)  # the conditional GETs' batched freshness check
     app.state.verifier = TokenVerifier(settings)
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)

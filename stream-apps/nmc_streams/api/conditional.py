@@ -1,7 +1,7 @@
 """Conditional GET (RFC 9110 §13.1.2): `ETag` on every rendered body, `If-None-Match` -> 304.
 
-Inbox screens poll; an unchanged page then costs a 304 without a body (the query skips
-rendering it, `body_queries`). Tags are strong (equal tag = equal bytes) and compared weakly,
+Inbox screens poll; an unchanged page then costs a 304 without a body and without the body's
+query (`freshness`). Tags are strong (equal tag = equal bytes) and compared weakly,
 as the RFC asks for `If-None-Match`, so a `W/` prefix a proxy added still matches.
 """
 
@@ -48,10 +48,18 @@ def headers(etag: str) -> dict[str, str]:
     return {"ETag": f'"{etag}"', "Cache-Control": CACHE_CONTROL}
 
 
-def json_response(etag: str, body: bytes | str | None) -> Response:
-    """200 with the rendered JSON body, or 304 when the query skipped it (tag matched)."""
-    if body is None:
-        return Response(status_code=304, headers=headers(etag))
+def matches(etag: str, tags: list[str] | None) -> bool:
+    """Does `If-None-Match` (its tags, `requested_tags`) name the current `etag`?"""
+    return tags is not None and (etag in tags or "*" in tags)
+
+
+def not_modified(etag: str) -> Response:
+    """304: the client's copy is current (no body)."""
+    return Response(status_code=304, headers=headers(etag))
+
+
+def json_response(etag: str, body: bytes | str) -> Response:
+    """200 with the rendered JSON body and its tag."""
     return Response(body, media_type="application/json", headers=headers(etag))
 
 

@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from nmc_streams.api.auth import Principal, TokenVerifier
 from nmc_streams.api.database import Database
+from nmc_streams.api.freshness import VersionLookups
 from nmc_streams.api.settings import ApiSettings
 
 # Documents the scheme in OpenAPI; the header itself is checked by the verifier, which
@@ -32,6 +33,11 @@ def settings_of(request: Request) -> ApiSettings:
 def database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
+
+
+def version_lookups(request: Request) -> VersionLookups:
+    versions: VersionLookups = request.app.state.versions
+    return versions
 
 
 async def get_settings(request: Request) -> ApiSettings:

@@ -15,6 +15,12 @@ Per column type (from the table definition, so a renamed column fails the tests)
 * timestamptz: as pydantic prints an aware UTC datetime, `2026-03-01T10:00:00Z`, with
   `.ffffff` only when there are microseconds (`to_json` would print `+00:00`, trim zeros);
 * NULL: `null`. Arrays are `string_agg(..., ',')` in brackets, `[]` when empty.
+
+The conversation and message objects are not rendered at read time any more: each row stores
+its own (`item_json`, a generated column, migration rm0006, same rules through the IMMUTABLE
+wrappers `nmc_json_ts`/`nmc_json_text`). A change to these rules, or a column added to those
+tables, needs a migration that redefines `item_json` too (the byte-for-byte test fails until
+then).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ messages.
 Both bodies come rendered from PostgreSQL (`body_queries`) and leave as they came: no row is
 turned into Python objects (the models below only document the response in OpenAPI; the
 integration tests check every body against them and against the old serialisation). Both
-answer `If-None-Match` with 304 (`conditional`)."""
+answer `If-None-Match` with 304 (`conditional`): a current tag costs one primary-key lookup
+of the tenant's read version (`freshness`), not the body's query."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 from starlette.responses import Response
 
-from nmc_streams.api import body_queries, conditional
+from nmc_streams.api import body_queries, conditional, freshness
 from nmc_streams.api import cursor as cursors
-from nmc_streams.api.deps import CurrentTenant, database, settings_of
+from nmc_streams.api.deps import CurrentTenant, database, settings_of, version_lookups
 from nmc_streams.api.errors import ERROR_RESPONSES, NOT_FOUND, invalid, not_found
 from nmc_streams.api.models import ConversationDetail, ConversationPage, ConversationStatus
 from nmc_streams.api.params import Params, openapi_parameters, parse
@@ -40,6 +41,17 @@ class ConversationPath(Params):
     conversation_id: UUID
 
 
+async def _unchanged(request: Request, tenant_id: UUID, resource: str,
+                     tags: list[str] | None) -> str | None:
+    """The current tag of `resource` when `If-None-Match` names it: a 304 from the tenant's
+    read version alone. None otherwise (no header, `*`, a stale tag): the body query decides."""
+    if not tags or "*" in tags:
+        return None
+    version = await version_lookups(request).version(tenant_id, freshness.CONVERSATIONS)
+    tag = freshness.entity_tag(tenant_id, body_queries.BODY_FORMAT, version, resource)
+    return tag if tag in tags else None
+
+
 @router.get("/v1/conversations", summary="List conversations (keyset pagination)",
             response_model=ConversationPage, responses=conditional.CONDITIONAL,
             openapi_extra=conditional.with_parameter(openapi_parameters(ListQuery)))
@@ -51,11 +63,14 @@ async def list_conversations(request: Request, who: CurrentTenant) -> Response:
         after = None if q.cursor is None else cursors.decode(q.cursor)
     except cursors.InvalidCursor as exc:
         raise invalid("cursor", str(exc)) from None
+    tags = conditional.requested_tags(request.headers.get("if-none-match"))
+    resource = body_queries.list_resource(q.status, after, size)
+    if (current := await _unchanged(request, who.tenant_id, resource, tags)) is not None:
+        return conditional.not_modified(current)
     page = await database(request).run(
-        body_queries.conversation_page, who.tenant_id, q.status, after, size,
-        conditional.requested_tags(request.headers.get("if-none-match")))
-    if page.body is None:
-        return conditional.json_response(page.etag, None)
+        body_queries.conversation_page, who.tenant_id, q.status, after, size)
+    if conditional.matches(page.etag, tags):
+        return conditional.not_modified(page.etag)
     next_cursor = "null" if page.last is None else f'"{cursors.encode(page.last)}"'
     return conditional.json_response(
         page.etag, f'{{"items":{page.body},"next_cursor":{next_cursor}}}')
@@ -67,9 +82,14 @@ async def list_conversations(request: Request, who: CurrentTenant) -> Response:
             openapi_extra=conditional.with_parameter(openapi_parameters(ConversationPath)))
 async def get_conversation(request: Request, who: CurrentTenant) -> Response:
     p = parse(ConversationPath, request)
+    tags = conditional.requested_tags(request.headers.get("if-none-match"))
+    resource = body_queries.detail_resource(p.conversation_id)
+    if (current := await _unchanged(request, who.tenant_id, resource, tags)) is not None:
+        return conditional.not_modified(current)
     found = await database(request).run(
-        body_queries.conversation_detail, who.tenant_id, p.conversation_id,
-        conditional.requested_tags(request.headers.get("if-none-match")))
+        body_queries.conversation_detail, who.tenant_id, p.conversation_id)
     if found is None:
         raise not_found("conversation", "conversation_id")
+    if conditional.matches(found.etag, tags):
+        return conditional.not_modified(found.etag)
     return conditional.json_response(found.etag, found.body)
