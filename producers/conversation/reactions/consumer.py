@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -35,8 +35,8 @@ from sqlalchemy.orm import Session
 from tenacity import Retrying, stop_after_attempt, wait_random_exponential
 
 from nmc.contract.dead_letter import dlq_headers, dlq_topic, replay_topic
-from nmc.contract.facts import PoisonEvent, iso_utc
-from nmc.contract.headers import decode_headers
+from nmc.contract.facts import PoisonEvent
+from nmc.contract.headers import TRACEPARENT, decode_headers, header
 from nmc.contract.payload import to_json_value
 from nmc.contract.schemas import topic_for
 from nmc.infra.dead_letters import DeadLetterStore, PostgresDeadLetters
@@ -61,8 +61,11 @@ def to_trigger(value: Any, traceparent: str | None = None) -> Trigger:
         name = str(value["event_name"])
         ids = [_uuid(value[k]) for k in ("event_id", "tenant_id", "correlation_id")]
         occurred, payload = value["occurred_at"], value["payload"]
-        if isinstance(occurred, datetime):
-            occurred_at = datetime.fromisoformat(iso_utc(occurred).replace("Z", "+00:00"))
+        if isinstance(occurred, datetime):  # fastavro's timestamp-millis: aware UTC, in ms
+            if occurred.tzinfo is None:
+                raise PoisonEvent("naive datetime in event")
+            occurred_at = occurred.astimezone(UTC).replace(
+                microsecond=occurred.microsecond // 1000 * 1000)
         else:
             occurred_at = datetime.fromisoformat(str(occurred).replace("Z", "+00:00"))
     except (KeyError, TypeError) as exc:
@@ -154,14 +157,14 @@ class ConversationReactor:
         outcomes = ["ignored"] * len(msgs)
         facts: list[tuple[int, Trigger]] = []
         for i, msg in enumerate(msgs):
-            headers = decode_headers(msg.headers())
-            if headers.get("event_name") not in HANDLED:
+            raw = msg.headers()
+            if header(raw, "event_name") not in HANDLED:
                 continue  # filtered by header, without decoding (DESIGN.md §2)
             try:
                 facts.append((i, to_trigger(self._decode(msg.value() or b""),
-                                            headers.get("traceparent"))))
+                                            header(raw, TRACEPARENT))))
             except Exception as exc:  # undecodable: retrying cannot help
-                outcomes[i] = self._dead_letter(msg, headers, f"permanent: {exc}", 1)
+                outcomes[i] = self._dead_letter(msg, decode_headers(raw), f"permanent: {exc}", 1)
         if not facts:
             return outcomes
         try:
