@@ -158,7 +158,7 @@ class ConversationReactor:
         facts: list[tuple[int, Trigger]] = []
         for i, msg in enumerate(msgs):
             raw = msg.headers()
-            if header(raw, "event_name") not in HANDLED:
+            if (header(raw, "event_name") or "") not in HANDLED:
                 continue  # filtered by header, without decoding (DESIGN.md §2)
             try:
                 facts.append((i, to_trigger(self._decode(msg.value() or b""),
