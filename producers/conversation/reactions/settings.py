@@ -24,7 +24,8 @@ class ReactorSettings(BaseSettings):
     )
     batch_max: int = Field(
         default=1000, ge=1, le=50_000, description="Most facts `nmc reactor` takes from its "
-        "consumer and writes in one transaction.",
+        "consumer at a time and writes in one transaction (two when the batch holds missed "
+        "calls and other conversations' facts: the missed calls' conversations first).",
     )
     batch_wait_ms: int = Field(
         default=0, ge=0, description="How long the reactor waits for more facts after the first "
