@@ -76,9 +76,10 @@ def relay(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
 def reactor(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """React to missed calls and texts: start conversations, queue the auto-reply."""
     from producers.conversation.reactions.app import run_reactor
+    from producers.conversation.reactions.settings import ReactorSettings
 
     _logging(verbose)
-    run_reactor(get_settings())
+    run_reactor(get_settings(), ReactorSettings())
 
 
 @outbox_app.command("parked")
@@ -207,6 +208,7 @@ def status_command(
     from nmc.status.probe import collect
     from nmc.status.view import render
     from nmc_streams.settings import StreamSettings
+    from producers.conversation.reactions.settings import ReactorSettings
 
     logging.basicConfig(level=logging.ERROR)
     settings = get_settings()
@@ -214,7 +216,7 @@ def status_command(
     streams = StreamSettings()
     expected = expect_group or [*(streams.app_id(a) for a in ("conversation", "scheduling",
                                                                 "reporting")),
-                                settings.nmc_reactions_group]
+                                ReactorSettings().group]
 
     def once() -> tuple[int, RenderableType]:
         snapshot = collect(settings, limits, expected)

@@ -132,8 +132,9 @@ def plan_inputs(settings: Settings) -> PlanInputs:
     """The groups of this deployment's processes, from their settings (NMC_REACTIONS_GROUP,
     NMC_STREAMS_APP_ID_PREFIX)."""
     from nmc_streams.settings import StreamSettings
+    from producers.conversation.reactions.settings import ReactorSettings
 
-    return PlanInputs(reactor_group=settings.nmc_reactions_group,
+    return PlanInputs(reactor_group=ReactorSettings().group,
                       streams_prefix=StreamSettings().app_id_prefix)
 
 

@@ -56,6 +56,7 @@ from nmc_streams.api.settings import ApiSettings
 from nmc_streams.settings import StreamSettings
 from producers.conversation.reactions.app import run_reactor
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
+from producers.conversation.reactions.settings import ReactorSettings
 from producers.edges.app import create_edge_app
 from producers.edges.settings import EdgeSettings
 from producers.relay.app import run_relay
@@ -190,10 +191,10 @@ class LocalPlatform:
         for app in STREAM_APPS:
             commit_at_end(self.as_principal(STREAMS), self.streams.app_id(app), topics)
         reactions = self.as_principal(REACTOR).model_copy(update={
-            "nmc_reactions_group": self.reactions_group,
-            "nmc_reactions_metrics_port": self.reactor_metrics_port,
             "database_url": SecretStr(self.database_as(WRITER_ROLE))})
-        commit_at_end(reactions, reactions.nmc_reactions_group, list(SOURCE_TOPICS))
+        reactor = ReactorSettings(group=self.reactions_group,
+                                  metrics_port=self.reactor_metrics_port)
+        commit_at_end(reactions, reactor.group, list(SOURCE_TOPICS))
         env = self.worker_env()
         for app in STREAM_APPS:
             with (self.log_dir / f"worker-{app}.log").open("wb") as log:
@@ -208,7 +209,7 @@ class LocalPlatform:
             "nmc_relay_metrics_port": self.relay_metrics_port,
             "nmc_relay_database_url": SecretStr(self.database_as(RELAY_ROLE))})
         self._thread("relay", run_relay, relay, self._stop)
-        self._thread("reactor", run_reactor, reactions, self._stop)
+        self._thread("reactor", run_reactor, reactions, reactor, self._stop)
         self._thread("sender", run_sender, self.writer_engine, self.sender_settings, self._stop)
         self._serve("edge", create_edge_app(self.edge_settings, self.writer_engine), self.edge_port)
         self._serve("api", create_app(self.api_settings, self.settings), self.api_port)

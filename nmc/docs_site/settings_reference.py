@@ -26,7 +26,7 @@ from nmc.infra.settings import PROJECT_ROOT
 # (module, class, where it is used): the order of the page.
 SETTINGS_CLASSES: tuple[tuple[str, str, str], ...] = (
     ("nmc.infra.settings", "Settings",
-     "The platform's shared settings: services, local stack, topics, outbox relay, reactor."),
+     "The platform's shared settings: services, local stack, topics, outbox relay."),
     ("nmc.infra.connection", "ConnectionSettings",
      "Security of every Kafka and Schema Registry client (TLS, SASL, OAUTHBEARER, registry "
      "credentials); see [Secured clusters](../operating/secured-clusters.md)."),
@@ -35,6 +35,8 @@ SETTINGS_CLASSES: tuple[tuple[str, str, str], ...] = (
      "`nmc edge serve`: webhooks and domain commands."),
     ("producers.sender.settings", "SenderSettings",
      "`nmc sender run` (same prefix as the edges: same public URL, same Twilio account)."),
+    ("producers.conversation.reactions.settings", "ReactorSettings",
+     "`nmc reactor`: the missed-call and inbound-text reactions."),
     ("nmc_streams.settings", "StreamSettings", "`nmc worker <app>`: the stream apps."),
     ("nmc_streams.api.settings", "ApiSettings", "`nmc api`: the read API."),
     ("nmc.stack.connect", "ConnectSettings",

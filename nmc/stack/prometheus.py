@@ -25,6 +25,7 @@ from nmc.stack.prometheus_config import (
     render_config,
 )
 from nmc_streams.settings import StreamSettings
+from producers.conversation.reactions.settings import ReactorSettings
 from producers.sender.settings import SenderSettings
 
 NAME: ServiceName = "prometheus"
@@ -67,7 +68,8 @@ def write_config(
     interval = settings.nmc_prometheus_scrape_interval_s
     config.write_text(render_config(
         jobs if jobs is not None else local_jobs(
-            settings, StreamSettings().metrics_port, SenderSettings().sender_metrics_port),
+            settings, StreamSettings().metrics_port, SenderSettings().sender_metrics_port,
+            ReactorSettings().metrics_port),
         rule_files=rule_files if rule_files is not None else sorted(RULES_DIR.glob("*.yml")),
         targets_dir=targets_dir(layout),
         scrape_interval_s=interval,

@@ -36,11 +36,11 @@ class ScrapeJob:
 
 
 def local_jobs(settings: Settings, streams_metrics_port: int = 0,
-               sender_metrics_port: int = 0) -> list[ScrapeJob]:
+               sender_metrics_port: int = 0, reactor_metrics_port: int = 0) -> list[ScrapeJob]:
     """The jobs of the local stack: Prometheus itself, the local registry's management
     interface, and every process job (static targets where a metrics port is set)."""
     ports = {"relay": settings.nmc_relay_metrics_port, "streams": streams_metrics_port,
-             "sender": sender_metrics_port, "reactor": settings.nmc_reactions_metrics_port}
+             "sender": sender_metrics_port, "reactor": reactor_metrics_port}
     jobs = [ScrapeJob("prometheus", (f"127.0.0.1:{settings.nmc_prometheus_port}",),
                       file_sd=False)]
     if settings.uses_local_registry:

@@ -23,9 +23,10 @@ from nmc.stack.prometheus_config import (
 )
 
 
-def _jobs(settings: Settings, streams_port: int = 0, sender_port: int = 0
-          ) -> dict[str, ScrapeJob]:
-    return {job.name: job for job in local_jobs(settings, streams_port, sender_port)}
+def _jobs(settings: Settings, streams_port: int = 0, sender_port: int = 0,
+          reactor_port: int = 0) -> dict[str, ScrapeJob]:
+    return {job.name: job for job in local_jobs(settings, streams_port, sender_port,
+                                                reactor_port)}
 
 
 def test_local_jobs_scrape_prometheus_the_registry_and_every_process_job() -> None:
@@ -37,8 +38,8 @@ def test_local_jobs_scrape_prometheus_the_registry_and_every_process_job() -> No
 
 
 def test_metrics_ports_that_are_set_become_static_targets() -> None:
-    jobs = _jobs(Settings(nmc_relay_metrics_port=9400, nmc_reactions_metrics_port=9430),
-                 streams_port=9410, sender_port=9420)
+    jobs = _jobs(Settings(nmc_relay_metrics_port=9400), streams_port=9410, sender_port=9420,
+                 reactor_port=9430)
     assert jobs["relay"].targets == ("127.0.0.1:9400",)
     assert jobs["streams"].targets == ("127.0.0.1:9410",)
     assert jobs["sender"].targets == ("127.0.0.1:9420",)
