@@ -1,5 +1,6 @@
-"""The PostgreSQL exporter of `nmc stack up --observability` (pure parts): its connection, its
-command line, its scrape job, and its queries file against the rules that read it."""
+"""The PostgreSQL exporter of `nmc stack up --observability`, without starting it: its
+connection, its command line, its scrape job, its queries file against the rules that read it,
+and what `NMC_POSTGRES_METRICS_PORT=0` does."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import pytest
 import yaml
 
 from nmc.infra.settings import Settings
+from nmc.stack import postgres_exporter
+from nmc.stack.layout import Layout
 from nmc.stack.postgres_exporter import (
     QUERIES_FILE,
     data_source_name,
     exporter_command,
     listen_port,
 )
+from nmc.stack.prometheus import targets_dir
 from nmc.stack.prometheus_config import (
     POSTGRES_JOB,
     RULES_DIR,
@@ -90,3 +94,17 @@ def test_queries_file_defines_the_replication_slot_series_the_rules_read() -> No
             if not name.startswith("pg_drop")}  # runbook SQL in annotations
     assert read, "no rule reads the exporter's series"
     assert read <= _exported_by_queries(), read - _exported_by_queries()
+
+
+def test_port_0_starts_nothing_and_drops_a_stale_target_file(tmp_path: Path) -> None:
+    settings = Settings(nmc_home=tmp_path, nmc_postgres_metrics_port=0)
+    layout = Layout.of(settings)
+    stale = write_targets(targets_dir(layout), POSTGRES_JOB, "stack", ["127.0.0.1:9187"])
+    said: list[str] = []
+    assert postgres_exporter.start(settings, layout, said.append) is None
+    assert not stale.exists()
+    row = postgres_exporter.status_row(settings, layout)
+    assert (row.name, row.state, row.detail) == ("postgres-exporter", "stopped",
+                                                 "off (NMC_POSTGRES_METRICS_PORT=0)")
+    on = postgres_exporter.status_row(Settings(nmc_home=tmp_path), layout)
+    assert (on.address, on.detail) == ("127.0.0.1:9187", "up --observability")
