@@ -14,7 +14,7 @@ from nmc.infra.settings import get_settings
 from nmc.stack.core import down, ensure_up, status
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
-from nmc.stack.model import SERVICES
+from nmc.stack.model import OBSERVABILITY, SERVICES
 from nmc.stack.procs import tail
 from nmc.stack.shape import render_exports
 
@@ -42,7 +42,8 @@ def up(
     ] = 0,
     observability: Annotated[
         bool, typer.Option("--observability",
-                           help="Also Prometheus on NMC_PROMETHEUS_PORT, rules loaded.")
+                           help="Also Prometheus on NMC_PROMETHEUS_PORT, rules loaded, and"
+                           " the PostgreSQL exporter on NMC_POSTGRES_METRICS_PORT.")
     ] = False,
 ) -> None:
     """Provision and start the local services (idempotent), then migrate the database,
@@ -124,14 +125,14 @@ def status_cmd() -> None:
 @stack_app.command()
 def logs(
     service: Annotated[
-        str, typer.Argument(help="postgres, kafka (kafka-2, kafka-3: other nodes), registry or"
-                            " prometheus")
+        str, typer.Argument(help="postgres, kafka (kafka-2, kafka-3: other nodes), registry,"
+                            " prometheus or postgres-exporter")
     ] = "kafka",
     lines: Annotated[int, typer.Option("-n", "--lines", help="Lines to show.")] = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
 ) -> None:
     """Print the end of a service's log."""
-    known = (*SERVICES, "prometheus")
+    known = (*SERVICES, *OBSERVABILITY)
     if service not in known and not service.removeprefix("kafka-").isdigit():
         err_console.print(f"[red]error:[/] unknown service {service!r}; one of {known}")
         raise typer.Exit(code=1)

@@ -11,7 +11,16 @@ from rich.markup import escape
 from nmc.infra.connection import registry_http_auth
 from nmc.infra.kafka_clients import admin_config
 from nmc.infra.settings import Settings, get_versions
-from nmc.stack import apicurio, authz, health, kafka_broker, pidfile, postgres, prometheus
+from nmc.stack import (
+    apicurio,
+    authz,
+    health,
+    kafka_broker,
+    pidfile,
+    postgres,
+    postgres_exporter,
+    prometheus,
+)
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout, parse_kafka_dir
 from nmc.stack.model import (
@@ -42,7 +51,8 @@ def ensure_up(
     settings: Settings, console: Console | None = None, *, observability: bool = False
 ) -> None:
     """Make every service usable: start the local ones that are not running, check the others;
-    with `observability` also Prometheus (`nmc.stack.prometheus`), its configuration renewed.
+    with `observability` also the PostgreSQL exporter (`nmc.stack.postgres_exporter`) and
+    Prometheus (`nmc.stack.prometheus`), its configuration renewed.
 
     Healthy running services are left alone, so a second call returns in seconds.
     """
@@ -70,6 +80,10 @@ def ensure_up(
         if not local[name]:
             _check_external(settings, name, say)
     if observability:
+        started = time.monotonic()
+        exporter = postgres_exporter.start(settings, layout, say)
+        if exporter is not None:
+            until_healthy(exporter, settings.nmc_start_timeout_s, say, started)
         config = prometheus.write_config(settings, layout)
         started = time.monotonic()
         job = prometheus.start(settings, layout, say, config)
@@ -101,6 +115,7 @@ def down(settings: Settings, console: Console | None = None,
     local = local_services(settings)
     kafka_nodes = sorted(p.stem for p in layout.run.glob("kafka*.pid"))
     _stop_prometheus(layout, say)
+    postgres_exporter.stop_exporter(layout, say)
     targets: list[tuple[ServiceName, str]] = [("registry", "registry")]
     targets += [("kafka", node) for node in kafka_nodes]
     for service, name in targets:
@@ -156,6 +171,7 @@ def status(settings: Settings) -> list[ServiceStatus]:
             )
         )
     rows.append(_prometheus_row(settings, layout))
+    rows.append(postgres_exporter.status_row(settings, layout))
     return rows
 
 

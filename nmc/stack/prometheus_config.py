@@ -22,7 +22,10 @@ PROCESS_JOBS = ("relay", "streams", "api", "edge", "reactor", "sender", "connect
 KAFKA_JOB = "kafka"
 """The brokers' JMX exporters (one target file per node, written by `nmc stack up` for a node
 that runs the agent); the alert NmcKafkaDown selects on it."""
-TARGET_FILE_JOBS = (*PROCESS_JOBS, KAFKA_JOB)
+POSTGRES_JOB = "postgres"
+"""The PostgreSQL exporter (`nmc.stack.postgres_exporter`; target file written by `nmc stack
+up --observability` once it answers); NmcReplicationSlotPinningWal reads its series."""
+TARGET_FILE_JOBS = (*PROCESS_JOBS, KAFKA_JOB, POSTGRES_JOB)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,8 @@ class ScrapeJob:
 def local_jobs(settings: Settings, streams_metrics_port: int = 0,
                sender_metrics_port: int = 0, reactor_metrics_port: int = 0) -> list[ScrapeJob]:
     """The jobs of the local stack: Prometheus itself, the local registry's management
-    interface, and every process job (static targets where a metrics port is set)."""
+    interface, every process job (static targets where a metrics port is set), and the Kafka
+    nodes and the PostgreSQL exporter (target files only)."""
     ports = {"relay": settings.nmc_relay_metrics_port, "streams": streams_metrics_port,
              "sender": sender_metrics_port, "reactor": reactor_metrics_port}
     jobs = [ScrapeJob("prometheus", (f"127.0.0.1:{settings.nmc_prometheus_port}",),
@@ -50,6 +54,7 @@ def local_jobs(settings: Settings, streams_metrics_port: int = 0,
         port = ports.get(name, 0)
         jobs.append(ScrapeJob(name, (f"127.0.0.1:{port}",) if port else ()))
     jobs.append(ScrapeJob(KAFKA_JOB))  # target files: only nodes started with the agent
+    jobs.append(ScrapeJob(POSTGRES_JOB))  # target file: only an exporter that runs
     return jobs
 
 
