@@ -53,7 +53,7 @@ class BusyWriter(threading.Thread):
     """Another producer on a shared stack: the telephony events of a fresh conversation (so
     every partition of nmc.telephony gets some), flushed, every `pause_s`, until `stop`."""
 
-    def __init__(self, settings: Settings, pause_s: float = 0.05) -> None:
+    def __init__(self, settings: Settings, pause_s: float = 0.1) -> None:
         super().__init__(name="busy-writer", daemon=True)
         self.settings = settings
         self.pause_s = pause_s

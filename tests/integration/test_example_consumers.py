@@ -4,7 +4,7 @@ topic by pattern (and nothing else), LZ4 batches included, decoded through the r
 duplicates dropped by event_id, each key on the partition Java's formula predicts. Each runs
 with `--exit-at-end` while another producer keeps writing to nmc.telephony, as on a busy shared
 stack: it reads up to the end its partitions had when the group assigned them, commits and exits
-(an example waiting for an idle minute would never end there).
+(an example waiting to be idle might never end there).
 `scripts/install.sh` (run by `make test`) installs every toolchain the examples need; only
 someone running pytest on a machine that skipped it sees an example skipped, with the reason."""
 
