@@ -34,6 +34,7 @@ from nmc.stack.model import (
     registry_uses_sql,
 )
 from nmc.stack.procs import stop as stop_process
+from nmc.stack.procs import stop_owned
 from nmc.stack.wait import until_healthy
 
 STOP_TIMEOUT_S = 30.0
@@ -133,14 +134,7 @@ def down(settings: Settings, console: Console | None = None,
 
 def _stop_prometheus(layout: Layout, say: Say) -> None:
     """Prometheus is ours whenever its pid file is (it never runs external)."""
-    path = layout.pidfile(prometheus.NAME)
-    record = pidfile.read(path)
-    if record is None:
-        return
-    if pidfile.is_alive(record):
-        say(f"stopping prometheus (pid {record.pid})...")
-        stop_process(record, STOP_TIMEOUT_S)
-    pidfile.remove(path)
+    stop_owned(layout.pidfile(prometheus.NAME), "prometheus", STOP_TIMEOUT_S, say)
 
 
 def status(settings: Settings) -> list[ServiceStatus]:

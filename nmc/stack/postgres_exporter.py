@@ -20,7 +20,7 @@ from nmc.infra.settings import PROJECT_ROOT, Settings
 from nmc.stack import pidfile
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say, ServiceName, ServiceStatus, Starting
-from nmc.stack.procs import require_free, require_tool, spawn_detached, stop
+from nmc.stack.procs import require_free, require_tool, spawn_detached, stop_owned
 from nmc.stack.prometheus import targets_dir
 from nmc.stack.prometheus_config import POSTGRES_JOB, remove_targets, write_targets
 from nmc.stack.render import libpq_url
@@ -129,14 +129,7 @@ def start(settings: Settings, layout: Layout, say: Say) -> Starting | None:
 def stop_exporter(layout: Layout, say: Say) -> None:
     """Stop the exporter `start` launched (its pid file) and take it out of job `postgres`."""
     remove_targets(targets_dir(layout), POSTGRES_JOB, TARGET_NAME)
-    path = layout.pidfile(NAME)
-    record = pidfile.read(path)
-    if record is None:
-        return
-    if pidfile.is_alive(record):
-        say(f"stopping {NAME} (pid {record.pid})...")
-        stop(record, STOP_TIMEOUT_S)
-    pidfile.remove(path)
+    stop_owned(layout.pidfile(NAME), NAME, STOP_TIMEOUT_S, say)
 
 
 def status_row(settings: Settings, layout: Layout) -> ServiceStatus:
