@@ -37,6 +37,7 @@ from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import LocalPlatform
 from nmc.infra.bearer_tokens import mint_token
 from nmc.infra.db import make_engine
+from nmc.stack.settings import get_stack_settings
 from nmc_streams.api.auth import token_rules as api_token_rules
 from producers.outbox import OutboxWriter
 
@@ -146,7 +147,8 @@ def main() -> None:
                         help="writer processes (one Python writer cannot commit 3,000 events/s)")
     add_json_option(parser)
     args = parser.parse_args()
-    base = ready_settings(Console(stderr=True))
+    ready_settings(Console(stderr=True))
+    base = get_stack_settings()  # the demo's platform runs beside the local stack
     rows = []
     logs = base.nmc_home / "logs" / "freshness"
     with scratch_database(base, prefix="nmc_fresh") as settings, \

@@ -59,7 +59,7 @@ from nmc.infra.db import make_engine, psycopg_dsn
 from nmc.infra.kafka_clients import producer_config
 from nmc.infra.net import free_port
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 from producers.outbox import OUTBOX_LANES, OutboxWriter
 from producers.relay.publisher import KafkaPublisher
 from producers.relay.store import APPLICATION_NAME as RELAY_APPLICATION
@@ -88,7 +88,7 @@ def make_events(n: int, keys: int) -> list[Envelope]:
     ]
 
 
-def write_backlog(settings: Settings, events: list[Envelope], chunk: int = 1000,
+def write_backlog(settings: ServiceSettings, events: list[Envelope], chunk: int = 1000,
                   traced: bool = False) -> float:
     """Write `events` through the OutboxWriter in transactions of `chunk`; returns seconds.
     `traced`: each row gets a `traceparent` (a trace of its own), as a tracing writer's do."""
@@ -107,7 +107,7 @@ def write_backlog(settings: Settings, events: list[Envelope], chunk: int = 1000,
     return time.perf_counter() - started
 
 
-def pending(settings: Settings) -> int:
+def pending(settings: ServiceSettings) -> int:
     engine = make_engine(settings.database)
     with engine.connect() as conn:
         n = conn.execute(text("SELECT count(*) FROM outbox_events WHERE state = 'pending'"))
@@ -127,7 +127,7 @@ def _health(port: int) -> dict[str, object]:
     return body
 
 
-def start_relays(settings: Settings, count: int, logs: Path, lanes_free: bool = True,
+def start_relays(settings: ServiceSettings, count: int, logs: Path, lanes_free: bool = True,
                  extra_env: dict[str, str] | None = None,
                  code: Path | None = None) -> list[subprocess.Popen[bytes]]:
     """`count` relay processes, returned once they hold every lane between them (or, when
@@ -185,7 +185,7 @@ def relay_backends(database: str) -> list[int]:
             " AND application_name LIKE %s", (f"{RELAY_APPLICATION} %",))]
 
 
-def drain(base: Settings, events: list[Envelope], relays: int, logs: Path,
+def drain(base: ServiceSettings, events: list[Envelope], relays: int, logs: Path,
           traces: Path | None = None, traced_rows: bool | None = None,
           code: Path | None = None) -> tuple[float, float, float | None, float]:
     """Seconds for `relays` relays to publish a backlog, from the moment they may start, the
@@ -239,7 +239,7 @@ def drain(base: Settings, events: list[Envelope], relays: int, logs: Path,
 # --- the raw producer ceiling --------------------------------------------------------------
 
 
-def raw_ceiling(settings: Settings, events: list[Envelope]) -> tuple[float, float]:
+def raw_ceiling(settings: ServiceSettings, events: list[Envelope]) -> tuple[float, float]:
     """Same records, pre-serialized, produced from memory with the relay's producer config;
     seconds, and CPU microseconds per event of this process (librdkafka's threads included)."""
     registry = ConfluentVersions(registry_client(settings))
@@ -295,7 +295,7 @@ def steady_writer(database: str, rate: float, seconds: float, start_at: float,
     return committed
 
 
-def steady_latency(base: Settings, rate: int, seconds: float, logs: Path,
+def steady_latency(base: ServiceSettings, rate: int, seconds: float, logs: Path,
                    writers: int) -> tuple[list[float], int]:
     """Commit `rate` events/s from `writers` processes (one Python writer cannot commit
     5,000 events/s on this machine) with one relay running; commit -> ack in ms."""
@@ -328,7 +328,7 @@ def steady_latency(base: Settings, rate: int, seconds: float, logs: Path,
 # --- the writer inside a business transaction --------------------------------------------
 
 
-def writer_cost(base: Settings, appends: int, per_transaction: int) -> list[float]:
+def writer_cost(base: ServiceSettings, appends: int, per_transaction: int) -> list[float]:
     """Microseconds per `OutboxWriter.append` call, `per_transaction` calls a transaction."""
     events = make_events(appends, keys=max(1, appends // 4))
     with scratch_database(base) as settings:
@@ -414,7 +414,7 @@ def main() -> None:
     write_json(args.json, "relay", *table_data(table))
 
 
-def tracing_cost(base: Settings, args: argparse.Namespace, logs: Path) -> None:
+def tracing_cost(base: ServiceSettings, args: argparse.Namespace, logs: Path) -> None:
     """One relay drains a backlog whose rows all carry a `traceparent`: tracing off, on, off;
     with `--baseline-code`, the same drain by the code from before tracing, interleaved."""
     plan: list[tuple[str, Path | None, Path | None]] = [

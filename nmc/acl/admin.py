@@ -37,7 +37,7 @@ from nmc.acl.model import (
 from nmc.acl.model import ResourceType as ResourceName
 from nmc.acl.model import stale as stale_entries
 from nmc.infra.kafka_clients import admin_config, ensure_topics
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings, Settings
 
 TIMEOUT_S = 30.0
 SCRAM_ITERATIONS = 8192
@@ -137,7 +137,10 @@ def plan_inputs(settings: Settings) -> PlanInputs:
                       streams_prefix=StreamSettings().app_id_prefix)
 
 
-def apply_plan(settings: Settings, inputs: PlanInputs) -> tuple[list[AclEntry], list[AclEntry]]:
+def apply_plan(
+    settings: ServiceSettings,
+    inputs: PlanInputs,
+) -> tuple[list[AclEntry], list[AclEntry]]:
     """As the admin in `settings`: the DLQ and replay topics of the planned groups (nobody
     else may create them), then the ACL set: (created, deleted) rules."""
     ensure_topics(settings, role_topics(inputs, list(STREAM_APPS)))

@@ -13,22 +13,24 @@ from nmc.infra.settings import Settings
 from nmc.stack import secure
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say
+from nmc.stack.settings import StackSettings
 
 
-def admin_settings(settings: Settings, layout: Layout) -> Settings:
+def admin_settings(settings: StackSettings, layout: Layout) -> StackSettings:
     """`settings` connecting as the secured stack's admin (Kafka super user, registry sr-admin)."""
     material = secure.ensure_material(layout.home)
     return settings.model_copy(update={"connection": material.connection(
         secure.ADMIN_USER, registry_auth=settings.uses_local_registry)})
 
 
-def provision(settings: Settings, layout: Layout, say: Say) -> None:
+def provision(settings: StackSettings, layout: Layout, say: Say) -> None:
     """Users, topics and ACLs of the secured stack, as its admin."""
     material = secure.ensure_material(layout.home)
     admin = admin_settings(settings, layout)
     upsert_scram_users(admin_config(admin),
                        {p: material.password(p) for p in secure.PRINCIPALS},
                        secure.MECHANISM)
-    created, deleted = apply_plan(admin, plan_inputs(settings))
+    # the reactor's group: NMC_REACTIONS_GROUP, still a field of the transitional `Settings`
+    created, deleted = apply_plan(admin, plan_inputs(Settings(**settings.service_fields())))
     say(f"kafka ACLs: {len(secure.PRINCIPALS)} users, {len(created)} rule(s) added, "
         f"{len(deleted)} removed (nmc acl plan lists them)")

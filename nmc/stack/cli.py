@@ -10,12 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nmc.infra.settings import get_settings
 from nmc.stack.core import down, ensure_up, status
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import SERVICES
 from nmc.stack.procs import tail
+from nmc.stack.settings import get_stack_settings
 from nmc.stack.shape import render_exports
 
 stack_app = typer.Typer(help="Local stack: PostgreSQL, Kafka, Apicurio Registry (and Prometheus).",
@@ -50,7 +50,7 @@ def up(
     from nmc.bootstrap import prepare
     from nmc.stack.shape import client_settings, shaped
 
-    settings = shaped(get_settings(), secure=secure, brokers=brokers)
+    settings = shaped(get_stack_settings(), secure=secure, brokers=brokers)
     try:
         ensure_up(settings, err_console, observability=observability)
         clients, exports = client_settings(settings)
@@ -84,7 +84,7 @@ def env_cmd(
         raise typer.Exit(code=2)
     try:
         clients, exports = client_settings(
-            shaped(get_settings(), secure=secure, brokers=brokers), principal)
+            shaped(get_stack_settings(), secure=secure, brokers=brokers), principal)
     except StackError as exc:
         raise _fail(exc) from None
     # the addresses too (a plain stack needs nothing else), so another tool can be pointed at it
@@ -97,7 +97,7 @@ def env_cmd(
 def down_cmd() -> None:
     """Stop the services `up` started."""
     try:
-        down(get_settings(), err_console)
+        down(get_stack_settings(), err_console)
     except StackError as exc:
         raise _fail(exc) from None
 
@@ -109,7 +109,7 @@ def status_cmd() -> None:
     for column in ("service", "state", "address", "pid", "log", "detail"):
         table.add_column(column, overflow="fold")
     colours = {"running": "green", "stopped": "red", "external": "blue"}
-    for row in status(get_settings()):
+    for row in status(get_stack_settings()):
         table.add_row(
             row.name,
             f"[{colours[row.state]}]{row.state}[/]",
@@ -135,7 +135,7 @@ def logs(
     if service not in known and not service.removeprefix("kafka-").isdigit():
         err_console.print(f"[red]error:[/] unknown service {service!r}; one of {known}")
         raise typer.Exit(code=1)
-    path = Layout.of(get_settings()).log(service)
+    path = Layout.of(get_stack_settings()).log(service)
     for line in tail(path, lines):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if not follow:

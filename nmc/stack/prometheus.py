@@ -24,7 +24,9 @@ from nmc.stack.prometheus_config import (
     prometheus_command,
     render_config,
 )
+from nmc.stack.settings import StackSettings
 from nmc_streams.settings import StreamSettings
+from producers.relay.settings import RelaySettings
 from producers.sender.settings import SenderSettings
 
 NAME: ServiceName = "prometheus"
@@ -39,11 +41,11 @@ def targets_dir(layout: Layout) -> Path:
     return home(layout) / "targets"
 
 
-def url(settings: Settings) -> str:
+def url(settings: StackSettings) -> str:
     return f"http://127.0.0.1:{settings.nmc_prometheus_port}"
 
 
-def ready(settings: Settings, timeout_s: float = 2.0) -> bool:
+def ready(settings: StackSettings, timeout_s: float = 2.0) -> bool:
     """`/-/ready` answers 200: configuration and rules loaded, serving queries."""
     try:
         return httpx.get(f"{url(settings)}/-/ready", timeout=timeout_s).status_code == 200
@@ -52,7 +54,7 @@ def ready(settings: Settings, timeout_s: float = 2.0) -> bool:
 
 
 def write_config(
-    settings: Settings,
+    settings: StackSettings,
     layout: Layout,
     *,
     jobs: Sequence[ScrapeJob] | None = None,
@@ -67,7 +69,9 @@ def write_config(
     interval = settings.nmc_prometheus_scrape_interval_s
     config.write_text(render_config(
         jobs if jobs is not None else local_jobs(
-            settings, StreamSettings().metrics_port, SenderSettings().sender_metrics_port),
+            settings, StreamSettings().metrics_port, SenderSettings().sender_metrics_port,
+            relay_metrics_port=RelaySettings().nmc_relay_metrics_port,
+            reactor_metrics_port=Settings().nmc_reactions_metrics_port),
         rule_files=rule_files if rule_files is not None else sorted(RULES_DIR.glob("*.yml")),
         targets_dir=targets_dir(layout),
         scrape_interval_s=interval,
@@ -76,7 +80,7 @@ def write_config(
     return config
 
 
-def start(settings: Settings, layout: Layout, say: Say, config: Path) -> Starting:
+def start(settings: StackSettings, layout: Layout, say: Say, config: Path) -> Starting:
     """Launch Prometheus on `config`; or reload the one already running."""
     record = pidfile.read(layout.pidfile(NAME))
     if record is not None and pidfile.is_alive(record):
@@ -100,12 +104,12 @@ def start(settings: Settings, layout: Layout, say: Say, config: Path) -> Startin
     return job
 
 
-def _job(settings: Settings, layout: Layout, record: pidfile.PidRecord) -> Starting:
+def _job(settings: StackSettings, layout: Layout, record: pidfile.PidRecord) -> Starting:
     return Starting(name=NAME, record=record, healthy=lambda: ready(settings),
                     logs=(layout.log(NAME),))
 
 
-def _reload(settings: Settings) -> None:
+def _reload(settings: StackSettings) -> None:
     try:
         response = httpx.post(f"{url(settings)}/-/reload", timeout=10)
     except httpx.HTTPError as exc:

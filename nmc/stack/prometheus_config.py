@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nmc.infra.settings import PROJECT_ROOT, Settings
+from nmc.infra.settings import PROJECT_ROOT
 from nmc.stack.render import registry_management_port
+from nmc.stack.settings import StackSettings
 
 RULES_DIR = PROJECT_ROOT / "deploy" / "prometheus" / "rules"
 PROCESS_JOBS = ("relay", "streams", "api", "edge", "reactor", "sender", "connect")
@@ -35,12 +36,14 @@ class ScrapeJob:
     file_sd: bool = True
 
 
-def local_jobs(settings: Settings, streams_metrics_port: int = 0,
-               sender_metrics_port: int = 0) -> list[ScrapeJob]:
+def local_jobs(settings: StackSettings, streams_metrics_port: int = 0,
+               sender_metrics_port: int = 0, *, relay_metrics_port: int = 0,
+               reactor_metrics_port: int = 0) -> list[ScrapeJob]:
     """The jobs of the local stack: Prometheus itself, the local registry's management
-    interface, and every process job (static targets where a metrics port is set)."""
-    ports = {"relay": settings.nmc_relay_metrics_port, "streams": streams_metrics_port,
-             "sender": sender_metrics_port, "reactor": settings.nmc_reactions_metrics_port}
+    interface, and every process job (static targets where a metrics port is set: each
+    process's own settings say which)."""
+    ports = {"relay": relay_metrics_port, "streams": streams_metrics_port,
+             "sender": sender_metrics_port, "reactor": reactor_metrics_port}
     jobs = [ScrapeJob("prometheus", (f"127.0.0.1:{settings.nmc_prometheus_port}",),
                       file_sd=False)]
     if settings.uses_local_registry:

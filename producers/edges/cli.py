@@ -29,18 +29,20 @@ def _engine() -> Engine:
 
 def serve(settings: EdgeSettings, engine: Engine | None = None) -> None:
     """Run the HTTP service with uvicorn until interrupted (composition root: the platform
-    settings are read here, once, for the database and the outbox writer)."""
+    settings are read here, once, for the database and the outbox writer: `ServiceSettings`
+    and `OutboxSettings`)."""
     import uvicorn
 
     from nmc.infra import tracing
     from nmc.infra.settings import get_settings
     from producers.edges.app import create_edge_app
     from producers.outbox import OutboxWriter
+    from producers.outbox.settings import OutboxSettings
 
     tracing.configure("nmc-edge")  # FastAPI then makes a server span per request
     own = engine is None
     engine = engine or _engine()
-    writer = OutboxWriter.from_settings(get_settings())
+    writer = OutboxWriter.from_settings(OutboxSettings(), get_settings())
     try:
         uvicorn.run(create_edge_app(settings, engine, writer), host=settings.host,
                     port=settings.port, log_level="info", proxy_headers=True)

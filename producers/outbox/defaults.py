@@ -11,19 +11,20 @@ from __future__ import annotations
 from functools import cache
 
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import get_settings
+from nmc.infra.settings import ServiceSettings
 from producers.outbox.config import OutboxConfig, stored_values
+from producers.outbox.settings import OutboxSettings
 from producers.outbox.values import StoredValues
 
 
 def default_config() -> OutboxConfig:
     """The process's settings, read when a bare writer first writes (not at import)."""
-    return OutboxConfig.from_settings(get_settings())
+    return OutboxConfig.from_settings(OutboxSettings())
 
 
 @cache
 def default_values() -> StoredValues | None:
     """The process's shared encoder, built at first use (None when stored values are off)."""
-    settings = get_settings()
-    return stored_values(OutboxConfig.from_settings(settings),
-                         lambda: registry_client(settings))
+    services = ServiceSettings()
+    return stored_values(OutboxConfig.from_settings(OutboxSettings()),
+                         lambda: registry_client(services))

@@ -38,9 +38,10 @@ from nmc.contract.schemas import SchemaCatalog, default_catalog
 from nmc.infra import tracing
 from nmc.infra.db import execute_columns, unnest_rows
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 from producers.outbox.config import OutboxConfig, stored_values
 from producers.outbox.defaults import default_config, default_values
+from producers.outbox.settings import OutboxSettings
 from producers.outbox.table import outbox_events
 from producers.outbox.values import StoredValues
 
@@ -208,13 +209,14 @@ class OutboxWriter:
         self._catalog = catalog
 
     @classmethod
-    def from_settings(cls, settings: Settings, topic_suffix: str = "",
-                      catalog: SchemaCatalog | None = None) -> OutboxWriter:
+    def from_settings(cls, settings: OutboxSettings, services: ServiceSettings,
+                      topic_suffix: str = "", catalog: SchemaCatalog | None = None) -> OutboxWriter:
         """A composition root's writer: its config from `settings`, and its own stored-value
-        encoder (built now, its registry lookups started in the background). Build one per
-        process and share it: every writer built this way looks each subject up again."""
+        encoder (built now, its registry client from `services`, its lookups started in the
+        background). Build one per process and share it: every writer built this way looks
+        each subject up again."""
         config = OutboxConfig.from_settings(settings)
-        values = stored_values(config, lambda: registry_client(settings))
+        values = stored_values(config, lambda: registry_client(services))
         return cls(values=values, topic_suffix=topic_suffix, catalog=catalog, config=config)
 
     def _configured(self) -> None:
