@@ -17,12 +17,12 @@ from typing import Any
 from reactions_support import reactive_tenant
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 from support.streams import remove_group
 
 from nmc.contract.dead_letter import replay_topic
 from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import commit_at_end
-from nmc.infra.settings import Settings
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
 from producers.outbox import OutboxWriter
 

@@ -17,13 +17,13 @@ import pytest
 from confluent_kafka import Producer
 from kafka_support import produce, telephony_events
 from support import examples
+from support.settings import PlatformSettings as Settings
 from support.streams import remove_group
 
 from nmc.contract.dead_letter import dlq_topic
 from nmc.contract.keys import java_partition
 from nmc.demo.local_platform import commit_at_end
 from nmc.infra.kafka_clients import domain_topics, ensure_topics, producer_config
-from nmc.infra.settings import Settings
 
 
 @pytest.fixture

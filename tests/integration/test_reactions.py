@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 from support.streams import remove_group
 
 from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import commit_at_end
 from nmc.infra.consume import end_offsets, read_records
 from nmc.infra.kafka_clients import domain_topics
-from nmc.infra.settings import Settings
 from producers.compliance.campaigns import set_campaign_status
 from producers.conversation.reactions.apply import react
 from producers.conversation.reactions.consumer import SOURCE_TOPICS, to_trigger

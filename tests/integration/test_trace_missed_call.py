@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 from support.streams import remove_group, start_worker, stop_worker
 from support.twilio_rest import ScriptedTwilio
 from support.waits import wait_until, watch_log
@@ -27,7 +28,6 @@ from twilio.request_validator import RequestValidator
 from nmc.demo.local_platform import commit_at_end
 from nmc.infra.kafka_clients import domain_topics
 from nmc.infra.net import free_port
-from nmc.infra.settings import Settings
 from producers.compliance.campaigns import set_campaign_status
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
 from producers.tables import subscriptions
