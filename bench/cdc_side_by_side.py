@@ -39,6 +39,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bench.common import (
+    bench_writer,
     paced_ticks,
     percentile,
     ready_settings,
@@ -55,7 +56,6 @@ from nmc.infra.settings import ServiceSettings
 from nmc.stack import connect
 from nmc.stack.layout import Layout
 from nmc.stack.settings import StackSettings, get_stack_settings, get_versions
-from producers.outbox import OutboxWriter
 
 console = Console()
 TOPIC = "nmc.conversation"
@@ -200,7 +200,7 @@ def steady_run(settings: ServiceSettings, side: Side, rate: int, seconds: float,
     events = make_events(int(rate * seconds) + rate, keys=200)
     arrivals = Arrivals(settings, set())
     engine = make_engine(settings.database)
-    writer = OutboxWriter()
+    writer = bench_writer()
     committed: dict[str, float] = {}
     per_tick = max(1, rate // 100)
     cpu0 = cpu_seconds(side.pid())

@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TypeVar
 from uuid import uuid4
@@ -19,6 +20,8 @@ from nmc.demo.cleanup import remove_run
 from nmc.infra.settings import ServiceSettings, Settings, get_settings
 from nmc.stack import ensure_up
 from nmc.stack.settings import get_stack_settings
+from producers.outbox import OutboxWriter
+from producers.outbox.settings import OutboxSettings
 
 # tests/support's modules import each other as `support.*` (pytest puts tests/ on the path,
 # 3b2d6e0); the benches reuse them, so `python -m bench.…` needs the same entry.
@@ -26,6 +29,13 @@ sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
 
 from tests.support.databases import scratch_database as fresh_database
 from tests.support.streams import STARTED_PREFIXES, IsolatedTopics, history
+
+
+@cache
+def bench_writer() -> OutboxWriter:
+    """The bench process's outbox writer (a root: configured from `OutboxSettings`, one
+    stored-value encoder shared by every write of the process, as the platform's roots do)."""
+    return OutboxWriter.from_settings(OutboxSettings(), get_settings())
 
 
 def ready_settings(console: Console) -> Settings:

@@ -46,6 +46,7 @@ from rich.table import Table
 from sqlalchemy import text
 
 from bench.common import (
+    bench_writer,
     paced_ticks,
     percentile,
     ready_settings,
@@ -60,7 +61,7 @@ from nmc.infra.kafka_clients import producer_config
 from nmc.infra.net import free_port
 from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import ServiceSettings
-from producers.outbox import OUTBOX_LANES, OutboxWriter
+from producers.outbox import OUTBOX_LANES
 from producers.relay.publisher import KafkaPublisher
 from producers.relay.store import APPLICATION_NAME as RELAY_APPLICATION
 from producers.relay.store import LANE_LOCK_CLASS, OutboxRow
@@ -93,7 +94,7 @@ def write_backlog(settings: ServiceSettings, events: list[Envelope], chunk: int 
     """Write `events` through the OutboxWriter in transactions of `chunk`; returns seconds.
     `traced`: each row gets a `traceparent` (a trace of its own), as a tracing writer's do."""
     engine = make_engine(settings.database)
-    writer = OutboxWriter()
+    writer = bench_writer()
     started = time.perf_counter()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("writing backlog", total=len(events))
@@ -280,7 +281,7 @@ def steady_writer(database: str, rate: float, seconds: float, start_at: float,
     """One writer process: commits `rate` events/s in 10 ms ticks (one transaction a tick)
     from wall-clock `start_at`; returns each event's commit time (epoch seconds)."""
     engine = make_engine(database)
-    writer = OutboxWriter()
+    writer = bench_writer()
     per_tick = max(1, round(rate / 100))
     events = make_events(int(rate * seconds) + per_tick, keys=50 + seed)
     committed: dict[str, float] = {}
@@ -333,7 +334,7 @@ def writer_cost(base: ServiceSettings, appends: int, per_transaction: int) -> li
     events = make_events(appends, keys=max(1, appends // 4))
     with scratch_database(base) as settings:
         engine = make_engine(settings.database)
-        writer = OutboxWriter()
+        writer = bench_writer()
         costs: list[float] = []
         for i in range(0, len(events), per_transaction):
             with engine.begin() as conn:

@@ -78,9 +78,12 @@ def relay(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
 def reactor(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """React to missed calls and texts: start conversations, queue the auto-reply."""
     from producers.conversation.reactions.app import run_reactor
+    from producers.outbox import OutboxWriter
+    from producers.outbox.settings import OutboxSettings
 
     _logging(verbose)
-    run_reactor(get_settings())
+    settings = get_settings()
+    run_reactor(settings, writer=OutboxWriter.from_settings(OutboxSettings(), settings))
 
 
 @outbox_app.command("parked")

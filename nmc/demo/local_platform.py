@@ -17,6 +17,7 @@ groups (taken back with the run's topics and groups).
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import subprocess
@@ -212,7 +213,9 @@ class LocalPlatform:
         relay = RelaySettings(nmc_relay_metrics_port=self.relay_metrics_port,
                               nmc_relay_database_url=SecretStr(self.database_as(RELAY_ROLE)))
         self._thread("relay", run_relay, self.as_principal(RELAY), relay, self._stop)
-        self._thread("reactor", run_reactor, reactions, self._stop)
+        reactor = functools.partial(run_reactor, writer=OutboxWriter.from_settings(
+            OutboxSettings(), reactions))
+        self._thread("reactor", reactor, reactions, self._stop)
         # the edges and the sender write through one writer (its registry lookups shared)
         writer = OutboxWriter.from_settings(OutboxSettings(), self.settings)
         self._thread("sender", run_sender, self.writer_engine, self.sender_settings, self._stop,

@@ -24,6 +24,11 @@ class OutboxConfig:
     schema_id_retry_s: float
 
     @classmethod
+    def defaults(cls) -> OutboxConfig:
+        """The defaults of `OutboxSettings`' fields (no environment read: a bare writer's)."""
+        return cls.from_settings(OutboxSettings.model_construct())
+
+    @classmethod
     def from_settings(cls, settings: OutboxSettings) -> OutboxConfig:
         return cls(
             max_future_s=settings.nmc_outbox_max_future_s,

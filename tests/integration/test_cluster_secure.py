@@ -392,7 +392,8 @@ def test_the_reactor_texts_back_under_its_own_acls_and_no_further(
                            "provider_ref": "CA1"})
     stop, assigned = threading.Event(), threading.Event()
     threads = [threading.Thread(target=run_relay, args=(relay, relay, stop), daemon=True),
-               threading.Thread(target=run_reactor, args=(reactor, stop, assigned), daemon=True)]
+               threading.Thread(target=run_reactor, args=(reactor, stop, assigned),
+                                kwargs={"writer": OutboxWriter()}, daemon=True)]
     for thread in threads:
         thread.start()
     try:

@@ -61,7 +61,8 @@ def test_a_reactor_dead_letter_replayed_after_the_fix_queues_one_auto_reply(
         "nmc_reactions_retry_max_s": 0.1})
     stop, assigned = threading.Event(), threading.Event()
     commit_at_end(settings, group, list(SOURCE_TOPICS))
-    reactor = threading.Thread(target=run_reactor, args=(settings, stop, assigned), daemon=True)
+    reactor = threading.Thread(target=run_reactor, args=(settings, stop, assigned),
+                               kwargs={"writer": OutboxWriter()}, daemon=True)
     reactor.start()
     try:
         assert assigned.wait(60), "reactor got no partitions"

@@ -41,7 +41,7 @@ def _tenant(engine: Engine, *, subscribed: bool, approved: bool) -> uuid.UUID:
                 status="active", current_period_end=NOW + timedelta(days=30),
                 source_created=NOW))
         if approved:
-            set_campaign_status(s, tenant.tenant_id, uuid.uuid4(), "approved", NOW)
+            set_campaign_status(s, OutboxWriter(), tenant.tenant_id, uuid.uuid4(), "approved", NOW)
     return tenant.tenant_id
 
 
@@ -61,7 +61,7 @@ def _schema(name: str) -> Any:
 
 def _react(engine: Engine, fact: Trigger) -> list[object]:
     with Session(engine) as s, s.begin():
-        return react(s, fact)
+        return react(s, fact, OutboxWriter())
 
 
 def _outbox(engine: Engine, tenant: uuid.UUID) -> list[tuple[str, str, Any]]:
@@ -133,7 +133,8 @@ def reactor(test_settings: Settings) -> Iterator[Callable[[], None]]:
     stop, assigned = threading.Event(), threading.Event()
     group = f"test-reactions-{uuid.uuid4().hex[:8]}"
     settings = test_settings.model_copy(update={"nmc_reactions_group": group})
-    thread = threading.Thread(target=run_reactor, args=(settings, stop, assigned), daemon=True)
+    thread = threading.Thread(target=run_reactor, args=(settings, stop, assigned),
+                              kwargs={"writer": OutboxWriter()}, daemon=True)
 
     def start() -> None:
         # The group starts exactly at today's end of the topics (committed before it runs),

@@ -41,7 +41,8 @@ def reactor_with_port(test_settings: Settings) -> Iterator[Callable[[], int]]:
         "nmc_reactions_group": group, "nmc_reactions_metrics_port": free_port(),
         "nmc_reactions_lag_interval_ms": 200})
     stop, assigned = threading.Event(), threading.Event()
-    thread = threading.Thread(target=run_reactor, args=(settings, stop, assigned), daemon=True)
+    thread = threading.Thread(target=run_reactor, args=(settings, stop, assigned),
+                              kwargs={"writer": OutboxWriter()}, daemon=True)
     commit_at_end(settings, group, list(SOURCE_TOPICS))
 
     def start() -> int:

@@ -21,6 +21,7 @@ from nmc.infra.schema_registry import registry_client
 from nmc.infra.settings import Settings
 from producers.conversation.reactions.consumer import ConversationReactor
 from producers.conversation.reactions.metrics import ReactorMetrics
+from producers.outbox import OutboxWriter
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,11 @@ def run_reactor(
     settings: Settings,
     stop: threading.Event | None = None,
     assigned: threading.Event | None = None,
+    *,
+    writer: OutboxWriter,
 ) -> None:
+    """Run until SIGTERM/SIGINT (or `stop`); `writer` (built by the caller from
+    `OutboxSettings`, sharing its registry lookups) appends the reactions' events."""
     stop = stop or threading.Event()
     tracing.configure("nmc-reactor")
 
@@ -62,6 +67,7 @@ def run_reactor(
         batch_wait_s=settings.nmc_reactions_batch_wait_ms / 1000,
         crash_after_batches=settings.nmc_reactions_crash_after_batches,
         crash_point=settings.nmc_reactions_crash_point,
+        writer=writer,
     )
     server = serve_metrics(settings, metrics)
     log.info("reactor started (group %s)", group)
