@@ -15,7 +15,25 @@ from producers.outbox.settings import OutboxSettings
 from producers.relay.settings import RelaySettings
 
 # What the flat `Settings` read before the split (its fields, `connection` aside).
-BEFORE = ["database_url", "kafka_bootstrap_servers", "nmc_compatibility_level", "nmc_dual_publish", "nmc_home", "nmc_kafka_controller_port", "nmc_kafka_heap", "nmc_kafka_metrics_port", "nmc_kafka_port", "nmc_kafka_timestamp_after_max_s", "nmc_outbox_max_future_s", "nmc_outbox_schema_id_retry_s", "nmc_outbox_store_values", "nmc_postgres_port", "nmc_producer_linger_ms", "nmc_prometheus_port", "nmc_prometheus_retention", "nmc_prometheus_scrape_interval_s", "nmc_reactions_batch_max", "nmc_reactions_batch_wait_ms", "nmc_reactions_crash_after_batches", "nmc_reactions_crash_point", "nmc_reactions_group", "nmc_reactions_lag_interval_ms", "nmc_reactions_max_attempts", "nmc_reactions_metrics_port", "nmc_reactions_offset_reset", "nmc_reactions_retry_max_s", "nmc_reactions_session_timeout_ms", "nmc_reactions_stale_after_s", "nmc_registry_heap", "nmc_registry_java", "nmc_registry_port", "nmc_registry_timeout_s", "nmc_relay_batch_size", "nmc_relay_cleanup_interval_s", "nmc_relay_connect_timeout_s", "nmc_relay_database_url", "nmc_relay_flush_timeout_s", "nmc_relay_idle_poll_max_s", "nmc_relay_idle_poll_min_s", "nmc_relay_max_backoff_s", "nmc_relay_metrics_port", "nmc_relay_poll_interval_s", "nmc_relay_retention_s", "nmc_relay_stale_after_s", "nmc_relay_version_max_attempts", "nmc_relay_version_retry_s", "nmc_retired_majors", "nmc_stack_brokers", "nmc_stack_oauth_jwks_url", "nmc_stack_secure", "nmc_start_timeout_s", "nmc_topic_partitions", "nmc_topic_replication", "schema_registry_url"]
+BEFORE = [
+    "database_url", "kafka_bootstrap_servers", "nmc_compatibility_level", "nmc_dual_publish",
+    "nmc_home", "nmc_kafka_controller_port", "nmc_kafka_heap", "nmc_kafka_metrics_port",
+    "nmc_kafka_port", "nmc_kafka_timestamp_after_max_s", "nmc_outbox_max_future_s",
+    "nmc_outbox_schema_id_retry_s", "nmc_outbox_store_values", "nmc_postgres_port",
+    "nmc_producer_linger_ms", "nmc_prometheus_port", "nmc_prometheus_retention",
+    "nmc_prometheus_scrape_interval_s", "nmc_reactions_batch_max", "nmc_reactions_batch_wait_ms",
+    "nmc_reactions_crash_after_batches", "nmc_reactions_crash_point", "nmc_reactions_group",
+    "nmc_reactions_lag_interval_ms", "nmc_reactions_max_attempts", "nmc_reactions_metrics_port",
+    "nmc_reactions_offset_reset", "nmc_reactions_retry_max_s", "nmc_reactions_session_timeout_ms",
+    "nmc_reactions_stale_after_s", "nmc_registry_heap", "nmc_registry_java", "nmc_registry_port",
+    "nmc_registry_timeout_s", "nmc_relay_batch_size", "nmc_relay_cleanup_interval_s",
+    "nmc_relay_connect_timeout_s", "nmc_relay_database_url", "nmc_relay_flush_timeout_s",
+    "nmc_relay_idle_poll_max_s", "nmc_relay_idle_poll_min_s", "nmc_relay_max_backoff_s",
+    "nmc_relay_metrics_port", "nmc_relay_poll_interval_s", "nmc_relay_retention_s",
+    "nmc_relay_stale_after_s", "nmc_relay_version_max_attempts", "nmc_relay_version_retry_s",
+    "nmc_retired_majors", "nmc_stack_brokers", "nmc_stack_oauth_jwks_url", "nmc_stack_secure",
+    "nmc_start_timeout_s", "nmc_topic_partitions", "nmc_topic_replication", "schema_registry_url",
+]
 
 COMPONENTS: tuple[type[BaseSettings], ...] = (
     ServiceSettings, Settings, StackSettings, RelaySettings, OutboxSettings)
