@@ -15,6 +15,7 @@ from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import SERVICES
 from nmc.stack.procs import tail
+from nmc.stack.prometheus_config import ProcessPorts
 from nmc.stack.settings import get_stack_settings
 from nmc.stack.shape import render_exports
 
@@ -52,7 +53,8 @@ def up(
 
     settings = shaped(get_stack_settings(), secure=secure, brokers=brokers)
     try:
-        ensure_up(settings, err_console, observability=observability)
+        ensure_up(settings, err_console, observability=observability,
+                  ports=_process_ports() if observability else ProcessPorts())
         clients, exports = client_settings(settings)
     except StackError as exc:
         raise _fail(exc) from None
@@ -61,6 +63,19 @@ def up(
     if exports:  # written raw: rich would wrap long lines when stdout is a pipe
         sys.stdout.write("# client settings for this stack (eval or copy into your shell):\n")
         sys.stdout.write(render_exports(exports, "shell"))
+
+
+def _process_ports() -> ProcessPorts:
+    """Each process's /metrics port, from its own settings (Prometheus' static targets)."""
+    from nmc.infra.settings import get_settings
+    from nmc_streams.settings import StreamSettings
+    from producers.relay.settings import RelaySettings
+    from producers.sender.settings import SenderSettings
+
+    return ProcessPorts(relay=RelaySettings().nmc_relay_metrics_port,
+                        streams=StreamSettings().metrics_port,
+                        sender=SenderSettings().sender_metrics_port,
+                        reactor=get_settings().nmc_reactions_metrics_port)
 
 
 @stack_app.command("env")

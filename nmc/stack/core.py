@@ -24,6 +24,7 @@ from nmc.stack.model import (
     registry_uses_sql,
 )
 from nmc.stack.procs import stop as stop_process
+from nmc.stack.prometheus_config import NO_PORTS, ProcessPorts
 from nmc.stack.settings import StackSettings, get_versions
 from nmc.stack.wait import until_healthy
 
@@ -39,7 +40,8 @@ def _sayer(console: Console) -> Say:
 
 
 def ensure_up(
-    settings: StackSettings, console: Console | None = None, *, observability: bool = False
+    settings: StackSettings, console: Console | None = None, *, observability: bool = False,
+    ports: ProcessPorts = NO_PORTS,
 ) -> None:
     """Make every service usable: start the local ones that are not running, check the others;
     with `observability` also Prometheus (`nmc.stack.prometheus`), its configuration renewed.
@@ -70,7 +72,7 @@ def ensure_up(
         if not local[name]:
             _check_external(settings, name, say)
     if observability:
-        config = prometheus.write_config(settings, layout)
+        config = prometheus.write_config(settings, layout, ports=ports)
         started = time.monotonic()
         job = prometheus.start(settings, layout, say, config)
         until_healthy(job, settings.nmc_start_timeout_s, say, started)

@@ -11,23 +11,21 @@ from pathlib import Path
 
 import httpx
 
-from nmc.infra.settings import Settings
 from nmc.stack import pidfile
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say, ServiceName, Starting
 from nmc.stack.procs import require_free, require_tool, spawn_detached
 from nmc.stack.prometheus_config import (
+    NO_PORTS,
     RULES_DIR,
+    ProcessPorts,
     ScrapeJob,
     local_jobs,
     prometheus_command,
     render_config,
 )
 from nmc.stack.settings import StackSettings
-from nmc_streams.settings import StreamSettings
-from producers.relay.settings import RelaySettings
-from producers.sender.settings import SenderSettings
 
 NAME: ServiceName = "prometheus"
 
@@ -57,21 +55,20 @@ def write_config(
     settings: StackSettings,
     layout: Layout,
     *,
+    ports: ProcessPorts = NO_PORTS,
     jobs: Sequence[ScrapeJob] | None = None,
     rule_files: Sequence[Path] | None = None,
     evaluation_interval_s: float | None = None,
 ) -> Path:
-    """Render prometheus.yml for this stack (tests pass their own jobs, rules and interval)."""
+    """Render prometheus.yml for this stack: `ports` are the processes' static targets (tests
+    pass their own jobs, rules and interval)."""
     folder = home(layout)
     folder.mkdir(parents=True, exist_ok=True)
     targets_dir(layout).mkdir(exist_ok=True)
     config = folder / "prometheus.yml"
     interval = settings.nmc_prometheus_scrape_interval_s
     config.write_text(render_config(
-        jobs if jobs is not None else local_jobs(
-            settings, StreamSettings().metrics_port, SenderSettings().sender_metrics_port,
-            relay_metrics_port=RelaySettings().nmc_relay_metrics_port,
-            reactor_metrics_port=Settings().nmc_reactions_metrics_port),
+        jobs if jobs is not None else local_jobs(settings, ports),
         rule_files=rule_files if rule_files is not None else sorted(RULES_DIR.glob("*.yml")),
         targets_dir=targets_dir(layout),
         scrape_interval_s=interval,

@@ -36,21 +36,32 @@ class ScrapeJob:
     file_sd: bool = True
 
 
-def local_jobs(settings: StackSettings, streams_metrics_port: int = 0,
-               sender_metrics_port: int = 0, *, relay_metrics_port: int = 0,
-               reactor_metrics_port: int = 0) -> list[ScrapeJob]:
+@dataclass(frozen=True)
+class ProcessPorts:
+    """The /metrics ports of the platform's processes, each read from that process's own
+    settings by the caller's root (`nmc stack up`); 0: none set (target files still work)."""
+
+    relay: int = 0
+    streams: int = 0
+    sender: int = 0
+    reactor: int = 0
+
+
+NO_PORTS = ProcessPorts()
+
+
+def local_jobs(settings: StackSettings, ports: ProcessPorts = NO_PORTS) -> list[ScrapeJob]:
     """The jobs of the local stack: Prometheus itself, the local registry's management
-    interface, and every process job (static targets where a metrics port is set: each
-    process's own settings say which)."""
-    ports = {"relay": relay_metrics_port, "streams": streams_metrics_port,
-             "sender": sender_metrics_port, "reactor": reactor_metrics_port}
+    interface, and every process job (static targets where a metrics port is set)."""
+    static = {"relay": ports.relay, "streams": ports.streams, "sender": ports.sender,
+              "reactor": ports.reactor}
     jobs = [ScrapeJob("prometheus", (f"127.0.0.1:{settings.nmc_prometheus_port}",),
                       file_sd=False)]
     if settings.uses_local_registry:
         jobs.append(ScrapeJob("registry", (f"127.0.0.1:{registry_management_port(settings)}",),
                               file_sd=False))
     for name in PROCESS_JOBS:
-        port = ports.get(name, 0)
+        port = static.get(name, 0)
         jobs.append(ScrapeJob(name, (f"127.0.0.1:{port}",) if port else ()))
     jobs.append(ScrapeJob(KAFKA_JOB))  # target files: only nodes started with the agent
     return jobs

@@ -24,7 +24,7 @@ from nmc.infra.settings import PROJECT_ROOT
 from nmc.stack import pidfile, prometheus
 from nmc.stack.layout import Layout
 from nmc.stack.procs import stop
-from nmc.stack.prometheus_config import RULES_DIR, ScrapeJob, local_jobs
+from nmc.stack.prometheus_config import RULES_DIR, ProcessPorts, ScrapeJob, local_jobs
 from nmc.stack.wait import until_healthy
 
 
@@ -139,9 +139,9 @@ def own_prometheus(base: Settings, name: str, jobs: Sequence[ScrapeJob] | None, 
     shutil.rmtree(prometheus.targets_dir(layout), ignore_errors=True)  # no earlier run's files
     rules = shortened_rules(prometheus.home(layout) / "rules", for_s)
     config = prometheus.write_config(
-        settings, layout, jobs=jobs if jobs is not None else local_jobs(
-            settings, relay_metrics_port=settings.nmc_relay_metrics_port,
-            reactor_metrics_port=settings.nmc_reactions_metrics_port),
+        settings, layout, jobs=jobs if jobs is not None else local_jobs(settings, ProcessPorts(
+            relay=settings.nmc_relay_metrics_port,
+            reactor=settings.nmc_reactions_metrics_port)),
         rule_files=rules)
     watch_log(layout.log(prometheus.NAME))
     say = Console(stderr=True).print
