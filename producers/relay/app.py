@@ -33,7 +33,8 @@ def build_relay(services: ServiceSettings, settings: RelaySettings,
                 metrics: RelayMetrics | None = None,
                 catalog: SchemaCatalog | None = None) -> OutboxRelay:
     """`catalog`: the relay's own schema files (default: the installed schemas-avro/)."""
-    dsn, timeout = psycopg_dsn(settings.database(services)), settings.nmc_relay_connect_timeout_s
+    dsn = psycopg_dsn(settings.relay_database(services))
+    timeout = settings.nmc_relay_connect_timeout_s
     store, settler = OutboxStore(dsn, timeout), OutboxStore(dsn, timeout)
     link = KafkaLink()
     registry = ConfluentVersions(registry_client(services))

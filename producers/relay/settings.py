@@ -88,7 +88,7 @@ class RelaySettings(BaseSettings):
         "(`nmc outbox retry|skip`).",
     )
 
-    def database(self, services: ServiceSettings) -> str:
+    def relay_database(self, services: ServiceSettings) -> str:
         """The relay's database URL (NMC_RELAY_DATABASE_URL, else the platform's)."""
         if self.nmc_relay_database_url is not None:
             return self.nmc_relay_database_url.get_secret_value()

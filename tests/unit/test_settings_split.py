@@ -78,3 +78,19 @@ def test_the_stack_and_the_reactor_read_the_services_too(
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka.test:9092")
     assert StackSettings().kafka == Settings().kafka == "kafka.test:9092"
     assert not StackSettings().uses_local_kafka
+
+
+def test_no_component_shadows_another_s_names() -> None:
+    """Fields, properties and methods of the component classes are distinct, so an object that
+    is several of them at once (the tests' `PlatformSettings`) means each one's attribute."""
+    def names(cls: type[BaseSettings]) -> set[str]:
+        return {n for n in vars(cls) if not n.startswith("_")} - {"model_config"} \
+            | own_fields(cls)
+    seen: dict[str, str] = {}
+    clashes = []
+    for cls in COMPONENTS:
+        for name in names(cls):
+            if name in seen:
+                clashes.append(f"{name}: {seen[name]} and {cls.__name__}")
+            seen[name] = cls.__name__
+    assert clashes == []
