@@ -217,22 +217,13 @@ class Result:
 
 def server_cpu_s(pid: int) -> float:
     """User + system CPU seconds of the server process and its children (uvicorn workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
     pids = [pid]
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             pids += [int(p) for p in f.read().split()]
     except OSError:
         return float("nan")  # not Linux: no figure
-    total = 0.0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    return backends_cpu_s(pids)
 
 
 def api_backends(database_url: str) -> list[int]:
@@ -248,7 +239,8 @@ def api_backends(database_url: str) -> list[int]:
 
 
 def backends_cpu_s(pids: list[int]) -> float:
-    """User + system CPU seconds of these PostgreSQL backends (same machine: /proc)."""
+    """User + system CPU seconds of these processes (PostgreSQL backends, the server's; same
+    machine: /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for p in pids:

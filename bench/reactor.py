@@ -40,6 +40,7 @@ from producers.compliance.campaigns import set_campaign_status
 from producers.conversation.reactions.apply import react_batch
 from producers.conversation.reactions.consumer import ConversationReactor, to_trigger
 from producers.conversation.reactions.decide import HANDLED
+from producers.conversation.reactions.settings import ReactorSettings
 from producers.tables import subscriptions
 from producers.tenants.store import add_tenant
 from tests.support.streams import IsolatedTopics, remove_group
@@ -89,7 +90,8 @@ def queued_texts(engine: Engine) -> int:
 Rates = tuple[float, float]  # facts per wall second, facts per CPU-second of this process
 
 
-def run_reactor(settings: Settings, topics: list[str], expected: int) -> Rates:
+def run_reactor(settings: Settings, knobs: ReactorSettings, topics: list[str],
+                expected: int) -> Rates:
     """The reactor as `nmc reactor` wires it, in a thread; facts/s."""
     group = f"bench-reactor-{uuid.uuid4().hex[:8]}"
     ensure_topics(settings, [f"nmc.dlq.{group}", f"nmc.replay.{group}"])
@@ -100,8 +102,8 @@ def run_reactor(settings: Settings, topics: list[str], expected: int) -> Rates:
                             "auto.offset.reset": "earliest"}))
     reactor = ConversationReactor(
         consumer, registry_decoder(registry), engine, Producer(producer_config(settings)),
-        group, 5, 1.0, batch_max=settings.nmc_reactions_batch_max,
-        batch_wait_s=settings.nmc_reactions_batch_wait_ms / 1000, topics=tuple(topics),
+        group, 5, 1.0, batch_max=knobs.batch_max,
+        batch_wait_s=knobs.batch_wait_ms / 1000, topics=tuple(topics),
         writer=bench_writer())
     stop, assigned = threading.Event(), threading.Event()
     thread = threading.Thread(target=reactor.run, args=(stop, assigned), daemon=True)
@@ -165,6 +167,7 @@ def main() -> None:
     add_json_option(parser)
     args = parser.parse_args()
     base = ready_settings(Console(stderr=True))
+    knobs = ReactorSettings()  # NMC_REACTIONS_BATCH_MAX, NMC_REACTIONS_BATCH_WAIT_MS
     tenant_ids = [uuid.uuid4() for _ in range(args.tenants)]
     facts = make_facts(tenant_ids, args.conversations, args.texts)
     topics = IsolatedTopics(base)
@@ -177,10 +180,10 @@ def main() -> None:
                 engine = make_engine(settings.database)
                 add_tenants(engine, tenant_ids)
                 if name == "reactor":
-                    measured = run_reactor(settings, names, len(facts))
+                    measured = run_reactor(settings, knobs, names, len(facts))
                 else:
                     measured = run_baseline(settings, names, len(facts),
-                                            settings.nmc_reactions_batch_max)
+                                            knobs.batch_max)
                 texts = queued_texts(engine)
                 engine.dispose()
             if texts != args.conversations:
@@ -198,7 +201,7 @@ def main() -> None:
     table.add_column("goal")
     table.add_row("plain consumer, same decisions and writes",
                   f"{plain:,.0f} facts/s ({plain_cpu:,.0f} per CPU-s)", "")
-    table.add_row(f"reactor (batch {base.nmc_reactions_batch_max})",
+    table.add_row(f"reactor (batch {knobs.batch_max})",
                   f"{rate:,.0f} facts/s ({rate_cpu:,.0f} per CPU-s)",
                   "[green]met[/]" if rate >= GOAL_RATE else "[red]not met[/]")
     table.add_row("reactor / plain consumer", f"{ratio:.2f}",
@@ -206,7 +209,7 @@ def main() -> None:
     console.print(table)
     write_json(args.json, "reactor", *table_data(table), notes=(
         f"{len(facts):,} facts ({args.conversations:,} missed calls, {args.texts} inbound texts "
-        f"each), all acted on, batch {base.nmc_reactions_batch_max}. Per CPU-s: facts per "
+        f"each), all acted on, batch {knobs.batch_max}. Per CPU-s: facts per "
         "CPU-second of the bench process over the contender's run (Kafka client threads "
         "included, PostgreSQL not)."))
 

@@ -78,12 +78,14 @@ def relay(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
 def reactor(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """React to missed calls and texts: start conversations, queue the auto-reply."""
     from producers.conversation.reactions.app import run_reactor
+    from producers.conversation.reactions.settings import ReactorSettings
     from producers.outbox import OutboxWriter
     from producers.outbox.settings import OutboxSettings
 
     _logging(verbose)
     settings = get_settings()
-    run_reactor(settings, writer=OutboxWriter.from_settings(OutboxSettings(), settings))
+    run_reactor(settings, ReactorSettings(),
+                writer=OutboxWriter.from_settings(OutboxSettings(), settings))
 
 
 @outbox_app.command("parked")
@@ -212,6 +214,7 @@ def status_command(
     from nmc.status.probe import collect
     from nmc.status.view import render
     from nmc_streams.settings import StreamSettings
+    from producers.conversation.reactions.settings import ReactorSettings
 
     logging.basicConfig(level=logging.ERROR)
     settings = get_settings()
@@ -219,7 +222,7 @@ def status_command(
     streams = StreamSettings()
     expected = expect_group or [*(streams.app_id(a) for a in ("conversation", "scheduling",
                                                                 "reporting")),
-                                settings.nmc_reactions_group]
+                                ReactorSettings().group]
 
     def once() -> tuple[int, RenderableType]:
         snapshot = collect(settings, limits, expected)

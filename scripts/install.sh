@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the platform and its tests need on a fresh Debian machine:
-# Debian's PostgreSQL server, Prometheus (promtool; `nmc stack up --observability`), a JDK and
-# Maven (Kafka, Connect, the Java example), Node.js and
+# Debian's PostgreSQL server, Prometheus (promtool; `nmc stack up --observability`) and its
+# PostgreSQL exporter, a JDK and Maven (Kafka, Connect, the Java example), Node.js and
 # npm (the Node example), Go 1.22+ (the Go example; from the Go module proxy when the machine's
 # go is missing or older, linked as .venv/bin/go), a Python venv with the pinned dependencies.
 # Kafka and the registry come from Maven Central on the first `nmc stack up` (cached in .nmc/).
@@ -24,11 +24,25 @@ command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 command -v curl >/dev/null 2>&1 || packages+=(curl)
 command -v unzip >/dev/null 2>&1 || packages+=(unzip)
 command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
+new_pg_exporter=""
+command -v prometheus-postgres-exporter >/dev/null 2>&1 \
+  || { packages+=(prometheus-postgres-exporter); new_pg_exporter=1; }
 if [ ${#packages[@]} -gt 0 ]; then
   say "installing from Debian's packages: ${packages[*]}"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
     "${packages[@]}"
+fi
+# Debian enables and starts its own exporter service (on :9187, with an empty DATA_SOURCE_NAME);
+# `nmc stack up --observability` runs one of its own, so the service just installed is switched
+# off (one that was installed before is someone's: left alone).
+if [ -n "$new_pg_exporter" ]; then
+  if [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus-postgres-exporter >/dev/null 2>&1 || true
+  else
+    $SUDO invoke-rc.d prometheus-postgres-exporter stop >/dev/null 2>&1 || true
+    $SUDO update-rc.d prometheus-postgres-exporter disable >/dev/null 2>&1 || true
+  fi
 fi
 need java "apt-get install openjdk-17-jdk-headless"
 need mvn "apt-get install maven"

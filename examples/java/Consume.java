@@ -10,7 +10,9 @@
 // fetched by id, filter on the schema_version major before decoding, dedupe by event_id, per-key
 // order (a partition's records are handled in order), commit after the effect. kafka-clients
 // reads LZ4 natively and its partitioner is the murmur2 the producers use. Prints one JSON line
-// per record.
+// per record. Runs until stopped, or with --exit-at-end until every assigned partition is read up
+// to the end it had when the group assigned it (like kcat -e), or with --idle-exit N until N
+// seconds pass without a record.
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -19,6 +21,7 @@ import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -32,6 +35,7 @@ import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericDatumReader;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.io.DecoderFactory;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -42,6 +46,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 public class Consume {
   static final Pattern DOMAIN_TOPICS = Pattern.compile("^nmc\\.[a-z]+$");
   static final Set<String> MAJORS = Set.of("1");
+  static final Set<String> FLAGS = Set.of("--from-beginning", "--exit-at-end");
   static final ObjectMapper JSON = new ObjectMapper();
 
   /** Writer schemas by id (immutable once registered). */
@@ -74,15 +79,47 @@ public class Consume {
     }
   }
 
+  /**
+   * For --exit-at-end: each assigned partition's end offset (high watermark) when the group
+   * assigned it. Records produced after that are left for the next run, so others writing all
+   * the time do not keep the consumer running.
+   */
+  static final class EndOfAssignment implements ConsumerRebalanceListener {
+    private final KafkaConsumer<?, ?> consumer;
+    private final Map<TopicPartition, Long> ends = new HashMap<>();
+    private boolean assigned;
+
+    EndOfAssignment(KafkaConsumer<?, ?> consumer) { this.consumer = consumer; }
+
+    @Override public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      consumer.endOffsets(partitions).forEach(ends::putIfAbsent); // a rebalance keeps the end
+      assigned = true;
+    }
+
+    @Override public void onPartitionsRevoked(Collection<TopicPartition> partitions) {}
+
+    boolean isPast(ConsumerRecord<?, ?> rec) {
+      return rec.offset() >= ends.get(new TopicPartition(rec.topic(), rec.partition()));
+    }
+
+    /** Every assigned partition's position (committed, reset, or after the last record polled)
+     * is at its end. */
+    boolean reached() {
+      return assigned && consumer.assignment().stream()
+          .allMatch(tp -> consumer.position(tp) >= ends.get(tp));
+    }
+  }
+
   public static void main(String[] argv) throws Exception {
     Map<String, String> args = new HashMap<>();
     for (int i = 0; i < argv.length; i++) {
-      if (argv[i].equals("--from-beginning")) args.put("from-beginning", "true");
+      if (FLAGS.contains(argv[i])) args.put(argv[i].substring(2), "true");
       else args.put(argv[i].substring(2), argv[++i]);
     }
     for (String required : List.of("bootstrap", "registry", "group")) {
       if (!args.containsKey(required)) throw new IllegalArgumentException("--" + required);
     }
+    boolean exitAtEnd = args.containsKey("exit-at-end");
     double idleExit = Double.parseDouble(args.getOrDefault("idle-exit", "0"));
     Properties props = new Properties();
     props.put("bootstrap.servers", args.get("bootstrap"));
@@ -95,9 +132,12 @@ public class Consume {
     Set<String> seen = new LinkedHashSet<>(); // a real consumer keeps these durably
     long last = System.nanoTime();
     try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
-      consumer.subscribe(DOMAIN_TOPICS);
-      while (idleExit <= 0 || (System.nanoTime() - last) / 1e9 < idleExit) {
+      EndOfAssignment ends = new EndOfAssignment(consumer);
+      consumer.subscribe(DOMAIN_TOPICS, ends);
+      while (!(exitAtEnd && ends.reached())
+          && (idleExit <= 0 || (System.nanoTime() - last) / 1e9 < idleExit)) {
         for (ConsumerRecord<byte[], byte[]> rec : consumer.poll(Duration.ofMillis(500))) {
+          if (exitAtEnd && ends.isPast(rec)) continue; // produced after the assignment: next run
           last = System.nanoTime();
           Map<String, String> headers = new HashMap<>();
           for (Header h : rec.headers()) {

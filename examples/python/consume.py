@@ -12,7 +12,9 @@ librdkafka itself.
         --registry http://127.0.0.1:8081/apis/ccompat/v7 --group my-team --from-beginning
 
 Prints one JSON line per record: topic, partition, offset, key, event_id, event_name, and
-`duplicate` when the event_id was seen before.
+`duplicate` when the event_id was seen before. Runs until stopped, or with `--exit-at-end` until
+every assigned partition is read up to the end it had when the group assigned it (like kcat -e),
+or with `--idle-exit N` until N seconds pass without a record.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient, topic_record_subject_name_strategy
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -50,6 +52,34 @@ class SeenEvents:
         return True
 
 
+class EndOfAssignment:
+    """For --exit-at-end: each assigned partition's end offset (high watermark) when the group
+    assigned it, and how far this consumer has read it. Records produced after that are left for
+    the next run, so others writing all the time do not keep the consumer running."""
+
+    def __init__(self) -> None:
+        self.end: dict[tuple[str, int], int] = {}
+        self.position: dict[tuple[str, int], int] = {}  # the next offset to read
+        self.assigned: set[tuple[str, int]] | None = None  # None: not assigned yet
+
+    def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for p in partitions:
+            if (p.topic, p.partition) not in self.end:  # a rebalance does not move the end
+                _, high = consumer.get_watermark_offsets(p, timeout=10, cached=False)
+                self.end[(p.topic, p.partition)] = high
+        self.assigned = {(p.topic, p.partition) for p in partitions}
+
+    def is_past(self, msg: Message) -> bool:
+        return msg.offset() >= self.end[(msg.topic(), msg.partition())]
+
+    def moved(self, msg: Message, position: int) -> None:
+        self.position[(msg.topic(), msg.partition())] = position
+
+    def reached(self) -> bool:
+        return self.assigned is not None and all(
+            self.position.get(p, -1) >= self.end[p] for p in self.assigned)
+
+
 def headers_of(msg: Message) -> dict[str, str]:
     return {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in msg.headers() or []}
 
@@ -66,6 +96,8 @@ def main() -> None:
     parser.add_argument("--from-beginning", action="store_true")
     parser.add_argument("--idle-exit", type=float, default=0.0,
                         help="exit after this many seconds without a record (0: run forever)")
+    parser.add_argument("--exit-at-end", action="store_true",
+                        help="exit once every assigned partition is read up to its end")
     args = parser.parse_args()
 
     registry = SchemaRegistryClient({"url": args.registry, "timeout": 10})
@@ -79,17 +111,26 @@ def main() -> None:
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest" if args.from_beginning else "latest",
         "topic.metadata.refresh.interval.ms": 30_000,  # new domain topics join the pattern
+        "enable.partition.eof": args.exit_at_end,  # an event when a partition is read to its end
     })
-    consumer.subscribe([DOMAIN_TOPICS])
+    ends = EndOfAssignment()
+    consumer.subscribe([DOMAIN_TOPICS], on_assign=ends.on_assign)
     seen = SeenEvents()
     last = time.monotonic()
     try:
-        while not args.idle_exit or time.monotonic() - last < args.idle_exit:
+        while not (args.exit_at_end and ends.reached()) and (
+                not args.idle_exit or time.monotonic() - last < args.idle_exit):
             msg = consumer.poll(0.5)
             if msg is None:
                 continue
-            if msg.error():
-                raise SystemExit(f"consumer error: {msg.error()}")
+            if (error := msg.error()) is not None and error.code() == KafkaError._PARTITION_EOF:
+                ends.moved(msg, msg.offset())  # read to the end: the offset is the end
+                continue
+            if error is not None:
+                raise SystemExit(f"consumer error: {error}")
+            if args.exit_at_end and ends.is_past(msg):
+                ends.moved(msg, msg.offset())  # produced after the assignment: for the next run
+                continue
             last = time.monotonic()
             headers = headers_of(msg)
             out = {"topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset(),
@@ -110,6 +151,7 @@ def main() -> None:
                 out["duplicate"] = True
             print(json.dumps(out), flush=True)
             consumer.commit(message=msg, asynchronous=False)  # after the effect: at least once
+            ends.moved(msg, msg.offset() + 1)
     finally:
         consumer.close()
 

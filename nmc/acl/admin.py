@@ -37,7 +37,7 @@ from nmc.acl.model import (
 from nmc.acl.model import ResourceType as ResourceName
 from nmc.acl.model import stale as stale_entries
 from nmc.infra.kafka_clients import admin_config, ensure_topics
-from nmc.infra.settings import ServiceSettings, Settings
+from nmc.infra.settings import ServiceSettings
 
 TIMEOUT_S = 30.0
 SCRAM_ITERATIONS = 8192
@@ -128,12 +128,13 @@ def upsert_scram_users(config: Mapping[str, Any], passwords: Mapping[str, str],
         future.result()
 
 
-def plan_inputs(settings: Settings) -> PlanInputs:
+def plan_inputs(settings: ServiceSettings) -> PlanInputs:
     """The groups of this deployment's processes, from their settings (NMC_REACTIONS_GROUP,
     NMC_STREAMS_APP_ID_PREFIX)."""
     from nmc_streams.settings import StreamSettings
+    from producers.conversation.reactions.settings import ReactorSettings
 
-    return PlanInputs(reactor_group=settings.nmc_reactions_group,
+    return PlanInputs(reactor_group=ReactorSettings().group,
                       streams_prefix=StreamSettings().app_id_prefix)
 
 

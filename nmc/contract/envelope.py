@@ -237,8 +237,7 @@ def known_event(
         errors.append(FieldError("causation_id", "expected a UUID"))
     if occurred_at.tzinfo is None or occurred_at.utcoffset() != UTC.utcoffset(None):
         errors.append(FieldError("occurred_at", "datetime must be timezone-aware UTC"))
-    payload_type = next(f for f in schema.raw["fields"] if f["name"] == "payload")["type"]
-    normal, payload_errors = validate_record(payload_type["fields"], payload)
+    normal, payload_errors = validate_record(schema.payload_fields, payload)
     errors += payload_errors
     if errors:
         raise InvalidEvent(errors)

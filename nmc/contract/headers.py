@@ -40,3 +40,19 @@ def decode_headers(
 ) -> dict[str, str]:
     items = headers.items() if isinstance(headers, dict) else headers or []
     return {k: v.decode("utf-8") if isinstance(v, bytes) else str(v) for k, v in items}
+
+
+def header(
+    headers: list[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None,
+    name: str,
+) -> str | None:
+    """One header's value as `decode_headers` gives it (the last of that name; None when it
+    is absent or has no value), without decoding the others: the filter-by-header step of a
+    consumer that skips most records."""
+    found: str | bytes | None = None
+    for key, value in (headers.items() if isinstance(headers, dict) else headers or ()):
+        if key == name:
+            found = value
+    if found is None:
+        return None
+    return found.decode("utf-8") if isinstance(found, bytes) else str(found)

@@ -45,7 +45,7 @@ from nmc.infra.db import make_engine
 from nmc.infra.db_roles import API_ROLE, RELAY_ROLE, STREAMS_ROLE, WRITER_ROLE
 from nmc.infra.kafka_clients import admin_config, consumer_config, domain_topics, ensure_topics
 from nmc.infra.net import free_port
-from nmc.infra.settings import ServiceSettings, Settings
+from nmc.infra.settings import ServiceSettings
 from nmc.stack import prometheus
 from nmc.stack.layout import Layout
 from nmc.stack.prometheus_config import write_targets
@@ -58,6 +58,7 @@ from nmc_streams.api.settings import ApiSettings
 from nmc_streams.settings import StreamSettings
 from producers.conversation.reactions.app import run_reactor
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
+from producers.conversation.reactions.settings import ReactorSettings
 from producers.edges.app import create_edge_app
 from producers.edges.settings import EdgeSettings
 from producers.outbox import OutboxWriter
@@ -194,12 +195,12 @@ class LocalPlatform:
         topics = domain_topics()
         for app in STREAM_APPS:
             commit_at_end(self.as_principal(STREAMS), self.streams.app_id(app), topics)
-        reactions = Settings(**{
+        reactions = ServiceSettings(**{
             **self.as_principal(REACTOR).service_fields(),
-            "nmc_reactions_group": self.reactions_group,
-            "nmc_reactions_metrics_port": self.reactor_metrics_port,
             "database_url": SecretStr(self.database_as(WRITER_ROLE))})
-        commit_at_end(reactions, reactions.nmc_reactions_group, list(SOURCE_TOPICS))
+        reactor = ReactorSettings(group=self.reactions_group,
+                                  metrics_port=self.reactor_metrics_port)
+        commit_at_end(reactions, reactor.group, list(SOURCE_TOPICS))
         env = self.worker_env()
         for app in STREAM_APPS:
             with (self.log_dir / f"worker-{app}.log").open("wb") as log:
@@ -213,9 +214,9 @@ class LocalPlatform:
         relay = RelaySettings(nmc_relay_metrics_port=self.relay_metrics_port,
                               nmc_relay_database_url=SecretStr(self.database_as(RELAY_ROLE)))
         self._thread("relay", run_relay, self.as_principal(RELAY), relay, self._stop)
-        reactor = functools.partial(run_reactor, writer=OutboxWriter.from_settings(
+        react = functools.partial(run_reactor, writer=OutboxWriter.from_settings(
             OutboxSettings(), reactions))
-        self._thread("reactor", reactor, reactions, self._stop)
+        self._thread("reactor", react, reactions, reactor, self._stop)
         # the edges and the sender write through one writer (its registry lookups shared)
         writer = OutboxWriter.from_settings(OutboxSettings(), self.settings)
         self._thread("sender", run_sender, self.writer_engine, self.sender_settings, self._stop,

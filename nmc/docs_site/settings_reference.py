@@ -32,9 +32,6 @@ SETTINGS_CLASSES: tuple[tuple[str, str, str], ...] = (
      "Every Kafka and Schema Registry client (part of `ServiceSettings`): TLS, SASL, "
      "OAUTHBEARER, registry credentials; see "
      "[Secured clusters](../operating/secured-clusters.md)."),
-    ("nmc.infra.settings", "Settings",
-     "`nmc reactor` (and the CLI commands that name its group): `ServiceSettings` and the "
-     "reactor's knobs, listed here."),
     ("producers.relay.settings", "RelaySettings", "`nmc relay`: the outbox relay."),
     ("producers.outbox.settings", "OutboxSettings",
      "Every outbox writer: the edges, the sender, the reactor, the demo."),
@@ -46,6 +43,8 @@ SETTINGS_CLASSES: tuple[tuple[str, str, str], ...] = (
      "`nmc edge serve`: webhooks and domain commands."),
     ("producers.sender.settings", "SenderSettings",
      "`nmc sender run` (same prefix as the edges: same public URL, same Twilio account)."),
+    ("producers.conversation.reactions.settings", "ReactorSettings",
+     "`nmc reactor`: the missed-call and inbound-text reactions."),
     ("nmc_streams.settings", "StreamSettings", "`nmc worker <app>`: the stream apps."),
     ("nmc_streams.api.settings", "ApiSettings", "`nmc api`: the read API."),
     ("nmc.stack.connect", "ConnectSettings",

@@ -2,8 +2,8 @@
 
 Components with knobs of their own keep their own typed settings in their own package
 (`RelaySettings`, `OutboxSettings`, `StackSettings`, `EdgeSettings`, `SenderSettings`,
-`ApiSettings`, `StreamSettings`, `ConnectSettings`), built at their composition root;
-every field carries a description, rendered into docs/reference/settings.md by
+`ReactorSettings`, `ApiSettings`, `StreamSettings`, `ConnectSettings`), built at their
+composition root; every field carries a description, rendered into docs/reference/settings.md by
 `nmc docs build` (a test fails on a field without one). Names are the environment variables,
 upper-cased.
 """
@@ -143,69 +143,15 @@ class ServiceSettings(BaseSettings):
         return self.database_url is None
 
 
-class Settings(ServiceSettings):
-    """`ServiceSettings` and the reactor's knobs (`nmc reactor`), for a transition.
-
-    Not a flat bag any more: every other component reads its own class (`RelaySettings` in
-    `producers.relay.settings`, `OutboxSettings` in `producers.outbox.settings`,
-    `StackSettings` in `nmc.stack.settings`, ...). The `nmc_reactions_*` fields stay here
-    until the reactor gets its own class; then this class is `ServiceSettings` and goes.
-    `get_settings()` (composition roots only) returns one.
-    """
-
-    # --- conversation reactions -------------------------------------------------------------
-    nmc_reactions_group: str = Field(
-        default="nmc-conversation-reactions", description="Consumer group of `nmc reactor`."
-    )
-    nmc_reactions_max_attempts: int = Field(
-        default=5, ge=1, description="Tries of a failing fact before it is dead-lettered."
-    )
-    nmc_reactions_retry_max_s: float = Field(
-        default=10.0, gt=0, description="Cap of the reactor's full-jitter backoff between tries."
-    )
-    nmc_reactions_batch_max: int = Field(
-        default=1000, ge=1, le=50_000, description="Most facts `nmc reactor` takes from its "
-        "consumer and writes in one transaction.",
-    )
-    nmc_reactions_batch_wait_ms: int = Field(
-        default=0, ge=0, description="How long the reactor waits for more facts after the first "
-        "of a batch (0: it takes what the consumer already has, no added latency).",
-    )
-    nmc_reactions_session_timeout_ms: int = Field(
-        default=10_000, ge=1_000, le=300_000, description="Consumer group session timeout of "
-        "`nmc reactor`: how soon a killed reactor's partitions move to another one (the broker "
-        "bounds it by group.min.session.timeout.ms).",
-    )
-    nmc_reactions_crash_after_batches: int = Field(
-        default=0, ge=0, description="Fault injection for the kill tests only: SIGKILL the "
-        "reactor at `nmc_reactions_crash_point` of this batch (0: never).",
-    )
-    nmc_reactions_crash_point: str = Field(
-        default="after-commit", pattern="^(before-write|after-commit|after-store)$",
-        description="Where in the batch the injected SIGKILL strikes.",
-    )
-    nmc_reactions_metrics_port: int = Field(
-        default=0, ge=0, le=65535, description="HTTP port of `nmc reactor`: Prometheus "
-        "/metrics (`nmc_reactor_*`, scrape job `reactor`) and the /healthz probe; 0 disables it.",
-    )
-    nmc_reactions_lag_interval_ms: int = Field(
-        default=1000, ge=100, description="How often the reactor's consumer reports its "
-        "statistics, which refresh `nmc_reactor_lag_records` (only with a metrics port).",
-    )
-    nmc_reactions_stale_after_s: float = Field(
-        default=120.0, gt=0, description="The reactor's `/healthz` answers 503 when its consume "
-        "loop has not turned for this long (a batch stuck in retries, a wedged process).",
-    )
-    nmc_reactions_offset_reset: str = Field(
-        default="latest",
-        description="Where a new reactions group starts. 'latest': a first deployment must "
-        "not text callers about last month's calls; later starts resume from committed offsets.",
-    )
+Settings = ServiceSettings
+"""The transitional name of `ServiceSettings` (the flat class it once was): every component
+reads its own class (`RelaySettings`, `OutboxSettings`, `StackSettings`, `ReactorSettings`,
+...); nothing is left in it but the services."""
 
 
 @lru_cache(maxsize=1)
-def get_settings() -> Settings:
+def get_settings() -> ServiceSettings:
     """The process's settings, read once: for composition roots only (the CLI commands,
     bench, tests' fixtures); library code takes what its root hands in
     (`tests/unit/test_settings_roots.py`)."""
-    return Settings()
+    return ServiceSettings()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from nmc.acl.admin import apply_plan, plan_inputs, upsert_scram_users
 from nmc.infra.kafka_clients import admin_config
-from nmc.infra.settings import Settings
 from nmc.stack import secure
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say
@@ -30,7 +29,6 @@ def provision(settings: StackSettings, layout: Layout, say: Say) -> None:
     upsert_scram_users(admin_config(admin),
                        {p: material.password(p) for p in secure.PRINCIPALS},
                        secure.MECHANISM)
-    # the reactor's group: NMC_REACTIONS_GROUP, still a field of the transitional `Settings`
-    created, deleted = apply_plan(admin, plan_inputs(Settings(**settings.service_fields())))
+    created, deleted = apply_plan(admin, plan_inputs(settings))
     say(f"kafka ACLs: {len(secure.PRINCIPALS)} users, {len(created)} rule(s) added, "
         f"{len(deleted)} removed (nmc acl plan lists them)")

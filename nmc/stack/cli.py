@@ -13,7 +13,7 @@ from rich.table import Table
 from nmc.stack.core import down, ensure_up, status
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
-from nmc.stack.model import SERVICES
+from nmc.stack.model import OBSERVABILITY, SERVICES
 from nmc.stack.procs import tail
 from nmc.stack.prometheus_config import ProcessPorts
 from nmc.stack.settings import get_stack_settings
@@ -43,7 +43,8 @@ def up(
     ] = 0,
     observability: Annotated[
         bool, typer.Option("--observability",
-                           help="Also Prometheus on NMC_PROMETHEUS_PORT, rules loaded.")
+                           help="Also Prometheus on NMC_PROMETHEUS_PORT, rules loaded, and"
+                           " the PostgreSQL exporter on NMC_POSTGRES_METRICS_PORT.")
     ] = False,
 ) -> None:
     """Provision and start the local services (idempotent), then migrate the database,
@@ -67,15 +68,15 @@ def up(
 
 def _process_ports() -> ProcessPorts:
     """Each process's /metrics port, from its own settings (Prometheus' static targets)."""
-    from nmc.infra.settings import get_settings
     from nmc_streams.settings import StreamSettings
+    from producers.conversation.reactions.settings import ReactorSettings
     from producers.relay.settings import RelaySettings
     from producers.sender.settings import SenderSettings
 
     return ProcessPorts(relay=RelaySettings().nmc_relay_metrics_port,
                         streams=StreamSettings().metrics_port,
                         sender=SenderSettings().sender_metrics_port,
-                        reactor=get_settings().nmc_reactions_metrics_port)
+                        reactor=ReactorSettings().metrics_port)
 
 
 @stack_app.command("env")
@@ -139,14 +140,14 @@ def status_cmd() -> None:
 @stack_app.command()
 def logs(
     service: Annotated[
-        str, typer.Argument(help="postgres, kafka (kafka-2, kafka-3: other nodes), registry or"
-                            " prometheus")
+        str, typer.Argument(help="postgres, kafka (kafka-2, kafka-3: other nodes), registry,"
+                            " prometheus or postgres-exporter")
     ] = "kafka",
     lines: Annotated[int, typer.Option("-n", "--lines", help="Lines to show.")] = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
 ) -> None:
     """Print the end of a service's log."""
-    known = (*SERVICES, "prometheus")
+    known = (*SERVICES, *OBSERVABILITY)
     if service not in known and not service.removeprefix("kafka-").isdigit():
         err_console.print(f"[red]error:[/] unknown service {service!r}; one of {known}")
         raise typer.Exit(code=1)

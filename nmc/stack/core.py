@@ -10,7 +10,16 @@ from rich.markup import escape
 
 from nmc.infra.connection import registry_http_auth
 from nmc.infra.kafka_clients import admin_config
-from nmc.stack import apicurio, authz, health, kafka_broker, pidfile, postgres, prometheus
+from nmc.stack import (
+    apicurio,
+    authz,
+    health,
+    kafka_broker,
+    pidfile,
+    postgres,
+    postgres_exporter,
+    prometheus,
+)
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout, parse_kafka_dir
 from nmc.stack.model import (
@@ -24,6 +33,7 @@ from nmc.stack.model import (
     registry_uses_sql,
 )
 from nmc.stack.procs import stop as stop_process
+from nmc.stack.procs import stop_owned
 from nmc.stack.prometheus_config import NO_PORTS, ProcessPorts
 from nmc.stack.settings import StackSettings, get_versions
 from nmc.stack.wait import until_healthy
@@ -44,7 +54,8 @@ def ensure_up(
     ports: ProcessPorts = NO_PORTS,
 ) -> None:
     """Make every service usable: start the local ones that are not running, check the others;
-    with `observability` also Prometheus (`nmc.stack.prometheus`), its configuration renewed.
+    with `observability` also the PostgreSQL exporter (`nmc.stack.postgres_exporter`) and
+    Prometheus (`nmc.stack.prometheus`), its configuration renewed.
 
     Healthy running services are left alone, so a second call returns in seconds.
     """
@@ -72,6 +83,10 @@ def ensure_up(
         if not local[name]:
             _check_external(settings, name, say)
     if observability:
+        started = time.monotonic()
+        exporter = postgres_exporter.start(settings, layout, say)
+        if exporter is not None:
+            until_healthy(exporter, settings.nmc_start_timeout_s, say, started)
         config = prometheus.write_config(settings, layout, ports=ports)
         started = time.monotonic()
         job = prometheus.start(settings, layout, say, config)
@@ -103,6 +118,7 @@ def down(settings: StackSettings, console: Console | None = None,
     local = local_services(settings)
     kafka_nodes = sorted(p.stem for p in layout.run.glob("kafka*.pid"))
     _stop_prometheus(layout, say)
+    postgres_exporter.stop_exporter(layout, say)
     targets: list[tuple[ServiceName, str]] = [("registry", "registry")]
     targets += [("kafka", node) for node in kafka_nodes]
     for service, name in targets:
@@ -120,14 +136,7 @@ def down(settings: StackSettings, console: Console | None = None,
 
 def _stop_prometheus(layout: Layout, say: Say) -> None:
     """Prometheus is ours whenever its pid file is (it never runs external)."""
-    path = layout.pidfile(prometheus.NAME)
-    record = pidfile.read(path)
-    if record is None:
-        return
-    if pidfile.is_alive(record):
-        say(f"stopping prometheus (pid {record.pid})...")
-        stop_process(record, STOP_TIMEOUT_S)
-    pidfile.remove(path)
+    stop_owned(layout.pidfile(prometheus.NAME), "prometheus", STOP_TIMEOUT_S, say)
 
 
 def status(settings: StackSettings) -> list[ServiceStatus]:
@@ -158,6 +167,7 @@ def status(settings: StackSettings) -> list[ServiceStatus]:
             )
         )
     rows.append(_prometheus_row(settings, layout))
+    rows.append(postgres_exporter.status_row(settings, layout))
     return rows
 
 

@@ -12,9 +12,11 @@ from nmc.stack.pidfile import PidRecord
 from nmc.stack.settings import StackSettings
 
 State = Literal["running", "stopped", "external"]
-ServiceName = Literal["postgres", "kafka", "registry", "prometheus"]
+ServiceName = Literal["postgres", "kafka", "registry", "prometheus", "postgres-exporter"]
 SERVICES: tuple[ServiceName, ...] = ("postgres", "kafka", "registry")
-"""The core services; Prometheus is optional (`nmc stack up --observability`)."""
+"""The core services; Prometheus and the PostgreSQL exporter are optional (`nmc stack up
+--observability`)."""
+OBSERVABILITY: tuple[ServiceName, ...] = ("prometheus", "postgres-exporter")
 
 Say = Callable[[str], None]
 

@@ -13,6 +13,7 @@ import subprocess
 import time
 import warnings
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from nmc.stack import pidfile
@@ -103,6 +104,18 @@ def stop(record: pidfile.PidRecord, timeout_s: float) -> bool:
     while pidfile.is_alive(record) and time.monotonic() < deadline + 10:
         time.sleep(0.1)
     return True
+
+
+def stop_owned(path: Path, name: str, timeout_s: float, say: Callable[[str], None]) -> None:
+    """Stop the process of a pid file the stack wrote (a service it never runs external) and
+    remove the file; nothing when there is none."""
+    record = pidfile.read(path)
+    if record is None:
+        return
+    if pidfile.is_alive(record):
+        say(f"stopping {name} (pid {record.pid})...")
+        stop(record, timeout_s)
+    pidfile.remove(path)
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

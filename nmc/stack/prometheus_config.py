@@ -23,7 +23,10 @@ PROCESS_JOBS = ("relay", "streams", "api", "edge", "reactor", "sender", "connect
 KAFKA_JOB = "kafka"
 """The brokers' JMX exporters (one target file per node, written by `nmc stack up` for a node
 that runs the agent); the alert NmcKafkaDown selects on it."""
-TARGET_FILE_JOBS = (*PROCESS_JOBS, KAFKA_JOB)
+POSTGRES_JOB = "postgres"
+"""The PostgreSQL exporter (`nmc.stack.postgres_exporter`; target file written by `nmc stack
+up --observability` once it answers); NmcReplicationSlotPinningWal reads its series."""
+TARGET_FILE_JOBS = (*PROCESS_JOBS, KAFKA_JOB, POSTGRES_JOB)
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,8 @@ NO_PORTS = ProcessPorts()
 
 def local_jobs(settings: StackSettings, ports: ProcessPorts = NO_PORTS) -> list[ScrapeJob]:
     """The jobs of the local stack: Prometheus itself, the local registry's management
-    interface, and every process job (static targets where a metrics port is set)."""
+    interface, every process job (static targets where a metrics port is set), and the Kafka
+    nodes and the PostgreSQL exporter (target files only)."""
     static = {"relay": ports.relay, "streams": ports.streams, "sender": ports.sender,
               "reactor": ports.reactor}
     jobs = [ScrapeJob("prometheus", (f"127.0.0.1:{settings.nmc_prometheus_port}",),
@@ -64,6 +68,7 @@ def local_jobs(settings: StackSettings, ports: ProcessPorts = NO_PORTS) -> list[
         port = static.get(name, 0)
         jobs.append(ScrapeJob(name, (f"127.0.0.1:{port}",) if port else ()))
     jobs.append(ScrapeJob(KAFKA_JOB))  # target files: only nodes started with the agent
+    jobs.append(ScrapeJob(POSTGRES_JOB))  # target file: only an exporter that runs
     return jobs
 
 

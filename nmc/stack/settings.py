@@ -66,6 +66,12 @@ class StackSettings(ServiceSettings):
         default=9490, ge=1, le=65535, description="Port of the local Prometheus that "
         "`nmc stack up --observability` starts (loopback; 9490 leaves 9090 to a system one)."
     )
+    nmc_postgres_metrics_port: int = Field(
+        default=9187, ge=0, le=65535, description="Port of the PostgreSQL exporter (Debian's "
+        "prometheus-postgres-exporter, queries in deploy/prometheus/postgres-queries.yml) that "
+        "`nmc stack up --observability` starts on loopback against DATABASE_URL; 0 = off. "
+        "Scrape job `postgres`."
+    )
     nmc_prometheus_scrape_interval_s: float = Field(
         default=15.0, gt=0, description="Scrape and rule evaluation interval of that Prometheus."
     )

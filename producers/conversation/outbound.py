@@ -42,7 +42,7 @@ def outbound_message(
         correlation_id=correlation_id,
         causation_id=causation_id,
         occurred_at=now or datetime.now(UTC),
-        payload={"message_id": str(mid), "conversation_id": str(conversation),
+        payload={"message_id": mid, "conversation_id": conversation,  # known_event: UUIDs
                  "direction": "out", "status": "queued"},
     )
     row = {"message_id": mid, "tenant_id": tenant_id, "correlation_id": correlation_id,

@@ -122,6 +122,8 @@ class StoredValues:
         self._asking: set[str] = set()  # subjects being looked up right now
         self._retry_at: dict[str, float] = {}
         self._threads: list[threading.Thread] = []
+        # (event name, version, topic) -> its schema file and subject (None: no such file)
+        self._subjects: dict[tuple[str, str, str], tuple[EventSchema, str] | None] = {}
 
     def value(self, event: Envelope, topic: str | None = None) -> bytes | None:
         """The event's framed value on `topic` (default: its domain topic), or None when its
@@ -129,10 +131,10 @@ class StoredValues:
         why). Never blocks on the registry."""
         if os.getpid() != self._pid:
             self._reset()  # a forked child: the parent's lookup thread does not exist here
-        schema = self._schema(event.event_name, event.schema_version)
-        if schema is None:
+        found = self._subject(event, topic)
+        if found is None:
             return None
-        subject = subject_for(topic or event.topic, schema.full_name)
+        schema, subject = found
         encoder = self._encoders.get(subject)
         if encoder is None:
             self._ask(schema, subject)
@@ -145,10 +147,10 @@ class StoredValues:
     def refusal(self, event: Envelope, topic: str | None = None) -> str | None:
         """Why this event must not be written (None: it may): the registry answered that its
         version is not registered under the subject. Unknown answers do not refuse."""
-        schema = self._schema(event.event_name, event.schema_version)
-        if schema is None:
+        found = self._subject(event, topic)
+        if found is None:
             return None
-        subject = subject_for(topic or event.topic, schema.full_name)
+        subject = found[1]
         if subject not in self._unregistered:
             return None
         return (f"{event.event_name} {event.schema_version} is not registered under subject "
@@ -159,6 +161,18 @@ class StoredValues:
         for), on the domain topics plus `topic_suffix`."""
         for schema in self._catalog:
             self._ask(schema, subject_for(schema.topic + topic_suffix, schema.full_name))
+
+    def _subject(self, event: Envelope, topic: str | None) -> tuple[EventSchema, str] | None:
+        """The event's schema file and its subject on `topic` (default: its domain topic),
+        found once per event name, version and topic (writers ask twice per row)."""
+        key = (event.event_name, event.schema_version, topic or event.topic)
+        try:
+            return self._subjects[key]
+        except KeyError:
+            schema = self._schema(event.event_name, event.schema_version)
+            found = None if schema is None else (schema, subject_for(key[2], schema.full_name))
+            self._subjects[key] = found
+            return found
 
     def _schema(self, event_name: str, schema_version: str) -> EventSchema | None:
         """The writer's file of exactly this version (None for any other version)."""

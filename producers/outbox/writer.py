@@ -249,7 +249,8 @@ class OutboxWriter:
         return self.append_all(db, [event]) == 1
 
     def append_all(self, db: Session | Connection, events: Iterable[Envelope],
-                   traceparents: Sequence[str | None] | None = None) -> int:
+                   traceparents: Sequence[str | None] | None = None, *,
+                   locked: bool = False) -> int:
         """Stage several events, in their given order, in one statement; returns how many
         were new (an `event_id` already in the outbox at that major is skipped, not an error;
         copies written for a transition window are not counted).
@@ -260,10 +261,13 @@ class OutboxWriter:
         the current span (the webhook's, the send's), and every row carries it.
 
         Key locks are taken in sorted key order first so that two transactions touching the
-        same keys cannot deadlock on them. Raises `InvalidEvent` (nothing written) when an
-        `occurred_at` is further ahead than the broker would accept, or when the registry
-        answered that an event's schema version is not registered (the error names the
-        subject and the version).
+        same keys cannot deadlock on them; `locked=True` says the caller took them already, in
+        this transaction, for every event's key (`lock`: a batch that locks its conversations
+        before their rows), and skips taking them again.
+
+        Raises `InvalidEvent` (nothing written) when an `occurred_at` is further ahead than
+        the broker would accept, or when the registry answered that an event's schema version
+        is not registered (the error names the subject and the version).
         """
         batch = batch_in = list(events)
         if not batch:
@@ -294,7 +298,8 @@ class OutboxWriter:
             ]
             if unregistered:
                 raise InvalidEvent(unregistered)
-        self.lock(db, *{e.key for e in batch})
+        if not locked:
+            self.lock(db, *{e.key for e in batch})
         if traceparents is not None:
             given = dict(zip((e.event_id for e in batch_in), traceparents, strict=True))
             inserted = self._insert_traced(db, batch, values, suffix,

@@ -140,8 +140,7 @@ def own_prometheus(base: Settings, name: str, jobs: Sequence[ScrapeJob] | None, 
     rules = shortened_rules(prometheus.home(layout) / "rules", for_s)
     config = prometheus.write_config(
         settings, layout, jobs=jobs if jobs is not None else local_jobs(settings, ProcessPorts(
-            relay=settings.nmc_relay_metrics_port,
-            reactor=settings.nmc_reactions_metrics_port)),
+            relay=settings.nmc_relay_metrics_port)),
         rule_files=rules)
     watch_log(layout.log(prometheus.NAME))
     say = Console(stderr=True).print

@@ -373,12 +373,12 @@ def test_the_reactor_texts_back_under_its_own_acls_and_no_further(
     relay); one step outside its rules (another group, producing a domain topic) it is refused
     with an authorization error."""
     from producers.conversation.reactions.app import run_reactor
+    from producers.conversation.reactions.settings import ReactorSettings
     from producers.relay.app import run_relay
 
-    reactor = _as(secured, "reactor").model_copy(update={
-        "database_url": SecretStr(database_url), "nmc_reactions_offset_reset": "earliest",
-        "nmc_reactions_session_timeout_ms": 6000})
-    group = reactor.nmc_reactions_group
+    reactor = _as(secured, "reactor").model_copy(update={"database_url": SecretStr(database_url)})
+    knobs = ReactorSettings(offset_reset="earliest", session_timeout_ms=6000)
+    group = knobs.group
     inputs = plan_inputs(secured)
     assert group == inputs.reactor_group  # the group its ACLs were written for
     ensure_topics(secured, role_topics(inputs, []))  # its DLQ and replay topics, as the admin
@@ -392,7 +392,7 @@ def test_the_reactor_texts_back_under_its_own_acls_and_no_further(
                            "provider_ref": "CA1"})
     stop, assigned = threading.Event(), threading.Event()
     threads = [threading.Thread(target=run_relay, args=(relay, relay, stop), daemon=True),
-               threading.Thread(target=run_reactor, args=(reactor, stop, assigned),
+               threading.Thread(target=run_reactor, args=(reactor, knobs, stop, assigned),
                                 kwargs={"writer": OutboxWriter()}, daemon=True)]
     for thread in threads:
         thread.start()

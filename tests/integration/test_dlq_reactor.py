@@ -49,6 +49,7 @@ def test_a_reactor_dead_letter_replayed_after_the_fix_queues_one_auto_reply(
     relay_thread: Callable[..., Any], wait_until: Callable[..., None],
 ) -> None:
     from producers.conversation.reactions.app import run_reactor
+    from producers.conversation.reactions.settings import ReactorSettings
 
     tenant_id = reactive_tenant(
         engine, NUMBER, now=NOW,
@@ -56,12 +57,10 @@ def test_a_reactor_dead_letter_replayed_after_the_fix_queues_one_auto_reply(
     with engine.begin() as conn:
         conn.execute(text(BUG))
     group = f"test-dlq-reactions-{uuid.uuid4().hex[:8]}"
-    settings = test_settings.model_copy(update={
-        "nmc_reactions_group": group, "nmc_reactions_max_attempts": 1,
-        "nmc_reactions_retry_max_s": 0.1})
+    knobs = ReactorSettings(group=group, max_attempts=1, retry_max_s=0.1)
     stop, assigned = threading.Event(), threading.Event()
-    commit_at_end(settings, group, list(SOURCE_TOPICS))
-    reactor = threading.Thread(target=run_reactor, args=(settings, stop, assigned),
+    commit_at_end(test_settings, group, list(SOURCE_TOPICS))
+    reactor = threading.Thread(target=run_reactor, args=(test_settings, knobs, stop, assigned),
                                kwargs={"writer": OutboxWriter()}, daemon=True)
     reactor.start()
     try:
@@ -99,7 +98,7 @@ def test_a_reactor_dead_letter_replayed_after_the_fix_queues_one_auto_reply(
 
             from nmc.infra.kafka_clients import consumer_config
 
-            consumer = Consumer(consumer_config(settings, group))
+            consumer = Consumer(consumer_config(test_settings, group))
             try:
                 (tp,) = consumer.committed(
                     [TopicPartition(replay_topic(group), again["replayed"][0]["partition"])],
@@ -115,4 +114,4 @@ def test_a_reactor_dead_letter_replayed_after_the_fix_queues_one_auto_reply(
     finally:
         stop.set()
         reactor.join(timeout=30)
-        remove_group(settings, group)
+        remove_group(test_settings, group)

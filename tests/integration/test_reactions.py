@@ -129,24 +129,25 @@ def test_unknown_tenants_are_ignored(engine: Engine) -> None:
 @pytest.fixture
 def reactor(test_settings: Settings) -> Iterator[Callable[[], None]]:
     from producers.conversation.reactions.app import run_reactor
+    from producers.conversation.reactions.settings import ReactorSettings
 
     stop, assigned = threading.Event(), threading.Event()
     group = f"test-reactions-{uuid.uuid4().hex[:8]}"
-    settings = test_settings.model_copy(update={"nmc_reactions_group": group})
-    thread = threading.Thread(target=run_reactor, args=(settings, stop, assigned),
+    thread = threading.Thread(target=run_reactor,
+                              args=(test_settings, ReactorSettings(group=group), stop, assigned),
                               kwargs={"writer": OutboxWriter()}, daemon=True)
 
     def start() -> None:
         # The group starts exactly at today's end of the topics (committed before it runs),
         # so it sees this test's records and none of the history.
-        commit_at_end(settings, group, list(SOURCE_TOPICS))
+        commit_at_end(test_settings, group, list(SOURCE_TOPICS))
         thread.start()
         assert assigned.wait(60), "reactor got no partitions"
 
     yield start
     stop.set()
     thread.join(timeout=30)
-    remove_group(settings, group)
+    remove_group(test_settings, group)
 
 
 def test_the_loop_on_kafka_call_in_auto_reply_out_and_a_poison_record_dead_lettered(

@@ -35,26 +35,25 @@ def _samples(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 @pytest.fixture
 def reactor_with_port(test_settings: Settings) -> Iterator[Callable[[], int]]:
     from producers.conversation.reactions.app import run_reactor
+    from producers.conversation.reactions.settings import ReactorSettings
 
     group = f"test-reactor-metrics-{uuid.uuid4().hex[:8]}"
-    settings = test_settings.model_copy(update={
-        "nmc_reactions_group": group, "nmc_reactions_metrics_port": free_port(),
-        "nmc_reactions_lag_interval_ms": 200})
+    knobs = ReactorSettings(group=group, metrics_port=free_port(), lag_interval_ms=200)
     stop, assigned = threading.Event(), threading.Event()
-    thread = threading.Thread(target=run_reactor, args=(settings, stop, assigned),
+    thread = threading.Thread(target=run_reactor, args=(test_settings, knobs, stop, assigned),
                               kwargs={"writer": OutboxWriter()}, daemon=True)
-    commit_at_end(settings, group, list(SOURCE_TOPICS))
+    commit_at_end(test_settings, group, list(SOURCE_TOPICS))
 
     def start() -> int:
         thread.start()
         assert assigned.wait(60), "reactor got no partitions"
-        return settings.nmc_reactions_metrics_port
+        return knobs.metrics_port
 
     yield start
     stop.set()
     if thread.is_alive():
         thread.join(timeout=30)
-    remove_group(settings, group)
+    remove_group(test_settings, group)
 
 
 def test_the_reactor_serves_its_metrics_and_its_lag_returns_to_zero_after_consuming(

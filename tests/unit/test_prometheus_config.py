@@ -24,11 +24,11 @@ from nmc.stack.prometheus_config import (
 )
 
 
-def _jobs(settings: Settings, streams_port: int = 0, sender_port: int = 0
-          ) -> dict[str, ScrapeJob]:
+def _jobs(settings: Settings, streams_port: int = 0, sender_port: int = 0,
+          reactor_port: int = 0) -> dict[str, ScrapeJob]:
     return {job.name: job for job in local_jobs(settings, ProcessPorts(
         relay=settings.nmc_relay_metrics_port, streams=streams_port, sender=sender_port,
-        reactor=settings.nmc_reactions_metrics_port))}
+        reactor=reactor_port))}
 
 
 def test_local_jobs_scrape_prometheus_the_registry_and_every_process_job() -> None:
@@ -40,8 +40,8 @@ def test_local_jobs_scrape_prometheus_the_registry_and_every_process_job() -> No
 
 
 def test_metrics_ports_that_are_set_become_static_targets() -> None:
-    jobs = _jobs(Settings(nmc_relay_metrics_port=9400, nmc_reactions_metrics_port=9430),
-                 streams_port=9410, sender_port=9420)
+    jobs = _jobs(Settings(nmc_relay_metrics_port=9400), streams_port=9410, sender_port=9420,
+                 reactor_port=9430)
     assert jobs["relay"].targets == ("127.0.0.1:9400",)
     assert jobs["streams"].targets == ("127.0.0.1:9410",)
     assert jobs["sender"].targets == ("127.0.0.1:9420",)

@@ -1,6 +1,8 @@
 """The split of the one flat `Settings` into per-component classes (issue #27, item 4) changed
 no variable: every variable the flat class read is read by exactly one component class, under
-the same name, with the same default; the classes define no field twice."""
+the same name, with the same default; the classes define no field twice. The reactor's knobs
+went to `ReactorSettings` on main (prefix NMC_REACTIONS_, same variables); the flat class's
+`nmc_postgres_metrics_port` (added on main) to `StackSettings`."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from typing import Any
 import pytest
 from pydantic_settings import BaseSettings
 
-from nmc.infra.settings import ServiceSettings, Settings
+from nmc.infra.settings import ServiceSettings
 from nmc.stack.settings import StackSettings
+from producers.conversation.reactions.settings import ReactorSettings
 from producers.outbox.settings import OutboxSettings
 from producers.relay.settings import RelaySettings
 
@@ -19,7 +22,8 @@ BEFORE = [
     "database_url", "kafka_bootstrap_servers", "nmc_compatibility_level", "nmc_dual_publish",
     "nmc_home", "nmc_kafka_controller_port", "nmc_kafka_heap", "nmc_kafka_metrics_port",
     "nmc_kafka_port", "nmc_kafka_timestamp_after_max_s", "nmc_outbox_max_future_s",
-    "nmc_outbox_schema_id_retry_s", "nmc_outbox_store_values", "nmc_postgres_port",
+    "nmc_outbox_schema_id_retry_s", "nmc_outbox_store_values", "nmc_postgres_metrics_port",
+    "nmc_postgres_port",
     "nmc_producer_linger_ms", "nmc_prometheus_port", "nmc_prometheus_retention",
     "nmc_prometheus_scrape_interval_s", "nmc_reactions_batch_max", "nmc_reactions_batch_wait_ms",
     "nmc_reactions_crash_after_batches", "nmc_reactions_crash_point", "nmc_reactions_group",
@@ -36,7 +40,11 @@ BEFORE = [
 ]
 
 COMPONENTS: tuple[type[BaseSettings], ...] = (
-    ServiceSettings, Settings, StackSettings, RelaySettings, OutboxSettings)
+    ServiceSettings, StackSettings, RelaySettings, OutboxSettings, ReactorSettings)
+
+
+def prefix(cls: type[BaseSettings]) -> str:
+    return str(cls.model_config.get("env_prefix", "")).lower()
 
 
 def own_fields(cls: type[BaseSettings]) -> set[str]:
@@ -50,9 +58,8 @@ def own_fields(cls: type[BaseSettings]) -> set[str]:
 def test_every_variable_of_the_flat_class_has_exactly_one_component() -> None:
     owners: dict[str, list[str]] = {}
     for cls in COMPONENTS:
-        assert cls.model_config.get("env_prefix", "") == "", cls  # names are the variables
-        for name in own_fields(cls):
-            owners.setdefault(name, []).append(cls.__name__)
+        for name in own_fields(cls):  # the variable: the prefix and the field's name
+            owners.setdefault(prefix(cls) + name, []).append(cls.__name__)
     assert {n: o for n, o in owners.items() if len(o) > 1} == {}  # no field twice
     assert sorted(owners) == sorted(BEFORE)
 
@@ -64,19 +71,19 @@ def test_every_variable_of_the_flat_class_has_exactly_one_component() -> None:
      {"nmc.telephony.CallDetected": [1, 2]}),
     ("NMC_STACK_SECURE", "true", StackSettings, True),
     ("NMC_TOPIC_PARTITIONS", "12", ServiceSettings, 12),
-    ("NMC_REACTIONS_GROUP", "g", Settings, "g"),
+    ("NMC_POSTGRES_METRICS_PORT", "9999", StackSettings, 9999),
+    ("NMC_REACTIONS_GROUP", "g", ReactorSettings, "g"),
 ])
 def test_a_variable_reaches_its_component_under_its_old_name(
         monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
         cls: type[BaseSettings], expected: Any) -> None:
     monkeypatch.setenv(variable, value)
-    assert getattr(cls(), variable.lower()) == expected
+    assert getattr(cls(), variable.lower().removeprefix(prefix(cls))) == expected
 
 
-def test_the_stack_and_the_reactor_read_the_services_too(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_stack_reads_the_services_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka.test:9092")
-    assert StackSettings().kafka == Settings().kafka == "kafka.test:9092"
+    assert StackSettings().kafka == ServiceSettings().kafka == "kafka.test:9092"
     assert not StackSettings().uses_local_kafka
 
 
@@ -88,7 +95,7 @@ def test_no_component_shadows_another_s_names() -> None:
             | own_fields(cls)
     seen: dict[str, str] = {}
     clashes = []
-    for cls in COMPONENTS:
+    for cls in (c for c in COMPONENTS if not prefix(c)):  # the tests' PlatformSettings
         for name in names(cls):
             if name in seen:
                 clashes.append(f"{name}: {seen[name]} and {cls.__name__}")

@@ -26,7 +26,6 @@ from sqlalchemy import (
     Uuid,
     select,
     text,
-    tuple_,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.types import DateTime
@@ -52,7 +51,7 @@ from producers.conversation.reactions.decide import (
     decide,
     remember,
 )
-from producers.outbox import OutboxWriter, lock_keys
+from producers.outbox import OutboxWriter
 from producers.tables import outbound_messages, threads
 from producers.tenants.table import tenants
 
@@ -101,17 +100,23 @@ def _tenants(session: Session, ids: set[UUID]) -> dict[UUID, TenantView]:
     return found
 
 
+_MEMORIES = (
+    "SELECT m.tenant_id, m.correlation_id, m.started, m.auto_reply, m.takeover_at "
+    f"FROM {conversation_reactions.name} AS m JOIN unnest(CAST(%(tenant_id)b AS uuid[]), "
+    "CAST(%(correlation_id)b AS uuid[])) AS k(tenant_id, correlation_id) "
+    "ON m.tenant_id = k.tenant_id AND m.correlation_id = k.correlation_id "
+    "ORDER BY m.tenant_id, m.correlation_id FOR UPDATE OF m"
+)
+
+
 def _memories(session: Session, keys: set[Conversation]) -> dict[Conversation, Memory]:
-    """The memory rows of these conversations, locked for the transaction."""
+    """The memory rows of these conversations, locked for the transaction. One statement of
+    fixed text whatever the batch (an IN list of N pairs is a new statement to parse and
+    plan for every batch size, and SQLAlchemy renders its 2N parameters in Python)."""
     if not keys:
         return {}
-    c = conversation_reactions.c
-    rows = session.execute(
-        select(c.tenant_id, c.correlation_id, c.started, c.auto_reply, c.takeover_at)
-        .where(tuple_(c.tenant_id, c.correlation_id).in_(sorted(keys)))
-        .order_by(c.tenant_id, c.correlation_id)
-        .with_for_update()
-    ).all()
+    rows = execute_columns(session, _MEMORIES, {"tenant_id": [t for t, _ in keys],
+                                                "correlation_id": [c for _, c in keys]})
     return {(r.tenant_id, r.correlation_id): Memory(
         started=bool(r.started), auto_reply_decided=r.auto_reply is not None,
         takeover=r.takeover_at is not None) for r in rows}
@@ -173,6 +178,7 @@ class _Writes:
     memory: dict[Conversation, dict[str, Any]] = field(default_factory=dict)
     traced: bool = False  # tracing on: each event and text carries its fact's reaction span
     traces: dict[UUID, str | None] = field(default_factory=dict)  # event id -> traceparent
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))  # memory's updated_at
 
     def remember(self, fact: Trigger, **values: object) -> None:
         key = (fact.tenant_id, fact.correlation_id)
@@ -183,7 +189,7 @@ class _Writes:
                 "started": False,
                 "started_event_id": conversation_started_id(fact.tenant_id, fact.correlation_id),
                 **dict.fromkeys(_MERGED)}
-        row.update(values, updated_at=datetime.now(UTC))
+        row.update(values, updated_at=self.now)
 
     def flush(self, session: Session, writer: OutboxWriter) -> None:
         """Texts first (only the new ones get their event), then the outbox in fact order,
@@ -196,7 +202,7 @@ class _Writes:
         events = [e if isinstance(e, Envelope) else self.texts[e][1]
                   for e in self.events if isinstance(e, Envelope) or e in new]
         writer.append_all(session, events, [self.traces.get(e.event_id) for e in events]
-                          if self.traced else None)
+                          if self.traced else None, locked=True)  # react_batch took them
         if new:
             last = {row["correlation_id"]: row["queued_event_id"]  # in fact order: last wins
                     for mid, (row, _) in self.texts.items() if mid in new}
@@ -220,8 +226,9 @@ def react_batch(session: Session, facts: Sequence[Trigger],
     ours = [f for f in handled if f.tenant_id in directory]
     # Lock order (producers/edges/README.md): the conversations' key locks before any row of
     # them — the reaction memory here, the thread row in queue_outbound — as the webhooks do,
-    # so a reaction and an inbound SMS of one caller cannot deadlock.
-    lock_keys(session, *{record_key(f.tenant_id, f.correlation_id) for f in ours})
+    # so a reaction and an inbound SMS of one caller cannot deadlock. Every event the batch
+    # writes is of one of these conversations: its outbox append takes no lock again.
+    writer.lock(session, *{record_key(f.tenant_id, f.correlation_id) for f in ours})
     memories = _memories(session, {(f.tenant_id, f.correlation_id) for f in ours})
     results: list[list[Action]] = []
     writes = _Writes(traced=tracing.enabled())
@@ -285,7 +292,7 @@ def _plan(writes: _Writes, fact: Trigger, actions: list[Action], tenant: TenantV
                 "nmc.conversation.ConversationStarted", event_id=action.event_id,
                 tenant_id=fact.tenant_id, correlation_id=fact.correlation_id,
                 causation_id=fact.event_id, occurred_at=fact.occurred_at,
-                payload={"conversation_id": str(fact.correlation_id),
+                payload={"conversation_id": fact.correlation_id,  # UUIDs: not parsed again
                          "caller_phone": action.caller_phone},
             ))
             writes.remember(fact, started=True, caller_phone=action.caller_phone)
@@ -294,8 +301,8 @@ def _plan(writes: _Writes, fact: Trigger, actions: list[Action], tenant: TenantV
                 "nmc.conversation.MessageSent", event_id=action.event_id,
                 tenant_id=fact.tenant_id, correlation_id=fact.correlation_id,
                 causation_id=fact.event_id, occurred_at=fact.occurred_at,
-                payload={"message_id": str(action.message_id),
-                         "conversation_id": str(fact.correlation_id),
+                payload={"message_id": action.message_id,
+                         "conversation_id": fact.correlation_id,
                          "direction": "in", "status": "delivered"},
             ))
         elif isinstance(action, QueueAutoReply):

@@ -1,12 +1,14 @@
 """`ConversationReactor`: consumes telephony and conversation facts and reacts to them.
 
 Batched: it takes what the consumer has (up to `batch_max`, waiting at most `batch_wait_s`
-after the first record), writes the batch's reactions in one transaction, then stores the
-offsets (librdkafka commits stored offsets). At-least-once: a crash before the commit
-redelivers the batch; a redelivered fact is harmless, its effects carry deterministic ids and
-the memory row says what was already decided. A failing batch is replayed fact by fact, each
-fact retried with exponential backoff and full jitter and then sent to `nmc.dlq.<group>` and
-the dead-letter table alone; the partition keeps flowing.
+after the first record), writes the batch's reactions in one transaction (two when the batch
+holds a missed call and other conversations' facts: the missed calls' conversations first,
+so their auto-replies do not wait for the rest), then stores the offsets (librdkafka commits
+stored offsets). At-least-once: a crash before the last commit redelivers the batch; a
+redelivered fact is harmless, its effects carry deterministic ids and the memory row says
+what was already decided. A failing transaction is replayed fact by fact, each fact retried
+with exponential backoff and full jitter and then sent to `nmc.dlq.<group>` and the
+dead-letter table alone; the partition keeps flowing.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -35,13 +37,13 @@ from sqlalchemy.orm import Session
 from tenacity import Retrying, stop_after_attempt, wait_random_exponential
 
 from nmc.contract.dead_letter import dlq_headers, dlq_topic, replay_topic
-from nmc.contract.facts import PoisonEvent, iso_utc
-from nmc.contract.headers import decode_headers
+from nmc.contract.facts import PoisonEvent
+from nmc.contract.headers import TRACEPARENT, decode_headers, header
 from nmc.contract.payload import to_json_value
 from nmc.contract.schemas import topic_for
 from nmc.infra.dead_letters import DeadLetterStore, PostgresDeadLetters
 from producers.conversation.reactions.apply import react, react_batch
-from producers.conversation.reactions.decide import HANDLED, Trigger
+from producers.conversation.reactions.decide import HANDLED, Trigger, missed_calls_first
 from producers.conversation.reactions.metrics import ReactorMetrics
 from producers.outbox import OutboxWriter
 
@@ -62,8 +64,11 @@ def to_trigger(value: Any, traceparent: str | None = None) -> Trigger:
         name = str(value["event_name"])
         ids = [_uuid(value[k]) for k in ("event_id", "tenant_id", "correlation_id")]
         occurred, payload = value["occurred_at"], value["payload"]
-        if isinstance(occurred, datetime):
-            occurred_at = datetime.fromisoformat(iso_utc(occurred).replace("Z", "+00:00"))
+        if isinstance(occurred, datetime):  # fastavro's timestamp-millis: aware UTC, in ms
+            if occurred.tzinfo is None:
+                raise PoisonEvent("naive datetime in event")
+            occurred_at = occurred.astimezone(UTC).replace(
+                microsecond=occurred.microsecond // 1000 * 1000)
         else:
             occurred_at = datetime.fromisoformat(str(occurred).replace("Z", "+00:00"))
     except (KeyError, TypeError) as exc:
@@ -151,25 +156,39 @@ class ConversationReactor:
         return "applied" if actions else "ignored"
 
     def handle_batch(self, msgs: list[Message]) -> list[str]:
-        """Process records in one transaction; outcome per record (as `handle`). Never raises.
+        """Process records in a transaction or two; outcome per record (as `handle`). Never
+        raises.
 
-        Undecodable records are dead-lettered alone first; if the batch's transaction fails,
-        every fact of it goes through `handle` (its own retries, then the dead-letter path),
-        so one poison fact cannot hold the others back.
+        The conversations with a missed call go first, in a transaction of their own
+        (`missed_calls_first`): under load the auto-reply waits for a few facts, not for the
+        whole batch. Undecodable records are dead-lettered alone first; if a transaction
+        fails, every fact of it goes through `handle` (its own retries, then the dead-letter
+        path), so one poison fact cannot hold the others back.
         """
         outcomes = ["ignored"] * len(msgs)
+        headers = [msg.headers() for msg in msgs]
+        names = [header(raw, "event_name") for raw in headers]
+        for part in missed_calls_first([(name, msg.key())
+                                        for name, msg in zip(names, msgs, strict=True)]):
+            self._apply(msgs, headers, names, part, outcomes)
+        return outcomes
+
+    def _apply(self, msgs: list[Message], headers: list[Any], names: list[str | None],
+               part: list[int], outcomes: list[str]) -> None:
+        """Decode and apply the records `part` of the batch in one transaction."""
         facts: list[tuple[int, Trigger]] = []
-        for i, msg in enumerate(msgs):
-            headers = decode_headers(msg.headers())
-            if headers.get("event_name") not in HANDLED:
+        for i in part:
+            if (names[i] or "") not in HANDLED:
                 continue  # filtered by header, without decoding (DESIGN.md §2)
+            msg = msgs[i]
             try:
                 facts.append((i, to_trigger(self._decode(msg.value() or b""),
-                                            headers.get("traceparent"))))
+                                            header(headers[i], TRACEPARENT))))
             except Exception as exc:  # undecodable: retrying cannot help
-                outcomes[i] = self._dead_letter(msg, headers, f"permanent: {exc}", 1)
+                outcomes[i] = self._dead_letter(msg, decode_headers(headers[i]),
+                                                f"permanent: {exc}", 1)
         if not facts:
-            return outcomes
+            return
         try:
             with Session(self._engine) as session, session.begin():
                 results = react_batch(session, [fact for _, fact in facts], self._writer)
@@ -179,11 +198,10 @@ class ConversationReactor:
             self.metrics.batches_replayed.inc()
             for i, _ in facts:
                 outcomes[i] = self.handle(msgs[i])
-            return outcomes
+            return
         for (i, _), actions in zip(facts, results, strict=True):
             outcomes[i] = "applied" if actions else "ignored"
-            self.metrics.decided(actions)
-        return outcomes
+            self.metrics.decided(actions)  # after the commit: a replayed batch counts once
 
     def _take(self) -> list[Message]:
         """The next batch: blocks for the first record (0.5 s at most), then takes what the

@@ -9,6 +9,7 @@ conversation or the causing event, so a replay yields the same ids and downstrea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -139,3 +140,18 @@ def remember(memory: Memory, actions: list[Action]) -> Memory:
         elif isinstance(action, RecordTakeover):
             takeover = True
     return Memory(started=started, auto_reply_decided=decided, takeover=takeover)
+
+
+def missed_calls_first(records: Sequence[tuple[str | None, bytes | None]]) -> list[list[int]]:
+    """A batch's records (event_name header, record key) as the parts to apply in turn, each
+    in its own transaction, each in record order: first every handled record of a
+    conversation with a missed call in the batch, then the rest; one part when either is
+    empty. The record key is the conversation (`tenant_id:correlation_id`), so a
+    conversation's facts stay together and in order, and a missed call's auto-reply is
+    committed (and handed to the sender) before the batch's other facts are even decoded."""
+    calls = {key for name, key in records if name == CALL_DETECTED}
+    first = [i for i, (name, key) in enumerate(records) if name in HANDLED and key in calls]
+    if not first or len(first) == len(records):
+        return [list(range(len(records)))] if records else []
+    chosen = set(first)
+    return [first, [i for i in range(len(records)) if i not in chosen]]
