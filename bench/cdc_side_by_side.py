@@ -39,6 +39,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bench.common import (
+    bench_writer,
     paced_ticks,
     percentile,
     ready_settings,
@@ -51,10 +52,10 @@ from nmc.contract.headers import decode_headers
 from nmc.infra.consume import end_offsets
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config
-from nmc.infra.settings import Settings, get_versions
+from nmc.infra.settings import ServiceSettings
 from nmc.stack import connect
 from nmc.stack.layout import Layout
-from producers.outbox import OutboxWriter
+from nmc.stack.settings import StackSettings, get_stack_settings, get_versions
 
 console = Console()
 TOPIC = "nmc.conversation"
@@ -70,7 +71,7 @@ def cpu_seconds(pid: int) -> float:
 class Arrivals:
     """A plain consumer in a thread: first time each wanted event_id is seen on the topic."""
 
-    def __init__(self, settings: Settings, wanted: set[str]) -> None:
+    def __init__(self, settings: ServiceSettings, wanted: set[str]) -> None:
         self.wanted = wanted
         self.seen: dict[str, float] = {}
         self._stop = threading.Event()
@@ -115,7 +116,7 @@ class Side:
 
 
 @contextmanager
-def relay_process(settings: Settings) -> Iterator[Side]:
+def relay_process(settings: ServiceSettings) -> Iterator[Side]:
     env = {**os.environ, "DATABASE_URL": settings.database}
     proc = subprocess.Popen([str(NMC), "relay"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -131,7 +132,7 @@ def relay_process(settings: Settings) -> Iterator[Side]:
 
 
 @contextmanager
-def debezium(settings: Settings, cs: connect.ConnectSettings) -> Iterator[Side]:
+def debezium(settings: StackSettings, cs: connect.ConnectSettings) -> Iterator[Side]:
     layout = Layout.of(settings)
     dbname = make_url(settings.database).database or ""
     slot = f"bench_{dbname[-12:]}"
@@ -172,7 +173,12 @@ class Figures:
     ack_p99_ms: float = float("nan")
 
 
-def backlog_run(settings: Settings, side: Side, events: list[Envelope], figures: Figures) -> None:
+def backlog_run(
+    settings: ServiceSettings,
+    side: Side,
+    events: list[Envelope],
+    figures: Figures,
+) -> None:
     side.hold()
     time.sleep(1.0)
     write_backlog(settings, events)
@@ -189,12 +195,12 @@ def backlog_run(settings: Settings, side: Side, events: list[Envelope], figures:
     console.print(f"{side.name}: drained {len(events):,} in {last - t0:.1f} s, cpu {cpu:.1f} s")
 
 
-def steady_run(settings: Settings, side: Side, rate: int, seconds: float,
+def steady_run(settings: ServiceSettings, side: Side, rate: int, seconds: float,
                figures: Figures) -> None:
     events = make_events(int(rate * seconds) + rate, keys=200)
     arrivals = Arrivals(settings, set())
     engine = make_engine(settings.database)
-    writer = OutboxWriter()
+    writer = bench_writer()
     committed: dict[str, float] = {}
     per_tick = max(1, rate // 100)
     cpu0 = cpu_seconds(side.pid())
@@ -234,7 +240,8 @@ def main() -> None:
     add_json_option(parser)
     args = parser.parse_args()
 
-    base = ready_settings(Console(stderr=True))
+    ready_settings(Console(stderr=True))
+    base = get_stack_settings()  # Kafka Connect runs beside the local stack
     cs = connect.get_connect_settings()
     connect.start(base, cs, get_versions(), Layout.of(base), console.print, with_connector=False)
     events = make_events(args.backlog, keys=1000)

@@ -6,7 +6,9 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from typing import TypeVar
 from uuid import uuid4
 
 from pydantic import SecretStr
@@ -15,8 +17,11 @@ from rich.console import Console
 from nmc.bootstrap import prepare
 from nmc.contract.envelope import Envelope
 from nmc.demo.cleanup import remove_run
-from nmc.infra.settings import Settings, get_settings
+from nmc.infra.settings import ServiceSettings, Settings, get_settings
 from nmc.stack import ensure_up
+from nmc.stack.settings import get_stack_settings
+from producers.outbox import OutboxWriter
+from producers.outbox.settings import OutboxSettings
 
 # tests/support's modules import each other as `support.*` (pytest puts tests/ on the path,
 # 3b2d6e0); the benches reuse them, so `python -m bench.…` needs the same entry.
@@ -26,15 +31,26 @@ from tests.support.databases import scratch_database as fresh_database
 from tests.support.streams import STARTED_PREFIXES, IsolatedTopics, history
 
 
+@cache
+def bench_writer() -> OutboxWriter:
+    """The bench process's outbox writer (a root: configured from `OutboxSettings`, one
+    stored-value encoder shared by every write of the process, as the platform's roots do)."""
+    return OutboxWriter.from_settings(OutboxSettings(), get_settings())
+
+
 def ready_settings(console: Console) -> Settings:
+    """The bench's settings (a composition root), the local stack up and prepared."""
+    ensure_up(get_stack_settings(), console)
     settings = get_settings()
-    ensure_up(settings, console)
     prepare(settings, console)
     return settings
 
 
+Services = TypeVar("Services", bound=ServiceSettings)
+
+
 @contextmanager
-def scratch_database(settings: Settings, prefix: str = "nmc_bench") -> Iterator[Settings]:
+def scratch_database(settings: Services, prefix: str = "nmc_bench") -> Iterator[Services]:
     """Settings pointing at a fresh migrated database, dropped on exit."""
     with fresh_database(settings.database, prefix=prefix) as url:
         yield settings.model_copy(update={"database_url": SecretStr(url)})

@@ -27,6 +27,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from bench.common import (
+    bench_writer,
     paced_ticks,
     percentile,
     ready_settings,
@@ -37,8 +38,8 @@ from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import LocalPlatform
 from nmc.infra.bearer_tokens import mint_token
 from nmc.infra.db import make_engine
+from nmc.stack.settings import get_stack_settings
 from nmc_streams.api.auth import token_rules as api_token_rules
-from producers.outbox import OutboxWriter
 
 console = Console()
 
@@ -49,7 +50,7 @@ def pair_writer(database: str, tenant: uuid.UUID, rate: float, seconds: float, s
     in 20 ms ticks (one transaction a tick) from wall-clock `start_at`; every `sample`-th
     conversation goes to `out` with its commit time, then ("done", events written)."""
     engine = make_engine(database)
-    writer = OutboxWriter()
+    writer = bench_writer()
     pairs = max(1, round(rate / 50 / 2))  # rate counts events, a pair is two
     written, n = 0, 0
     for _ in paced_ticks(rate, seconds, 2 * pairs, start_at):
@@ -146,7 +147,8 @@ def main() -> None:
                         help="writer processes (one Python writer cannot commit 3,000 events/s)")
     add_json_option(parser)
     args = parser.parse_args()
-    base = ready_settings(Console(stderr=True))
+    ready_settings(Console(stderr=True))
+    base = get_stack_settings()  # the demo's platform runs beside the local stack
     rows = []
     logs = base.nmc_home / "logs" / "freshness"
     with scratch_database(base, prefix="nmc_fresh") as settings, \

@@ -27,7 +27,7 @@ from rich.table import Table
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from bench.common import ready_settings, scratch_database
+from bench.common import bench_writer, ready_settings, scratch_database
 from bench.results import add_json_option, table_data, write_json
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.headers import decode_headers
@@ -79,7 +79,7 @@ def add_tenants(engine: Engine, ids: list[uuid.UUID]) -> None:
                 stripe_subscription_id=f"sub_bench{n}", tenant_id=tenant_id,
                 stripe_customer_id=f"cus_bench{n}", plan="pro", status="active",
                 current_period_end=now + timedelta(days=30), source_created=now))
-            set_campaign_status(s, tenant_id, uuid.uuid4(), "approved", now)
+            set_campaign_status(s, bench_writer(), tenant_id, uuid.uuid4(), "approved", now)
 
 
 def queued_texts(engine: Engine) -> int:
@@ -103,7 +103,8 @@ def run_reactor(settings: Settings, knobs: ReactorSettings, topics: list[str],
     reactor = ConversationReactor(
         consumer, registry_decoder(registry), engine, Producer(producer_config(settings)),
         group, 5, 1.0, batch_max=knobs.batch_max,
-        batch_wait_s=knobs.batch_wait_ms / 1000, topics=tuple(topics))
+        batch_wait_s=knobs.batch_wait_ms / 1000, topics=tuple(topics),
+        writer=bench_writer())
     stop, assigned = threading.Event(), threading.Event()
     thread = threading.Thread(target=reactor.run, args=(stop, assigned), daemon=True)
     thread.start()
@@ -132,6 +133,7 @@ def run_baseline(settings: Settings, topics: list[str], expected: int, batch: in
     engine = make_engine(settings.database)
     registry = registry_client(settings)
     decode = registry_decoder(registry)
+    writer = bench_writer()
     consumer = Consumer(consumer_config(settings, group, **{"auto.offset.reset": "earliest"}))
     consumer.subscribe(topics)
     n, started, cpu = 0, 0.0, 0.0
@@ -145,7 +147,7 @@ def run_baseline(settings: Settings, topics: list[str], expected: int, batch: in
             facts = [to_trigger(decode(m.value() or b"")) for m in msgs
                      if decode_headers(m.headers()).get("event_name") in HANDLED]
             with Session(engine) as s, s.begin():
-                react_batch(s, facts)
+                react_batch(s, facts, writer)
             consumer.commit(asynchronous=True)
             n += len(msgs)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu

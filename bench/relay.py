@@ -46,6 +46,7 @@ from rich.table import Table
 from sqlalchemy import text
 
 from bench.common import (
+    bench_writer,
     paced_ticks,
     percentile,
     ready_settings,
@@ -59,8 +60,8 @@ from nmc.infra.db import make_engine, psycopg_dsn
 from nmc.infra.kafka_clients import producer_config
 from nmc.infra.net import free_port
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
-from producers.outbox import OUTBOX_LANES, OutboxWriter
+from nmc.infra.settings import ServiceSettings
+from producers.outbox import OUTBOX_LANES
 from producers.relay.publisher import KafkaPublisher
 from producers.relay.store import APPLICATION_NAME as RELAY_APPLICATION
 from producers.relay.store import LANE_LOCK_CLASS, OutboxRow
@@ -88,12 +89,12 @@ def make_events(n: int, keys: int) -> list[Envelope]:
     ]
 
 
-def write_backlog(settings: Settings, events: list[Envelope], chunk: int = 1000,
+def write_backlog(settings: ServiceSettings, events: list[Envelope], chunk: int = 1000,
                   traced: bool = False) -> float:
     """Write `events` through the OutboxWriter in transactions of `chunk`; returns seconds.
     `traced`: each row gets a `traceparent` (a trace of its own), as a tracing writer's do."""
     engine = make_engine(settings.database)
-    writer = OutboxWriter()
+    writer = bench_writer()
     started = time.perf_counter()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("writing backlog", total=len(events))
@@ -107,7 +108,7 @@ def write_backlog(settings: Settings, events: list[Envelope], chunk: int = 1000,
     return time.perf_counter() - started
 
 
-def pending(settings: Settings) -> int:
+def pending(settings: ServiceSettings) -> int:
     engine = make_engine(settings.database)
     with engine.connect() as conn:
         n = conn.execute(text("SELECT count(*) FROM outbox_events WHERE state = 'pending'"))
@@ -127,7 +128,7 @@ def _health(port: int) -> dict[str, object]:
     return body
 
 
-def start_relays(settings: Settings, count: int, logs: Path, lanes_free: bool = True,
+def start_relays(settings: ServiceSettings, count: int, logs: Path, lanes_free: bool = True,
                  extra_env: dict[str, str] | None = None,
                  code: Path | None = None) -> list[subprocess.Popen[bytes]]:
     """`count` relay processes, returned once they hold every lane between them (or, when
@@ -185,7 +186,7 @@ def relay_backends(database: str) -> list[int]:
             " AND application_name LIKE %s", (f"{RELAY_APPLICATION} %",))]
 
 
-def drain(base: Settings, events: list[Envelope], relays: int, logs: Path,
+def drain(base: ServiceSettings, events: list[Envelope], relays: int, logs: Path,
           traces: Path | None = None, traced_rows: bool | None = None,
           code: Path | None = None) -> tuple[float, float, float | None, float]:
     """Seconds for `relays` relays to publish a backlog, from the moment they may start, the
@@ -239,7 +240,7 @@ def drain(base: Settings, events: list[Envelope], relays: int, logs: Path,
 # --- the raw producer ceiling --------------------------------------------------------------
 
 
-def raw_ceiling(settings: Settings, events: list[Envelope]) -> tuple[float, float]:
+def raw_ceiling(settings: ServiceSettings, events: list[Envelope]) -> tuple[float, float]:
     """Same records, pre-serialized, produced from memory with the relay's producer config;
     seconds, and CPU microseconds per event of this process (librdkafka's threads included)."""
     registry = ConfluentVersions(registry_client(settings))
@@ -280,7 +281,7 @@ def steady_writer(database: str, rate: float, seconds: float, start_at: float,
     """One writer process: commits `rate` events/s in 10 ms ticks (one transaction a tick)
     from wall-clock `start_at`; returns each event's commit time (epoch seconds)."""
     engine = make_engine(database)
-    writer = OutboxWriter()
+    writer = bench_writer()
     per_tick = max(1, round(rate / 100))
     events = make_events(int(rate * seconds) + per_tick, keys=50 + seed)
     committed: dict[str, float] = {}
@@ -295,7 +296,7 @@ def steady_writer(database: str, rate: float, seconds: float, start_at: float,
     return committed
 
 
-def steady_latency(base: Settings, rate: int, seconds: float, logs: Path,
+def steady_latency(base: ServiceSettings, rate: int, seconds: float, logs: Path,
                    writers: int) -> tuple[list[float], int]:
     """Commit `rate` events/s from `writers` processes (one Python writer cannot commit
     5,000 events/s on this machine) with one relay running; commit -> ack in ms."""
@@ -328,12 +329,12 @@ def steady_latency(base: Settings, rate: int, seconds: float, logs: Path,
 # --- the writer inside a business transaction --------------------------------------------
 
 
-def writer_cost(base: Settings, appends: int, per_transaction: int) -> list[float]:
+def writer_cost(base: ServiceSettings, appends: int, per_transaction: int) -> list[float]:
     """Microseconds per `OutboxWriter.append` call, `per_transaction` calls a transaction."""
     events = make_events(appends, keys=max(1, appends // 4))
     with scratch_database(base) as settings:
         engine = make_engine(settings.database)
-        writer = OutboxWriter()
+        writer = bench_writer()
         costs: list[float] = []
         for i in range(0, len(events), per_transaction):
             with engine.begin() as conn:
@@ -414,7 +415,7 @@ def main() -> None:
     write_json(args.json, "relay", *table_data(table))
 
 
-def tracing_cost(base: Settings, args: argparse.Namespace, logs: Path) -> None:
+def tracing_cost(base: ServiceSettings, args: argparse.Namespace, logs: Path) -> None:
     """One relay drains a backlog whose rows all carry a `traceparent`: tracing off, on, off;
     with `--baseline-code`, the same drain by the code from before tracing, interleaved."""
     plan: list[tuple[str, Path | None, Path | None]] = [

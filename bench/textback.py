@@ -47,7 +47,13 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
-from bench.common import paced_ticks, percentile, ready_settings, scratch_database
+from bench.common import (
+    bench_writer,
+    paced_ticks,
+    percentile,
+    ready_settings,
+    scratch_database,
+)
 from bench.reactor import add_tenants
 from bench.results import add_json_option, table_data, write_json
 from nmc.contract.envelope import new_event
@@ -57,7 +63,6 @@ from nmc.infra.kafka_clients import consumer_config
 from nmc.infra.net import free_port
 from nmc.infra.settings import Settings
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
-from producers.outbox import OutboxWriter
 from producers.tenants.store import add_tenant
 from tests.support.streams import remove_group
 from tests.support.twilio_rest import Script, ScriptedTwilio
@@ -89,7 +94,7 @@ def background_writer(database: str, tenants: list[tuple[str, str]], rate: float
     """One writer process: other tenants' conversation traffic at `rate` events/s from the
     wall-clock time `go` carries, one transaction per ~20 ms tick; puts the events committed."""
     engine = make_engine(database)
-    writer = OutboxWriter()
+    writer = bench_writer()
     with engine.connect():
         pass  # connected before the start
     ready.put(seed)

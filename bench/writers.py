@@ -18,10 +18,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, text
 
-from bench.common import ready_settings, scratch_database
+from bench.common import bench_writer, ready_settings, scratch_database
 from bench.relay import make_events
 from nmc.infra.db import make_engine
-from producers.outbox import OutboxWriter
 
 console = Console()
 _TRIGGER = """
@@ -38,7 +37,7 @@ def appends_per_s(engine: Engine, writers: int, seconds: float) -> float:
     start = threading.Barrier(writers + 1)
 
     def write(i: int) -> None:
-        writer, events = OutboxWriter(), iter(make_events(60_000 // writers, keys=100))
+        writer, events = bench_writer(), iter(make_events(60_000 // writers, keys=100))
         with engine.connect() as conn:
             start.wait()
             deadline = time.monotonic() + seconds

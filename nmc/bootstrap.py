@@ -12,7 +12,7 @@ from nmc.contract.schemas import SCHEMA_DIR
 from nmc.infra.connection import url_with_userinfo
 from nmc.infra.db import upgrade
 from nmc.infra.kafka_clients import ensure_topics
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 from nmc.schema_gate.check import run_check
 from nmc.schema_gate.register import register_checked
 
@@ -21,7 +21,11 @@ class SchemaGateError(RuntimeError):
     """schemas-avro/ does not pass the compatibility gate."""
 
 
-def prepare(settings: Settings, console: Console | None = None, register: bool = True) -> None:
+def prepare(
+    settings: ServiceSettings,
+    console: Console | None = None,
+    register: bool = True,
+) -> None:
     console = console or Console(stderr=True)
     upgrade(settings.database)
     console.print("[green]✓[/] database migrated")

@@ -16,6 +16,7 @@ from nmc.docs_site.cli import docs_app
 from nmc.infra.settings import get_settings
 from nmc.schema_gate.cli import schemas_app
 from nmc.stack.cli import stack_app
+from nmc.stack.settings import get_stack_settings
 from nmc.topics_cli import topics_command
 from nmc_streams.api.cli import api_command
 from nmc_streams.cli import worker_app
@@ -67,9 +68,10 @@ def db_upgrade() -> None:
 def relay(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """Publish committed outbox rows to Kafka until SIGTERM (several may run at once)."""
     from producers.relay.app import run_relay
+    from producers.relay.settings import RelaySettings
 
     _logging(verbose)
-    run_relay(get_settings())
+    run_relay(get_settings(), RelaySettings())
 
 
 @app.command()
@@ -77,9 +79,13 @@ def reactor(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """React to missed calls and texts: start conversations, queue the auto-reply."""
     from producers.conversation.reactions.app import run_reactor
     from producers.conversation.reactions.settings import ReactorSettings
+    from producers.outbox import OutboxWriter
+    from producers.outbox.settings import OutboxSettings
 
     _logging(verbose)
-    run_reactor(get_settings(), ReactorSettings())
+    settings = get_settings()
+    run_reactor(settings, ReactorSettings(),
+                writer=OutboxWriter.from_settings(OutboxSettings(), settings))
 
 
 @outbox_app.command("parked")
@@ -268,7 +274,7 @@ def demo(
         raise typer.BadParameter("--catalog and --evolve are two different demos: pick one")
     logging.basicConfig(level=logging.WARNING)
     run = run_catalog if catalog else run_evolve if evolve else run_story
-    raise typer.Exit(run(get_settings(), console))
+    raise typer.Exit(run(get_stack_settings(), console))
 
 
 def main() -> None:

@@ -9,11 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nmc.infra.settings import get_settings, get_versions
 from nmc.stack import connect
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.procs import tail
+from nmc.stack.settings import get_stack_settings, get_versions
 
 connect_app = typer.Typer(
     help="Kafka Connect + Debezium: the CDC alternative to `nmc relay` (same wire contract).",
@@ -34,7 +34,7 @@ def up(
     ] = False,
 ) -> None:
     """Build/fetch the plugins, grant the CDC role, start the worker with the outbox connector."""
-    settings, cs = get_settings(), connect.get_connect_settings()
+    settings, cs = get_stack_settings(), connect.get_connect_settings()
     layout = Layout.of(settings)
     layout.ensure_dirs()
     try:
@@ -55,7 +55,7 @@ def down(
     ] = False,
 ) -> None:
     """Stop the connector and the worker; with --drop-slot release the WAL it holds."""
-    settings, cs = get_settings(), connect.get_connect_settings()
+    settings, cs = get_stack_settings(), connect.get_connect_settings()
     layout = Layout.of(settings)
     if connect.running(layout) is not None and connect.delete_connector(cs, cs.connector):
         _say(f"connector {cs.connector} stopped")
@@ -75,7 +75,7 @@ def down(
 @connect_app.command()
 def status() -> None:
     """Worker, connector and task state, and every logical slot's lag in bytes."""
-    settings, cs = get_settings(), connect.get_connect_settings()
+    settings, cs = get_stack_settings(), connect.get_connect_settings()
     layout = Layout.of(settings)
     record = connect.running(layout)
     state = connect.connector_state(connect.connector_status(cs, cs.connector)) if record else "-"
@@ -107,7 +107,7 @@ def prune(
     ] = 0.0,
 ) -> None:
     """CDC-mode retention: delete outbox rows by age only (run instead of the relay's job)."""
-    settings, cs = get_settings(), connect.get_connect_settings()
+    settings, cs = get_stack_settings(), connect.get_connect_settings()
     age = cs.retention_s if older_than is None else older_than
     while True:
         deleted = connect.prune_by_age(settings.database, age, cs.retention_batch)
@@ -123,5 +123,5 @@ def prune(
 @connect_app.command()
 def logs(lines: Annotated[int, typer.Option("-n", "--lines", help="Lines to show.")] = 50) -> None:
     """Print the end of the worker's log."""
-    for line in tail(Layout.of(get_settings()).log(connect.NAME), lines):
+    for line in tail(Layout.of(get_stack_settings()).log(connect.NAME), lines):
         console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -29,7 +29,7 @@ from nmc.contract.schemas import DOMAINS, topic_for
 from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.kafka_clients import consumer_config
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 
 
 class TailError(RuntimeError):
@@ -127,7 +127,7 @@ def _decode_key(raw: bytes | None) -> str | None:
 
 
 def tail(
-    settings: Settings,
+    settings: ServiceSettings,
     spec: TailSpec,
     stop: threading.Event | None = None,
     on_ready: Callable[[], None] | None = None,

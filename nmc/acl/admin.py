@@ -37,7 +37,7 @@ from nmc.acl.model import (
 from nmc.acl.model import ResourceType as ResourceName
 from nmc.acl.model import stale as stale_entries
 from nmc.infra.kafka_clients import admin_config, ensure_topics
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 
 TIMEOUT_S = 30.0
 SCRAM_ITERATIONS = 8192
@@ -128,7 +128,7 @@ def upsert_scram_users(config: Mapping[str, Any], passwords: Mapping[str, str],
         future.result()
 
 
-def plan_inputs(settings: Settings) -> PlanInputs:
+def plan_inputs(settings: ServiceSettings) -> PlanInputs:
     """The groups of this deployment's processes, from their settings (NMC_REACTIONS_GROUP,
     NMC_STREAMS_APP_ID_PREFIX)."""
     from nmc_streams.settings import StreamSettings
@@ -138,7 +138,10 @@ def plan_inputs(settings: Settings) -> PlanInputs:
                       streams_prefix=StreamSettings().app_id_prefix)
 
 
-def apply_plan(settings: Settings, inputs: PlanInputs) -> tuple[list[AclEntry], list[AclEntry]]:
+def apply_plan(
+    settings: ServiceSettings,
+    inputs: PlanInputs,
+) -> tuple[list[AclEntry], list[AclEntry]]:
     """As the admin in `settings`: the DLQ and replay topics of the planned groups (nobody
     else may create them), then the ACL set: (created, deleted) rules."""
     ensure_topics(settings, role_topics(inputs, list(STREAM_APPS)))

@@ -26,7 +26,7 @@ from nmc.contract.schemas import DOMAINS, topic_for
 from nmc.infra.connection import url_with_userinfo
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import admin_config
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 from nmc.schema_gate.registry_api import Registry, RegistryUnavailable
 
 
@@ -72,7 +72,7 @@ class Removed:
         return text + (f"; could not remove: {', '.join(self.failed)}" if self.failed else "")
 
 
-def remove_run(settings: Settings, prefix: str, state_dirs: Iterable[Path] = (),
+def remove_run(settings: ServiceSettings, prefix: str, state_dirs: Iterable[Path] = (),
                timeout_s: float = 30.0) -> Removed:
     """Delete the run's topics and consumer groups (its processes must have stopped first)."""
     removed = Removed()
@@ -87,7 +87,7 @@ def remove_run(settings: Settings, prefix: str, state_dirs: Iterable[Path] = (),
     return removed
 
 
-def remove_suffixed(settings: Settings, suffix: str, group_prefix: str,
+def remove_suffixed(settings: ServiceSettings, suffix: str, group_prefix: str,
                     database_url: str | None = None, timeout_s: float = 30.0) -> Removed:
     """Delete what a run on isolated topic copies made (`nmc demo --evolve`): the copies, their
     registry subjects (hard-deleted, soft-deleted ones too), the groups `<group_prefix>[-…]`

@@ -54,14 +54,16 @@ from nmc.infra.db import make_engine, upgrade
 from nmc.infra.kafka_clients import consumer_config, ensure_topics
 from nmc.infra.net import free_port
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 from nmc.schema_gate.check import Report, Result, check_file
 from nmc.schema_gate.register import register_checked
 from nmc.schema_gate.registry_api import Registry
 from nmc.stack import StackError, ensure_up
+from nmc.stack.settings import StackSettings
 from producers.outbox import OutboxWriter
 from producers.outbox.values import StoredValues, registry_lookup
 from producers.relay.app import build_relay, run_relay
+from producers.relay.settings import RelaySettings
 
 WINDOW = {EVENT: [1, 2]}
 _FAILURES = (TimeoutError, RuntimeError, InvalidEvent, KafkaException, SQLAlchemyError,
@@ -102,7 +104,7 @@ class Scratch:
         return subject_for(self.topic, f"nmc.telephony.v{major}.CallDetected")
 
 
-def run_evolve(settings: Settings, console: Console) -> int:
+def run_evolve(settings: StackSettings, console: Console) -> int:
     """Play the three steps, printing each; 0 when every step showed what it should."""
     from nmc.demo.run import log_to_file
 
@@ -125,10 +127,11 @@ def run_evolve(settings: Settings, console: Console) -> int:
             console.print(f"[green]✓[/] scratch copies: topic [bold]{scratch.topic}[/] (its own "
                           f"subjects), database {scratch.database}, schema files in {tmp}; "
                           "the real catalog and subjects are not touched")
-            local = settings.model_copy(update={
-                "database_url": SecretStr(database_url), "nmc_relay_poll_interval_s": 0.2,
-                "nmc_relay_metrics_port": free_port()})
-            story = Evolution(local, scratch, Path(tmp), console)
+            local = ServiceSettings(**{**settings.service_fields(),
+                                       "database_url": SecretStr(database_url)})
+            relay = RelaySettings(nmc_relay_poll_interval_s=0.2,
+                                  nmc_relay_metrics_port=free_port())
+            story = Evolution(local, relay, scratch, Path(tmp), console)
             story.minor()
             story.major()
             story.retirement()
@@ -166,9 +169,10 @@ def _create_database(server_url: str, name: str, url: str) -> None:
 class Evolution:
     """The three steps on one run's scratch copies (`settings` points at its database)."""
 
-    def __init__(self, settings: Settings, scratch: Scratch, tmp: Path,
-                 console: Console) -> None:
+    def __init__(self, settings: ServiceSettings, relay: RelaySettings, scratch: Scratch,
+                 tmp: Path, console: Console) -> None:
         self.settings, self.scratch, self.tmp, self.console = settings, scratch, tmp, console
+        self.relay_settings = relay
         self.registry_url = url_with_userinfo(settings.registry, settings.connection)
         self.tenant = uuid.uuid4()
         self.keys = [uuid.uuid4(), uuid.uuid4()]
@@ -385,8 +389,10 @@ class Evolution:
     @contextmanager
     def relay(self, catalog: SchemaCatalog) -> Iterator[None]:
         """A relay with `catalog`'s files on the scratch outbox, stopped on exit."""
-        relay, stop = build_relay(self.settings, catalog=catalog), threading.Event()
-        thread = threading.Thread(target=run_relay, args=(self.settings, stop, relay),
+        relay = build_relay(self.settings, self.relay_settings, catalog=catalog)
+        stop = threading.Event()
+        thread = threading.Thread(target=run_relay,
+                                  args=(self.settings, self.relay_settings, stop, relay),
                                   name="evolve-relay", daemon=True)
         thread.start()
         try:

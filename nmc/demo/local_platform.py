@@ -17,6 +17,7 @@ groups (taken back with the run's topics and groups).
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import subprocess
@@ -44,12 +45,13 @@ from nmc.infra.db import make_engine
 from nmc.infra.db_roles import API_ROLE, RELAY_ROLE, STREAMS_ROLE, WRITER_ROLE
 from nmc.infra.kafka_clients import admin_config, consumer_config, domain_topics, ensure_topics
 from nmc.infra.net import free_port
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 from nmc.stack import prometheus
 from nmc.stack.layout import Layout
 from nmc.stack.prometheus_config import write_targets
 from nmc.stack.render import process_role_url
 from nmc.stack.secure import ADMIN_USER, client_env, ensure_material
+from nmc.stack.settings import StackSettings
 from nmc.stack.shape import client_settings
 from nmc_streams.api.app import create_app
 from nmc_streams.api.settings import ApiSettings
@@ -59,13 +61,16 @@ from producers.conversation.reactions.consumer import SOURCE_TOPICS
 from producers.conversation.reactions.settings import ReactorSettings
 from producers.edges.app import create_edge_app
 from producers.edges.settings import EdgeSettings
+from producers.outbox import OutboxWriter
+from producers.outbox.settings import OutboxSettings
 from producers.relay.app import run_relay
+from producers.relay.settings import RelaySettings
 from producers.sender.sender import run_sender
 from producers.sender.settings import SenderSettings
 
 STREAM_APPS = ("conversation", "scheduling", "reporting")
 
-def commit_at_end(settings: Settings, group: str, topics: list[str]) -> None:
+def commit_at_end(settings: ServiceSettings, group: str, topics: list[str]) -> None:
     """Give a new consumer group committed offsets at the current end of `topics`."""
     consumer = Consumer(consumer_config(settings, group))
     try:
@@ -83,7 +88,7 @@ class _Server(uvicorn.Server):
 class LocalPlatform:
     """Start with `with LocalPlatform(settings) as platform:`; everything stops on exit."""
 
-    settings: Settings
+    settings: StackSettings
     log_dir: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
@@ -128,7 +133,7 @@ class LocalPlatform:
         self.writer_engine = (make_engine(self.database_as(WRITER_ROLE)) if self.secured
                               else self.engine)  # the edges' and the sender's
 
-    def as_principal(self, principal: str) -> Settings:
+    def as_principal(self, principal: str) -> StackSettings:
         """The settings a process of this run uses: `principal`'s login on a secured local
         stack, the given settings unchanged on a plain one."""
         return client_settings(self.settings, principal)[0] if self.secured else self.settings
@@ -190,7 +195,8 @@ class LocalPlatform:
         topics = domain_topics()
         for app in STREAM_APPS:
             commit_at_end(self.as_principal(STREAMS), self.streams.app_id(app), topics)
-        reactions = self.as_principal(REACTOR).model_copy(update={
+        reactions = ServiceSettings(**{
+            **self.as_principal(REACTOR).service_fields(),
             "database_url": SecretStr(self.database_as(WRITER_ROLE))})
         reactor = ReactorSettings(group=self.reactions_group,
                                   metrics_port=self.reactor_metrics_port)
@@ -205,13 +211,18 @@ class LocalPlatform:
                     env=env, stdout=log, stderr=subprocess.STDOUT))
         progress(f"stream workers started ({', '.join(STREAM_APPS)})")
         self.twilio.start()
-        relay = self.as_principal(RELAY).model_copy(update={
-            "nmc_relay_metrics_port": self.relay_metrics_port,
-            "nmc_relay_database_url": SecretStr(self.database_as(RELAY_ROLE))})
-        self._thread("relay", run_relay, relay, self._stop)
-        self._thread("reactor", run_reactor, reactions, reactor, self._stop)
-        self._thread("sender", run_sender, self.writer_engine, self.sender_settings, self._stop)
-        self._serve("edge", create_edge_app(self.edge_settings, self.writer_engine), self.edge_port)
+        relay = RelaySettings(nmc_relay_metrics_port=self.relay_metrics_port,
+                              nmc_relay_database_url=SecretStr(self.database_as(RELAY_ROLE)))
+        self._thread("relay", run_relay, self.as_principal(RELAY), relay, self._stop)
+        react = functools.partial(run_reactor, writer=OutboxWriter.from_settings(
+            OutboxSettings(), reactions))
+        self._thread("reactor", react, reactions, reactor, self._stop)
+        # the edges and the sender write through one writer (its registry lookups shared)
+        writer = OutboxWriter.from_settings(OutboxSettings(), self.settings)
+        self._thread("sender", run_sender, self.writer_engine, self.sender_settings, self._stop,
+                     writer)
+        self._serve("edge", create_edge_app(self.edge_settings, self.writer_engine, writer),
+                    self.edge_port)
         self._serve("api", create_app(self.api_settings, self.settings), self.api_port)
         self._wait_for_http()
         self._register_targets()

@@ -30,14 +30,16 @@ from nmc.contract.payload import to_json_value
 from nmc.infra.consume import DecodedRecord, end_offsets, read_records
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import domain_topics
-from nmc.infra.settings import Settings
 from nmc.stack import StackError, ensure_up
+from nmc.stack.settings import StackSettings
 from nmc.stack.shape import client_settings
 from producers.outbox import OutboxWriter
+from producers.outbox.settings import OutboxSettings
 from producers.relay.app import run_relay
+from producers.relay.settings import RelaySettings
 
 
-def _stack(settings: Settings, console: Console) -> bool:
+def _stack(settings: StackSettings, console: Console) -> bool:
     try:
         ensure_up(settings, console)
     except StackError as exc:
@@ -47,7 +49,7 @@ def _stack(settings: Settings, console: Console) -> bool:
     return True
 
 
-def run_story(settings: Settings, console: Console) -> int:
+def run_story(settings: StackSettings, console: Console) -> int:
     from nmc.demo.local_platform import LocalPlatform
     from nmc.demo.scenario import ProviderSimulator, new_tenant, play, wait_for_story
 
@@ -126,7 +128,7 @@ def _print_story(console: Console, state: dict[str, Any]) -> None:
                             title=f"GET /v1/reports/daily ({report['day']})"))
 
 
-def run_catalog(settings: Settings, console: Console) -> int:
+def run_catalog(settings: StackSettings, console: Console) -> int:
     log_to_file(settings.nmc_home / "logs" / "demo")
     if not _stack(settings, console):
         return 1
@@ -137,12 +139,12 @@ def run_catalog(settings: Settings, console: Console) -> int:
     start = end_offsets(reader, domain_topics())
     engine = make_engine(settings.database)
     with Session(engine) as session, session.begin():
-        OutboxWriter().append_all(session, events)
+        OutboxWriter.from_settings(OutboxSettings(), settings).append_all(session, events)
     engine.dispose()
     console.print(f"[green]✓[/] wrote {len(events)} events to outbox_events in one transaction")
     stop = threading.Event()
-    relay = threading.Thread(target=run_relay, args=(relay_settings, stop), name="relay",
-                             daemon=True)
+    relay = threading.Thread(target=run_relay, args=(relay_settings, RelaySettings(), stop),
+                             name="relay", daemon=True)
     relay.start()
     try:
         with console.status("relay publishing, consumer decoding"):

@@ -10,10 +10,10 @@ from nmc.contract.dead_letter import dlq_topic, replay_topic
 from nmc.contract.headers import decode_headers
 from nmc.dlq.model import DeadLetter, DlqError, replay_headers
 from nmc.infra.kafka_clients import consumer_config, ensure_topics, producer_config
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 
 
-def dlq_positions(settings: Settings, groups: Iterable[str],
+def dlq_positions(settings: ServiceSettings, groups: Iterable[str],
                   timeout_s: float = 10.0) -> dict[tuple[str, str], tuple[int, int]]:
     """(group, dlq_source) → (partition, offset) of every record on the groups' DLQ topics.
 
@@ -57,7 +57,7 @@ def dlq_positions(settings: Settings, groups: Iterable[str],
     return found
 
 
-def send_replays(settings: Settings, letters: Sequence[DeadLetter], operator: str,
+def send_replays(settings: ServiceSettings, letters: Sequence[DeadLetter], operator: str,
                  on_acked: Callable[[DeadLetter, str, int, int], None],
                  flush_timeout_s: float = 60.0) -> list[str]:
     """Produce each dead letter (already in replay order) to `nmc.replay.<its group>` with its

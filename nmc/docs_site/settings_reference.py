@@ -25,12 +25,20 @@ from nmc.infra.settings import PROJECT_ROOT
 
 # (module, class, where it is used): the order of the page.
 SETTINGS_CLASSES: tuple[tuple[str, str, str], ...] = (
-    ("nmc.infra.settings", "Settings",
-     "The platform's shared settings: services, local stack, topics, outbox relay."),
+    ("nmc.infra.settings", "ServiceSettings",
+     "Every process: the services it reaches (unset: the local stack), the topic layout and "
+     "the client knobs every producer and registry client shares."),
     ("nmc.infra.connection", "ConnectionSettings",
-     "Security of every Kafka and Schema Registry client (TLS, SASL, OAUTHBEARER, registry "
-     "credentials); see [Secured clusters](../operating/secured-clusters.md)."),
-    ("nmc.infra.settings", "StackVersions", "Pinned versions of the local stack's services."),
+     "Every Kafka and Schema Registry client (part of `ServiceSettings`): TLS, SASL, "
+     "OAUTHBEARER, registry credentials; see "
+     "[Secured clusters](../operating/secured-clusters.md)."),
+    ("producers.relay.settings", "RelaySettings", "`nmc relay`: the outbox relay."),
+    ("producers.outbox.settings", "OutboxSettings",
+     "Every outbox writer: the edges, the sender, the reactor, the demo."),
+    ("nmc.stack.settings", "StackSettings",
+     "`nmc stack`, `nmc connect`, the demo: `ServiceSettings` and the local stack's knobs, "
+     "listed here."),
+    ("nmc.stack.settings", "StackVersions", "Pinned versions of the local stack's services."),
     ("producers.edges.settings", "EdgeSettings",
      "`nmc edge serve`: webhooks and domain commands."),
     ("producers.sender.settings", "SenderSettings",
@@ -76,13 +84,21 @@ def is_nested(info: FieldInfo) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseSettings)
 
 
+def inherited(cls: type[BaseSettings]) -> set[str]:
+    """Fields `cls` takes from another settings class (listed in that class's table)."""
+    return {name for base in cls.__mro__[1:]
+            if issubclass(base, BaseSettings) and base is not BaseSettings
+            for name in base.model_fields}
+
+
 def rows(cls: type[BaseSettings]) -> list[SettingRow]:
-    """The class's fields as environment variables (nested settings classes are skipped:
-    they have a table of their own)."""
+    """The class's own fields as environment variables (nested settings classes and fields
+    inherited from another settings class are skipped: they have a table of their own)."""
     prefix = env_prefix(cls)
     found = []
+    skip = inherited(cls)
     for name, info in cls.model_fields.items():
-        if is_nested(info):
+        if is_nested(info) or name in skip:
             continue
         found.append(SettingRow(
             env=f"{prefix}{name}".upper(),

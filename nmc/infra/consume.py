@@ -13,7 +13,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from nmc.contract.headers import decode_headers
 from nmc.infra.kafka_clients import consumer_config
 from nmc.infra.schema_registry import registry_client, value_deserializer
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class DecodedRecord:
     raw_value: bytes
 
 
-def end_offsets(settings: Settings, topics: Iterable[str]) -> list[TopicPartition]:
+def end_offsets(settings: ServiceSettings, topics: Iterable[str]) -> list[TopicPartition]:
     """Current end of every partition: start reading here to see only what comes next."""
     consumer = Consumer(consumer_config(settings, "nmc-offsets-probe"))
     try:
@@ -44,7 +44,7 @@ def end_offsets(settings: Settings, topics: Iterable[str]) -> list[TopicPartitio
 
 
 def read_records(
-    settings: Settings,
+    settings: ServiceSettings,
     start: list[TopicPartition],
     until: Callable[[list[DecodedRecord]], bool],
     timeout_s: float = 60.0,

@@ -15,12 +15,12 @@ from faust.auth import OAuthCredentials, SASLCredentials, SSLCredentials
 from faust.types.auth import CredentialsT
 
 from nmc.infra.connection import ConnectionSettings, ssl_context
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 
 TOKEN_REFRESH_MARGIN_S = 30.0
 
 
-def faust_broker(settings: Settings) -> list[str]:
+def faust_broker(settings: ServiceSettings) -> list[str]:
     """`kafka://host:port` per bootstrap server (Faust takes a list for several brokers)."""
     return [f"kafka://{h.strip()}" for h in settings.kafka.split(",") if h.strip()]
 
@@ -61,7 +61,7 @@ class ClientCredentialsTokenProvider(AbstractTokenProvider):  # type: ignore[mis
         return self._token
 
 
-def faust_credentials(settings: Settings) -> CredentialsT | None:
+def faust_credentials(settings: ServiceSettings) -> CredentialsT | None:
     """Faust `broker_credentials` for the configured protocol (None for PLAINTEXT)."""
     conn = settings.connection
     context = ssl_context(conn)

@@ -11,7 +11,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from nmc.contract.schemas import DOMAINS, topic_for
 from nmc.infra.connection import librdkafka_security
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 from nmc.infra.topics import layout_problem
 
 # librdkafka writes its own log lines (`%4|...|GETPID|...`) straight to stderr unless a logger is
@@ -19,11 +19,15 @@ from nmc.infra.topics import layout_problem
 LIBRDKAFKA_LOG = logging.getLogger("nmc.librdkafka")
 
 
+# librdkafka's delivery.timeout.ms of every producer but the relay's (which takes its own).
+DELIVERY_TIMEOUT_MS = 30_000
+
+
 class TopicLayoutError(RuntimeError):
     """Existing topics do not have the partition count the co-partitioning contract needs."""
 
 
-def client_config(settings: Settings) -> dict[str, Any]:
+def client_config(settings: ServiceSettings) -> dict[str, Any]:
     """What every librdkafka client shares: where the brokers are and how to authenticate.
 
     The one place the connection settings become librdkafka properties; producer, consumer
@@ -36,8 +40,9 @@ def client_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
-    """Idempotent, acks=all, Java-compatible partitioning (DESIGN.md §2)."""
+def producer_config(settings: ServiceSettings, **overrides: Any) -> dict[str, Any]:
+    """Idempotent, acks=all, Java-compatible partitioning (DESIGN.md §2). The relay sets its
+    own `delivery.timeout.ms` (NMC_RELAY_FLUSH_TIMEOUT_S) through `overrides`."""
     config: dict[str, Any] = {
         **client_config(settings),
         "enable.idempotence": True,
@@ -45,13 +50,13 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "partitioner": "murmur2_random",
         "linger.ms": settings.nmc_producer_linger_ms,
         "compression.type": "lz4",
-        "delivery.timeout.ms": int(settings.nmc_relay_flush_timeout_s * 1000),
+        "delivery.timeout.ms": DELIVERY_TIMEOUT_MS,
     }
     config.update(overrides)
     return config
 
 
-def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict[str, Any]:
+def consumer_config(settings: ServiceSettings, group_id: str, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         **client_config(settings),
         "group.id": group_id,
@@ -63,7 +68,7 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
     return config
 
 
-def admin_config(settings: Settings) -> dict[str, Any]:
+def admin_config(settings: ServiceSettings) -> dict[str, Any]:
     return client_config(settings)
 
 
@@ -72,7 +77,7 @@ def domain_topics() -> list[str]:
 
 
 def ensure_topics(
-    settings: Settings,
+    settings: ServiceSettings,
     topics: Iterable[str] | None = None,
     config: Mapping[str, str] | None = None,
 ) -> list[str]:

@@ -11,10 +11,10 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 
 from nmc.contract.schemas import EventSchema
 from nmc.infra.connection import registry_auth
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 
 
-def registry_client(settings: Settings) -> SchemaRegistryClient:
+def registry_client(settings: ServiceSettings) -> SchemaRegistryClient:
     # A timeout, because a registry that accepts a connection and never answers would
     # otherwise hang a relay, a worker or a consumer forever.
     return SchemaRegistryClient(

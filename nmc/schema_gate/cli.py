@@ -30,6 +30,7 @@ from nmc.schema_gate.retire import (
     retired_setting,
     unpublished_rows,
 )
+from producers.outbox.settings import OutboxSettings
 
 schemas_app = typer.Typer(help="Schema compatibility gate and registration.",
                           no_args_is_help=True)
@@ -223,7 +224,7 @@ def retire(
                 for reason in reasons:
                     _out.print(f"  - {escape(reason)}")
                 raise typer.Exit(1)
-            value = retired_setting(settings.nmc_retired_majors, event, major)
+            value = retired_setting(OutboxSettings().nmc_retired_majors, event, major)
             if dry_run:
                 _out.print(f"OK (dry run): {event} major {major} can be retired; nothing "
                            "changed")

@@ -35,7 +35,7 @@ from sqlalchemy import Engine, text
 
 from nmc.contract.headers import decode_headers
 from nmc.infra.kafka_clients import admin_config, consumer_config
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def is_major(headers: Mapping[str, str], event_name: str, major: int) -> bool:
             and headers.get("schema_version", "").split(".", 1)[0] == str(major))
 
 
-def last_offsets(settings: Settings, topic: str, event_name: str, major: int,
+def last_offsets(settings: ServiceSettings, topic: str, event_name: str, major: int,
                  chunk: int = 500, timeout_s: float = 60.0) -> dict[int, int]:
     """Partition -> offset of the last record of the major, scanning backwards by chunks."""
     consumer = Consumer(consumer_config(settings, f"nmc-retire-scan-{uuid.uuid4().hex[:8]}",
@@ -147,7 +147,7 @@ def last_offsets(settings: Settings, topic: str, event_name: str, major: int,
     return found
 
 
-def reading_groups(settings: Settings, topic: str,
+def reading_groups(settings: ServiceSettings, topic: str,
                    timeout_s: float = 30.0) -> dict[str, dict[int, int | None]]:
     """Every consumer group with a committed offset on `topic`: partition -> offset."""
     admin = AdminClient(admin_config(settings))

@@ -6,25 +6,25 @@ from pathlib import Path
 
 import httpx
 
-from nmc.infra.settings import Settings, StackVersions
 from nmc.stack import health, javas, maven, pidfile, render, secure
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say, ServiceName, Starting, registry_uses_sql
 from nmc.stack.procs import require_free, require_tool, spawn_detached, wait_closed
 from nmc.stack.procs import stop as stop_process
+from nmc.stack.settings import StackSettings, StackVersions
 
 NAME: ServiceName = "registry"
 
 
-def stack_auth(settings: Settings, layout: Layout) -> tuple[str, str] | None:
+def stack_auth(settings: StackSettings, layout: Layout) -> tuple[str, str] | None:
     """The basic-auth login of a secured local registry (None when it is open)."""
     if not settings.nmc_stack_secure:
         return None
     return secure.ensure_material(layout.home).registry_login(secure.ADMIN_USER)
 
 
-def _job(settings: Settings, layout: Layout, record: pidfile.PidRecord, say: Say) -> Starting:
+def _job(settings: StackSettings, layout: Layout, record: pidfile.PidRecord, say: Say) -> Starting:
     auth = stack_auth(settings, layout)
     return Starting(
         name=NAME,
@@ -45,7 +45,7 @@ def security_mismatch(secured: bool, anonymous_status: int) -> str | None:
     return None
 
 
-def _running_mismatch(settings: Settings) -> str | None:
+def _running_mismatch(settings: StackSettings) -> str | None:
     try:
         status = httpx.get(f"{settings.registry}/subjects", timeout=5).status_code
     except httpx.HTTPError:
@@ -53,7 +53,7 @@ def _running_mismatch(settings: Settings) -> str | None:
     return security_mismatch(settings.nmc_stack_secure, status)
 
 
-def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say) -> Starting:
+def start(settings: StackSettings, versions: StackVersions, layout: Layout, say: Say) -> Starting:
     """Download and launch Apicurio; or hand back the one already running, unless its
     security is not the requested one: then it is restarted (never reported as secured)."""
     record = pidfile.read(layout.pidfile(NAME))
@@ -124,7 +124,7 @@ def _java_for(app: Path, choice: str = "auto") -> str:
 
 
 def ensure_compatibility(
-    settings: Settings, say: Say, auth: tuple[str, str] | None = None
+    settings: StackSettings, say: Say, auth: tuple[str, str] | None = None
 ) -> None:
     """Set the global compatibility level (Apicurio enforces nothing until one is set).
 

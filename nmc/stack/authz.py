@@ -9,20 +9,20 @@ from __future__ import annotations
 
 from nmc.acl.admin import apply_plan, plan_inputs, upsert_scram_users
 from nmc.infra.kafka_clients import admin_config
-from nmc.infra.settings import Settings
 from nmc.stack import secure
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say
+from nmc.stack.settings import StackSettings
 
 
-def admin_settings(settings: Settings, layout: Layout) -> Settings:
+def admin_settings(settings: StackSettings, layout: Layout) -> StackSettings:
     """`settings` connecting as the secured stack's admin (Kafka super user, registry sr-admin)."""
     material = secure.ensure_material(layout.home)
     return settings.model_copy(update={"connection": material.connection(
         secure.ADMIN_USER, registry_auth=settings.uses_local_registry)})
 
 
-def provision(settings: Settings, layout: Layout, say: Say) -> None:
+def provision(settings: StackSettings, layout: Layout, say: Say) -> None:
     """Users, topics and ACLs of the secured stack, as its admin."""
     material = secure.ensure_material(layout.home)
     admin = admin_settings(settings, layout)

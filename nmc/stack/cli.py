@@ -10,12 +10,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nmc.infra.settings import get_settings
 from nmc.stack.core import down, ensure_up, status
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import OBSERVABILITY, SERVICES
 from nmc.stack.procs import tail
+from nmc.stack.prometheus_config import ProcessPorts
+from nmc.stack.settings import get_stack_settings
 from nmc.stack.shape import render_exports
 
 stack_app = typer.Typer(help="Local stack: PostgreSQL, Kafka, Apicurio Registry (and Prometheus).",
@@ -51,9 +52,10 @@ def up(
     from nmc.bootstrap import prepare
     from nmc.stack.shape import client_settings, shaped
 
-    settings = shaped(get_settings(), secure=secure, brokers=brokers)
+    settings = shaped(get_stack_settings(), secure=secure, brokers=brokers)
     try:
-        ensure_up(settings, err_console, observability=observability)
+        ensure_up(settings, err_console, observability=observability,
+                  ports=_process_ports() if observability else ProcessPorts())
         clients, exports = client_settings(settings)
     except StackError as exc:
         raise _fail(exc) from None
@@ -62,6 +64,19 @@ def up(
     if exports:  # written raw: rich would wrap long lines when stdout is a pipe
         sys.stdout.write("# client settings for this stack (eval or copy into your shell):\n")
         sys.stdout.write(render_exports(exports, "shell"))
+
+
+def _process_ports() -> ProcessPorts:
+    """Each process's /metrics port, from its own settings (Prometheus' static targets)."""
+    from nmc_streams.settings import StreamSettings
+    from producers.conversation.reactions.settings import ReactorSettings
+    from producers.relay.settings import RelaySettings
+    from producers.sender.settings import SenderSettings
+
+    return ProcessPorts(relay=RelaySettings().nmc_relay_metrics_port,
+                        streams=StreamSettings().metrics_port,
+                        sender=SenderSettings().sender_metrics_port,
+                        reactor=ReactorSettings().metrics_port)
 
 
 @stack_app.command("env")
@@ -85,7 +100,7 @@ def env_cmd(
         raise typer.Exit(code=2)
     try:
         clients, exports = client_settings(
-            shaped(get_settings(), secure=secure, brokers=brokers), principal)
+            shaped(get_stack_settings(), secure=secure, brokers=brokers), principal)
     except StackError as exc:
         raise _fail(exc) from None
     # the addresses too (a plain stack needs nothing else), so another tool can be pointed at it
@@ -98,7 +113,7 @@ def env_cmd(
 def down_cmd() -> None:
     """Stop the services `up` started."""
     try:
-        down(get_settings(), err_console)
+        down(get_stack_settings(), err_console)
     except StackError as exc:
         raise _fail(exc) from None
 
@@ -110,7 +125,7 @@ def status_cmd() -> None:
     for column in ("service", "state", "address", "pid", "log", "detail"):
         table.add_column(column, overflow="fold")
     colours = {"running": "green", "stopped": "red", "external": "blue"}
-    for row in status(get_settings()):
+    for row in status(get_stack_settings()):
         table.add_row(
             row.name,
             f"[{colours[row.state]}]{row.state}[/]",
@@ -136,7 +151,7 @@ def logs(
     if service not in known and not service.removeprefix("kafka-").isdigit():
         err_console.print(f"[red]error:[/] unknown service {service!r}; one of {known}")
         raise typer.Exit(code=1)
-    path = Layout.of(get_settings()).log(service)
+    path = Layout.of(get_stack_settings()).log(service)
     for line in tail(path, lines):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if not follow:

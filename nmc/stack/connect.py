@@ -35,7 +35,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-from nmc.infra.settings import PROJECT_ROOT, Settings, StackVersions
+from nmc.infra.settings import PROJECT_ROOT
 from nmc.stack import maven, pidfile, render
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
@@ -50,6 +50,7 @@ from nmc.stack.procs import (
 from nmc.stack.procs import stop as stop_process
 from nmc.stack.prometheus import targets_dir
 from nmc.stack.prometheus_config import remove_targets, write_targets
+from nmc.stack.settings import StackSettings, StackVersions
 
 NAME = "connect"
 SMT_DIR = PROJECT_ROOT / "connectors" / "contract-smt"
@@ -191,7 +192,7 @@ def worker_deps(versions: StackVersions) -> list[tuple[str, str, str]]:
 
 
 def render_worker_properties(
-    settings: Settings, cs: ConnectSettings, cl: ConnectLayout
+    settings: StackSettings, cs: ConnectSettings, cl: ConnectLayout
 ) -> dict[str, str]:
     """Standalone worker: loopback REST, file offsets, bytes through, the relay's producer."""
     return {
@@ -217,7 +218,7 @@ def render_worker_properties(
 
 
 def connector_config(
-    settings: Settings,
+    settings: StackSettings,
     cs: ConnectSettings,
     cl: ConnectLayout,
     *,
@@ -369,7 +370,7 @@ def render_log4j2(log_file: Path) -> str:
 # --- database side -------------------------------------------------------------------------
 
 
-def provision_database(settings: Settings, cs: ConnectSettings, layout: Layout, dbname: str,
+def provision_database(settings: StackSettings, cs: ConnectSettings, layout: Layout, dbname: str,
                        publication: str) -> None:
     """Role with LOGIN REPLICATION, SELECT on the outbox, and the publication (idempotent).
 
@@ -410,7 +411,7 @@ class SlotLag:
     lag_bytes: int
 
 
-def slot_lags(settings: Settings) -> list[SlotLag]:
+def slot_lags(settings: StackSettings) -> list[SlotLag]:
     """Every logical slot and how many WAL bytes it still holds back (confirmed_flush_lsn)."""
     with psycopg.connect(render.libpq_url(settings.database), connect_timeout=5) as conn:
         rows = conn.execute(
@@ -421,13 +422,13 @@ def slot_lags(settings: Settings) -> list[SlotLag]:
     return [SlotLag(str(r[0]), str(r[1]), bool(r[2]), int(r[3])) for r in rows]
 
 
-def cdc_url(settings: Settings, cs: ConnectSettings) -> str:
+def cdc_url(settings: StackSettings, cs: ConnectSettings) -> str:
     """libpq URL of the application database as the CDC role (which may drop its slots)."""
     url = make_url(settings.database).set(username=cs.role, password=cs.password)
     return render.libpq_url(url.render_as_string(hide_password=False))
 
 
-def wait_slot_released(settings: Settings, slot: str, timeout_s: float = 30.0) -> None:
+def wait_slot_released(settings: StackSettings, slot: str, timeout_s: float = 30.0) -> None:
     """Wait until no walsender holds `slot` (a killed worker's lingers until PostgreSQL sees the
     connection gone); a task started before that fails to acquire the slot."""
     deadline = time.monotonic() + timeout_s
@@ -438,7 +439,12 @@ def wait_slot_released(settings: Settings, slot: str, timeout_s: float = 30.0) -
     raise StackError(NAME, f"slot {slot} still held by another connection after {timeout_s:.0f} s")
 
 
-def drop_slot(settings: Settings, cs: ConnectSettings, slot: str, timeout_s: float = 30.0) -> bool:
+def drop_slot(
+    settings: StackSettings,
+    cs: ConnectSettings,
+    slot: str,
+    timeout_s: float = 30.0,
+) -> bool:
     """Drop a replication slot once nothing streams from it; False when there is none."""
     deadline = time.monotonic() + timeout_s
     with psycopg.connect(cdc_url(settings, cs), autocommit=True) as conn:
@@ -597,7 +603,7 @@ def prepare(cs: ConnectSettings, versions: StackVersions, layout: Layout, say: S
     return libs
 
 
-def start(settings: Settings, cs: ConnectSettings, versions: StackVersions, layout: Layout,
+def start(settings: StackSettings, cs: ConnectSettings, versions: StackVersions, layout: Layout,
           say: Say, *, with_connector: bool = True) -> pidfile.PidRecord:
     """Provision plugins and the CDC role, start the worker (with the platform's connector
     from its properties file unless `with_connector` is False) and wait for its REST API."""

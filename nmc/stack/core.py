@@ -10,7 +10,6 @@ from rich.markup import escape
 
 from nmc.infra.connection import registry_http_auth
 from nmc.infra.kafka_clients import admin_config
-from nmc.infra.settings import Settings, get_versions
 from nmc.stack import (
     apicurio,
     authz,
@@ -35,6 +34,8 @@ from nmc.stack.model import (
 )
 from nmc.stack.procs import stop as stop_process
 from nmc.stack.procs import stop_owned
+from nmc.stack.prometheus_config import NO_PORTS, ProcessPorts
+from nmc.stack.settings import StackSettings, get_versions
 from nmc.stack.wait import until_healthy
 
 STOP_TIMEOUT_S = 30.0
@@ -49,7 +50,8 @@ def _sayer(console: Console) -> Say:
 
 
 def ensure_up(
-    settings: Settings, console: Console | None = None, *, observability: bool = False
+    settings: StackSettings, console: Console | None = None, *, observability: bool = False,
+    ports: ProcessPorts = NO_PORTS,
 ) -> None:
     """Make every service usable: start the local ones that are not running, check the others;
     with `observability` also the PostgreSQL exporter (`nmc.stack.postgres_exporter`) and
@@ -85,14 +87,14 @@ def ensure_up(
         exporter = postgres_exporter.start(settings, layout, say)
         if exporter is not None:
             until_healthy(exporter, settings.nmc_start_timeout_s, say, started)
-        config = prometheus.write_config(settings, layout)
+        config = prometheus.write_config(settings, layout, ports=ports)
         started = time.monotonic()
         job = prometheus.start(settings, layout, say, config)
         until_healthy(job, settings.nmc_start_timeout_s, say, started)
     say(f"[green]stack up[/] in {time.monotonic() - began:.1f} s")
 
 
-def _check_external(settings: Settings, name: ServiceName, say: Say) -> None:
+def _check_external(settings: StackSettings, name: ServiceName, say: Say) -> None:
     address = address_of(settings, name)
     probes: dict[ServiceName, Callable[[], bool]] = {
         "postgres": lambda: health.postgres_ok(settings.database, EXTERNAL_CHECK_TIMEOUT_S),
@@ -106,7 +108,7 @@ def _check_external(settings: Settings, name: ServiceName, say: Say) -> None:
     say(f"{name} is external ({escape(address)}): healthy")
 
 
-def down(settings: Settings, console: Console | None = None,
+def down(settings: StackSettings, console: Console | None = None,
          stop_timeout_s: float = STOP_TIMEOUT_S) -> None:
     """Stop exactly what `ensure_up` started (via its pid files), registry first, postgres last;
     a service still running after `stop_timeout_s` is killed (0: at once, for a throw-away
@@ -137,7 +139,7 @@ def _stop_prometheus(layout: Layout, say: Say) -> None:
     stop_owned(layout.pidfile(prometheus.NAME), "prometheus", STOP_TIMEOUT_S, say)
 
 
-def status(settings: Settings) -> list[ServiceStatus]:
+def status(settings: StackSettings) -> list[ServiceStatus]:
     """State of each service from pid files (no network probes: fast and side-effect free)."""
     layout = Layout.of(settings)
     local = local_services(settings)
@@ -169,7 +171,7 @@ def status(settings: Settings) -> list[ServiceStatus]:
     return rows
 
 
-def _prometheus_row(settings: Settings, layout: Layout) -> ServiceStatus:
+def _prometheus_row(settings: StackSettings, layout: Layout) -> ServiceStatus:
     record = pidfile.read(layout.pidfile(prometheus.NAME))
     pid = record.pid if record is not None and pidfile.is_alive(record) else None
     detail = "alerts: " + prometheus.url(settings) + "/alerts" if pid else "up --observability"
@@ -177,7 +179,7 @@ def _prometheus_row(settings: Settings, layout: Layout) -> ServiceStatus:
                          prometheus.url(settings), pid, layout.log(prometheus.NAME), detail)
 
 
-def _kafka_rows(settings: Settings, layout: Layout) -> list[ServiceStatus]:
+def _kafka_rows(settings: StackSettings, layout: Layout) -> list[ServiceStatus]:
     """One row per local Kafka node, with the shape (security, node count) as detail: the
     shape the running nodes were started with (recorded at start), not the environment's."""
     try:

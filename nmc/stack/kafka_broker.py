@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from nmc.infra.kafka_clients import admin_config
-from nmc.infra.settings import Settings, StackVersions
 from nmc.stack import health, maven, pidfile, render, secure
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
@@ -23,6 +22,7 @@ from nmc.stack.procs import (
 )
 from nmc.stack.prometheus import targets_dir
 from nmc.stack.prometheus_config import KAFKA_JOB, remove_targets, write_targets
+from nmc.stack.settings import StackSettings, StackVersions
 
 NAME: ServiceName = "kafka"
 
@@ -38,7 +38,11 @@ def cluster_id(layout: Layout) -> str:
     return cid
 
 
-def probe_config(settings: Settings, layout: Layout, node: int | None = None) -> dict[str, Any]:
+def probe_config(
+    settings: StackSettings,
+    layout: Layout,
+    node: int | None = None,
+) -> dict[str, Any]:
     """The stack's own client config: the platform's, or the admin login of a secured stack;
     `node` narrows the bootstrap to that node (a health probe per process)."""
     if settings.nmc_stack_secure:
@@ -52,7 +56,7 @@ def probe_config(settings: Settings, layout: Layout, node: int | None = None) ->
     return config
 
 
-def _job(settings: Settings, layout: Layout, node: int, record: pidfile.PidRecord) -> Starting:
+def _job(settings: StackSettings, layout: Layout, node: int, record: pidfile.PidRecord) -> Starting:
     config = probe_config(settings, layout, node)
     name = layout.kafka_node(node)
     return Starting(
@@ -90,7 +94,12 @@ def _require_same_shape(layout: Layout) -> None:
         )
 
 
-def start(settings: Settings, versions: StackVersions, layout: Layout, say: Say) -> list[Starting]:
+def start(
+    settings: StackSettings,
+    versions: StackVersions,
+    layout: Layout,
+    say: Say,
+) -> list[Starting]:
     """Download, configure, format once and launch every node; or hand back running ones."""
     java: str | None = None
     libs = None

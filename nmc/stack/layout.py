@@ -9,7 +9,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from nmc.infra.settings import Settings
+from nmc.stack.settings import StackSettings
 
 # Where PostgreSQL's files go when the postgres user cannot reach nmc_home (a checkout under a
 # 0700 directory, run as root): Debian's own home of that user, which it owns.
@@ -69,7 +69,7 @@ class Layout:
     pg_home: Path | None = None
 
     @classmethod
-    def of(cls, settings: Settings) -> Layout:
+    def of(cls, settings: StackSettings) -> Layout:
         """One Kafka folder per stack shape (a quorum cannot be re-formatted in place)."""
         kafka_dir = "kafka" + ("-secure" if settings.nmc_stack_secure else "")
         if settings.nmc_stack_brokers > 1:

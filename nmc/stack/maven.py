@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from nmc.infra.settings import StackVersions
 from nmc.stack import render
 from nmc.stack.errors import StackError
 from nmc.stack.procs import require_tool, run_checked
+from nmc.stack.settings import StackVersions
 
 MARKER = ".complete"
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from nmc.infra.settings import Settings
 from nmc.stack.pidfile import PidRecord
+from nmc.stack.settings import StackSettings
 
 State = Literal["running", "stopped", "external"]
 ServiceName = Literal["postgres", "kafka", "registry", "prometheus", "postgres-exporter"]
@@ -45,7 +45,7 @@ class Starting:
     after: list[Callable[[], None]] = field(default_factory=list)
 
 
-def local_services(settings: Settings) -> dict[ServiceName, bool]:
+def local_services(settings: StackSettings) -> dict[ServiceName, bool]:
     """Which services the local stack owns (True) versus external ones it only checks (False)."""
     return {
         "postgres": settings.uses_local_database,
@@ -54,7 +54,7 @@ def local_services(settings: Settings) -> dict[ServiceName, bool]:
     }
 
 
-def address_of(settings: Settings, name: ServiceName) -> str:
+def address_of(settings: StackSettings, name: ServiceName) -> str:
     """What clients connect to, with any password masked."""
     if name == "kafka":
         return settings.kafka
@@ -73,6 +73,6 @@ def mask_password(url: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
-def registry_uses_sql(settings: Settings) -> bool:
+def registry_uses_sql(settings: StackSettings) -> bool:
     """Apicurio persists into our PostgreSQL only when that PostgreSQL is ours."""
     return settings.uses_local_registry and settings.uses_local_database

@@ -20,12 +20,12 @@ import psycopg
 from psycopg import sql
 
 from nmc.infra.db_roles import process_roles
-from nmc.infra.settings import Settings
 from nmc.stack import pidfile, render
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say
 from nmc.stack.procs import last_line, require_free, run_checked
+from nmc.stack.settings import StackSettings
 
 NAME = "postgres"
 PG_ROOT = Path("/usr/lib/postgresql")
@@ -68,7 +68,7 @@ def running_pid(layout: Layout) -> int | None:
     return pid
 
 
-def _prepare(settings: Settings, layout: Layout, bins: Path, say: Say) -> None:
+def _prepare(settings: StackSettings, layout: Layout, bins: Path, say: Say) -> None:
     data = layout.pg_data
     data.parent.mkdir(parents=True, exist_ok=True)
     layout.pg_socket_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +87,7 @@ def _prepare(settings: Settings, layout: Layout, bins: Path, say: Say) -> None:
     _own(data / "nmc.conf", conf)
 
 
-def ensure(settings: Settings, layout: Layout, say: Say) -> None:
+def ensure(settings: StackSettings, layout: Layout, say: Say) -> None:
     """Initialise once, start unless running, then make sure roles and databases exist."""
     bins = bin_dir()
     _prepare(settings, layout, bins, say)
@@ -110,7 +110,7 @@ def ensure(settings: Settings, layout: Layout, say: Say) -> None:
     _ensure_databases(settings, layout)
 
 
-def _ensure_databases(settings: Settings, layout: Layout) -> None:
+def _ensure_databases(settings: StackSettings, layout: Layout) -> None:
     """Role `nmc` (LOGIN CREATEDB) and databases `nmc` and `apicurio` owned by it, idempotently."""
     role, db = render.APP_ROLE, render.APP_DB
     try:

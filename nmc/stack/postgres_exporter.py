@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from nmc.infra.settings import PROJECT_ROOT, Settings
+from nmc.infra.settings import PROJECT_ROOT
 from nmc.stack import pidfile
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say, ServiceName, ServiceStatus, Starting
@@ -24,6 +24,7 @@ from nmc.stack.procs import require_free, require_tool, spawn_detached, stop_own
 from nmc.stack.prometheus import targets_dir
 from nmc.stack.prometheus_config import POSTGRES_JOB, remove_targets, write_targets
 from nmc.stack.render import libpq_url
+from nmc.stack.settings import StackSettings
 
 NAME: ServiceName = "postgres-exporter"
 BINARY = "prometheus-postgres-exporter"
@@ -93,7 +94,7 @@ def connected(port: int, timeout_s: float = 5.0) -> bool:
     return response.status_code == 200 and "\npg_up 1" in response.text
 
 
-def start(settings: Settings, layout: Layout, say: Say) -> Starting | None:
+def start(settings: StackSettings, layout: Layout, say: Say) -> Starting | None:
     """Launch the exporter (or keep the one running) and add it to job `postgres` once it
     answers; None when `NMC_POSTGRES_METRICS_PORT` is 0 (its target file, if any, removed)."""
     port = settings.nmc_postgres_metrics_port
@@ -132,7 +133,7 @@ def stop_exporter(layout: Layout, say: Say) -> None:
     stop_owned(layout.pidfile(NAME), NAME, STOP_TIMEOUT_S, say)
 
 
-def status_row(settings: Settings, layout: Layout) -> ServiceStatus:
+def status_row(settings: StackSettings, layout: Layout) -> ServiceStatus:
     """`nmc stack status`'s row: running (scrape job `postgres`), stopped, or off."""
     record = pidfile.read(layout.pidfile(NAME))
     pid = record.pid if record is not None and pidfile.is_alive(record) else None

@@ -11,22 +11,21 @@ from pathlib import Path
 
 import httpx
 
-from nmc.infra.settings import Settings
 from nmc.stack import pidfile
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
 from nmc.stack.model import Say, ServiceName, Starting
 from nmc.stack.procs import require_free, require_tool, spawn_detached
 from nmc.stack.prometheus_config import (
+    NO_PORTS,
     RULES_DIR,
+    ProcessPorts,
     ScrapeJob,
     local_jobs,
     prometheus_command,
     render_config,
 )
-from nmc_streams.settings import StreamSettings
-from producers.conversation.reactions.settings import ReactorSettings
-from producers.sender.settings import SenderSettings
+from nmc.stack.settings import StackSettings
 
 NAME: ServiceName = "prometheus"
 
@@ -40,11 +39,11 @@ def targets_dir(layout: Layout) -> Path:
     return home(layout) / "targets"
 
 
-def url(settings: Settings) -> str:
+def url(settings: StackSettings) -> str:
     return f"http://127.0.0.1:{settings.nmc_prometheus_port}"
 
 
-def ready(settings: Settings, timeout_s: float = 2.0) -> bool:
+def ready(settings: StackSettings, timeout_s: float = 2.0) -> bool:
     """`/-/ready` answers 200: configuration and rules loaded, serving queries."""
     try:
         return httpx.get(f"{url(settings)}/-/ready", timeout=timeout_s).status_code == 200
@@ -53,23 +52,23 @@ def ready(settings: Settings, timeout_s: float = 2.0) -> bool:
 
 
 def write_config(
-    settings: Settings,
+    settings: StackSettings,
     layout: Layout,
     *,
+    ports: ProcessPorts = NO_PORTS,
     jobs: Sequence[ScrapeJob] | None = None,
     rule_files: Sequence[Path] | None = None,
     evaluation_interval_s: float | None = None,
 ) -> Path:
-    """Render prometheus.yml for this stack (tests pass their own jobs, rules and interval)."""
+    """Render prometheus.yml for this stack: `ports` are the processes' static targets (tests
+    pass their own jobs, rules and interval)."""
     folder = home(layout)
     folder.mkdir(parents=True, exist_ok=True)
     targets_dir(layout).mkdir(exist_ok=True)
     config = folder / "prometheus.yml"
     interval = settings.nmc_prometheus_scrape_interval_s
     config.write_text(render_config(
-        jobs if jobs is not None else local_jobs(
-            settings, StreamSettings().metrics_port, SenderSettings().sender_metrics_port,
-            ReactorSettings().metrics_port),
+        jobs if jobs is not None else local_jobs(settings, ports),
         rule_files=rule_files if rule_files is not None else sorted(RULES_DIR.glob("*.yml")),
         targets_dir=targets_dir(layout),
         scrape_interval_s=interval,
@@ -78,7 +77,7 @@ def write_config(
     return config
 
 
-def start(settings: Settings, layout: Layout, say: Say, config: Path) -> Starting:
+def start(settings: StackSettings, layout: Layout, say: Say, config: Path) -> Starting:
     """Launch Prometheus on `config`; or reload the one already running."""
     record = pidfile.read(layout.pidfile(NAME))
     if record is not None and pidfile.is_alive(record):
@@ -102,12 +101,12 @@ def start(settings: Settings, layout: Layout, say: Say, config: Path) -> Startin
     return job
 
 
-def _job(settings: Settings, layout: Layout, record: pidfile.PidRecord) -> Starting:
+def _job(settings: StackSettings, layout: Layout, record: pidfile.PidRecord) -> Starting:
     return Starting(name=NAME, record=record, healthy=lambda: ready(settings),
                     logs=(layout.log(NAME),))
 
 
-def _reload(settings: Settings) -> None:
+def _reload(settings: StackSettings) -> None:
     try:
         response = httpx.post(f"{url(settings)}/-/reload", timeout=10)
     except httpx.HTTPError as exc:

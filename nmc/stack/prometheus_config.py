@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nmc.infra.settings import PROJECT_ROOT, Settings
+from nmc.infra.settings import PROJECT_ROOT
 from nmc.stack.render import registry_management_port
+from nmc.stack.settings import StackSettings
 
 RULES_DIR = PROJECT_ROOT / "deploy" / "prometheus" / "rules"
 PROCESS_JOBS = ("relay", "streams", "api", "edge", "reactor", "sender", "connect")
@@ -38,20 +39,33 @@ class ScrapeJob:
     file_sd: bool = True
 
 
-def local_jobs(settings: Settings, streams_metrics_port: int = 0,
-               sender_metrics_port: int = 0, reactor_metrics_port: int = 0) -> list[ScrapeJob]:
+@dataclass(frozen=True)
+class ProcessPorts:
+    """The /metrics ports of the platform's processes, each read from that process's own
+    settings by the caller's root (`nmc stack up`); 0: none set (target files still work)."""
+
+    relay: int = 0
+    streams: int = 0
+    sender: int = 0
+    reactor: int = 0
+
+
+NO_PORTS = ProcessPorts()
+
+
+def local_jobs(settings: StackSettings, ports: ProcessPorts = NO_PORTS) -> list[ScrapeJob]:
     """The jobs of the local stack: Prometheus itself, the local registry's management
     interface, every process job (static targets where a metrics port is set), and the Kafka
     nodes and the PostgreSQL exporter (target files only)."""
-    ports = {"relay": settings.nmc_relay_metrics_port, "streams": streams_metrics_port,
-             "sender": sender_metrics_port, "reactor": reactor_metrics_port}
+    static = {"relay": ports.relay, "streams": ports.streams, "sender": ports.sender,
+              "reactor": ports.reactor}
     jobs = [ScrapeJob("prometheus", (f"127.0.0.1:{settings.nmc_prometheus_port}",),
                       file_sd=False)]
     if settings.uses_local_registry:
         jobs.append(ScrapeJob("registry", (f"127.0.0.1:{registry_management_port(settings)}",),
                               file_sd=False))
     for name in PROCESS_JOBS:
-        port = ports.get(name, 0)
+        port = static.get(name, 0)
         jobs.append(ScrapeJob(name, (f"127.0.0.1:{port}",) if port else ()))
     jobs.append(ScrapeJob(KAFKA_JOB))  # target files: only nodes started with the agent
     jobs.append(ScrapeJob(POSTGRES_JOB))  # target file: only an exporter that runs

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from nmc.infra.settings import PROJECT_ROOT, Settings, StackVersions
+from nmc.infra.settings import PROJECT_ROOT
+from nmc.stack.settings import StackSettings, StackVersions
 
 KAFKA_LIBS_POM_ARTIFACT = "nmc-kafka-libs"
 JMX_RULES_DIR = PROJECT_ROOT / "deploy" / "jmx"
@@ -110,7 +111,7 @@ def render_log4j2(log_file: Path) -> str:
 
 
 def render_server_properties(
-    settings: Settings,
+    settings: StackSettings,
     log_dir: Path,
     node: int = 1,
     secure: SecureBroker | None = None,
@@ -264,7 +265,7 @@ def kafka_jvm_command(
     ]
 
 
-def render_postgres_conf(settings: Settings, socket_dir: Path) -> str:
+def render_postgres_conf(settings: StackSettings, socket_dir: Path) -> str:
     """Settings appended (via include) to postgresql.conf: loopback, our socket, logical WAL."""
     conf = {
         "listen_addresses": "'127.0.0.1'",
@@ -313,7 +314,7 @@ APP_PASSWORD = "nmc"  # noqa: S105 - the documented local-only credential of the
 APP_DB = "nmc"
 
 
-def registry_properties(settings: Settings, *, sql_storage: bool) -> dict[str, str]:
+def registry_properties(settings: StackSettings, *, sql_storage: bool) -> dict[str, str]:
     """Apicurio 3.x system properties: loopback HTTP, and PostgreSQL storage when it is local.
 
     With an external database there is nothing of ours to store into, so Apicurio keeps its
@@ -368,7 +369,7 @@ def registry_basic_auth_properties(users: dict[str, tuple[str, str]]) -> dict[st
     return props
 
 
-def registry_management_port(settings: Settings) -> int:
+def registry_management_port(settings: StackSettings) -> int:
     """Quarkus' management interface (health/metrics) port; its default 9000 clashes too often."""
     return settings.nmc_registry_port + 1000
 
@@ -402,7 +403,7 @@ def libpq_url(sqlalchemy_url: str) -> str:
     return f"{scheme.split('+', 1)[0]}://{rest}"
 
 
-def kafka_metrics_port(settings: Settings, node: int) -> int:
+def kafka_metrics_port(settings: StackSettings, node: int) -> int:
     """The JMX exporter port of local node `node` (0 = off): one port per node, consecutive."""
     base = settings.nmc_kafka_metrics_port
     return base + (node - 1) if base else 0

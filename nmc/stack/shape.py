@@ -6,12 +6,12 @@ import json
 import shlex
 from typing import Literal
 
-from nmc.infra.settings import Settings
 from nmc.stack import secure
 from nmc.stack.layout import Layout
+from nmc.stack.settings import StackSettings
 
 
-def shaped(settings: Settings, *, secure: bool, brokers: int) -> Settings:
+def shaped(settings: StackSettings, *, secure: bool, brokers: int) -> StackSettings:
     """`settings` with the CLI's `--secure` / `--brokers` applied (0 brokers: unchanged).
 
     Several brokers raise the replication factor of created topics to min(3, brokers) unless
@@ -28,8 +28,8 @@ def shaped(settings: Settings, *, secure: bool, brokers: int) -> Settings:
 
 
 def client_settings(
-    settings: Settings, principal: str = secure.ADMIN_USER
-) -> tuple[Settings, dict[str, str]]:
+    settings: StackSettings, principal: str = secure.ADMIN_USER
+) -> tuple[StackSettings, dict[str, str]]:
     """Settings a platform process uses against this stack, and the variables that give them.
 
     A secured stack: those of `principal` (`nmc.stack.secure.PRINCIPALS`; the admin's by

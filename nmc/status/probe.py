@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient
 from nmc.infra.db import psycopg_dsn
 from nmc.infra.kafka_clients import admin_config, consumer_config
 from nmc.infra.offsets import records_left
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 from nmc.status.model import (
     DeadLetters,
     GroupLag,
@@ -97,7 +97,7 @@ class _Parts:
     errors: list[str] = field(default_factory=list)
 
 
-def _database(settings: Settings, limits: Thresholds, parts: _Parts) -> None:
+def _database(settings: ServiceSettings, limits: Thresholds, parts: _Parts) -> None:
     try:
         with psycopg.connect(psycopg_dsn(settings.database), connect_timeout=10,
                              autocommit=True) as conn:
@@ -153,7 +153,7 @@ def _unprocessed_ages(consumer: Consumer, positions: list[TopicPartition],
     return ages
 
 
-def _kafka(settings: Settings, expected: Sequence[str], parts: _Parts,
+def _kafka(settings: ServiceSettings, expected: Sequence[str], parts: _Parts,
            timeout_s: float = 10.0) -> None:
     try:
         admin = AdminClient(admin_config(settings))
@@ -190,7 +190,11 @@ def _kafka(settings: Settings, expected: Sequence[str], parts: _Parts,
         parts.errors.append(f"Kafka: {' '.join(str(exc).split())}")
 
 
-def collect(settings: Settings, limits: Thresholds, expected_groups: Sequence[str]) -> Snapshot:
+def collect(
+    settings: ServiceSettings,
+    limits: Thresholds,
+    expected_groups: Sequence[str],
+) -> Snapshot:
     """One snapshot of the pipeline; unreachable services are listed in `errors`."""
     parts = _Parts()
     _database(settings, limits, parts)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from nmc.contract.envelope import Envelope
 from nmc.contract.ids import stable_id
-from producers.outbox import emit
+from producers.outbox import OutboxWriter, emit
 from producers.tables import catalog_items
 
 
@@ -28,7 +28,11 @@ class CatalogItem:
 
 
 def upsert_catalog_items(
-    session: Session, tenant_id: UUID, items: Sequence[CatalogItem], now: datetime
+    session: Session,
+    writer: OutboxWriter,
+    tenant_id: UUID,
+    items: Sequence[CatalogItem],
+    now: datetime,
 ) -> Envelope | None:
     """Create or update items; one CatalogUpdated naming the items that really changed
     (an identical PUT is a no-op: no event)."""
@@ -52,6 +56,6 @@ def upsert_catalog_items(
         changed.append(item.item_id)
     if not changed:
         return None
-    return emit(session, "nmc.catalog.CatalogUpdated", tenant_id,
+    return emit(session, writer, "nmc.catalog.CatalogUpdated", tenant_id,
                  stable_id("catalog", tenant_id),  # one key per tenant catalog: in order
                  {"updated_item_ids": [str(i) for i in changed], "full_refresh": False}, now)

@@ -11,12 +11,17 @@ from sqlalchemy.orm import Session
 
 from nmc.contract.envelope import Envelope
 from nmc.contract.ids import stable_id
-from producers.outbox import emit
+from producers.outbox import OutboxWriter, emit
 from producers.tables import compliance_campaigns
 
 
 def set_campaign_status(
-    session: Session, tenant_id: UUID, campaign_id: UUID, status: str, now: datetime
+    session: Session,
+    writer: OutboxWriter,
+    tenant_id: UUID,
+    campaign_id: UUID,
+    status: str,
+    now: datetime,
 ) -> Envelope | None:
     """Record a 10DLC campaign state (the outbound gate's data); event only on change."""
     current = session.execute(
@@ -33,6 +38,6 @@ def set_campaign_status(
         .on_conflict_do_update(index_elements=["tenant_id", "campaign_id"],
                                set_={"status": status, "updated_at": now})
     )
-    return emit(session, "nmc.compliance.ComplianceStatusChanged", tenant_id,
+    return emit(session, writer, "nmc.compliance.ComplianceStatusChanged", tenant_id,
                  stable_id("compliance", tenant_id, campaign_id),
                  {"campaign_id": str(campaign_id), "status": status}, now)

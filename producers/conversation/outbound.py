@@ -55,6 +55,7 @@ def outbound_message(
 
 def queue_outbound(
     session: Session,
+    writer: OutboxWriter,
     *,
     tenant_id: UUID,
     correlation_id: UUID,
@@ -96,7 +97,7 @@ def queue_outbound(
         .returning(outbound_messages.c.message_id)
     ).first()
     if inserted is not None:
-        OutboxWriter().append(session, event)
+        writer.append(session, event)
         record_outbound(session, correlation_id, event.event_id)
         if notify:
             session.execute(text(f"SELECT pg_notify('{SENDER_CHANNEL}', '')"))

@@ -25,8 +25,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from nmc.contract.keys import record_key
 from nmc.infra.retry import TransientConflict
-from producers.outbox import OutboxWriter
+from producers.outbox import lock_keys
 from producers.tables import threads
 
 
@@ -69,7 +70,7 @@ def touch_thread(
     or it went idle. Concurrent first contacts converge on one thread (partial unique index).
 
     Lock order (producers/edges/README.md): the conversation's key lock
-    (`OutboxWriter.lock_conversation`) is taken *before* the thread row is locked, like the
+    (`producers.outbox.lock_keys`) is taken *before* the thread row is locked, like the
     reactor does, so a webhook and a reaction of one conversation cannot deadlock. The open
     thread is therefore read once without a lock to learn its key, then locked and re-checked.
     """
@@ -80,7 +81,7 @@ def touch_thread(
             if opened is not None:
                 return opened
             continue  # another request opened it first: take its key lock, then its row
-        OutboxWriter().lock_conversation(session, tenant_id, seen)
+        lock_keys(session, record_key(tenant_id, seen))
         row = _lock_open_row(session, tenant_id, caller_phone, seen)
         if row is None:
             continue  # closed meanwhile (idle); the next round finds its successor
@@ -109,7 +110,7 @@ def _open_new(session: Session, tenant_id: UUID, caller_phone: str,
     new_id = uuid.uuid4()
     # Nobody else knows the new key yet: taking its lock cannot wait, and it keeps the
     # order "key lock, then row" for this transaction's later appends.
-    OutboxWriter().lock_conversation(session, tenant_id, new_id)
+    lock_keys(session, record_key(tenant_id, new_id))
     inserted = session.execute(
         insert(threads)
         .values(correlation_id=new_id, tenant_id=tenant_id, caller_phone=caller_phone,

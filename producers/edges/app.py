@@ -26,8 +26,9 @@ def create_edge_app(settings: EdgeSettings, engine: Engine, writer: OutboxWriter
                     routers: Iterable[APIRouter] = ROUTERS) -> FastAPI:
     """The webhook + command service. Validates the settings it needs at construction.
 
-    `writer` appends the events (default: an `OutboxWriter` configured from the process's
-    settings at its first write); `routers` are served in order (default: `routes.ROUTERS`).
+    `writer` appends the events: its root's, configured from `OutboxSettings` (`nmc edge
+    serve` builds it; default: a bare `OutboxWriter()`, the settings' defaults and no stored
+    values, for tests); `routers` are served in order (default: `routes.ROUTERS`).
     """
     settings.require("public_base_url", "twilio_auth_token", "stripe_webhook_secret",
                      "jwt_secret")

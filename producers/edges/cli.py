@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from producers.edges.settings import EdgeSettings
+
+if TYPE_CHECKING:
+    from producers.outbox import OutboxWriter
 
 edge_app = typer.Typer(help="Twilio / Stripe webhooks and domain commands.",
                        no_args_is_help=True)
@@ -29,18 +32,20 @@ def _engine() -> Engine:
 
 def serve(settings: EdgeSettings, engine: Engine | None = None) -> None:
     """Run the HTTP service with uvicorn until interrupted (composition root: the platform
-    settings are read here, once, for the database and the outbox writer)."""
+    settings are read here, once, for the database and the outbox writer: `ServiceSettings`
+    and `OutboxSettings`)."""
     import uvicorn
 
     from nmc.infra import tracing
     from nmc.infra.settings import get_settings
     from producers.edges.app import create_edge_app
     from producers.outbox import OutboxWriter
+    from producers.outbox.settings import OutboxSettings
 
     tracing.configure("nmc-edge")  # FastAPI then makes a server span per request
     own = engine is None
     engine = engine or _engine()
-    writer = OutboxWriter.from_settings(get_settings())
+    writer = OutboxWriter.from_settings(OutboxSettings(), get_settings())
     try:
         uvicorn.run(create_edge_app(settings, engine, writer), host=settings.host,
                     port=settings.port, log_level="info", proxy_headers=True)
@@ -57,14 +62,15 @@ def serve_cmd() -> None:
     serve(EdgeSettings())
 
 
-def expire_holds_once(engine: Engine, now: datetime | None = None) -> int:
-    """Release every expired hold (AppointmentReleased each); returns how many."""
+def expire_holds_once(engine: Engine, writer: OutboxWriter, now: datetime | None = None) -> int:
+    """Release every expired hold (AppointmentReleased each, through `writer`); returns how
+    many."""
     from producers.scheduling.holds import release_expired_holds
 
     total = 0
     while True:
         with Session(engine) as session, session.begin():
-            released = release_expired_holds(session, now or datetime.now(UTC))
+            released = release_expired_holds(session, writer, now or datetime.now(UTC))
         total += len(released)
         if not released:
             return total
@@ -75,10 +81,15 @@ def expire_holds(
     interval: Annotated[float, typer.Option(help="Seconds between runs; 0 = run once.")] = 0,
 ) -> None:
     """Release expired holds (once, or every --interval seconds until interrupted)."""
+    from nmc.infra.settings import get_settings
+    from producers.outbox import OutboxWriter
+    from producers.outbox.settings import OutboxSettings
+
     engine = _engine()
+    writer = OutboxWriter.from_settings(OutboxSettings(), get_settings())
     try:
         while True:
-            n = expire_holds_once(engine)
+            n = expire_holds_once(engine, writer)
             console.print(f"released {n} expired hold(s)")
             if interval <= 0:
                 return

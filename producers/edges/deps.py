@@ -21,6 +21,7 @@ from nmc.infra.bearer_tokens import TokenRules
 from producers.edges.auth import Principal, authenticate
 from producers.edges.settings import EdgeSettings
 from producers.edges.transactions import run_transaction
+from producers.edges.twilio_input import signed_form
 from producers.errors import Refused
 from producers.outbox import OutboxWriter
 from producers.tenants import UnknownTenant, get_tenant
@@ -57,6 +58,11 @@ class Edge:
     def stripe_secret(self) -> str:
         assert self.settings.stripe_webhook_secret is not None  # required at construction
         return self.settings.stripe_webhook_secret.get_secret_value()
+
+    async def twilio_form(self, request: Request) -> dict[str, str]:
+        """The verified form of a Twilio webhook (`twilio_input.signed_form` with this edge's
+        auth token and public URL): 400 / 403 before any transaction."""
+        return await signed_form(request, self.twilio_auth_token, self.public_base_url)
 
     def transaction(self, fn: Callable[[Session], T]) -> T:
         """`fn` in one (retried) transaction: `producers.edges.transactions`. Blocking."""

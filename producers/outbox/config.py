@@ -1,5 +1,5 @@
-"""What the outbox writer takes from the platform settings: `OutboxConfig`, built once at a
-composition root and handed in (`OutboxWriter(config=...)`, `OutboxWriter.from_settings`)."""
+"""What the outbox writer takes from its settings (`OutboxSettings`): `OutboxConfig`, built once
+at a composition root and handed in (`OutboxWriter(config=...)`, `OutboxWriter.from_settings`)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from nmc.infra.settings import Settings
+from producers.outbox.settings import OutboxSettings
 from producers.outbox.values import StoredValues, registry_lookup
 
 
 @dataclass(frozen=True)
 class OutboxConfig:
-    """The writer's knobs (each documented on its `Settings` field, `NMC_OUTBOX_*`,
+    """The writer's knobs (each documented on its `OutboxSettings` field, `NMC_OUTBOX_*`,
     `NMC_DUAL_PUBLISH`, `NMC_RETIRED_MAJORS`)."""
 
     max_future_s: float
@@ -24,7 +24,12 @@ class OutboxConfig:
     schema_id_retry_s: float
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OutboxConfig:
+    def defaults(cls) -> OutboxConfig:
+        """The defaults of `OutboxSettings`' fields (no environment read: a bare writer's)."""
+        return cls.from_settings(OutboxSettings.model_construct())
+
+    @classmethod
+    def from_settings(cls, settings: OutboxSettings) -> OutboxConfig:
         return cls(
             max_future_s=settings.nmc_outbox_max_future_s,
             dual_publish=settings.nmc_dual_publish,

@@ -38,18 +38,15 @@ from nmc.contract.schemas import SchemaCatalog, default_catalog
 from nmc.infra import tracing
 from nmc.infra.db import execute_columns, unnest_rows
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 from producers.outbox.config import OutboxConfig, stored_values
-from producers.outbox.defaults import default_config, default_values
+from producers.outbox.settings import OutboxSettings
 from producers.outbox.table import outbox_events
 from producers.outbox.values import StoredValues
 
 _KEY_LOCKS = text(
     "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k"
 )
-
-
-_UNSET: Any = object()
 
 
 _COLUMNS = (
@@ -173,20 +170,30 @@ def _copy_at(event: Envelope, major: int, catalog: SchemaCatalog, where: str,
     return None
 
 
+def lock_keys(db: Session | Connection, *keys: str) -> None:
+    """Take the transaction-scoped advisory lock(s) `OutboxWriter.append` takes for these
+    record keys (sorted, so two callers cannot deadlock on them); held until commit or rollback.
+
+    Call it first in a transaction that locks a conversation's rows and then appends to that
+    conversation: key lock, then rows (producers/edges/README.md, lock order)."""
+    if keys:
+        db.execute(_KEY_LOCKS, {"keys": sorted(set(keys))})
+
+
 class OutboxWriter:
     """Writes events through the caller's SQLAlchemy session or connection.
 
-    What it needs comes from its composition root: `config` (`OutboxConfig`, built from the
-    settings once) and `values`, or both at once through `from_settings`. A bare
-    `OutboxWriter()` (a call site with no root of its own) takes the process's
-    (`producers.outbox.defaults`), read at its first write, not at construction.
+    What it needs comes from its composition root: `config` (`OutboxConfig`, built from
+    `OutboxSettings` once) and `values`, or both at once through `from_settings` (the
+    encoder's registry client then belongs to the writer, which the root owns and shares).
+    A writer reads no settings itself: a bare `OutboxWriter()` (tests, tools) applies the
+    defaults of `OutboxSettings`' fields and stores no values.
 
     `max_future_s` (default: the config's) bounds how far ahead of this host's clock an
-    `occurred_at` may be. `values` encodes each row's stored Avro value (default: the
-    process's shared one); rows get NULL while it does not know the schema id, and the relay
-    encodes those; an event whose version it knows is not registered is refused. `None`:
-    store no values. `topic_suffix` is appended to every topic (isolated copies of the domain
-    topics: tests, demos).
+    `occurred_at` may be. `values` encodes each row's stored Avro value (default: none); rows
+    get NULL while it does not know the schema id, and the relay encodes those; an event whose
+    version it knows is not registered is refused. `topic_suffix` is appended to every topic
+    (isolated copies of the domain topics: tests, demos).
 
     `dual_publish` and `retired` (default: the config's) say at which majors an event is
     written (`with_majors`); `catalog` (default: the values' catalog, else the package's
@@ -194,7 +201,7 @@ class OutboxWriter:
     """
 
     def __init__(self, max_future_s: float | None = None,
-                 values: StoredValues | None = _UNSET, topic_suffix: str = "",
+                 values: StoredValues | None = None, topic_suffix: str = "",
                  dual_publish: Mapping[str, list[int]] | None = None,
                  retired: Mapping[str, list[int]] | None = None,
                  catalog: SchemaCatalog | None = None, *,
@@ -208,19 +215,20 @@ class OutboxWriter:
         self._catalog = catalog
 
     @classmethod
-    def from_settings(cls, settings: Settings, topic_suffix: str = "",
-                      catalog: SchemaCatalog | None = None) -> OutboxWriter:
+    def from_settings(cls, settings: OutboxSettings, services: ServiceSettings,
+                      topic_suffix: str = "", catalog: SchemaCatalog | None = None) -> OutboxWriter:
         """A composition root's writer: its config from `settings`, and its own stored-value
-        encoder (built now, its registry lookups started in the background). Build one per
-        process and share it: every writer built this way looks each subject up again."""
+        encoder (built now, its registry client from `services`, its lookups started in the
+        background). Build one per process and share it: every writer built this way looks
+        each subject up again."""
         config = OutboxConfig.from_settings(settings)
-        values = stored_values(config, lambda: registry_client(settings))
+        values = stored_values(config, lambda: registry_client(services))
         return cls(values=values, topic_suffix=topic_suffix, catalog=catalog, config=config)
 
     def _configured(self) -> None:
-        """Fill what the constructor left open from the config (the process's if none)."""
+        """Fill what the constructor left open from the config (the defaults if none)."""
         if self._max_future_s is None or self._dual_publish is None or self._retired is None:
-            config = self._config = self._config or default_config()
+            config = self._config = self._config or OutboxConfig.defaults()
             if self._max_future_s is None:
                 self._max_future_s = config.max_future_s
             if self._dual_publish is None or self._retired is None:
@@ -228,18 +236,13 @@ class OutboxWriter:
                 self._retired = config.retired
 
     def lock(self, db: Session | Connection, *keys: str) -> None:
-        """Take the transaction-scoped advisory lock(s) `append` takes for these record keys
-        (sorted, so two callers cannot deadlock on them); held until commit or rollback.
-
-        Call it first in a transaction that locks a conversation's rows and then appends
-        to that conversation: key lock, then rows (producers/edges/README.md, lock order)."""
-        if keys:
-            db.execute(_KEY_LOCKS, {"keys": sorted(set(keys))})
+        """`lock_keys` (the writer's configuration plays no part in it)."""
+        lock_keys(db, *keys)
 
     def lock_conversation(self, db: Session | Connection, tenant_id: UUID,
                           correlation_id: UUID) -> None:
-        """`lock` for the record key `tenant_id:correlation_id`."""
-        self.lock(db, record_key(tenant_id, correlation_id))
+        """`lock_keys` for the record key `tenant_id:correlation_id`."""
+        lock_keys(db, record_key(tenant_id, correlation_id))
 
     def append(self, db: Session | Connection, event: Envelope) -> bool:
         """Stage one event; returns False when its `event_id` is already in the outbox."""
@@ -275,9 +278,6 @@ class OutboxWriter:
         errors = too_far_ahead(batch, datetime.now(UTC), self._max_future_s)
         if errors:
             raise InvalidEvent(errors)
-        if self._values is _UNSET:
-            off = self._config is not None and not self._config.store_values
-            self._values = None if off else default_values()
         values, suffix = self._values, self._topic_suffix
         if self._dual_publish or self._retired:
             if self._catalog is None:
@@ -327,12 +327,13 @@ class OutboxWriter:
         return execute_columns(db, _INSERT_TRACED, columns).all()
 
 
-def emit(session: Session, name: str, tenant_id: UUID, correlation_id: UUID,
-         payload: dict[str, Any], now: datetime, causation_id: UUID | None = None,
-         event_id: UUID | None = None) -> Envelope:
-    """Build one event and append it in the caller's transaction (the domain commands' step)."""
+def emit(session: Session, writer: OutboxWriter, name: str, tenant_id: UUID,
+         correlation_id: UUID, payload: dict[str, Any], now: datetime,
+         causation_id: UUID | None = None, event_id: UUID | None = None) -> Envelope:
+    """Build one event and append it through `writer` (its root's) in the caller's transaction
+    (the domain commands' step)."""
     event = new_event(name, tenant_id=tenant_id, correlation_id=correlation_id,
                       causation_id=causation_id, occurred_at=now, payload=payload,
                       event_id=event_id)
-    OutboxWriter().append(session, event)
+    writer.append(session, event)
     return event

@@ -25,7 +25,6 @@ from typing import Any
 
 from tenacity import RetryError
 
-from nmc.infra.settings import Settings
 from producers.outbox.table import OUTBOX_LANES as LANES
 from producers.relay import leases
 from producers.relay.backoff import retrying, until_done
@@ -40,6 +39,7 @@ from producers.relay.ports import (
     StoreUnavailable,
     TransientPublishError,
 )
+from producers.relay.settings import RelaySettings
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 class OutboxRelay:
     def __init__(
         self,
-        settings: Settings,
+        settings: RelaySettings,
         store: RelayStore,
         publisher: Publisher[Any],
         metrics: RelayMetrics | None = None,

@@ -25,7 +25,7 @@ from nmc.contract.ids import stable_id
 from nmc.contract.payload import check_e164
 from producers.conversation.threads import open_thread_for, thread_exists
 from producers.errors import Refused
-from producers.outbox import emit
+from producers.outbox import OutboxWriter, emit
 from producers.scheduling import rules
 from producers.tables import catalog_items, reservations
 
@@ -41,7 +41,12 @@ def _slot(row: Any) -> dict[str, Any]:
             "end": _ts(row.end_at)}
 
 
-def _release_rows(session: Session, where: Any, now: datetime) -> list[Envelope]:
+def _release_rows(
+    session: Session,
+    writer: OutboxWriter,
+    where: Any,
+    now: datetime,
+) -> list[Envelope]:
     """Release held rows matching `where` (locked), one AppointmentReleased each."""
     rows = session.execute(
         update(reservations)
@@ -50,7 +55,7 @@ def _release_rows(session: Session, where: Any, now: datetime) -> list[Envelope]
         .returning(reservations)
     ).all()
     return [
-        emit(session, "nmc.scheduling.AppointmentReleased", r.tenant_id, r.correlation_id,
+        emit(session, writer, "nmc.scheduling.AppointmentReleased", r.tenant_id, r.correlation_id,
               {"hold_id": str(r.hold_id), **_slot(r)}, now, causation_id=r.held_event_id,
               event_id=stable_id("event", "AppointmentReleased", r.hold_id))
         for r in rows
@@ -69,7 +74,12 @@ class HoldRequest:
 
 
 def place_hold(
-    session: Session, tenant_id: UUID, req: HoldRequest, now: datetime, max_ttl_s: int
+    session: Session,
+    writer: OutboxWriter,
+    tenant_id: UUID,
+    req: HoldRequest,
+    now: datetime,
+    max_ttl_s: int,
 ) -> tuple[Any, Envelope]:
     """Hold a slot for `ttl_seconds`; 409 naming the conflict if it overlaps a live one."""
     errors = rules.check_hold(req.start, req.end, req.ttl_seconds, max_ttl_s, now)
@@ -90,7 +100,7 @@ def place_hold(
     span = func.tstzrange(reservations.c.start_at, reservations.c.end_at, "[)").op("&&")(
         func.tstzrange(req.start, req.end, "[)"))
     # An expired hold the job has not released yet must not block the slot: release it now.
-    _release_rows(session, and_(reservations.c.tenant_id == tenant_id,
+    _release_rows(session, writer, and_(reservations.c.tenant_id == tenant_id,
                                 reservations.c.resource_id == req.resource_id,
                                 reservations.c.expires_at <= now, span), now)
     held_event_id = uuid.uuid4()
@@ -121,7 +131,7 @@ def place_hold(
             else str(conflict.appointment_id), **_slot(conflict)}}
         raise Refused(409, "the resource is already held or booked in this time range",
                         "start", extra) from None
-    event = emit(session, "nmc.scheduling.AppointmentHeld", tenant_id, correlation,
+    event = emit(session, writer, "nmc.scheduling.AppointmentHeld", tenant_id, correlation,
                   {"hold_id": str(hold_id), **_slot(row)}, now, req.causation_id,
                   event_id=held_event_id)
     return row, event
@@ -139,7 +149,7 @@ def _hold(session: Session, tenant_id: UUID, hold_id: UUID) -> Any:
 
 
 def book_hold(
-    session: Session, tenant_id: UUID, hold_id: UUID, service_item_id: UUID,
+    session: Session, writer: OutboxWriter, tenant_id: UUID, hold_id: UUID, service_item_id: UUID,
     customer_phone: str | None, now: datetime,
 ) -> tuple[Any, Envelope]:
     """Convert a live hold into an appointment (same row, so the slot stays excluded)."""
@@ -170,22 +180,33 @@ def book_hold(
                 updated_at=now)
         .returning(reservations)
     ).one()
-    event = emit(session, "nmc.scheduling.AppointmentBooked", tenant_id, row.correlation_id,
+    event = emit(session, writer, "nmc.scheduling.AppointmentBooked", tenant_id, row.correlation_id,
                   {"appointment_id": str(appointment_id), **_slot(row),
                    "service_item_id": str(service_item_id), "customer_phone": phone},
                   now, row.held_event_id, event_id=booked_event_id)
     return booked, event
 
 
-def release_hold(session: Session, tenant_id: UUID, hold_id: UUID, now: datetime) -> Envelope:
+def release_hold(
+    session: Session,
+    writer: OutboxWriter,
+    tenant_id: UUID,
+    hold_id: UUID,
+    now: datetime,
+) -> Envelope:
     row = _hold(session, tenant_id, hold_id)
     if row.status != "held":
         raise Refused(409, f"hold is {row.status}, not held", "hold_id")
-    return _release_rows(session, reservations.c.hold_id == hold_id, now)[0]
+    return _release_rows(session, writer, reservations.c.hold_id == hold_id, now)[0]
 
 
 def cancel_appointment(
-    session: Session, tenant_id: UUID, appointment_id: UUID, reason: str, now: datetime
+    session: Session,
+    writer: OutboxWriter,
+    tenant_id: UUID,
+    appointment_id: UUID,
+    reason: str,
+    now: datetime,
 ) -> Envelope:
     row = session.execute(
         select(reservations)
@@ -201,16 +222,21 @@ def cancel_appointment(
         update(reservations).where(reservations.c.hold_id == row.hold_id)
         .values(status="cancelled", cancelled_reason=reason, updated_at=now)
     )
-    return emit(session, "nmc.scheduling.AppointmentCancelled", tenant_id, row.correlation_id,
-                 {"appointment_id": str(appointment_id), **_slot(row),
-                  "cancelled_reason": reason}, now, row.booked_event_id,
+    return emit(session, writer, "nmc.scheduling.AppointmentCancelled", tenant_id,
+                row.correlation_id, {"appointment_id": str(appointment_id), **_slot(row),
+                                     "cancelled_reason": reason}, now, row.booked_event_id,
                  event_id=stable_id("event", "AppointmentCancelled", appointment_id))
 
 
-def release_expired_holds(session: Session, now: datetime, limit: int = 500) -> list[Envelope]:
+def release_expired_holds(
+    session: Session,
+    writer: OutboxWriter,
+    now: datetime,
+    limit: int = 500,
+) -> list[Envelope]:
     """The expiry job's step: release up to `limit` expired holds (SKIP LOCKED, so several
     jobs and live requests do not block each other)."""
     ids = select(reservations.c.hold_id).where(
         reservations.c.status == "held", reservations.c.expires_at <= now
     ).order_by(reservations.c.expires_at).limit(limit).with_for_update(skip_locked=True)
-    return _release_rows(session, reservations.c.hold_id.in_(ids.scalar_subquery()), now)
+    return _release_rows(session, writer, reservations.c.hold_id.in_(ids.scalar_subquery()), now)

@@ -41,10 +41,12 @@ def run() -> None:
     signal.signal(signal.SIGINT, _stop)
     from nmc.infra.settings import get_settings
     from producers.outbox import OutboxWriter
+    from producers.outbox.settings import OutboxSettings
 
     engine = _engine()
     try:
-        run_sender(engine, SenderSettings(), stop, OutboxWriter.from_settings(get_settings()))
+        run_sender(engine, SenderSettings(), stop,
+                   OutboxWriter.from_settings(OutboxSettings(), get_settings()))
     finally:
         engine.dispose()
 

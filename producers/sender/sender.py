@@ -123,8 +123,9 @@ class SmsSender:
     point of the tests (and nothing else). `on_departure` is told each API call's time
     (`time.monotonic()`) as it passes the rate gate: what the pacing controls, which the tests
     check (arrivals at a fake Twilio add the machine's scheduling jitter). `writer` appends the
-    DeliveryUpdated events (default: a bare `OutboxWriter`, configured from the process's
-    settings).
+    DeliveryUpdated events: its root's, configured from `OutboxSettings` (`nmc sender run`
+    builds it; default: a bare `OutboxWriter()`, the settings' defaults and no stored values,
+    for tests).
     """
 
     def __init__(self, engine: Engine, settings: SenderSettings, *,

@@ -9,16 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from nmc.contract.envelope import new_event
 from nmc.contract.ids import stable_id
 from producers.conversation.threads import touch_thread
-from producers.errors import Replayed
 from producers.outbox import OutboxWriter
 from producers.outcomes import HookResult
 from producers.tables import calls
+from producers.telephony.callbacks import insert_once
 from producers.telephony.numbers import tenant_owning
 from producers.telephony.rules import missed_call_reason
 
@@ -47,16 +46,10 @@ def record_call_status(
     thread = touch_thread(session, tenant.tenant_id, caller, now, idle_s)
     call_id = stable_id("twilio-call", sid)
     event_id = stable_id("event", "CallDetected", sid)
-    inserted = session.execute(
-        insert(calls)
-        .values(call_id=call_id, tenant_id=tenant.tenant_id, call_sid=sid, from_phone=caller,
-                to_phone=call.to_phone, call_status=call.call_status,
-                correlation_id=thread.correlation_id, event_id=event_id)
-        .on_conflict_do_nothing(index_elements=["call_sid"])
-        .returning(calls.c.call_id)
-    ).first()
-    if inserted is None:
-        raise Replayed(HookResult("replayed", detail=sid))
+    insert_once(session, calls, "call_sid", {
+        "call_id": call_id, "tenant_id": tenant.tenant_id, "call_sid": sid,
+        "from_phone": caller, "to_phone": call.to_phone, "call_status": call.call_status,
+        "correlation_id": thread.correlation_id, "event_id": event_id})
     event = new_event(
         "nmc.telephony.CallDetected",
         event_id=event_id,

@@ -13,7 +13,6 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from nmc.contract.envelope import new_event
@@ -21,10 +20,11 @@ from nmc.contract.ids import stable_id
 from producers.conversation import message_status as statuses
 from producers.conversation.outbound import delivery_event
 from producers.conversation.threads import touch_thread
-from producers.errors import Refused, Replayed
+from producers.errors import Refused
 from producers.outbox import OutboxWriter
 from producers.outcomes import HookResult
 from producers.tables import inbound_messages, outbound_messages
+from producers.telephony.callbacks import insert_once
 from producers.telephony.numbers import tenant_owning
 from producers.telephony.rules import redact_secrets
 
@@ -62,16 +62,10 @@ def receive_sms(
     thread = touch_thread(session, tenant.tenant_id, caller, now, idle_s)
     message_id = stable_id("twilio-sms", sid)
     event_id = stable_id("event", "InboundSmsReceived", sid)
-    inserted = session.execute(
-        insert(inbound_messages)
-        .values(message_id=message_id, tenant_id=tenant.tenant_id, message_sid=sid,
-                from_phone=caller, to_phone=sms.to_phone, body=body,
-                correlation_id=thread.correlation_id, event_id=event_id)
-        .on_conflict_do_nothing(index_elements=["message_sid"])
-        .returning(inbound_messages.c.message_id)
-    ).first()
-    if inserted is None:
-        raise Replayed(HookResult("replayed", detail=sid))
+    insert_once(session, inbound_messages, "message_sid", {
+        "message_id": message_id, "tenant_id": tenant.tenant_id, "message_sid": sid,
+        "from_phone": caller, "to_phone": sms.to_phone, "body": body,
+        "correlation_id": thread.correlation_id, "event_id": event_id})
     event = new_event(
         "nmc.telephony.InboundSmsReceived",
         event_id=event_id,

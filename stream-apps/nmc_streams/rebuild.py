@@ -48,7 +48,7 @@ from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.dead_letters import record_dead_letter
 from nmc.infra.kafka_clients import admin_config, consumer_config, ensure_topics, producer_config
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 from nmc_streams import db
 from nmc_streams.apps import APPS, app_named
 from nmc_streams.batch import BatchProjector, Record
@@ -147,7 +147,7 @@ def schema_engine(url: str, schema: str) -> Engine:
 class Rebuilder:
     """Consumes the app's topics from the beginning into the rebuild schema."""
 
-    def __init__(self, app: str, platform: Settings, settings: StreamSettings,
+    def __init__(self, app: str, platform: ServiceSettings, settings: StreamSettings,
                  plan: RebuildPlan) -> None:
         self.app = app
         self.platform = platform
@@ -299,7 +299,7 @@ def _swap(rebuilder: Rebuilder, progress: Progress, operator: str, started_at: d
              "dead": rebuilder.dead_letters, "started": started_at, "by": operator})
 
 
-def remove_group(platform: Settings, plan: RebuildPlan, keep_dlq: bool) -> None:
+def remove_group(platform: ServiceSettings, plan: RebuildPlan, keep_dlq: bool) -> None:
     """The rebuild's consumer group is of no use after the swap; its DLQ topic only if empty."""
     admin = AdminClient(admin_config(platform))
     futures = list(admin.delete_consumer_groups([plan.group], request_timeout=30).values())
@@ -314,7 +314,7 @@ def remove_group(platform: Settings, plan: RebuildPlan, keep_dlq: bool) -> None:
                 log.warning("rebuild cleanup: %s", exc)
 
 
-def rebuild(app: str, platform: Settings, settings: StreamSettings, *, progress: Progress,
+def rebuild(app: str, platform: ServiceSettings, settings: StreamSettings, *, progress: Progress,
             on_total: Callable[[int], None] = lambda total: None, operator: str | None = None,
             swap_models: bool = True, catch_up_s: float = 30.0, attempts: int = 5,
             stamp: str | None = None) -> RebuildResult:

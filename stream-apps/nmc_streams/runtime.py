@@ -38,7 +38,7 @@ from nmc.infra.faust_broker import faust_broker, faust_credentials
 from nmc.infra.heap import settle_heap
 from nmc.infra.kafka_clients import admin_config, ensure_topics
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 from nmc_streams import db
 from nmc_streams.apps import app_named
 from nmc_streams.batch import BatchProjector, Record
@@ -65,7 +65,7 @@ def default_worker_id() -> str:
 
 def build_app(
     app_name: str,
-    platform: Settings,
+    platform: ServiceSettings,
     settings: StreamSettings,
     worker_id: str,
     metrics: StreamMetrics,
@@ -162,7 +162,7 @@ def _record(event: Any) -> Record:
     )
 
 
-def prepare_topics(app_name: str, platform: Settings, settings: StreamSettings) -> None:
+def prepare_topics(app_name: str, platform: ServiceSettings, settings: StreamSettings) -> None:
     """Create missing source, DLQ and replay topics (verified: equal partition counts, leaders
     elected) before any agent subscribes."""
     topics = [settings.source_topic(d) for d in app_named(app_name).domains]
@@ -181,7 +181,12 @@ def serve_probes(port: int, metrics: StreamMetrics, worker_id: str) -> None:
     probe_http.serve(port, metrics.registry, health, f"worker-{metrics.app}")
 
 
-def run_worker(app_name: str, platform: Settings, settings: StreamSettings, worker_id: str) -> None:
+def run_worker(
+    app_name: str,
+    platform: ServiceSettings,
+    settings: StreamSettings,
+    worker_id: str,
+) -> None:
     """Run one worker process until SIGTERM/SIGINT (what `nmc worker <app>` calls)."""
     prepare_topics(app_name, platform, settings)
     tracing.configure(f"nmc-worker-{app_name}")

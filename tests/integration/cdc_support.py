@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import pytest
 from rich.console import Console
 from sqlalchemy.engine import make_url
+from support.settings import PlatformSettings as Settings
 
-from nmc.infra.settings import Settings, get_versions
 from nmc.stack import connect
 from nmc.stack.layout import Layout
+from nmc.stack.settings import get_versions
 
 
 @dataclass(frozen=True)

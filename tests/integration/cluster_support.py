@@ -12,8 +12,9 @@ from contextlib import contextmanager
 
 from pydantic import SecretStr
 from rich.console import Console
+from support.settings import PlatformSettings as Settings
 
-from nmc.infra.settings import PROJECT_ROOT, Settings
+from nmc.infra.settings import PROJECT_ROOT
 from nmc.stack import down, ensure_up
 from nmc.stack.layout import Layout
 from nmc.stack.shape import client_settings, shaped

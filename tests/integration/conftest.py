@@ -14,11 +14,11 @@ import pytest
 from edges_support import BASE_URL, fake_twilio_server, make_settings, new_tenant
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from support.settings import PlatformSettings as Settings
 from support.streams import IsolatedTopics
 
 from nmc.contract.schemas import SchemaCatalog
 from nmc.demo.twilio_standin import LocalTwilio
-from nmc.infra.settings import Settings
 from nmc.schema_gate.registry_api import Registry
 from producers.edges.app import create_edge_app
 from producers.edges.settings import EdgeSettings
@@ -49,8 +49,9 @@ def relays(test_settings: Settings) -> Iterator[Callable[..., OutboxRelay]]:
     def _start(catalog: SchemaCatalog, **overrides: Any) -> OutboxRelay:
         settings = test_settings.model_copy(update={
             "nmc_relay_poll_interval_s": 0.2, "nmc_relay_batch_size": 40, **overrides})
-        relay, stop = build_relay(settings, catalog=catalog), threading.Event()
-        thread = threading.Thread(target=run_relay, args=(settings, stop, relay), daemon=True)
+        relay, stop = build_relay(settings, settings, catalog=catalog), threading.Event()
+        thread = threading.Thread(target=run_relay, args=(settings, settings, stop, relay),
+                                  daemon=True)
         thread.start()
         started.append((thread, stop))
         return relay
@@ -72,7 +73,7 @@ def relay_thread(test_settings: Settings) -> Iterator[Callable[..., threading.Th
     def _start(**overrides: object) -> threading.Thread:
         settings = test_settings.model_copy(update=overrides)
         stop = threading.Event()
-        thread = threading.Thread(target=run_relay, args=(settings, stop), daemon=True)
+        thread = threading.Thread(target=run_relay, args=(settings, settings, stop), daemon=True)
         thread.start()
         started.append((thread, stop))
         return thread

@@ -9,6 +9,7 @@ import uuid
 from confluent_kafka import Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.serialization import MessageField, SerializationContext
+from support.settings import PlatformSettings as Settings
 
 from nmc.contract.envelope import Envelope, parse_event
 from nmc.contract.examples import example_envelopes
@@ -16,7 +17,6 @@ from nmc.contract.headers import event_headers
 from nmc.contract.schemas import default_catalog
 from nmc.infra.kafka_clients import producer_config
 from nmc.infra.schema_registry import registry_client, value_serializer
-from nmc.infra.settings import Settings
 
 
 def telephony_events() -> tuple[str, list[Envelope]]:

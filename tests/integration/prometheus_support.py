@@ -16,14 +16,15 @@ import httpx
 import yaml
 from rich.console import Console
 from support.dashboards import PanelQuery, concrete
+from support.settings import PlatformSettings as Settings
 from support.waits import scaled, wait_until, watch_log
 
 from nmc.infra.net import free_port
-from nmc.infra.settings import PROJECT_ROOT, Settings
+from nmc.infra.settings import PROJECT_ROOT
 from nmc.stack import pidfile, prometheus
 from nmc.stack.layout import Layout
 from nmc.stack.procs import stop
-from nmc.stack.prometheus_config import RULES_DIR, ScrapeJob, local_jobs
+from nmc.stack.prometheus_config import RULES_DIR, ProcessPorts, ScrapeJob, local_jobs
 from nmc.stack.wait import until_healthy
 
 
@@ -138,7 +139,8 @@ def own_prometheus(base: Settings, name: str, jobs: Sequence[ScrapeJob] | None, 
     shutil.rmtree(prometheus.targets_dir(layout), ignore_errors=True)  # no earlier run's files
     rules = shortened_rules(prometheus.home(layout) / "rules", for_s)
     config = prometheus.write_config(
-        settings, layout, jobs=jobs if jobs is not None else local_jobs(settings),
+        settings, layout, jobs=jobs if jobs is not None else local_jobs(settings, ProcessPorts(
+            relay=settings.nmc_relay_metrics_port)),
         rule_files=rules)
     watch_log(layout.log(prometheus.NAME))
     say = Console(stderr=True).print

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from producers.compliance.campaigns import set_campaign_status
+from producers.outbox import OutboxWriter
 from producers.tables import subscriptions
 from producers.tenants.store import add_tenant
 
@@ -25,5 +26,5 @@ def reactive_tenant(engine: Engine, number: str, name: str = "Joe's Plumbing",
             stripe_subscription_id=f"sub_{uuid.uuid4().hex[:8]}", tenant_id=added.tenant_id,
             stripe_customer_id="cus_1", plan="pro", status="active",
             current_period_end=now + timedelta(days=30), source_created=now))
-        set_campaign_status(s, added.tenant_id, uuid.uuid4(), "approved", now)
+        set_campaign_status(s, OutboxWriter(), added.tenant_id, uuid.uuid4(), "approved", now)
     return added.tenant_id

@@ -16,13 +16,13 @@ import httpx
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 from support.waits import scaled
 
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.headers import decode_headers
 from nmc.infra.consume import end_offsets
 from nmc.infra.kafka_clients import consumer_config, domain_topics
-from nmc.infra.settings import Settings
 from producers.outbox import OutboxWriter
 
 WRITER = OutboxWriter()

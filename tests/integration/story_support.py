@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from support.settings import PlatformSettings as Settings
 
 from nmc.demo.local_platform import LocalPlatform
 from nmc.demo.scenario import ProviderSimulator, new_tenant, play, wait_for_story
-from nmc.infra.settings import Settings
 
 
 def play_and_check_story(

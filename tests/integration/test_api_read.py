@@ -38,9 +38,9 @@ from pydantic import BaseModel, SecretStr
 from sqlalchemy import insert, select, text, update
 from support import api_reference
 from support.databases import scratch_database
+from support.settings import PlatformSettings as Settings
 
 from nmc.infra.db import make_engine
-from nmc.infra.settings import Settings
 from nmc_streams import db as read_models
 from nmc_streams.api.app import create_app, make_database, route_paths
 from nmc_streams.api.auth import issue_token

@@ -17,6 +17,7 @@ import pytest
 from cdc_support import cdc_connector, connect_worker, ensure_worker  # noqa: F401
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 from support.waits import scaled, wait_until
 from test_relay_contract import _all_events
 
@@ -27,7 +28,6 @@ from nmc.contract.schemas import default_catalog
 from nmc.infra.consume import DecodedRecord, end_offsets, read_records
 from nmc.infra.kafka_clients import domain_topics
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
 from nmc.stack import connect, pidfile
 from nmc.stack.layout import Layout
 from producers.outbox import OutboxWriter

@@ -49,6 +49,7 @@ from relay_support import (
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from story_support import play_and_check_story
+from support.settings import PlatformSettings as Settings
 from support.streams import start_worker, stop_worker, wait_caught_up
 from support.waits import scaled
 
@@ -67,7 +68,6 @@ from nmc.infra.kafka_clients import (
     ensure_topics,
     producer_config,
 )
-from nmc.infra.settings import Settings
 from nmc.stack.layout import Layout
 from nmc.stack.secure import client_env, ensure_material
 from producers.outbox import OutboxWriter
@@ -301,7 +301,7 @@ def test_relay_to_consumer_end_to_end_over_sasl_ssl(
     with Session(engine) as session, session.begin():
         OutboxWriter().append_all(session, [parse_event(e) for e in envelopes])
     stop = threading.Event()
-    relay = threading.Thread(target=run_relay, args=(settings, stop), daemon=True)
+    relay = threading.Thread(target=run_relay, args=(settings, settings, stop), daemon=True)
     relay.start()
     prefix = f"test-secure-{uuid.uuid4().hex[:8]}"
     # as the admin (a deployer would: `nmc acl apply` with NMC_STREAMS_APP_ID_PREFIX set): the
@@ -391,9 +391,9 @@ def test_the_reactor_texts_back_under_its_own_acls_and_no_further(
                            "to_phone": "+13105550100", "reason": "no-answer",
                            "provider_ref": "CA1"})
     stop, assigned = threading.Event(), threading.Event()
-    threads = [threading.Thread(target=run_relay, args=(relay, stop), daemon=True),
+    threads = [threading.Thread(target=run_relay, args=(relay, relay, stop), daemon=True),
                threading.Thread(target=run_reactor, args=(reactor, knobs, stop, assigned),
-                                daemon=True)]
+                                kwargs={"writer": OutboxWriter()}, daemon=True)]
     for thread in threads:
         thread.start()
     try:

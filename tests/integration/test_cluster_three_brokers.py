@@ -28,6 +28,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 from support.streams import (
     dump,
     fresh_database,
@@ -45,7 +46,6 @@ from nmc.contract.keys import java_partition
 from nmc.infra.consume import end_offsets, read_records
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import admin_config, domain_topics
-from nmc.infra.settings import Settings
 from nmc.stack import ensure_up, pidfile
 from nmc.stack.layout import Layout
 from producers.outbox import OutboxWriter
@@ -147,7 +147,7 @@ def test_leader_killed_mid_load_loses_nothing_and_keeps_order(
         },
     )
     relay_stop, writer_stop, killed = threading.Event(), threading.Event(), threading.Event()
-    relay = threading.Thread(target=run_relay, args=(settings, relay_stop), daemon=True)
+    relay = threading.Thread(target=run_relay, args=(settings, settings, relay_stop), daemon=True)
     written: list[Envelope] = []
     writer = threading.Thread(
         target=_write_steadily, args=(engine, events, written, writer_stop, killed), daemon=True

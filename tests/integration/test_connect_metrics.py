@@ -19,11 +19,11 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from support.dashboards import dashboard_files, jvm_job, load, queries
+from support.settings import PlatformSettings as Settings
 from support.waits import wait_until
 from test_relay_contract import _all_events
 
 from nmc.contract.envelope import parse_event
-from nmc.infra.settings import Settings
 from nmc.stack import connect
 from nmc.stack.layout import Layout
 from nmc.stack.prometheus import targets_dir

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
+from support.settings import PlatformSettings as Settings
 from support.waits import wait_until
 
 from nmc.demo.cleanup import remove_run
 from nmc.infra.consume import end_offsets
 from nmc.infra.kafka_clients import admin_config, consumer_config, domain_topics, ensure_topics
-from nmc.infra.settings import Settings
 
 
 def _groups(admin: AdminClient) -> set[str]:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import text
+from support.settings import PlatformSettings as Settings
 from support.waits import wait_until
 
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import admin_config
-from nmc.infra.settings import Settings
 from nmc.schema_gate.registry_api import Registry
 
 

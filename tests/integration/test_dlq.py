@@ -15,6 +15,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from sqlalchemy import Engine, text
+from support.settings import PlatformSettings as Settings
 from support.streams import (
     IsolatedTopics,
     dump,
@@ -30,7 +31,6 @@ from support.streams import (
 from nmc.contract.headers import decode_headers
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config
-from nmc.infra.settings import Settings
 
 BUG = """
 CREATE FUNCTION refuse_tenant() RETURNS trigger LANGUAGE plpgsql AS $$

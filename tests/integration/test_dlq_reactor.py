@@ -17,12 +17,12 @@ from typing import Any
 from reactions_support import reactive_tenant
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 from support.streams import remove_group
 
 from nmc.contract.dead_letter import replay_topic
 from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import commit_at_end
-from nmc.infra.settings import Settings
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
 from producers.outbox import OutboxWriter
 
@@ -61,7 +61,7 @@ def test_a_reactor_dead_letter_replayed_after_the_fix_queues_one_auto_reply(
     stop, assigned = threading.Event(), threading.Event()
     commit_at_end(test_settings, group, list(SOURCE_TOPICS))
     reactor = threading.Thread(target=run_reactor, args=(test_settings, knobs, stop, assigned),
-                               daemon=True)
+                               kwargs={"writer": OutboxWriter()}, daemon=True)
     reactor.start()
     try:
         assert assigned.wait(60), "reactor got no partitions"

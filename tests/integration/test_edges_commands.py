@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from producers.conversation.messaging_gate import messaging_gate
 from producers.errors import Refused
+from producers.outbox import OutboxWriter
 from producers.scheduling import holds
 
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
@@ -177,7 +178,7 @@ def test_concurrent_overlapping_holds_exactly_one_wins(engine, tenant):
         barrier.wait()
         try:
             with Session(engine) as s, s.begin():
-                holds.place_hold(s, tenant.tenant_id, req, datetime.now(UTC), 3600)
+                holds.place_hold(s, OutboxWriter(), tenant.tenant_id, req, datetime.now(UTC), 3600)
             outcome = "held"
         except Refused as exc:
             outcome = str(exc.status)
@@ -205,7 +206,7 @@ def test_concurrent_disjoint_holds_all_win(engine, tenant):
         barrier.wait()
         try:
             with Session(engine) as s, s.begin():
-                holds.place_hold(s, tenant.tenant_id, req, datetime.now(UTC), 3600)
+                holds.place_hold(s, OutboxWriter(), tenant.tenant_id, req, datetime.now(UTC), 3600)
         except Exception as exc:
             errors.append(exc)
 
@@ -252,15 +253,16 @@ def test_expiry_job_releases_expired_holds_and_frees_the_slot(client, engine, te
     resource = uuid.uuid4()
     hold_id = _hold(client, tenant.tenant_id, resource).json()["hold_id"]
     live = _hold(client, tenant.tenant_id, uuid.uuid4()).json()["hold_id"]
-    assert expire_holds_once(engine) == 0
-    released = expire_holds_once(engine, now=datetime.now(UTC) + timedelta(seconds=601))
+    assert expire_holds_once(engine, OutboxWriter()) == 0
+    later = datetime.now(UTC) + timedelta(seconds=601)
+    released = expire_holds_once(engine, OutboxWriter(), now=later)
     assert released == 2
     events = [e for e in outbox(engine) if e.event_name.endswith("AppointmentReleased")]
     assert {e.payload["hold_id"] for e in events} == {hold_id, live}
     held = {e.payload["hold_id"]: e for e in outbox(engine)
             if e.event_name.endswith("AppointmentHeld")}
     assert all(e.causation_id == held[e.payload["hold_id"]].event_id for e in events)
-    assert expire_holds_once(engine, now=datetime.now(UTC) + timedelta(seconds=601)) == 0
+    assert expire_holds_once(engine, OutboxWriter(), now=later) == 0
     assert _hold(client, tenant.tenant_id, resource).status_code == 201
 
 

@@ -35,6 +35,7 @@ from nmc.contract.ids import stable_id
 from producers.conversation.reactions.apply import react
 from producers.conversation.reactions.decide import Trigger, auto_reply_message_id
 from producers.edges.app import create_edge_app
+from producers.outbox import OutboxWriter
 from producers.tenants import Tenant
 
 CALLERS = 24
@@ -65,7 +66,7 @@ def _thread_of(engine: Engine, caller: str) -> uuid.UUID:
 def _react_once(engine: Engine, fact: Trigger) -> None:
     """One reactor transaction, deliberately without the reactor's retries."""
     with Session(engine) as s, s.begin():
-        react(s, fact)
+        react(s, fact, OutboxWriter())
 
 
 def test_interleaved_webhooks_and_reactions_never_deadlock(engine: Engine,

@@ -40,9 +40,9 @@ from pydantic import SecretStr
 from schemathesis.checks import not_a_server_error
 from sqlalchemy import Engine, create_engine
 from support.databases import scratch_database
+from support.settings import PlatformSettings as Settings
 
 from nmc.infra.db import make_engine
-from nmc.infra.settings import Settings
 from nmc_streams.api.app import create_app as create_read_api
 from nmc_streams.api.app import make_database as make_read_database
 from nmc_streams.api.auth import issue_token

@@ -28,8 +28,7 @@ router = APIRouter()
 
 @router.post("/twilio/voice/dial-action")
 async def twilio_dial_action(request: Request, edge: EdgeDep) -> Response:
-    params = await twilio_input.signed_form(request, edge.twilio_auth_token,
-                                            edge.public_base_url)
+    params = await edge.twilio_form(request)
     twilio_input.require(params, "CallSid", "DialCallStatus", "From", "To",
                          phones=("From", "To"))
     dial = CallStatusUpdate(params["CallSid"], params["DialCallStatus"], params["From"],

@@ -25,6 +25,7 @@ from nmc.infra.consume import end_offsets, read_records
 from nmc.infra.kafka_clients import domain_topics
 from producers.conversation.outbound import queue_outbound
 from producers.conversation.threads import open_thread_for
+from producers.outbox import OutboxWriter
 from producers.sender.sender import SmsSender
 
 
@@ -41,7 +42,8 @@ def test_a_thread_lands_on_one_key_in_order(
     with Session(engine) as s, s.begin():
         correlation = open_thread_for(s, tenant.tenant_id, CALLER)
         assert correlation == call.correlation_id
-        queued = queue_outbound(s, tenant_id=tenant.tenant_id, correlation_id=correlation,
+        queued = queue_outbound(s, OutboxWriter(), tenant_id=tenant.tenant_id,
+                                correlation_id=correlation,
                                 to_phone=CALLER, body="Sorry we missed you!",
                                 causation_id=call.event_id)
     settings = make_sender_settings(fake_twilio.url, twilio_account_sid=ACCOUNT)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from producers.conversation.outbound import queue_outbound
+from producers.outbox import OutboxWriter
 
 VOICE = "/twilio/voice/status"
 SMS = "/twilio/sms"
@@ -170,7 +171,8 @@ def _queued(engine: Engine, tenant_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]
             "INSERT INTO threads (correlation_id, tenant_id, caller_phone, opened_at, "
             "last_activity_at) VALUES (:c, :t, :p, now(), now())"),
             {"c": correlation, "t": tenant_id, "p": CALLER})
-        event = queue_outbound(session, tenant_id=tenant_id, correlation_id=correlation,
+        event = queue_outbound(session, OutboxWriter(), tenant_id=tenant_id,
+                               correlation_id=correlation,
                                to_phone=CALLER, body="Sorry we missed you")
     return uuid.UUID(event.payload["message_id"]), event.event_id
 

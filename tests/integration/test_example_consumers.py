@@ -20,6 +20,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from kafka_support import BusyWriter, produce, telephony_events
 from support import examples
+from support.settings import PlatformSettings as Settings
 from support.streams import remove_group
 from support.waits import scaled, wait_until
 
@@ -32,7 +33,6 @@ from nmc.infra.kafka_clients import (
     ensure_topics,
     producer_config,
 )
-from nmc.infra.settings import Settings
 
 
 @pytest.fixture

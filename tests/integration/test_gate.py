@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.settings import PlatformSettings as Settings
 from typer.testing import CliRunner
 
 from nmc.contract.schemas import SCHEMA_DIR
-from nmc.infra.settings import Settings
 from nmc.schema_gate.check import Report, run_check
 from nmc.schema_gate.cli import schemas_app
 from nmc.schema_gate.register import register_checked

@@ -25,11 +25,11 @@ from support.dashboards import (
     metric_names,
     queries,
 )
+from support.settings import PlatformSettings as Settings
 from support.waits import wait_until
 
 from nmc.demo.local_platform import STREAM_APPS, LocalPlatform
 from nmc.demo.scenario import ProviderSimulator, new_tenant, play, wait_for_story
-from nmc.infra.settings import Settings
 
 
 def _exported(prom: PrometheusApi, name: str) -> bool:

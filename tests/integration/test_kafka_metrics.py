@@ -19,10 +19,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_support import own_prometheus, wait_panels_have_data
 from support.dashboards import dashboard_files, jvm_job, load, queries
+from support.settings import PlatformSettings as Settings
 from support.waits import wait_until
 
 from nmc.infra.kafka_clients import admin_config, consumer_config, producer_config
-from nmc.infra.settings import PROJECT_ROOT, Settings
+from nmc.infra.settings import PROJECT_ROOT
 from nmc.stack import pidfile, render
 from nmc.stack.layout import Layout
 from nmc.stack.prometheus import targets_dir

@@ -19,6 +19,7 @@ from confluent_kafka.schema_registry import Schema
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from support.evolution import EVENT, major_copy
+from support.settings import PlatformSettings as Settings
 from support.streams import (
     IsolatedTopics,
     dump,
@@ -35,7 +36,6 @@ from nmc.contract.schemas import SchemaCatalog, subject_for
 from nmc.infra.consume import DecodedRecord, end_offsets, read_records
 from nmc.infra.db import make_engine
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
 from producers.outbox import OutboxWriter
 from producers.outbox.values import StoredValues, registry_lookup
 from producers.outbox.writer import with_majors

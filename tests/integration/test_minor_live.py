@@ -21,13 +21,13 @@ from pathlib import Path
 from fastavro import parse_schema, schemaless_reader
 from sqlalchemy import Engine, text
 from support.evolution import EVENT, minor_copy
+from support.settings import PlatformSettings as Settings
 from support.streams import IsolatedTopics
 from test_relay_versions import _read, _register, _subject
 
 from nmc.contract.schemas import SCHEMA_DIR, default_catalog
 from nmc.contract.wire import frame_schema_id
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
 from producers.relay.relay import OutboxRelay
 
 WRITER = Path(__file__).resolve().parents[1] / "support" / "evolution_writer.py"

@@ -18,10 +18,11 @@ import pytest
 from prometheus_support import own_prometheus
 from rich.console import Console
 from sqlalchemy import make_url
+from support.settings import PlatformSettings as Settings
 from support.waits import scaled, wait_until, watch_log
 
 from nmc.infra.net import free_port
-from nmc.infra.settings import PROJECT_ROOT, Settings
+from nmc.infra.settings import PROJECT_ROOT
 from nmc.stack import postgres_exporter
 from nmc.stack.layout import Layout
 from nmc.stack.prometheus import targets_dir

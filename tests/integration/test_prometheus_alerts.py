@@ -14,11 +14,11 @@ import httpx
 import pytest
 from prometheus_support import own_prometheus
 from relay_support import spawn_relay
+from support.settings import PlatformSettings as Settings
 from support.streams import IsolatedTopics, start_worker, stop_worker
 from support.waits import wait_until, watch_log
 
 from nmc.infra.net import free_port
-from nmc.infra.settings import Settings
 from nmc.stack.prometheus_config import ScrapeJob
 
 pytestmark = pytest.mark.fault  # kills a relay, stops a worker, at points the test chose

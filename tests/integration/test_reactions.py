@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 from support.streams import remove_group
 
 from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import commit_at_end
 from nmc.infra.consume import end_offsets, read_records
 from nmc.infra.kafka_clients import domain_topics
-from nmc.infra.settings import Settings
 from producers.compliance.campaigns import set_campaign_status
 from producers.conversation.reactions.apply import react
 from producers.conversation.reactions.consumer import SOURCE_TOPICS, to_trigger
@@ -41,7 +41,7 @@ def _tenant(engine: Engine, *, subscribed: bool, approved: bool) -> uuid.UUID:
                 status="active", current_period_end=NOW + timedelta(days=30),
                 source_created=NOW))
         if approved:
-            set_campaign_status(s, tenant.tenant_id, uuid.uuid4(), "approved", NOW)
+            set_campaign_status(s, OutboxWriter(), tenant.tenant_id, uuid.uuid4(), "approved", NOW)
     return tenant.tenant_id
 
 
@@ -61,7 +61,7 @@ def _schema(name: str) -> Any:
 
 def _react(engine: Engine, fact: Trigger) -> list[object]:
     with Session(engine) as s, s.begin():
-        return react(s, fact)
+        return react(s, fact, OutboxWriter())
 
 
 def _outbox(engine: Engine, tenant: uuid.UUID) -> list[tuple[str, str, Any]]:
@@ -135,7 +135,7 @@ def reactor(test_settings: Settings) -> Iterator[Callable[[], None]]:
     group = f"test-reactions-{uuid.uuid4().hex[:8]}"
     thread = threading.Thread(target=run_reactor,
                               args=(test_settings, ReactorSettings(group=group), stop, assigned),
-                              daemon=True)
+                              kwargs={"writer": OutboxWriter()}, daemon=True)
 
     def start() -> None:
         # The group starts exactly at today's end of the topics (committed before it runs),

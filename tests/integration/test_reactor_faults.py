@@ -19,13 +19,13 @@ from reactions_support import reactive_tenant
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from support.sessions import takeover_session_ms
+from support.settings import PlatformSettings as Settings
 from support.streams import remove_group
 
 from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import commit_at_end
 from nmc.infra.consume import end_offsets
 from nmc.infra.kafka_clients import consumer_config
-from nmc.infra.settings import Settings
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
 from producers.outbox import OutboxWriter
 

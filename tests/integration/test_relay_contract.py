@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 
 from nmc.contract.envelope import parse_event
 from nmc.contract.examples import example_envelopes
@@ -20,7 +21,6 @@ from nmc.contract.schemas import default_catalog
 from nmc.infra.consume import end_offsets, read_records
 from nmc.infra.kafka_clients import domain_topics
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
 from producers.outbox import OutboxWriter
 
 EXAMPLES = json.loads(

@@ -13,10 +13,10 @@ import pytest
 from relay_support import WRITER, kafka_events, message, states
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 
 from nmc.infra.consume import end_offsets
 from nmc.infra.kafka_clients import domain_topics
-from nmc.infra.settings import Settings
 from producers.outbox.operator import list_parked
 
 

@@ -24,11 +24,11 @@ from relay_support import (
 from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 
 from nmc.infra.consume import end_offsets
 from nmc.infra.kafka_clients import domain_topics
 from nmc.infra.net import free_port
-from nmc.infra.settings import Settings
 from nmc.stack import ensure_up, pidfile
 from nmc.stack import postgres as pg_service
 from nmc.stack.layout import Layout

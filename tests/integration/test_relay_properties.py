@@ -20,13 +20,13 @@ from relay_support import (
 )
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.keys import record_key
 from nmc.infra.consume import end_offsets, read_records
 from nmc.infra.db import psycopg_dsn
 from nmc.infra.kafka_clients import domain_topics
-from nmc.infra.settings import Settings
 from producers.outbox import OUTBOX_LANES, OutboxWriter
 from producers.outbox.operator import list_parked, retry, skip
 from producers.relay.leases import fair_share
@@ -186,7 +186,7 @@ def test_after_a_crash_only_what_was_not_marked_is_published_again(
     start = end_offsets(test_settings, domain_topics())
     settings = test_settings.model_copy(update={"nmc_relay_batch_size": 50})
     store = _DiesAfterAck(psycopg_dsn(database_url), crash_at=3)
-    built = build_relay(settings)
+    built = build_relay(settings, settings)
     relay = OutboxRelay(settings, store, built._publisher, built.metrics)
     built._store.close()
 

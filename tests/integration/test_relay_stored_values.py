@@ -11,13 +11,13 @@ from typing import Any
 from relay_support import message
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 
 from nmc.contract.schemas import default_catalog
 from nmc.contract.wire import SchemaEncoder, confluent_frame, frame_schema_id
 from nmc.infra.consume import end_offsets, read_records
 from nmc.infra.kafka_clients import domain_topics
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
 from producers.outbox import OutboxWriter
 from producers.outbox.values import StoredValues, avro_fields, registry_lookup
 

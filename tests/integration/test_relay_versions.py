@@ -20,6 +20,7 @@ from confluent_kafka.schema_registry import Schema
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from support.evolution import EVENT, minor_copy
+from support.settings import PlatformSettings as Settings
 from support.streams import IsolatedTopics
 
 from nmc.contract.envelope import Envelope, InvalidEvent, new_event
@@ -27,7 +28,6 @@ from nmc.contract.schemas import SchemaCatalog, default_catalog, subject_for
 from nmc.contract.wire import frame_schema_id
 from nmc.infra.consume import DecodedRecord, end_offsets, read_records
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
 from producers.outbox import OutboxWriter
 from producers.outbox.values import StoredValues, registry_lookup
 from producers.relay.relay import OutboxRelay

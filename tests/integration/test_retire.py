@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from support.evolution import EVENT, major_copy
+from support.settings import PlatformSettings as Settings
 from support.streams import IsolatedTopics, remove_group
 from test_major_window import major_writer, register_major
 
@@ -27,7 +28,6 @@ from nmc.contract.envelope import Envelope, InvalidEvent, new_event
 from nmc.contract.schemas import default_catalog, subject_for
 from nmc.infra.consume import end_offsets
 from nmc.infra.kafka_clients import consumer_config
-from nmc.infra.settings import Settings
 from nmc.schema_gate.registry_api import Registry
 
 

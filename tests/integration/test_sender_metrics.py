@@ -16,6 +16,7 @@ from support.twilio_rest import ScriptedTwilio
 
 from nmc.infra.net import free_port
 from producers.conversation.outbound import queue_outbound
+from producers.outbox import OutboxWriter
 from producers.sender.sender import run_sender, sender_health
 from producers.tables import calls, outbound_messages
 
@@ -36,7 +37,8 @@ def test_metrics_count_outcomes_and_time_the_text_back_from_the_call(
             call_id=uuid.uuid4(), tenant_id=tenant.tenant_id, call_sid=f"CA{uuid.uuid4().hex}",
             from_phone="+13105550100", to_phone="+13105550199", call_status="no-answer",
             correlation_id=correlation, event_id=uuid.uuid4(), received_at=missed_at))
-        message_id = queue_outbound(s, tenant_id=tenant.tenant_id, correlation_id=correlation,
+        message_id = queue_outbound(s, OutboxWriter(), tenant_id=tenant.tenant_id,
+                                    correlation_id=correlation,
                                     to_phone="+13105550100", body="Sorry we missed your call"
                                     ).payload["message_id"]
     port = free_port()

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from nmc.demo.twilio_standin import LocalTwilio
 from producers.conversation.outbound import queue_outbound
+from producers.outbox import OutboxWriter
 from producers.sender.sender import SmsSender
 from producers.sender.settings import SenderSettings
 
@@ -39,7 +40,8 @@ def _queue(engine: Engine, tenant_id: uuid.UUID, to: str = CALLER,
            body: str = "Sorry we missed your call") -> uuid.UUID:
     correlation = uuid.uuid4()
     with Session(engine) as s, s.begin():
-        event = queue_outbound(s, tenant_id=tenant_id, correlation_id=correlation,
+        event = queue_outbound(s, OutboxWriter(), tenant_id=tenant_id,
+                               correlation_id=correlation,
                                to_phone=to, body=body)
     return uuid.UUID(event.payload["message_id"])
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from support.twilio_rest import Script, ScriptedTwilio, most_within
 
 from producers.conversation.outbound import queue_outbound
+from producers.outbox import OutboxWriter
 from producers.sender.sender import Claimed, SmsSender
 from producers.sender.settings import SenderSettings
 
@@ -38,7 +39,8 @@ def _callers(n: int) -> list[str]:
 def _queue(engine: Engine, tenant_id: uuid.UUID, callers: list[str]) -> list[uuid.UUID]:
     """Queue one text per caller in one transaction (one NOTIFY)."""
     with Session(engine) as s, s.begin():
-        return [uuid.UUID(queue_outbound(s, tenant_id=tenant_id, correlation_id=uuid.uuid4(),
+        return [uuid.UUID(queue_outbound(s, OutboxWriter(), tenant_id=tenant_id,
+                                         correlation_id=uuid.uuid4(),
                                          to_phone=to, body="Sorry we missed your call")
                           .payload["message_id"]) for to in callers]
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from support.settings import PlatformSettings as Settings
 
-from nmc.infra.settings import PROJECT_ROOT, Settings
+from nmc.infra.settings import PROJECT_ROOT
 from nmc.stack import postgres
 from nmc.stack.layout import PG_FALLBACK_ROOT, Layout
 

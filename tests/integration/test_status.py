@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 from typer.testing import CliRunner
 
 from nmc.cli import app
@@ -23,7 +24,6 @@ from nmc.contract.examples import example_envelopes
 from nmc.infra.consume import end_offsets
 from nmc.infra.dead_letters import record_dead_letter
 from nmc.infra.kafka_clients import admin_config, consumer_config, domain_topics
-from nmc.infra.settings import Settings
 from nmc.status.model import Thresholds, assess
 from nmc.status.probe import collect
 from producers.outbox import OutboxWriter

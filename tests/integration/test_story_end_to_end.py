@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from story_support import play_and_check_story
-
-from nmc.infra.settings import Settings
+from support.settings import PlatformSettings as Settings
 
 
 def test_missed_call_to_booking_through_every_process(

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from confluent_kafka.serialization import MessageField, SerializationContext
+from support.settings import PlatformSettings as Settings
 
 from nmc.contract.envelope import parse_event
 from nmc.contract.examples import example_envelopes
@@ -17,7 +18,6 @@ from nmc.contract.facts import PoisonEvent
 from nmc.contract.schemas import default_catalog
 from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.schema_registry import registry_client, value_deserializer, value_serializer
-from nmc.infra.settings import Settings
 
 
 def test_decoder_agrees_with_confluent_on_every_schema(stack: Settings) -> None:

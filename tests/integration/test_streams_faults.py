@@ -20,6 +20,7 @@ from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 from rich.console import Console
 from sqlalchemy import Engine, text
+from support.settings import PlatformSettings as Settings
 from support.streams import (
     IsolatedTopics,
     caught_up,
@@ -36,7 +37,6 @@ from support.waits import wait_until
 from nmc.contract.envelope import Envelope, new_event
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import admin_config, consumer_config, producer_config
-from nmc.infra.settings import Settings
 from nmc.stack import ensure_up, pidfile, postgres
 from nmc.stack.layout import Layout
 from nmc.stack.model import local_services

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer
 from sqlalchemy import text
+from support.settings import PlatformSettings as Settings
 from support.streams import (
     IsolatedTopics,
     dump,
@@ -20,7 +21,6 @@ from support.streams import (
 
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config
-from nmc.infra.settings import Settings
 
 
 def test_poison_event_is_dead_lettered_and_partition_keeps_flowing(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.settings import PlatformSettings as Settings
 from support.streams import (
     IsolatedTopics,
     dump,
@@ -26,7 +27,6 @@ from support.streams import (
 
 from nmc.infra.db import make_engine
 from nmc.infra.net import free_port
-from nmc.infra.settings import Settings
 
 APPS = ("conversation", "scheduling", "reporting")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from support.settings import PlatformSettings as Settings
 from support.streams import (
     IsolatedTopics,
     dump,
@@ -23,7 +24,6 @@ from support.streams import (
 from support.waits import scaled
 
 from nmc.infra.db import make_engine
-from nmc.infra.settings import Settings
 
 pytestmark = pytest.mark.fault  # `make test-stress` runs these under a CPU hog
 

@@ -11,12 +11,12 @@ from typing import Any
 
 from confluent_kafka import Producer
 from kafka_support import produce, telephony_events
+from support.settings import PlatformSettings as Settings
 from typer.testing import CliRunner
 
 from nmc.cli import app
 from nmc.contract.keys import java_partition
 from nmc.infra.kafka_clients import producer_config
-from nmc.infra.settings import Settings
 from nmc.tail import TailRecord, TailSpec, tail
 
 

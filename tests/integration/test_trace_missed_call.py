@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from support.settings import PlatformSettings as Settings
 from support.streams import remove_group, start_worker, stop_worker
 from support.twilio_rest import ScriptedTwilio
 from support.waits import wait_until, watch_log
@@ -27,9 +28,9 @@ from twilio.request_validator import RequestValidator
 from nmc.demo.local_platform import commit_at_end
 from nmc.infra.kafka_clients import domain_topics
 from nmc.infra.net import free_port
-from nmc.infra.settings import Settings
 from producers.compliance.campaigns import set_campaign_status
 from producers.conversation.reactions.consumer import SOURCE_TOPICS
+from producers.outbox import OutboxWriter
 from producers.tables import subscriptions
 from producers.tenants.store import add_tenant
 
@@ -50,7 +51,7 @@ def add_texting_tenant(engine: Engine) -> None:
             stripe_subscription_id="sub_trace", tenant_id=tenant_id,
             stripe_customer_id="cus_trace", plan="pro", status="active",
             current_period_end=now + timedelta(days=30), source_created=now))
-        set_campaign_status(session, tenant_id, uuid.uuid4(), "approved", now)
+        set_campaign_status(session, OutboxWriter(), tenant_id, uuid.uuid4(), "approved", now)
 
 
 @contextmanager

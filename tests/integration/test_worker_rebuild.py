@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
+from support.settings import PlatformSettings as Settings
 from support.streams import (
     IsolatedTopics,
     dump,
@@ -26,7 +27,6 @@ from support.streams import (
 )
 
 from nmc.infra.db import make_engine
-from nmc.infra.settings import Settings
 from nmc_streams.apps import APPS
 from nmc_streams.rebuild import rebuild, schema_engine
 from nmc_streams.settings import StreamSettings

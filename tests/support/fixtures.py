@@ -19,10 +19,11 @@ from sqlalchemy import Engine
 
 from nmc.bootstrap import prepare
 from nmc.infra.db import make_engine
-from nmc.infra.settings import PROJECT_ROOT, Settings, get_settings
+from nmc.infra.settings import PROJECT_ROOT
 from nmc.stack import ensure_up
 from support import waits
 from support.databases import scratch_database
+from support.settings import PlatformSettings as Settings
 
 
 def _docker_compose_stack(request: pytest.FixtureRequest) -> Settings:
@@ -36,7 +37,7 @@ def _docker_compose_stack(request: pytest.FixtureRequest) -> Settings:
                             wait=True)
     compose.start()
     request.addfinalizer(compose.stop)
-    base = get_settings()
+    base = Settings()
     return base.model_copy(update={
         "kafka_bootstrap_servers": base.kafka,
         "schema_registry_url": base.registry,
@@ -52,7 +53,7 @@ def stack(request: pytest.FixtureRequest) -> Settings:
     if os.environ.get("NMC_TESTCONTAINERS") == "1":
         settings = _docker_compose_stack(request)
     else:
-        settings = get_settings()
+        settings = Settings()
     # pytest-xdist workers each run this: one at a time starts, migrates and registers
     lock_path = Path(settings.nmc_home) / "run" / "test-session.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,7 @@ def _remove_stream_runs(request: pytest.FixtureRequest) -> Iterator[None]:
     from support.streams import STARTED_PREFIXES
 
     if STARTED_PREFIXES:
-        settings = get_settings()
+        settings = Settings()
         for prefix in sorted(STARTED_PREFIXES):
             remove_run(settings, prefix)
 

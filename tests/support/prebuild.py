@@ -9,10 +9,10 @@ import subprocess
 
 from rich.console import Console
 
-from nmc.infra.settings import get_settings, get_versions
 from nmc.stack import connect
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout
+from nmc.stack.settings import get_stack_settings, get_versions
 
 from . import examples
 
@@ -23,7 +23,7 @@ def main() -> int:
     console = Console(stderr=True)
     try:
         connect.prepare(connect.get_connect_settings(), get_versions(),
-                        Layout.of(get_settings()), console.print)
+                        Layout.of(get_stack_settings()), console.print)
         print("kafka connect: prepared", flush=True)
     except (StackError, OSError, subprocess.SubprocessError) as exc:
         print(f"kafka connect: not prepared: {exc}", flush=True)

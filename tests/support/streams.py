@@ -38,9 +38,9 @@ from nmc.contract.schemas import (
 )
 from nmc.infra.kafka_clients import ensure_topics, producer_config
 from nmc.infra.schema_registry import registry_client, value_serializer
-from nmc.infra.settings import Settings
 from nmc_streams.apps import APPS
 from support.sessions import takeover_session_ms
+from support.settings import PlatformSettings as Settings
 
 from .waits import wait_until, watch_log
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nmc.infra.settings import Settings, StackVersions
+from support.settings import PlatformSettings as Settings
+
 from nmc.stack import connect
+from nmc.stack.settings import StackVersions
 
 
 def _settings() -> Settings:

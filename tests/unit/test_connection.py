@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr, ValidationError
+from support.settings import PlatformSettings as Settings
 
 from nmc.infra.connection import (
     ConnectionSettings,
@@ -17,7 +18,6 @@ from nmc.infra.connection import (
 )
 from nmc.infra.faust_broker import faust_broker, faust_credentials
 from nmc.infra.kafka_clients import LIBRDKAFKA_LOG, admin_config, consumer_config, producer_config
-from nmc.infra.settings import Settings
 
 SECURITY_ENV = [
     "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME",

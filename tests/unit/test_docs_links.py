@@ -35,8 +35,9 @@ def test_no_build_machine_paths(doc: str) -> None:
 
 def test_documented_codec_is_the_producers_codec() -> None:
     """The consumer contract names the codec producers really use."""
+    from support.settings import PlatformSettings as Settings
+
     from nmc.infra.kafka_clients import producer_config
-    from nmc.infra.settings import Settings
 
     codec = producer_config(Settings())["compression.type"]
     text = Path(PROJECT_ROOT / "docs/consumers/README.md").read_text(encoding="utf-8")

@@ -21,19 +21,24 @@ SOURCES = ("nmc", "producers", "stream-apps")
 
 
 def settings_classes_in_sources() -> set[str]:
-    """`module.Class` of every `class X(BaseSettings)` under the sources (read, not imported)."""
-    found = set()
+    """`module.Class` of every settings class under the sources (read, not imported): each
+    `class X(BaseSettings)`, and each class deriving from one of those (`StackSettings`)."""
+    classes: list[tuple[str, str, set[str]]] = []
     for top in SOURCES:
         for path in (PROJECT_ROOT / top).rglob("*.py"):
             tree = ast.parse(path.read_text(encoding="utf-8"))
-            for node in ast.walk(tree):
-                if isinstance(node, ast.ClassDef) and any(
-                        getattr(b, "id", getattr(b, "attr", None)) == "BaseSettings"
-                        for b in node.bases):
-                    parts = path.relative_to(PROJECT_ROOT).with_suffix("").parts
-                    module = ".".join(parts[1:] if parts[0] == "stream-apps" else parts)
-                    found.add(f"{module}.{node.name}")
-    return found
+            parts = path.relative_to(PROJECT_ROOT).with_suffix("").parts
+            module = ".".join(parts[1:] if parts[0] == "stream-apps" else parts)
+            classes += [(module, node.name,
+                         {str(getattr(b, "id", getattr(b, "attr", None))) for b in node.bases})
+                        for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    names, found = {"BaseSettings"}, set()
+    while True:
+        more = {(m, n) for m, n, bases in classes if bases & names} - found
+        if not more:
+            return {f"{m}.{n}" for m, n in found}
+        found |= more
+        names |= {n for _, n in more}
 
 
 def test_committed_generated_pages_are_not_stale() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.settings import PlatformSettings as Settings
 
-from nmc.infra.settings import Settings
 from nmc.stack import connect, pidfile, render
 from nmc.stack.prometheus_config import (
     KAFKA_JOB,

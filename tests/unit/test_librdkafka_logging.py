@@ -10,9 +10,9 @@ import time
 
 import pytest
 from confluent_kafka import Producer
+from support.settings import PlatformSettings as Settings
 
 from nmc.infra.kafka_clients import LIBRDKAFKA_LOG, producer_config
-from nmc.infra.settings import Settings
 
 
 def test_librdkafka_logs_reach_the_python_logger(

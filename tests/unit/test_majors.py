@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastavro import parse_schema, schemaless_writer
 from support.evolution import EVENT, major_copy
+from support.settings import PlatformSettings as Settings
 
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.facts import PoisonEvent, to_fact
@@ -25,7 +26,6 @@ from nmc.contract.majors import (
 )
 from nmc.contract.schemas import SchemaCatalog
 from nmc.infra.avro_decoder import AvroDecoder
-from nmc.infra.settings import Settings
 from producers.outbox.writer import with_majors
 
 STEP = MajorStep(2, {"caller_phone": "from_phone"}, frozenset({"caller_name"}),

@@ -57,17 +57,25 @@ def test_the_writer_refuses_before_touching_the_database() -> None:
 def test_a_writer_handed_its_config_reads_no_process_settings(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A composition root's config is what the writer applies (here a 60 s limit, where the
-    process default is 3000 s); the process's settings are never read."""
-    import producers.outbox.writer as writer_module
-
-    def no_default() -> None:
-        raise AssertionError("the writer reached for the process's settings")
-
-    monkeypatch.setattr(writer_module, "default_config", no_default)
-    monkeypatch.setattr(writer_module, "default_values", no_default)
+    default is 3000 s); the environment is never read (it says 1 s here)."""
+    monkeypatch.setenv("NMC_OUTBOX_MAX_FUTURE_S", "1")
     config = OutboxConfig(max_future_s=60, dual_publish={}, retired={}, store_values=False,
                           schema_id_retry_s=30)
     writer = OutboxWriter(config=config)
     with pytest.raises(InvalidEvent) as caught:
         writer.append(Session(), _event(datetime.now(UTC) + timedelta(seconds=600)))
     assert "at most 60s ahead" in caught.value.errors[0].reason
+
+
+def test_a_bare_writer_applies_the_defaults_not_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No settings are read below a composition root: a bare writer (tests, tools) takes the
+    defaults of `OutboxSettings`' fields, whatever the environment says."""
+    monkeypatch.setenv("NMC_OUTBOX_MAX_FUTURE_S", "1")
+    monkeypatch.setenv("NMC_DUAL_PUBLISH", '{"nmc.telephony.CallDetected": [1, 2]}')
+    assert OutboxConfig.defaults() == OutboxConfig(
+        max_future_s=3000.0, dual_publish={}, retired={}, store_values=True,
+        schema_id_retry_s=30.0)
+    with pytest.raises(InvalidEvent) as caught:
+        OutboxWriter().append(Session(), _event(datetime.now(UTC) + timedelta(hours=2)))
+    assert "at most 3,000s ahead" in caught.value.errors[0].reason

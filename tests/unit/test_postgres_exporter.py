@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nmc.infra.settings import Settings
 from nmc.stack import postgres_exporter
 from nmc.stack.layout import Layout
 from nmc.stack.postgres_exporter import (
@@ -28,6 +27,7 @@ from nmc.stack.prometheus_config import (
     render_config,
     write_targets,
 )
+from nmc.stack.settings import StackSettings
 
 
 @pytest.mark.parametrize(("url", "dsn"), [
@@ -59,7 +59,7 @@ def test_command_listens_on_loopback_with_the_shipped_queries_and_no_password() 
 
 def test_job_postgres_is_scraped_from_its_target_file_only(tmp_path: Path) -> None:
     """No static target: a stack without a running exporter has no target that is down."""
-    jobs = {job.name: job for job in local_jobs(Settings(nmc_postgres_metrics_port=9187))}
+    jobs = {job.name: job for job in local_jobs(StackSettings(nmc_postgres_metrics_port=9187))}
     assert jobs[POSTGRES_JOB].targets == ()
     assert jobs[POSTGRES_JOB].file_sd
     config = json.loads(render_config(jobs.values(), rule_files=[], targets_dir=tmp_path,
@@ -97,7 +97,7 @@ def test_queries_file_defines_the_replication_slot_series_the_rules_read() -> No
 
 
 def test_port_0_starts_nothing_and_drops_a_stale_target_file(tmp_path: Path) -> None:
-    settings = Settings(nmc_home=tmp_path, nmc_postgres_metrics_port=0)
+    settings = StackSettings(nmc_home=tmp_path, nmc_postgres_metrics_port=0)
     layout = Layout.of(settings)
     stale = write_targets(targets_dir(layout), POSTGRES_JOB, "stack", ["127.0.0.1:9187"])
     said: list[str] = []
@@ -106,5 +106,5 @@ def test_port_0_starts_nothing_and_drops_a_stale_target_file(tmp_path: Path) -> 
     row = postgres_exporter.status_row(settings, layout)
     assert (row.name, row.state, row.detail) == ("postgres-exporter", "stopped",
                                                  "off (NMC_POSTGRES_METRICS_PORT=0)")
-    on = postgres_exporter.status_row(Settings(nmc_home=tmp_path), layout)
+    on = postgres_exporter.status_row(StackSettings(nmc_home=tmp_path), layout)
     assert (on.address, on.detail) == ("127.0.0.1:9187", "up --observability")

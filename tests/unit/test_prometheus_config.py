@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from support.settings import PlatformSettings as Settings
 
-from nmc.infra.settings import Settings
 from nmc.stack.prometheus_config import (
     PROCESS_JOBS,
     RULES_DIR,
+    ProcessPorts,
     ScrapeJob,
     local_jobs,
     prometheus_command,
@@ -25,8 +26,9 @@ from nmc.stack.prometheus_config import (
 
 def _jobs(settings: Settings, streams_port: int = 0, sender_port: int = 0,
           reactor_port: int = 0) -> dict[str, ScrapeJob]:
-    return {job.name: job for job in local_jobs(settings, streams_port, sender_port,
-                                                reactor_port)}
+    return {job.name: job for job in local_jobs(settings, ProcessPorts(
+        relay=settings.nmc_relay_metrics_port, streams=streams_port, sender=sender_port,
+        reactor=reactor_port))}
 
 
 def test_local_jobs_scrape_prometheus_the_registry_and_every_process_job() -> None:
@@ -90,7 +92,8 @@ def test_promtool_accepts_the_generated_configuration(tmp_path: Path) -> None:
     settings = Settings(nmc_relay_metrics_port=9400, database_url=SecretStr("postgresql://x"))
     config = tmp_path / "prometheus.yml"
     config.write_text(render_config(
-        local_jobs(settings, 9410), rule_files=sorted(RULES_DIR.glob("*.yml")),
+        local_jobs(settings, ProcessPorts(relay=9400, streams=9410)),
+        rule_files=sorted(RULES_DIR.glob("*.yml")),
         targets_dir=tmp_path / "targets", scrape_interval_s=15, evaluation_interval_s=15))
     proc = subprocess.run([promtool, "check", "config", str(config)], capture_output=True,
                           text=True, check=False)

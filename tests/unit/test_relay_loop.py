@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.settings import PlatformSettings as Settings
 
 from nmc.contract.envelope import Envelope, new_event
 from nmc.contract.keys import java_partition, record_key
-from nmc.infra.settings import Settings
 from producers.relay.memory import (
     Fault,
     InMemoryOutbox,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.settings import PlatformSettings as Settings
 
-from nmc.infra.settings import Settings
 from nmc.stack import javas, pidfile
 from nmc.stack.errors import StackError
 from nmc.stack.layout import Layout

@@ -5,8 +5,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from nmc.infra.settings import Settings, StackVersions
+from support.settings import PlatformSettings as Settings
+
 from nmc.stack import render
+from nmc.stack.settings import StackVersions
 
 NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from support.settings import PlatformSettings as Settings
 
-from nmc.infra.settings import Settings
 from nmc.stack import render
 from nmc.stack.layout import Layout
 from nmc.stack.secure import SecureMaterial, client_env, openssl_commands
@@ -219,15 +219,15 @@ def test_stack_env_prints_the_addresses_of_a_plain_stack_for_eval_and_json(
     import shlex
 
     from pydantic import SecretStr
+    from support.settings import PlatformSettings as Settings
     from typer.testing import CliRunner
 
     from nmc.cli import app
-    from nmc.infra.settings import Settings
 
     remote = Settings(kafka_bootstrap_servers="kafka.test:9092",
                       schema_registry_url="http://registry.test/apis/ccompat/v7",
                       database_url=SecretStr("postgresql+psycopg://u:p@db.test:5432/nmc"))
-    monkeypatch.setattr("nmc.stack.cli.get_settings", lambda: remote)
+    monkeypatch.setattr("nmc.stack.cli.get_stack_settings", lambda: remote)
     shell = CliRunner().invoke(app, ["stack", "env"])
     assert shell.exit_code == 0, shell.output
     exported = dict(shlex.split(line)[1].split("=", 1) for line in shell.stdout.splitlines())

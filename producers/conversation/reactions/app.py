@@ -18,23 +18,27 @@ from nmc.infra.avro_decoder import registry_decoder
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import consumer_config, ensure_topics, producer_config
 from nmc.infra.schema_registry import registry_client
-from nmc.infra.settings import Settings
+from nmc.infra.settings import ServiceSettings
 from producers.conversation.reactions.consumer import ConversationReactor
 from producers.conversation.reactions.metrics import ReactorMetrics
 from producers.conversation.reactions.settings import ReactorSettings
+from producers.outbox import OutboxWriter
 
 log = logging.getLogger(__name__)
 
 
 def run_reactor(
-    settings: Settings,
+    settings: ServiceSettings,
     knobs: ReactorSettings,
     stop: threading.Event | None = None,
     assigned: threading.Event | None = None,
+    *,
+    writer: OutboxWriter,
 ) -> None:
     """The reactor until `stop`: `settings` say where Kafka, the registry and the database
     are, `knobs` (built by the composition root: `nmc reactor`, the demo) how it consumes
-    and reacts."""
+    and reacts, `writer` (built by the same root from `OutboxSettings`, sharing its registry
+    lookups) appends the reactions' events."""
     stop = stop or threading.Event()
     tracing.configure("nmc-reactor")
 
@@ -67,6 +71,7 @@ def run_reactor(
         batch_wait_s=knobs.batch_wait_ms / 1000,
         crash_after_batches=knobs.crash_after_batches,
         crash_point=knobs.crash_point,
+        writer=writer,
     )
     server = serve_metrics(knobs, metrics)
     log.info("reactor started (group %s)", group)

@@ -3,7 +3,7 @@
 Memory rows, outbox events and outbound messages are written together, so a crash either
 leaves everything or nothing, and a redelivered fact finds its effects already there (the
 deterministic event ids make the outbox ignore repeats). The transaction takes the batch's
-conversation key locks first (sorted, `OutboxWriter.lock`), then their rows. Tenants, their
+conversation key locks first (sorted, `producers.outbox.lock_keys`), then their rows. Tenants, their
 messaging gate and the memory rows are read once per batch; the memory is then carried
 forward in process (`remember`) from one fact of a conversation to the next.
 """
@@ -70,9 +70,6 @@ conversation_reactions = Table(
     Column("auto_reply_message_id", Uuid),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
-
-WRITER = OutboxWriter()
-
 
 Conversation = tuple[UUID, UUID]
 
@@ -194,7 +191,7 @@ class _Writes:
                 **dict.fromkeys(_MERGED)}
         row.update(values, updated_at=self.now)
 
-    def flush(self, session: Session) -> None:
+    def flush(self, session: Session, writer: OutboxWriter) -> None:
         """Texts first (only the new ones get their event), then the outbox in fact order,
         the threads' last outbound event, the memory rows; one sender wake-up."""
         new: set[UUID] = set()
@@ -204,7 +201,7 @@ class _Writes:
                                       _by_column(rows, _TEXT_COLUMNS)).scalars())
         events = [e if isinstance(e, Envelope) else self.texts[e][1]
                   for e in self.events if isinstance(e, Envelope) or e in new]
-        WRITER.append_all(session, events, [self.traces.get(e.event_id) for e in events]
+        writer.append_all(session, events, [self.traces.get(e.event_id) for e in events]
                           if self.traced else None, locked=True)  # react_batch took them
         if new:
             last = {row["correlation_id"]: row["queued_event_id"]  # in fact order: last wins
@@ -215,13 +212,15 @@ class _Writes:
         _upsert_all(session, list(self.memory.values()))
 
 
-def react(session: Session, fact: Trigger) -> list[object]:
+def react(session: Session, fact: Trigger, writer: OutboxWriter) -> list[object]:
     """Apply one fact inside the caller's transaction; returns the actions taken."""
-    return list(react_batch(session, [fact])[0])
+    return list(react_batch(session, [fact], writer)[0])
 
 
-def react_batch(session: Session, facts: Sequence[Trigger]) -> list[list[Action]]:
-    """Apply facts, in order, inside the caller's transaction; the actions taken per fact."""
+def react_batch(session: Session, facts: Sequence[Trigger],
+                writer: OutboxWriter) -> list[list[Action]]:
+    """Apply facts, in order, inside the caller's transaction (their events through `writer`,
+    its root's); the actions taken per fact."""
     handled = [f for f in facts if f.name in HANDLED]
     directory = _tenants(session, {f.tenant_id for f in handled})
     ours = [f for f in handled if f.tenant_id in directory]
@@ -229,7 +228,7 @@ def react_batch(session: Session, facts: Sequence[Trigger]) -> list[list[Action]
     # them — the reaction memory here, the thread row in queue_outbound — as the webhooks do,
     # so a reaction and an inbound SMS of one caller cannot deadlock. Every event the batch
     # writes is of one of these conversations: its outbox append takes no lock again.
-    WRITER.lock(session, *{record_key(f.tenant_id, f.correlation_id) for f in ours})
+    writer.lock(session, *{record_key(f.tenant_id, f.correlation_id) for f in ours})
     memories = _memories(session, {(f.tenant_id, f.correlation_id) for f in ours})
     results: list[list[Action]] = []
     writes = _Writes(traced=tracing.enabled())
@@ -249,7 +248,7 @@ def react_batch(session: Session, facts: Sequence[Trigger]) -> list[list[Action]
                 _trace(writes, fact, actions, planned, spans)
             memories[key] = remember(memory, actions)
             results.append(actions)
-        writes.flush(session)
+        writes.flush(session, writer)
     except BaseException as exc:
         for span in spans:
             span.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")

@@ -45,6 +45,7 @@ from nmc.infra.dead_letters import DeadLetterStore, PostgresDeadLetters
 from producers.conversation.reactions.apply import react, react_batch
 from producers.conversation.reactions.decide import HANDLED, Trigger, missed_calls_first
 from producers.conversation.reactions.metrics import ReactorMetrics
+from producers.outbox import OutboxWriter
 
 log = logging.getLogger(__name__)
 SOURCE_TOPICS = (topic_for("telephony"), topic_for("conversation"))
@@ -105,7 +106,11 @@ class ConversationReactor:
         topics: tuple[str, ...] = SOURCE_TOPICS,
         crash_after_batches: int = 0,
         crash_point: str = "after-commit",
+        writer: OutboxWriter,
     ) -> None:
+        """`writer`: the outbox writer of the reactions' events (its root's, configured from
+        `OutboxSettings`)."""
+        self._writer = writer
         self._consumer = consumer
         self._decode = decode  # bytes -> record (`nmc.infra.avro_decoder`)
         self._engine = engine
@@ -142,7 +147,7 @@ class ConversationReactor:
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
                     with Session(self._engine) as session, session.begin():
-                        actions = react(session, fact)
+                        actions = react(session, fact, self._writer)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.warning("fact %s failed %d times: %s", fact.event_id, attempts, error)
@@ -186,7 +191,7 @@ class ConversationReactor:
             return
         try:
             with Session(self._engine) as session, session.begin():
-                results = react_batch(session, [fact for _, fact in facts])
+                results = react_batch(session, [fact for _, fact in facts], self._writer)
         except Exception as exc:
             log.warning("batch of %d facts failed (%s: %s); replaying it fact by fact",
                         len(facts), type(exc).__name__, exc)

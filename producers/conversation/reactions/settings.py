@@ -1,5 +1,5 @@
-"""Settings of `nmc reactor` (env prefix ``NMC_REACTIONS_``); the platform's shared `Settings`
-(Kafka, registry, database, connection security) is read through `nmc.infra.settings`."""
+"""Settings of `nmc reactor` (env prefix ``NMC_REACTIONS_``); the services it reaches (Kafka,
+registry, database, connection security) are `nmc.infra.settings.ServiceSettings`."""
 
 from __future__ import annotations
 

@@ -29,5 +29,5 @@ def put_catalog_item(item_id: UUID, body: CatalogItemIn, who: Caller,
     item = catalog.CatalogItem(item_id, body.name, body.price_cents, body.duration_minutes,
                                body.active)
     event = edge.transaction(lambda s: catalog.upsert_catalog_items(
-        s, who.tenant_id, [item], now()))
+        s, edge.writer, who.tenant_id, [item], now()))
     return {"item_id": str(item_id), "changed": event is not None, "event": event_ref(event)}

@@ -23,6 +23,6 @@ class CampaignIn(Body):
 def put_campaign(campaign_id: UUID, body: CampaignIn, who: Caller,
                  edge: EdgeDep) -> dict[str, Any]:
     event = edge.transaction(lambda s: campaigns.set_campaign_status(
-        s, who.tenant_id, campaign_id, body.status, now()))
+        s, edge.writer, who.tenant_id, campaign_id, body.status, now()))
     return {"campaign_id": str(campaign_id), "changed": event is not None,
             "event": event_ref(event)}

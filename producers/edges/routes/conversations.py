@@ -28,5 +28,5 @@ def post_takeover(conversation_id: UUID, who: Caller, edge: EdgeDep,
     user = who.user_id
     causation = None if body is None else body.causation_id
     event = edge.transaction(lambda s: takeover.request_takeover(
-        s, who.tenant_id, conversation_id, user, now(), causation))
+        s, edge.writer, who.tenant_id, conversation_id, user, now(), causation))
     return {"conversation_id": str(conversation_id), "event": event_ref(event)}

@@ -43,7 +43,7 @@ def post_hold(body: HoldIn, who: Caller, edge: EdgeDep) -> dict[str, Any]:
                             body.customer_phone, body.correlation_id, body.causation_id)
     max_ttl_s = edge.settings.max_hold_ttl_s
     row, event = edge.transaction(lambda s: holds.place_hold(
-        s, who.tenant_id, req, now(), max_ttl_s))
+        s, edge.writer, who.tenant_id, req, now(), max_ttl_s))
     return {"hold_id": str(row.hold_id), "expires_at": row.expires_at.isoformat(),
             "event": event_ref(event)}
 
@@ -51,13 +51,14 @@ def post_hold(body: HoldIn, who: Caller, edge: EdgeDep) -> dict[str, Any]:
 @router.post("/v1/holds/{hold_id}/book")
 def post_book(hold_id: UUID, body: BookIn, who: Caller, edge: EdgeDep) -> dict[str, Any]:
     row, event = edge.transaction(lambda s: holds.book_hold(
-        s, who.tenant_id, hold_id, body.service_item_id, body.customer_phone, now()))
+        s, edge.writer, who.tenant_id, hold_id, body.service_item_id, body.customer_phone, now()))
     return {"appointment_id": str(row.appointment_id), "event": event_ref(event)}
 
 
 @router.post("/v1/holds/{hold_id}/release")
 def post_release(hold_id: UUID, who: Caller, edge: EdgeDep) -> dict[str, Any]:
-    event = edge.transaction(lambda s: holds.release_hold(s, who.tenant_id, hold_id, now()))
+    event = edge.transaction(lambda s: holds.release_hold(
+        s, edge.writer, who.tenant_id, hold_id, now()))
     return {"hold_id": str(hold_id), "event": event_ref(event)}
 
 
@@ -65,5 +66,5 @@ def post_release(hold_id: UUID, who: Caller, edge: EdgeDep) -> dict[str, Any]:
 def post_cancel(appointment_id: UUID, body: CancelIn, who: Caller,
                 edge: EdgeDep) -> dict[str, Any]:
     event = edge.transaction(lambda s: holds.cancel_appointment(
-        s, who.tenant_id, appointment_id, body.reason, now()))
+        s, edge.writer, who.tenant_id, appointment_id, body.reason, now()))
     return {"appointment_id": str(appointment_id), "event": event_ref(event)}

@@ -15,8 +15,7 @@ router = APIRouter()
 
 @router.post("/twilio/sms")
 async def twilio_sms(request: Request, edge: EdgeDep) -> Response:
-    params = await twilio_input.signed_form(request, edge.twilio_auth_token,
-                                            edge.public_base_url)
+    params = await edge.twilio_form(request)
     sms = twilio_input.inbound_sms(params)
     idle_s = edge.settings.thread_idle_s
     result = await edge.transaction_async(
@@ -26,8 +25,7 @@ async def twilio_sms(request: Request, edge: EdgeDep) -> Response:
 
 @router.post("/twilio/messages/status")
 async def twilio_message_status(request: Request, edge: EdgeDep) -> Response:
-    params = await twilio_input.signed_form(request, edge.twilio_auth_token,
-                                            edge.public_base_url)
+    params = await edge.twilio_form(request)
     report = twilio_input.message_status(params, request.query_params.get("mid"))
     result = await edge.transaction_async(
         lambda s: record_message_status(s, edge.writer, report, now()))

@@ -14,8 +14,7 @@ router = APIRouter()
 
 @router.post("/twilio/voice/status")
 async def twilio_voice_status(request: Request, edge: EdgeDep) -> Response:
-    params = await twilio_input.signed_form(request, edge.twilio_auth_token,
-                                            edge.public_base_url)
+    params = await edge.twilio_form(request)
     call = twilio_input.call_status(params)
     idle_s = edge.settings.thread_idle_s
     result = await edge.transaction_async(

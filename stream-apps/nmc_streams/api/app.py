@@ -13,7 +13,7 @@ from psycopg_pool import PoolTimeout
 
 from nmc.infra.heap import settle_heap
 from nmc.infra.http_metrics import HttpMetrics, MetricsMiddleware
-from nmc.infra.settings import Settings, get_settings
+from nmc.infra.settings import ServiceSettings
 from nmc_streams.api.auth import TokenVerifier
 from nmc_streams.api.database import Database
 from nmc_streams.api.errors import (
@@ -34,16 +34,23 @@ def make_database(database_url: str, settings: ApiSettings) -> Database:
     return Database(database_url, settings)
 
 
-def create_app(settings: ApiSettings, platform: Settings | None = None,
+def create_app(settings: ApiSettings, platform: ServiceSettings | None = None,
                database: Database | None = None) -> FastAPI:
-    """The read API. `platform` says where PostgreSQL is (default: the environment's
-    `DATABASE_URL` or the local stack); `database` overrides it (the app then does not own
-    it and leaves closing it to the caller).
+    """The read API. `platform` says where PostgreSQL is (`NMC_API_DATABASE_URL` overrides
+    it; one of the two is needed); `database` overrides both (the app then does not own it
+    and leaves closing it to the caller). Its roots (`nmc api`, the demo) read the settings.
     """
     owned = database is None
-    url = (settings.database_url.get_secret_value() if settings.database_url is not None
-           else (platform or get_settings()).database)
-    db = database or make_database(url, settings)
+    if database is None:
+        if settings.database_url is not None:
+            url = settings.database_url.get_secret_value()
+        elif platform is not None:
+            url = platform.database
+        else:
+            raise ValueError("the read API needs `platform` (where PostgreSQL is), "
+                             "NMC_API_DATABASE_URL or a `database`")
+        database = make_database(url, settings)
+    db = database
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -15,10 +15,11 @@ FACTORY = "nmc_streams.api.cli:app_from_env"
 def app_from_env() -> object:
     """uvicorn factory for multi-worker runs: each worker reads the environment itself."""
     from nmc.infra import tracing
+    from nmc.infra.settings import get_settings
     from nmc_streams.api.app import create_app
 
     tracing.configure("nmc-api")  # FastAPI then makes a server span per request
-    return create_app(ApiSettings())
+    return create_app(ApiSettings(), get_settings())
 
 
 def serve(settings: ApiSettings) -> None:
@@ -38,10 +39,11 @@ def serve(settings: ApiSettings) -> None:
                     access_log=False)
         return
     from nmc.infra import tracing
+    from nmc.infra.settings import get_settings
     from nmc_streams.api.app import create_app
 
     tracing.configure("nmc-api")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+    uvicorn.run(create_app(settings, get_settings()), host=settings.host, port=settings.port,
                 log_level=settings.log_level, access_log=False)
 
 
