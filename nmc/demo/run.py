@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from nmc.contract.payload import to_json_value
 from nmc.infra.consume import DecodedRecord, end_offsets, read_records
 from nmc.infra.db import make_engine
 from nmc.infra.kafka_clients import domain_topics
-from nmc.stack import StackError, ensure_up
+from nmc.stack import StackError, ensure_up, prometheus
 from nmc.stack.settings import StackSettings
 from nmc.stack.shape import client_settings
 from producers.outbox import OutboxWriter
@@ -74,6 +75,7 @@ def run_story(settings: StackSettings, console: Console) -> int:
                 lambda what: status.update(f"waiting for {what} (read API {platform.api_url})"))
         _print_story(console, state)
         console.print(f"logs: {log_dir}  ·  workers alive: {platform.workers_alive()}")
+        _hold_for_scrapes(settings, console)
         return 0
     except (TimeoutError, RuntimeError) as exc:
         console.print(f"[red]demo failed: {exc}[/]\nworker logs: {log_dir}")
@@ -85,6 +87,18 @@ def run_story(settings: StackSettings, console: Console) -> int:
             removed = platform.remove_traces()
         console.print(f"[green]✓[/] {removed.summary()}" if not removed.failed
                       else f"[yellow]![/] {removed.summary()}")
+
+
+def _hold_for_scrapes(settings: StackSettings, console: Console) -> None:
+    """With the stack's Prometheus up (`nmc stack up --observability`), keep the processes up
+    for two more scrapes before their targets go: a dashboard panel's `rate()` needs two
+    samples of the run, and the story itself takes only a few scrape intervals."""
+    if not prometheus.ready(settings):
+        return
+    hold_s = 2 * settings.nmc_prometheus_scrape_interval_s + 1
+    with console.status(f"keeping the processes up {hold_s:.0f} s for Prometheus' scrapes "
+                        f"({prometheus.url(settings)})"):
+        time.sleep(hold_s)
 
 
 def log_to_file(log_dir: Path) -> Path:

@@ -73,7 +73,9 @@ class StackSettings(ServiceSettings):
         "Scrape job `postgres`."
     )
     nmc_prometheus_scrape_interval_s: float = Field(
-        default=15.0, gt=0, description="Scrape and rule evaluation interval of that Prometheus."
+        default=5.0, gt=0, description="Scrape and rule evaluation interval of that Prometheus "
+        "(`make demo` keeps its processes up for two more scrapes after the story, so every "
+        "dashboard panel's `rate()` has samples of the run)."
     )
     nmc_prometheus_retention: str = Field(
         default="7d", description="How long that Prometheus keeps samples (its duration syntax)."
