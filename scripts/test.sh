@@ -10,9 +10,9 @@ budget_s=${NMC_TEST_BUDGET_S:-480}
 
 # the core services only: an optional one (Prometheus without --observability) is "stopped"
 was_up=$(.venv/bin/python -c '
-from nmc.infra.settings import get_settings
+from nmc.stack.settings import get_stack_settings
 from nmc.stack import status
-core = [r for r in status(get_settings()) if r.name in ("postgres", "registry")
+core = [r for r in status(get_stack_settings()) if r.name in ("postgres", "registry")
         or r.name.startswith("kafka")]
 print(int(all(r.state != "stopped" for r in core)))')
 # CPU busy share of the machine between two /proc/stat samples: tells whether more pytest
