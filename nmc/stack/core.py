@@ -117,7 +117,7 @@ def down(settings: StackSettings, console: Console | None = None,
     layout = Layout.of(settings)
     local = local_services(settings)
     kafka_nodes = sorted(p.stem for p in layout.run.glob("kafka*.pid"))
-    _stop_prometheus(layout, say)
+    stop_owned(layout.pidfile(prometheus.NAME), "prometheus", STOP_TIMEOUT_S, say)
     postgres_exporter.stop_exporter(layout, say)
     targets: list[tuple[ServiceName, str]] = [("registry", "registry")]
     targets += [("kafka", node) for node in kafka_nodes]
@@ -132,11 +132,6 @@ def down(settings: StackSettings, console: Console | None = None,
     if local["postgres"]:
         postgres.stop(layout, say)
     say("stack down")
-
-
-def _stop_prometheus(layout: Layout, say: Say) -> None:
-    """Prometheus is ours whenever its pid file is (it never runs external)."""
-    stop_owned(layout.pidfile(prometheus.NAME), "prometheus", STOP_TIMEOUT_S, say)
 
 
 def status(settings: StackSettings) -> list[ServiceStatus]:

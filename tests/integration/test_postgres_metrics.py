@@ -46,7 +46,8 @@ def replication_slot(stack: Settings, database_url: str) -> Iterator[Slot]:
     after, before the database is."""
     socket_dir = Layout.of(stack).pg_socket_dir
     if not socket_dir.exists():
-        pytest.skip(f"needs the local PostgreSQL's superuser socket ({socket_dir})")
+        pytest.skip("DATABASE_URL is not the local stack's PostgreSQL: a replication slot needs "
+                    f"its superuser socket ({socket_dir}); run it on `nmc stack up`")
     database = str(make_url(database_url).database)
     slot = Slot(f"nmc_test_{uuid.uuid4().hex[:12]}", database)
 
