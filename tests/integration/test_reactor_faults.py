@@ -71,7 +71,10 @@ def _committed_past(settings: Settings, group: str, ends: list[TopicPartition]) 
 @pytest.fixture
 def reactor_process(test_settings: Settings, database_url: str,
                     tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """`start(group, **env)`: an `nmc reactor` process; at teardown every one is stopped, then
+    its group removed (a group with a live member cannot be deleted)."""
     procs: list[subprocess.Popen[bytes]] = []
+    groups: set[str] = set()
 
     def start(group: str, **env: str) -> subprocess.Popen[bytes]:
         full = dict(os.environ, DATABASE_URL=database_url, NMC_REACTIONS_GROUP=group,
@@ -82,6 +85,7 @@ def reactor_process(test_settings: Settings, database_url: str,
             proc = subprocess.Popen([sys.executable, "-m", "nmc.cli", "reactor"], env=full,
                                     stdout=out, stderr=subprocess.STDOUT)
         procs.append(proc)
+        groups.add(group)
         return proc
 
     yield start
@@ -89,6 +93,8 @@ def reactor_process(test_settings: Settings, database_url: str,
         if proc.poll() is None:
             proc.terminate()
             proc.wait(30)
+    for group in groups:
+        remove_group(test_settings, group)
 
 
 @pytest.mark.fault
@@ -100,23 +106,20 @@ def test_reactor_killed_mid_batch_queues_each_text_exactly_once(
     tenant = reactive_tenant(engine, NUMBER)
     group = f"test-reactor-kill-{uuid.uuid4().hex[:8]}"
     commit_at_end(test_settings, group, list(SOURCE_TOPICS))
-    try:
-        with Session(engine) as s, s.begin():
-            OutboxWriter().append_all(s, _facts(tenant))
-        relay_thread(nmc_relay_poll_interval_s=0.2)
-        wait_until(lambda: _count(engine, "SELECT count(*) FROM outbox_events WHERE "
-                                  "tenant_id = :t AND state <> 'published'", tenant) == 0,
-                   "the facts on Kafka")
-        ends = end_offsets(test_settings, list(SOURCE_TOPICS))
-        crashed = reactor_process(group, NMC_REACTIONS_CRASH_AFTER_BATCHES="2",
-                                  NMC_REACTIONS_CRASH_POINT=point,
-                                  NMC_REACTIONS_OFFSET_RESET="earliest")
-        assert crashed.wait(120) == -signal.SIGKILL
-        reactor_process(group)
-        wait_until(lambda: _committed_past(test_settings, group, ends),
-                   "the restarted reactor to commit past every fact", timeout=120)
-    finally:
-        remove_group(test_settings, group)
+    with Session(engine) as s, s.begin():
+        OutboxWriter().append_all(s, _facts(tenant))
+    relay_thread(nmc_relay_poll_interval_s=0.2)
+    wait_until(lambda: _count(engine, "SELECT count(*) FROM outbox_events WHERE "
+                              "tenant_id = :t AND state <> 'published'", tenant) == 0,
+               "the facts on Kafka")
+    ends = end_offsets(test_settings, list(SOURCE_TOPICS))
+    crashed = reactor_process(group, NMC_REACTIONS_CRASH_AFTER_BATCHES="2",
+                              NMC_REACTIONS_CRASH_POINT=point,
+                              NMC_REACTIONS_OFFSET_RESET="earliest")
+    assert crashed.wait(120) == -signal.SIGKILL
+    reactor_process(group)
+    wait_until(lambda: _committed_past(test_settings, group, ends),
+               "the restarted reactor to commit past every fact", timeout=120)
     queued = "SELECT count(*) FROM outbound_messages WHERE tenant_id = :t"
     per_thread = ("SELECT count(*) FROM (SELECT correlation_id FROM outbound_messages "
                   "WHERE tenant_id = :t GROUP BY correlation_id HAVING count(*) > 1) d")
